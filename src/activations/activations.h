@@ -1,0 +1,79 @@
+#pragma once
+// Activations stage: runs the probe images through a network once and keeps what the
+// training stage needs, never the float maps themselves:
+//   - T_k, the per-filter threshold with P(a_k > T_k) = tau over all images and positions
+//     (exact: the (m+1)-th largest value, m = floor(tau * N * H * W));
+//   - the thresholded maps (a_k > T_k), one bit per position;
+//   - the spatial means of a_k (classification input, paper eq. 5).
+// Raw activations go through a file-backed cache (unlinked temp file) between the two
+// passes, so the probe set size is bounded by disk, not memory. Torch-free header.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/network.h"
+#include "probe/probe_set.h"
+
+namespace n2v {
+
+struct ActivationOptions {
+  std::string layer;
+  Preprocessing preprocessing;
+  double tau = 0.005;
+  int batch_size = 32;
+  bool skip_bad = false;      // drop rows whose image fails to load (else throw)
+  std::string cache_dir;      // where the temporary activation cache goes ("" = TMPDIR)
+};
+
+struct ProbeActivations {
+  int n = 0, k = 0, h = 0, w = 0;  // kept images, filters, activation map size
+  std::vector<size_t> rows;        // ProbeSet::images() index of each kept image
+  std::vector<bool> kept;          // per requested row: kept (true) or dropped
+  std::vector<float> thresholds;   // T_k, size k
+  std::vector<float> pooled;       // n x k spatial means
+  // Thresholded maps: image i, filter f, position p (row-major h x w) is bit
+  // (f*h*w + p) of image i's record, which starts at byte i * bytes_per_image().
+  std::vector<uint8_t> bits;
+  size_t bytes_per_image() const { return (static_cast<size_t>(k) * h * w + 7) / 8; }
+  bool bit(int image, int filter, int pos) const {
+    size_t b = static_cast<size_t>(filter) * h * w + pos;
+    return (bits[image * bytes_per_image() + b / 8] >> (b % 8)) & 1;
+  }
+};
+
+// Stage timings reported back to the caller's summary.
+struct ActivationTimings {
+  double forward_seconds = 0;    // decode + preprocess + network
+  double threshold_seconds = 0;  // quantile selection
+  double binarize_seconds = 0;
+};
+
+ProbeActivations extract_activations(Network& network, ProbeSet& probe,
+                                     const std::vector<size_t>& rows,
+                                     const ActivationOptions& options,
+                                     ActivationTimings* timings = nullptr);
+
+// Exact streaming top-m selection per filter: feed values, read the threshold.
+// Keeps at most ~2m candidates per filter, so memory is O(K * tau * N * H * W).
+class ThresholdSelector {
+ public:
+  // `total_positions`: N * H * W, known before streaming; m = floor(tau * total).
+  ThresholdSelector(int filters, int64_t total_positions, double tau);
+  // `values`: `count` activations of filter f.
+  void add(int filter, const float* values, int64_t count);
+  // T_f = the (m+1)-th largest value seen (so that exactly the top m exceed it when there
+  // are no ties); the maximum when m = 0 ... see threshold_of().
+  std::vector<float> thresholds();
+  int64_t m() const { return m_; }
+
+ private:
+  void compact(int filter);
+  int filters_;
+  int64_t m_;
+  std::vector<std::vector<float>> candidates_;
+  std::vector<float> floor_;  // every value <= floor_ is certainly outside the top m+1
+};
+
+}  // namespace n2v

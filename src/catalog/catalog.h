@@ -1,0 +1,162 @@
+#pragma once
+// Catalog stage: the SQLite file that holds every probe set, network, run, space and
+// concept embedding. It is the source of truth; FAISS indexes are caches rebuilt from it.
+// The schema lives in sql/NNN_*.sql and is migrated on open (PRAGMA user_version).
+// Nothing here depends on LibTorch.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace n2v {
+
+enum class Task { kSegmentation, kClassification };
+const char* to_string(Task task);        // "segmentation" / "classification"
+const char* short_name(Task task);       // "seg" / "cls"
+Task parse_task(const std::string& text);  // accepts both forms; throws kInvalidArgument
+
+// A space is what queries address: (network, layer, task) -> "alexnet.conv5.seg".
+// Ids are URL-safe: [A-Za-z0-9_-] parts joined by '.'.
+std::string space_id(const std::string& network, const std::string& layer, Task task);
+// Throws kInvalidArgument unless `name` is a valid id part (network or layer name).
+void check_id_part(const std::string& name, const char* what);
+
+// ---- What one ingest writes (all in one transaction) ----
+
+struct ProbeSetRecord {
+  std::string name;        // directory base name, e.g. "broden1_227"
+  std::string path;        // absolute path at ingest time
+  int image_count = 0;     // rows in index.csv
+  int mask_height = 0, mask_width = 0;
+  std::vector<std::string> categories;  // index.csv category columns
+};
+
+struct ConceptRecord {
+  int number = 0;          // BRODEN label number
+  std::string name;
+  std::string category;    // primary category
+  std::string categories;  // raw "object(3);part(1)"
+  int frequency = 0;
+  double coverage = 0;
+  std::string syns;
+};
+
+struct ProbeImageRecord {
+  int row = 0;             // position in index.csv (0-based data row)
+  std::string path;
+  std::string split;       // "train" / "val"
+};
+
+struct RunRecord {
+  std::string network;        // user-given network name ("alexnet")
+  std::string model_path;     // model file
+  std::string layer;
+  std::string device;         // "cpu" / "cuda"
+  std::string software_version;
+  int64_t seed = 0;
+  double tau = 0.005;
+  std::string params_json;         // every hyperparameter, as given
+  std::string preprocessing_json;  // Preprocessing::to_json()
+  std::string timings_json;        // seconds per stage
+  std::string started_at, finished_at;  // ISO 8601 UTC
+  int images_used = 0, images_skipped = 0;
+  int filter_count = 0, act_height = 0, act_width = 0;
+  std::vector<float> thresholds;   // T_k per filter, size filter_count
+};
+
+// Per-image IoU of one val image (eq. 3) for the learned weights and the best filter.
+struct ImageIouRecord {
+  int image_row = 0;  // ProbeImageRecord::row
+  float learned = 0, single = 0;
+};
+
+struct SubsetScore {
+  int filters = 0;   // F
+  float score = 0;   // val set IoU (segmentation) or val balanced accuracy (classification)
+};
+
+struct EmbeddingRecord {
+  int concept_number = 0;
+  int train_count = 0, val_count = 0;   // images of the concept in each split
+  std::vector<float> weights;           // w, size = filter_count
+  float bias = 0;
+  float alpha = 0;                      // segmentation loss weight (eq. 4); 0 for cls
+  // Segmentation: set IoU with learned weights; classification: balanced accuracy.
+  std::optional<float> set_iou_train, set_iou_val;
+  std::optional<float> accuracy_train, accuracy_val;
+  int best_filter = -1;                 // best single filter (chosen on train)
+  std::optional<float> best_filter_train, best_filter_val;  // its IoU / accuracy
+  std::vector<SubsetScore> subsets;     // the F sweep
+  std::vector<ImageIouRecord> image_iou;  // segmentation only: every val image
+};
+
+struct SpaceRecord {
+  std::string id;        // space_id(network, layer, task)
+  Task task = Task::kSegmentation;
+  std::vector<EmbeddingRecord> embeddings;
+};
+
+struct IngestRecord {
+  ProbeSetRecord probe;
+  std::vector<ConceptRecord> concepts;     // every label of the probe set
+  std::vector<ProbeImageRecord> images;    // rows referenced by image_iou
+  RunRecord run;
+  std::vector<SpaceRecord> spaces;         // one per task
+};
+
+// ---- What queries read ----
+
+struct SpaceInfo {
+  std::string id, network, layer, kind;  // kind: "network" (later: "reference")
+  Task task = Task::kSegmentation;
+  int dim = 0, concept_count = 0;
+  int64_t run_id = 0;
+  std::string created_at;
+};
+
+struct ConceptVector {
+  int concept_number = 0;
+  std::string name, category;
+  std::vector<float> weights;
+};
+
+class Catalog {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+  // Opens (kReadWrite: creating if absent) and migrates to the newest schema.
+  // Throws kNotFound (read-only, missing file), kCorrupt (not a catalog / damaged),
+  // kUnsupported (written by a newer net2vec).
+  static Catalog open(const std::string& path, Mode mode = Mode::kReadWrite);
+  Catalog(Catalog&&) noexcept;
+  Catalog& operator=(Catalog&&) noexcept;
+  ~Catalog();
+
+  int schema_version() const;
+  static int latest_schema_version();
+
+  // Writes one ingest in a single transaction: upserts the probe set, its concepts and
+  // images, the network and run; replaces each named space (its old embeddings, scores and
+  // orphaned run go with it). On any error nothing is changed.
+  // Returns the new run id.
+  int64_t write_ingest(const IngestRecord& record);
+
+  std::vector<SpaceInfo> spaces() const;
+  std::optional<SpaceInfo> space(const std::string& id) const;
+  std::vector<ConceptVector> vectors(const std::string& space_id) const;
+  std::optional<EmbeddingRecord> embedding(const std::string& space_id,
+                                           const std::string& concept_name) const;
+  RunRecord run(int64_t run_id) const;
+
+  // Test hook: make write_ingest fail (throw kInternal) after this many row inserts,
+  // to show that a failure mid-transaction leaves the previous content intact. -1: off.
+  void fail_after_rows_for_testing(int64_t rows);
+
+ private:
+  struct Impl;
+  explicit Catalog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace n2v

@@ -1,0 +1,21 @@
+#pragma once
+// Small string helpers shared by the readers and the command lines.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace n2v {
+
+std::vector<std::string> split(std::string_view text, char sep);
+std::string_view trim(std::string_view text);
+// Strict numbers: the whole string must be the number ("12x" fails).
+std::optional<long long> parse_int(std::string_view text);
+std::optional<double> parse_double(std::string_view text);
+// Comma-separated integers ("1,2,4"); throws kInvalidArgument naming `what` otherwise.
+std::vector<int> parse_int_list(std::string_view text, std::string_view what);
+// "1.5 s", "3 min 2 s": for summaries and progress lines.
+std::string format_duration(double seconds);
+
+}  // namespace n2v

@@ -1,0 +1,66 @@
+#pragma once
+// Model stage: a pretrained network that maps images to the activations of a named layer.
+// One interface, several implementations (FAISS-style): TorchScript modules exported by
+// tools/export_torchvision.py today, built-in architectures with converted weights later.
+// This header is torch-free: callers pass and receive plain float arrays.
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace n2v {
+
+// How images become network input; stored with every run so results are reproducible.
+// input = ((pixel * scale) - mean[c]) / std[c], channels in `channel_order`, NCHW.
+struct Preprocessing {
+  int height = 224, width = 224;   // images are resized (bilinear) when they differ
+  std::string channel_order = "RGB";  // "RGB" or "BGR"
+  float scale = 1.0f / 255.0f;
+  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
+  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+
+  std::string to_json() const;
+  static Preprocessing from_json(const std::string& json);  // throws kInvalidArgument
+};
+
+enum class DeviceKind { kCpu, kCuda };
+// "auto" -> CUDA when LibTorch sees a GPU, else CPU; "cuda" without a GPU is an error.
+DeviceKind resolve_device(const std::string& name);
+const char* to_string(DeviceKind device);
+// Sets LibTorch's intra-op threads (0: the machine's cores) and returns the count used.
+int configure_threads(int threads);
+
+// Activations of one layer for a batch: row-major N x K x H x W floats.
+struct LayerActivations {
+  int n = 0, k = 0, h = 0, w = 0;
+  std::vector<float> values;
+};
+
+class Network {
+ public:
+  virtual ~Network() = default;
+  // The layer names this network exposes, in forward order.
+  virtual std::vector<std::string> layers() const = 0;
+  // Preprocessing the network was built for (exported models carry theirs).
+  virtual Preprocessing default_preprocessing() const = 0;
+  // `pixels`: N preprocessed images, N x 3 x H x W floats. Throws kNotFound, listing the
+  // available layers, for an unknown layer.
+  virtual LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
+                                   const std::string& layer) = 0;
+  virtual DeviceKind device() const = 0;
+};
+
+// Loads a TorchScript module. Contract (see docs/MODELS.md): forward(x) returns either a
+// Dict[str, Tensor] of named layers (NCHW) or one Tensor (exposed as layer "output").
+// Optional module attributes net2vec_layers (List[str]) and net2vec_preprocessing (a JSON
+// string) give the layer order and preprocessing without running the model.
+// Throws kNotFound for a missing file, kCorrupt for one TorchScript cannot read.
+std::unique_ptr<Network> load_torchscript(const std::string& path, DeviceKind device);
+
+// Image -> network input: resizes bilinearly to (height, width) and normalises.
+// `rgb` is HWC uint8 of size h * w * 3; appends 3 * height * width floats (CHW) to `out`.
+void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& prep,
+                      std::vector<float>& out);
+
+}  // namespace n2v

@@ -1,0 +1,91 @@
+#pragma once
+// Training stage: Net2Vec concept embeddings (paper section 3) from thresholded or pooled
+// activations and concept annotations.
+//   segment_*  : single-filter set IoU (3.1.1) and learned filter weights (3.1.2, eq. 2-4)
+//   classify_* : concept classifiers over spatial means (3.2.1) and filter subsets (3.2.2)
+// All concepts train together: every SGD round takes each concept's next batch of its own
+// images, so the result equals training one concept at a time (the authors' protocol)
+// while a GPU sees one large batch. Torch-free header; LibTorch stays in the .cpp files.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "activations/activations.h"
+#include "model/network.h"
+#include "probe/annotations.h"
+
+namespace n2v {
+
+// The paper's filter-subset lists (section 3.2.2).
+std::vector<int> paper_segmentation_subsets();    // 1,2,4,...,224
+std::vector<int> paper_classification_subsets();  // 1,2,3,5,...,128
+
+struct SgdOptions {
+  int epochs = 30;
+  int batch_size = 64;
+  double lr = 1e-4;
+  double momentum = 0.9;
+};
+
+struct SegmentationOptions {
+  SgdOptions sgd;                  // paper: lr 1e-4, momentum 0.9, batch 64, 30 epochs
+  bool log_loss = false;           // eq. 4 as printed (linear in M) unless set
+  bool bias = false;               // eq. 2 has no bias
+  std::vector<int> subsets = paper_segmentation_subsets();
+  int min_train_images = 1;        // concepts with fewer train (or zero val) images are left out
+  int pairs_per_chunk = 1024;      // (image, concept) pairs per forward pass: memory bound
+  uint64_t seed = 1;
+  DeviceKind device = DeviceKind::kCpu;
+};
+
+struct ClassificationOptions {
+  // lr applies to features divided by one global scale (the RMS pooled activation over
+  // the train images), so the same lr suits any layer; the stored w is for raw features.
+  SgdOptions sgd{30, 64, 1e-2, 0.9};
+  std::vector<int> subsets = paper_classification_subsets();
+  int min_train_images = 1;
+  uint64_t seed = 1;
+  DeviceKind device = DeviceKind::kCpu;
+};
+
+struct ImageIou {
+  int image = 0;        // kept-image index (ProbeActivations / ProbeAnnotations)
+  float learned = 0;    // IoU_ind with the learned weights
+  float single = 0;     // IoU_ind with the best single filter
+};
+
+struct ConceptEmbedding {
+  int label = 0;                       // concept (label number)
+  int train_count = 0, val_count = 0;  // images containing it, per split
+  std::vector<float> weights;          // w, size K
+  float bias = 0;
+  float alpha = 0;                     // segmentation only
+  float score_train = 0, score_val = 0;  // set IoU (seg) or balanced accuracy (cls)
+  int best_filter = -1;
+  float best_filter_train = 0, best_filter_val = 0;
+  std::vector<std::pair<int, float>> subsets;  // (F, val score)
+  std::vector<ImageIou> image_iou;     // segmentation: every val image of the concept
+};
+
+struct TrainingTimings {
+  double single_filter_seconds = 0, train_seconds = 0, subset_seconds = 0, eval_seconds = 0;
+  int64_t pair_steps = 0;  // (image, concept) forward+backward passes
+};
+
+using ProgressHook = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
+
+// Concepts with pixel masks, in label order.
+std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
+                                                 const ProbeAnnotations& annotations,
+                                                 const SegmentationOptions& options,
+                                                 TrainingTimings* timings = nullptr);
+
+// Every concept present in at least min_train_images train images and one val image.
+std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
+                                                   const ProbeAnnotations& annotations,
+                                                   const ClassificationOptions& options,
+                                                   TrainingTimings* timings = nullptr);
+
+}  // namespace n2v

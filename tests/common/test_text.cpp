@@ -1,0 +1,49 @@
+#include "common/text.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace n2v {
+namespace {
+
+TEST(Text, SplitKeepsEmptyFields) {
+  EXPECT_EQ(split("a,,b,", ','), (std::vector<std::string>{"a", "", "b", ""}));
+  EXPECT_EQ(split("", ';'), (std::vector<std::string>{""}));
+}
+
+TEST(Text, ParseIntIsStrict) {
+  EXPECT_EQ(parse_int("42"), 42);
+  EXPECT_EQ(parse_int(" -7 "), -7);
+  EXPECT_FALSE(parse_int("12x"));
+  EXPECT_FALSE(parse_int(""));
+  EXPECT_FALSE(parse_int("dtd/a.png"));
+}
+
+TEST(Text, ParseDoubleRejectsJunkAndNonFinite) {
+  EXPECT_DOUBLE_EQ(*parse_double("4.225474"), 4.225474);
+  EXPECT_FALSE(parse_double("4.2abc"));
+  EXPECT_FALSE(parse_double("nan"));
+  EXPECT_FALSE(parse_double("inf"));
+}
+
+TEST(Text, IntListNamesTheOptionOnError) {
+  EXPECT_EQ(parse_int_list("1,2,4", "--subsets"), (std::vector<int>{1, 2, 4}));
+  EXPECT_TRUE(parse_int_list("", "--subsets").empty());
+  try {
+    parse_int_list("1,two", "--subsets");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("--subsets"), std::string::npos);
+    EXPECT_NE(e.message().find("two"), std::string::npos);
+  }
+}
+
+TEST(Text, FormatDuration) {
+  EXPECT_EQ(format_duration(0.25), "250 ms");
+  EXPECT_EQ(format_duration(2.5), "2.5 s");
+  EXPECT_EQ(format_duration(125), "2 min 05 s");
+}
+
+}  // namespace
+}  // namespace n2v
