@@ -55,25 +55,29 @@ ProbeActivations extract_activations(Network& network, ProbeSet& probe,
                                      const ActivationOptions& options,
                                      ActivationTimings* timings = nullptr);
 
-// Exact streaming top-m selection per filter: feed values, read the threshold.
-// Keeps at most ~2m candidates per filter, so memory is O(K * tau * N * H * W).
+// Exact streaming top-m selection per filter: feed values, read the thresholds.
+// T_k is the (m+1)-th largest value of filter k, m = floor(tau * positions), so that exactly
+// m values exceed it when there are no ties at T_k (rank error 0; with ties, fewer exceed).
+// Keeps at most ~2(m+1) candidates per filter: memory O(K * tau * N * H * W), not O(N).
 class ThresholdSelector {
  public:
-  // `total_positions`: N * H * W, known before streaming; m = floor(tau * total).
-  ThresholdSelector(int filters, int64_t total_positions, double tau);
+  // `max_positions`: an upper bound on the positions per filter that will be fed (N * H * W
+  // before any image is dropped); the exact count is given to thresholds().
+  ThresholdSelector(int filters, int64_t max_positions, double tau);
   // `values`: `count` activations of filter f.
   void add(int filter, const float* values, int64_t count);
-  // T_f = the (m+1)-th largest value seen (so that exactly the top m exceed it when there
-  // are no ties); the maximum when m = 0 ... see threshold_of().
-  std::vector<float> thresholds();
-  int64_t m() const { return m_; }
+  // `positions`: the number of values actually fed per filter (<= max_positions).
+  std::vector<float> thresholds(int64_t positions);
+  // m for a given number of positions.
+  static int64_t top_count(int64_t positions, double tau);
 
  private:
   void compact(int filter);
   int filters_;
-  int64_t m_;
+  double tau_;
+  int64_t keep_;  // m + 1 for max_positions: candidates always hold the top keep_ values
   std::vector<std::vector<float>> candidates_;
-  std::vector<float> floor_;  // every value <= floor_ is certainly outside the top m+1
+  std::vector<float> floor_;  // a value <= floor_[f] can no longer be among the top keep_
 };
 
 }  // namespace n2v

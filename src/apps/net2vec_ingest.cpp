@@ -1,1 +1,138 @@
-// placeholder: being written
+// net2vec-ingest: learns Net2Vec concept embeddings for one network layer from a probe set
+// in BRODEN format and stores them in a catalog. Option parsing only; see src/ingest.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/text.h"
+#include "ingest/ingest.h"
+
+namespace {
+
+// Exit codes: 0 ok, 1 internal, 2 usage / invalid input, 3 not found, 4 I/O, 5 corrupt,
+// 6 unsupported.
+int exit_code(n2v::ErrorCode code) {
+  switch (code) {
+    case n2v::ErrorCode::kInvalidArgument: return 2;
+    case n2v::ErrorCode::kNotFound: return 3;
+    case n2v::ErrorCode::kIo: return 4;
+    case n2v::ErrorCode::kCorrupt: return 5;
+    case n2v::ErrorCode::kUnsupported: return 6;
+    case n2v::ErrorCode::kInternal: return 1;
+  }
+  return 1;
+}
+
+std::array<float, 3> parse_triple(const std::string& text, const char* what) {
+  std::vector<std::string> parts = n2v::split(text, ',');
+  N2V_CHECK(parts.size() == 3, kInvalidArgument, what << " takes three comma-separated numbers, got '" << text << "'");
+  std::array<float, 3> out{};
+  for (int i = 0; i < 3; ++i) {
+    auto v = n2v::parse_double(parts[i]);
+    N2V_CHECK(v, kInvalidArgument, what << ": '" << parts[i] << "' is not a number");
+    out[i] = static_cast<float>(*v);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  n2v::IngestOptions o;
+  CLI::App app{
+      "net2vec-ingest: learn Net2Vec concept embeddings (Fong & Vedaldi, CVPR 2018) for one\n"
+      "layer of a network, probed with a BRODEN-format dataset, and store them in a catalog.\n\n"
+      "For every concept it learns a weight vector over the layer's filters by segmentation\n"
+      "(thresholded activations, sigmoid, set IoU; paper 3.1) and by classification (spatially\n"
+      "averaged activations; paper 3.2), scores the best single filter and top-F filter\n"
+      "subsets, and writes them as spaces <network>.<layer>.seg / .cls. Re-ingesting a space\n"
+      "replaces it in one transaction."};
+  app.get_formatter()->column_width(34);
+
+  std::string tasks = "seg,cls", seg_subsets, cls_subsets, mean, stdev, progress = "auto";
+  bool quiet = false;
+  app.add_option("--probe", o.probe_dir, "Probe set directory in BRODEN format (index.csv, label.csv, images/)")
+      ->required();
+  app.add_option("--model", o.model_path,
+                 "TorchScript model whose forward returns a dict of named layers (see docs/MODELS.md; "
+                 "tools/export_torchvision.py makes them)")
+      ->required();
+  app.add_option("--layer", o.layer, "Layer to probe, e.g. conv5")->required();
+  app.add_option("--network", o.network, "Name of the network in the catalog, e.g. alexnet")->required();
+  app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent")->required();
+  app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
+      ->capture_default_str();
+  app.add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads for LibTorch (0 = all cores)")->capture_default_str();
+  app.add_option("--quantile", o.tau, "tau: each filter's threshold T_k has P(a_k > T_k) = tau")
+      ->capture_default_str();
+  app.add_option("--epochs", o.epochs, "Segmentation epochs (paper: 30)")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "Images per concept per SGD step (paper: 64)")
+      ->capture_default_str();
+  app.add_option("--lr", o.lr, "Segmentation learning rate (paper: 1e-4), SGD momentum 0.9")
+      ->capture_default_str();
+  app.add_option("--cls-epochs", o.cls_epochs, "Classification epochs")->capture_default_str();
+  app.add_option("--cls-lr", o.cls_lr,
+                 "Classification learning rate, on features divided by their RMS")
+      ->capture_default_str();
+  app.add_option("--seg-subsets", seg_subsets,
+                 "Filter counts F to retrain segmentation with (top-F by |w|); '' for none. "
+                 "Default: the paper's 1,2,4,8,16,32,64,128,160,192,224");
+  app.add_option("--cls-subsets", cls_subsets,
+                 "Filter counts F for classification; default: the paper's "
+                 "1,2,3,5,10,15,20,25,30,35,40,45,50,80,100,128");
+  app.add_flag("--log-loss", o.log_loss, "Use the log (cross-entropy) form of eq. 4 instead of the "
+                                        "linear form as printed (and as the authors' code does)");
+  app.add_flag("--seg-bias", o.seg_bias, "Learn a bias in segmentation (eq. 2 has none)");
+  app.add_option("--min-train-images", o.min_train_images,
+                 "Leave out concepts in fewer train images than this")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "Random seed (shuffles, sampling)")->capture_default_str();
+  app.add_option("--max-images", o.max_images, "Use only the first N rows of index.csv (0 = all)")
+      ->capture_default_str();
+  app.add_flag("--skip-bad", o.skip_bad,
+               "Skip rows with a missing or corrupt image or mask, or malformed values, and report "
+               "how many; by default the first one stops the run");
+  app.add_option("--cache-dir", o.cache_dir, "Where the temporary activation cache goes (default TMPDIR)");
+  app.add_option("--activation-batch", o.activation_batch, "Images per network forward pass")
+      ->capture_default_str();
+  app.add_option("--input-size", o.input_size, "Network input size (square); default: the model's");
+  app.add_option("--channel-order", o.channel_order, "RGB or BGR; default: the model's");
+  app.add_option("--scale", o.scale, "Pixel scale before mean/std (e.g. 0.00392157 = 1/255)");
+  app.add_option("--mean", mean, "Per-channel mean, e.g. 0.485,0.456,0.406");
+  app.add_option("--std", stdev, "Per-channel std, e.g. 0.229,0.224,0.225");
+  app.add_option("--progress", progress, "auto | bar | lines | none")->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "No progress output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    o.tasks.clear();
+    for (const std::string& t : n2v::split(tasks, ',')) o.tasks.push_back(n2v::parse_task(std::string(n2v::trim(t))));
+    if (app.count("--seg-subsets")) o.seg_subsets = n2v::parse_int_list(seg_subsets, "--seg-subsets");
+    if (app.count("--cls-subsets")) o.cls_subsets = n2v::parse_int_list(cls_subsets, "--cls-subsets");
+    if (!mean.empty()) o.mean = parse_triple(mean, "--mean");
+    if (!stdev.empty()) o.std = parse_triple(stdev, "--std");
+    using Mode = n2v::Progress::Mode;
+    if (quiet || progress == "none") n2v::Progress::set_default_mode(Mode::kQuiet);
+    else if (progress == "bar") n2v::Progress::set_default_mode(Mode::kBar);
+    else if (progress == "lines") n2v::Progress::set_default_mode(Mode::kLines);
+    else N2V_CHECK(progress == "auto", kInvalidArgument, "--progress: auto, bar, lines or none, got '" << progress << "'");
+
+    n2v::IngestSummary summary = n2v::run_ingest(o);
+    std::fputs(n2v::format_summary(summary).c_str(), stdout);
+    return 0;
+  } catch (const n2v::Error& e) {
+    std::fprintf(stderr, "net2vec-ingest: error: %s\n", e.message().c_str());
+    return exit_code(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "net2vec-ingest: internal error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,1 +1,324 @@
-// placeholder: being written
+#include "ingest/ingest.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "activations/activations.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/version.h"
+#include "model/network.h"
+#include "probe/annotations.h"
+#include "probe/probe_set.h"
+#include "training/training.h"
+
+namespace n2v {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void log_line(const std::string& text) {
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+Preprocessing choose_preprocessing(const Network& network, const IngestOptions& o) {
+  Preprocessing p = network.default_preprocessing();
+  if (o.input_size) p.height = p.width = *o.input_size;
+  if (o.channel_order) p.channel_order = *o.channel_order;
+  if (o.scale) p.scale = *o.scale;
+  if (o.mean) p.mean = *o.mean;
+  if (o.std) p.std = *o.std;
+  // Round trip through JSON: the same validation as a stored run.
+  return Preprocessing::from_json(p.to_json());
+}
+
+nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& seg,
+                           const ClassificationOptions& cls, int threads) {
+  nlohmann::json j;
+  j["tasks"] = nlohmann::json::array();
+  for (Task t : o.tasks) j["tasks"].push_back(to_string(t));
+  j["tau"] = o.tau;
+  j["seed"] = o.seed;
+  j["max_images"] = o.max_images;
+  j["skip_bad"] = o.skip_bad;
+  j["threads"] = threads;
+  j["activation_batch"] = o.activation_batch;
+  j["segmentation"] = {{"epochs", seg.sgd.epochs},       {"batch_size", seg.sgd.batch_size},
+                       {"lr", seg.sgd.lr},               {"momentum", seg.sgd.momentum},
+                       {"loss", seg.log_loss ? "log" : "linear"},
+                       {"bias", seg.bias},               {"subsets", seg.subsets},
+                       {"min_train_images", seg.min_train_images},
+                       {"mask_threshold", 0.5},          {"single_filter_threshold", 0.5},
+                       {"alpha", "1 - mean concept pixel fraction over X_train,c"}};
+  j["classification"] = {{"epochs", cls.sgd.epochs},   {"batch_size", cls.sgd.batch_size},
+                         {"lr", cls.sgd.lr},           {"momentum", cls.sgd.momentum},
+                         {"subsets", cls.subsets},     {"min_train_images", cls.min_train_images},
+                         {"sampling", "balanced: batch/2 positives + batch/2 negatives"},
+                         {"accuracy", "balanced (mean of TPR and TNR) on val"}};
+  return j;
+}
+
+double mean_of(const std::vector<ConceptEmbedding>& e, float ConceptEmbedding::*field) {
+  if (e.empty()) return 0;
+  double s = 0;
+  for (const auto& c : e) s += c.*field;
+  return s / e.size();
+}
+
+SpaceRecord to_space_record(const std::string& id, Task task,
+                            const std::vector<ConceptEmbedding>& embeddings,
+                            const ProbeActivations& acts) {
+  SpaceRecord space;
+  space.id = id;
+  space.task = task;
+  for (const ConceptEmbedding& e : embeddings) {
+    EmbeddingRecord r;
+    r.concept_number = e.label;
+    r.train_count = e.train_count;
+    r.val_count = e.val_count;
+    r.weights = e.weights;
+    r.bias = e.bias;
+    r.alpha = e.alpha;
+    if (task == Task::kSegmentation) {
+      r.set_iou_train = e.score_train;
+      r.set_iou_val = e.score_val;
+    } else {
+      r.accuracy_train = e.score_train;
+      r.accuracy_val = e.score_val;
+    }
+    r.best_filter = e.best_filter;
+    if (e.best_filter >= 0) {
+      r.best_filter_train = e.best_filter_train;
+      r.best_filter_val = e.best_filter_val;
+    }
+    for (const auto& [f, score] : e.subsets) r.subsets.push_back({f, score});
+    for (const ImageIou& i : e.image_iou)
+      r.image_iou.push_back({static_cast<int>(acts.rows[i.image]), i.learned, i.single});
+    space.embeddings.push_back(std::move(r));
+  }
+  return space;
+}
+
+}  // namespace
+
+IngestSummary run_ingest(const IngestOptions& o) {
+  auto t_start = Clock::now();
+  IngestSummary summary;
+  const std::string started = utc_now();
+
+  check_id_part(o.network, "--network");
+  check_id_part(o.layer, "--layer");
+  N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "--tasks: name at least one task");
+  N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "--quantile must be in (0, 1), got " << o.tau);
+  N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "--epochs must be >= 0");
+  N2V_CHECK(o.batch_size >= 2, kInvalidArgument, "--batch-size must be >= 2");
+  N2V_CHECK(o.lr > 0 && o.cls_lr > 0, kInvalidArgument, "learning rates must be positive");
+  N2V_CHECK(o.max_images >= 0, kInvalidArgument, "--max-images must be >= 0");
+
+  // Open the catalog first: a bad --db fails before any expensive work.
+  Catalog catalog = Catalog::open(o.db_path, Catalog::Mode::kReadWrite);
+
+  const DeviceKind device = resolve_device(o.device);
+  const int threads = configure_threads(o.threads);
+
+  auto t0 = Clock::now();
+  ProbeOptions probe_options;
+  probe_options.skip_bad = o.skip_bad;
+  probe_options.max_images = o.max_images;
+  ProbeSet probe = ProbeSet::open(o.probe_dir, probe_options);
+  log_line("probe set " + o.probe_dir + ": " + std::to_string(probe.images().size()) + " images, " +
+           std::to_string(probe.labels().size()) + " labels, categories " +
+           std::to_string(probe.categories().size()));
+
+  std::unique_ptr<Network> network = load_torchscript(o.model_path, device);
+  {
+    std::vector<std::string> layers = network->layers();
+    if (std::find(layers.begin(), layers.end(), o.layer) == layers.end()) {
+      std::string list;
+      for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
+      N2V_THROW(kNotFound, "layer '" << o.layer << "' is not in " << o.model_path
+                                      << "; available: " << list);
+    }
+  }
+  const Preprocessing prep = choose_preprocessing(*network, o);
+
+  std::vector<size_t> rows(probe.images().size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  ProbeAnnotations annotations;
+  {
+    Progress progress("masks", static_cast<int64_t>(rows.size()), "images");
+    annotations = collect_annotations(probe, rows, o.skip_bad, [&] { progress.advance(); });
+  }
+  summary.timings.emplace_back("probe set and masks", seconds_since(t0));
+
+  ActivationOptions act_options;
+  act_options.layer = o.layer;
+  act_options.preprocessing = prep;
+  act_options.tau = o.tau;
+  act_options.batch_size = o.activation_batch;
+  act_options.skip_bad = o.skip_bad;
+  act_options.cache_dir = o.cache_dir;
+  ActivationTimings act_timings;
+  ProbeActivations acts =
+      extract_activations(*network, probe, annotations.rows, act_options, &act_timings);
+  filter_images(annotations, acts.kept);
+  network.reset();  // free the model before training
+  summary.timings.emplace_back("activations", act_timings.forward_seconds);
+  summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
+  summary.timings.emplace_back("binarize", act_timings.binarize_seconds);
+
+  SegmentationOptions seg;
+  seg.sgd = {o.epochs, o.batch_size, o.lr, o.momentum};
+  seg.log_loss = o.log_loss;
+  seg.bias = o.seg_bias;
+  if (o.seg_subsets) seg.subsets = *o.seg_subsets;
+  seg.min_train_images = o.min_train_images;
+  seg.seed = o.seed;
+  seg.device = device;
+  ClassificationOptions cls;
+  cls.sgd = {o.cls_epochs, o.batch_size, o.cls_lr, o.momentum};
+  if (o.cls_subsets) cls.subsets = *o.cls_subsets;
+  cls.min_train_images = o.min_train_images;
+  cls.seed = o.seed;
+  cls.device = device;
+
+  IngestRecord record;
+  for (Task task : o.tasks) {
+    TrainingTimings tt;
+    std::vector<ConceptEmbedding> embeddings =
+        task == Task::kSegmentation ? train_segmentation(acts, annotations, seg, &tt)
+                                    : train_classification(acts, annotations, cls, &tt);
+    const std::string id = space_id(o.network, o.layer, task);
+    const std::string prefix = short_name(task);
+    if (task == Task::kSegmentation)
+      summary.timings.emplace_back(prefix + " single filters", tt.single_filter_seconds);
+    summary.timings.emplace_back(prefix + " training", tt.train_seconds);
+    summary.timings.emplace_back(prefix + " evaluation", tt.eval_seconds);
+    summary.timings.emplace_back(prefix + " filter subsets", tt.subset_seconds);
+    if (embeddings.empty()) {
+      log_line(std::string("warning: no concept qualifies for ") + to_string(task) +
+               " (each needs train and val images" +
+               (task == Task::kClassification ? ", positive and negative" : " with pixel masks") +
+               "); space " + id + " not written");
+      continue;
+    }
+    SpaceSummary s;
+    s.id = id;
+    s.task = task;
+    s.concepts = static_cast<int>(embeddings.size());
+    s.mean_train = mean_of(embeddings, &ConceptEmbedding::score_train);
+    s.mean_val = mean_of(embeddings, &ConceptEmbedding::score_val);
+    s.mean_single_val = mean_of(embeddings, &ConceptEmbedding::best_filter_val);
+    summary.spaces.push_back(s);
+    record.spaces.push_back(to_space_record(id, task, embeddings, acts));
+  }
+  N2V_CHECK(!record.spaces.empty(), kInvalidArgument,
+            "probe set " << o.probe_dir << " has no usable concept: every concept needs images "
+                         << "in both the train and the val split");
+
+  // The catalog record.
+  namespace fs = std::filesystem;
+  record.probe.path = fs::absolute(o.probe_dir).lexically_normal().string();
+  if (!record.probe.path.empty() && record.probe.path.back() == '/') record.probe.path.pop_back();
+  record.probe.name = fs::path(record.probe.path).filename().string();
+  record.probe.image_count = static_cast<int>(probe.images().size());
+  record.probe.mask_height = annotations.mask_height;
+  record.probe.mask_width = annotations.mask_width;
+  for (const Category& c : probe.categories()) record.probe.categories.push_back(c.name);
+  for (const Label& l : probe.labels()) {
+    ConceptRecord c;
+    c.number = l.number;
+    c.name = l.name;
+    c.category = l.category;
+    for (const auto& [cat, n] : l.category_counts)
+      c.categories += (c.categories.empty() ? "" : ";") + cat + "(" + std::to_string(n) + ")";
+    c.frequency = l.frequency;
+    c.coverage = l.coverage;
+    c.syns = l.syns;
+    record.concepts.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < probe.images().size(); ++i) {
+    const ProbeImage& img = probe.images()[i];
+    record.images.push_back({static_cast<int>(i), img.path, to_string(img.split)});
+  }
+  RunRecord& run = record.run;
+  run.network = o.network;
+  run.model_path = fs::absolute(o.model_path).lexically_normal().string();
+  run.layer = o.layer;
+  run.device = to_string(device);
+  run.software_version = kVersion;
+  run.seed = static_cast<int64_t>(o.seed);
+  run.tau = o.tau;
+  run.params_json = params_json(o, seg, cls, threads).dump();
+  run.preprocessing_json = prep.to_json();
+  run.started_at = started;
+  run.images_used = acts.n;
+  run.images_skipped = static_cast<int>(probe.skipped().size());
+  run.filter_count = acts.k;
+  run.act_height = acts.h;
+  run.act_width = acts.w;
+  run.thresholds = acts.thresholds;
+
+  auto t_write = Clock::now();
+  nlohmann::json timings = nlohmann::json::object();
+  for (const auto& [stage, secs] : summary.timings) timings[stage] = secs;
+  run.finished_at = utc_now();
+  run.timings_json = timings.dump();
+  summary.run_id = catalog.write_ingest(record);
+  summary.timings.emplace_back("catalog write", seconds_since(t_write));
+
+  summary.images_used = acts.n;
+  summary.images_skipped = run.images_skipped;
+  summary.filters = acts.k;
+  summary.act_height = acts.h;
+  summary.act_width = acts.w;
+  summary.total_seconds = seconds_since(t_start);
+  for (const SkippedRow& s : probe.skipped())
+    log_line("skipped " + s.file + (s.line ? ":" + std::to_string(s.line) : "") + ": " + s.reason);
+  return summary;
+}
+
+std::string format_summary(const IngestSummary& s) {
+  std::ostringstream out;
+  char buf[256];
+  out << "net2vec-ingest: run " << s.run_id << ", " << s.images_used << " images used, "
+      << s.images_skipped << " skipped; layer " << s.filters << " filters at " << s.act_height
+      << "x" << s.act_width << "\n";
+  for (const SpaceSummary& sp : s.spaces) {
+    const bool seg = sp.task == Task::kSegmentation;
+    std::snprintf(buf, sizeof buf,
+                  "  %-32s %4d concepts   mean %s val: single filter %.3f, all filters %.3f "
+                  "(train %.3f)\n",
+                  sp.id.c_str(), sp.concepts, seg ? "set IoU" : "bal. acc.", sp.mean_single_val,
+                  sp.mean_val, sp.mean_train);
+    out << buf;
+  }
+  out << "  time per stage:\n";
+  for (const auto& [stage, secs] : s.timings) {
+    std::snprintf(buf, sizeof buf, "    %-26s %10.2f s\n", stage.c_str(), secs);
+    out << buf;
+  }
+  std::snprintf(buf, sizeof buf, "    %-26s %10.2f s\n", "total", s.total_seconds);
+  out << buf;
+  return out.str();
+}
+
+}  // namespace n2v

@@ -1,1 +1,238 @@
-// placeholder: being written
+// Classification embeddings (paper 3.2): concept presence from spatially averaged
+// activations, balanced positive/negative sampling, and top-F filter subsets.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "training/detail/tensors.h"
+#include "training/training.h"
+
+namespace n2v {
+
+std::vector<int> paper_classification_subsets() {
+  return {1, 2, 3, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 80, 100, 128};
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+namespace F = torch::nn::functional;
+
+struct ClsData {
+  torch::Device device{torch::kCPU};
+  int64_t n = 0, k = 0;
+  float scale = 1;             // features are pooled / scale during training
+  torch::Tensor x;             // float [n, k], scaled
+  torch::Tensor y;             // float [n, C] presence
+  torch::Tensor is_train;      // float [n]
+  torch::Tensor train_rows;    // long [n_train]
+  torch::Tensor pos_list, pos_offset, pos_count;  // concatenated train positives per concept
+  std::vector<int> labels;
+  std::vector<int> train_count, val_count;
+};
+
+ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
+                const ClassificationOptions& opt) {
+  N2V_CHECK(static_cast<size_t>(acts.n) == ann.rows.size(), kInternal,
+            "activations and annotations disagree on the images");
+  ClsData d;
+  d.device = detail::to_device(opt.device);
+  d.n = acts.n;
+  d.k = acts.k;
+  int64_t n_train = 0;
+  for (Split s : ann.splits) n_train += s == Split::kTrain;
+  const int64_t n_val = d.n - n_train;
+
+  std::map<int, std::pair<int, int>> counts;
+  for (int64_t i = 0; i < d.n; ++i)
+    for (int label : ann.present[i]) {
+      auto& c = counts[label];
+      (ann.splits[i] == Split::kTrain ? c.first : c.second)++;
+    }
+  std::map<int, int> index;
+  for (const auto& [label, c] : counts) {
+    // Needs positives and negatives in both splits to train and to measure accuracy.
+    if (c.first >= std::max(1, opt.min_train_images) && c.second >= 1 && c.first < n_train &&
+        c.second < n_val) {
+      index[label] = static_cast<int>(d.labels.size());
+      d.labels.push_back(label);
+      d.train_count.push_back(c.first);
+      d.val_count.push_back(c.second);
+    }
+  }
+  const int64_t C = static_cast<int64_t>(d.labels.size());
+
+  std::vector<float> y(d.n * C, 0.0f), is_train(d.n, 0.0f);
+  std::vector<int64_t> train_rows;
+  std::vector<std::vector<int64_t>> pos(C);
+  for (int64_t i = 0; i < d.n; ++i) {
+    const bool train = ann.splits[i] == Split::kTrain;
+    is_train[i] = train;
+    if (train) train_rows.push_back(i);
+    for (int label : ann.present[i]) {
+      auto it = index.find(label);
+      if (it == index.end()) continue;
+      y[i * C + it->second] = 1.0f;
+      if (train) pos[it->second].push_back(i);
+    }
+  }
+  std::vector<int64_t> pos_list, pos_offset, pos_count;
+  for (const auto& p : pos) {
+    pos_offset.push_back(static_cast<int64_t>(pos_list.size()));
+    pos_count.push_back(static_cast<int64_t>(p.size()));
+    pos_list.insert(pos_list.end(), p.begin(), p.end());
+  }
+
+  // One global scale (RMS of the train features) so that one learning rate suits every
+  // layer; a scalar does not change the direction of w, only its length.
+  double sq = 0;
+  for (int64_t i : train_rows)
+    for (int64_t f = 0; f < d.k; ++f) sq += double(acts.pooled[i * d.k + f]) * acts.pooled[i * d.k + f];
+  d.scale = static_cast<float>(std::sqrt(sq / std::max<int64_t>(1, n_train * d.k)));
+  if (!(d.scale > 0)) d.scale = 1;
+
+  d.x = (torch::from_blob(const_cast<float*>(acts.pooled.data()), {d.n, d.k}, torch::kFloat32) / d.scale)
+            .to(d.device);
+  d.y = torch::from_blob(y.data(), {d.n, C}, torch::kFloat32).clone().to(d.device);
+  d.is_train = detail::float_tensor(is_train, d.device);
+  d.train_rows = detail::long_tensor(train_rows, d.device);
+  d.pos_list = detail::long_tensor(pos_list, d.device);
+  d.pos_offset = detail::long_tensor(pos_offset, d.device);
+  d.pos_count = detail::long_tensor(pos_count, d.device);
+  return d;
+}
+
+// All concepts at once. Each step draws, per concept, batch/2 positives from its own train
+// positives, and batch/2 negatives from a shared oversampled draw of train images with each
+// concept's positives masked out; both halves weigh the same (balanced sampling).
+void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W, torch::Tensor& b,
+           const torch::Tensor& keep, const std::string& stage) {
+  const int64_t C = static_cast<int64_t>(d.labels.size());
+  auto fopt = torch::TensorOptions().device(d.device);
+  W = torch::zeros({C, d.k}, fopt).set_requires_grad(true);
+  b = torch::zeros({C}, fopt).set_requires_grad(true);
+  torch::Tensor vW = torch::zeros_like(W), vb = torch::zeros_like(b);
+  torch::Tensor all = torch::ones({C}, fopt);
+  const int64_t half = std::max(1, opt.sgd.batch_size / 2);
+  const int64_t n_train = d.train_rows.size(0);
+  const int64_t steps = (n_train + opt.sgd.batch_size - 1) / opt.sgd.batch_size;
+  Progress progress(stage, steps * opt.sgd.epochs, "steps");
+  for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
+    for (int64_t s = 0; s < steps; ++s) {
+      // Positives: [C, half] indices into the concatenated positive lists.
+      torch::Tensor u = torch::rand({C, half}, fopt);
+      torch::Tensor pick = d.pos_offset.unsqueeze(1) +
+                           (u * d.pos_count.unsqueeze(1).to(torch::kFloat32)).to(torch::kLong)
+                               .clamp_max(d.pos_count.unsqueeze(1) - 1);
+      torch::Tensor pos_rows = d.pos_list.index_select(0, pick.view({-1}));
+      torch::Tensor xp = d.x.index_select(0, pos_rows).view({C, half, d.k});
+      torch::Tensor logit_p = torch::bmm(xp, W.unsqueeze(2)).squeeze(2) + b.unsqueeze(1);
+      torch::Tensor loss_p = F::softplus(-logit_p).mean(1);  // BCE with target 1
+      // Negatives: 4 * half shared candidates, positives of each concept masked out.
+      torch::Tensor cand = d.train_rows.index_select(
+          0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
+      torch::Tensor neg = 1 - d.y.index_select(0, cand);                      // [4h, C]
+      torch::Tensor logit_n = torch::mm(d.x.index_select(0, cand), W.t()) + b;  // [4h, C]
+      torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
+      torch::Tensor loss = 0.5 * (loss_p + loss_n).sum();
+      loss.backward();
+      detail::sgd_rows_step(W, vW, W.grad(), all, opt.sgd.lr, opt.sgd.momentum, keep);
+      detail::sgd_rows_step(b, vb, b.grad(), all, opt.sgd.lr, opt.sgd.momentum);
+      W.mutable_grad().zero_();
+      b.mutable_grad().zero_();
+      progress.advance();
+    }
+  }
+  W = W.detach();
+  b = b.detach();
+}
+
+// Balanced accuracy (mean of the true positive and true negative rates) per concept on
+// one split: the accuracy on a balanced set, without discarding any image.
+std::vector<float> balanced_accuracy(const ClsData& d, const torch::Tensor& W, const torch::Tensor& b,
+                                     bool train_split) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor pred = ((torch::mm(d.x, W.t()) + b) > 0).to(torch::kFloat32);  // [n, C]
+  torch::Tensor in = (train_split ? d.is_train : 1 - d.is_train).unsqueeze(1);
+  torch::Tensor pos = d.y * in, negs = (1 - d.y) * in;
+  torch::Tensor tpr = (pred * pos).sum(0) / pos.sum(0).clamp_min(1);
+  torch::Tensor tnr = ((1 - pred) * negs).sum(0) / negs.sum(0).clamp_min(1);
+  torch::Tensor acc = (0.5 * (tpr + tnr)).cpu().contiguous();
+  return {acc.data_ptr<float>(), acc.data_ptr<float>() + acc.numel()};
+}
+
+}  // namespace
+
+std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
+                                                   const ProbeAnnotations& annotations,
+                                                   const ClassificationOptions& options,
+                                                   TrainingTimings* timings) {
+  N2V_CHECK(options.sgd.epochs >= 0 && options.sgd.batch_size > 1, kInvalidArgument,
+            "classification: epochs must be >= 0 and batch size >= 2");
+  torch::manual_seed(options.seed);
+  ClsData d = prepare(acts, annotations, options);
+  const int64_t C = static_cast<int64_t>(d.labels.size());
+  std::vector<ConceptEmbedding> out(C);
+  if (C == 0) return out;
+  TrainingTimings local;
+  TrainingTimings& t = timings ? *timings : local;
+
+  auto t0 = Clock::now();
+  torch::Tensor W, b;
+  train(d, options, W, b, {}, "classification training");
+  t.train_seconds += seconds_since(t0);
+
+  auto t1 = Clock::now();
+  std::vector<float> acc_train = balanced_accuracy(d, W, b, true);
+  std::vector<float> acc_val = balanced_accuracy(d, W, b, false);
+  // Stored weights act on raw pooled activations: w_raw = w / scale.
+  torch::Tensor W_raw = (W / d.scale).cpu().contiguous();
+  torch::Tensor b_cpu = b.cpu().contiguous();
+  for (int64_t c = 0; c < C; ++c) {
+    ConceptEmbedding& e = out[c];
+    e.label = d.labels[c];
+    e.train_count = d.train_count[c];
+    e.val_count = d.val_count[c];
+    e.weights.assign(W_raw[c].data_ptr<float>(), W_raw[c].data_ptr<float>() + d.k);
+    e.bias = b_cpu[c].item<float>();
+    e.score_train = acc_train[c];
+    e.score_val = acc_val[c];
+  }
+  t.eval_seconds += seconds_since(t1);
+
+  // Filter subsets: top-F by |w|, retrained from zero. F = 1 also gives the best single
+  // filter (the top |w| filter) and its accuracy, so it is always trained.
+  auto t2 = Clock::now();
+  std::vector<int> subsets = options.subsets;
+  if (std::find(subsets.begin(), subsets.end(), 1) == subsets.end()) subsets.insert(subsets.begin(), 1);
+  for (int f : subsets) {
+    if (f <= 0 || f >= d.k) continue;
+    torch::Tensor keep = detail::top_abs_mask(W, f);
+    torch::Tensor Wf, bf;
+    train(d, options, Wf, bf, keep, "classification F=" + std::to_string(f));
+    std::vector<float> val = balanced_accuracy(d, Wf, bf, false);
+    const bool listed = std::find(options.subsets.begin(), options.subsets.end(), f) != options.subsets.end();
+    std::vector<float> tr;
+    if (f == 1) tr = balanced_accuracy(d, Wf, bf, true);
+    torch::Tensor top = keep.argmax(1).cpu();  // F = 1: the one filter kept
+    for (int64_t c = 0; c < C; ++c) {
+      if (listed) out[c].subsets.emplace_back(f, val[c]);
+      if (f == 1) {
+        out[c].best_filter = static_cast<int>(top[c].item<int64_t>());
+        out[c].best_filter_train = tr[c];
+        out[c].best_filter_val = val[c];
+      }
+    }
+  }
+  t.subset_seconds += seconds_since(t2);
+  return out;
+}
+
+}  // namespace n2v

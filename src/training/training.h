@@ -67,6 +67,9 @@ struct ConceptEmbedding {
   float best_filter_train = 0, best_filter_val = 0;
   std::vector<std::pair<int, float>> subsets;  // (F, val score)
   std::vector<ImageIou> image_iou;     // segmentation: every val image of the concept
+  // Segmentation: set IoU on val of every single filter k, IoU_set(c; M_k, val) (paper
+  // section 4.3 correlates it with max(w, 0)); empty for classification.
+  std::vector<float> filter_iou_val;
 };
 
 struct TrainingTimings {

@@ -1,0 +1,75 @@
+#pragma once
+// Ingest stage: the whole pipeline behind net2vec-ingest.
+//   probe set -> annotations -> network activations -> training -> one catalog transaction
+// Torch-free header; the binary only parses options and calls run_ingest.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+
+namespace n2v {
+
+struct IngestOptions {
+  std::string probe_dir, model_path, layer, network, db_path;
+  std::vector<Task> tasks{Task::kSegmentation, Task::kClassification};
+  std::string device = "auto";  // auto | cpu | cuda
+  int threads = 0;              // LibTorch intra-op threads; 0 = all cores
+  double tau = 0.005;           // top quantile for the thresholds T_k
+  uint64_t seed = 1;
+  int max_images = 0;           // 0 = all rows of index.csv
+  bool skip_bad = false;
+  std::string cache_dir;        // activation cache location ("" = TMPDIR)
+  int activation_batch = 32;
+
+  // Segmentation (paper 3.1.2 defaults).
+  int epochs = 30;
+  int batch_size = 64;
+  double lr = 1e-4;
+  double momentum = 0.9;
+  bool log_loss = false;
+  bool seg_bias = false;
+  std::optional<std::vector<int>> seg_subsets;  // unset: the paper's list
+  int min_train_images = 1;
+
+  // Classification (paper 3.2).
+  int cls_epochs = 30;
+  double cls_lr = 1e-2;
+  std::optional<std::vector<int>> cls_subsets;  // unset: the paper's list
+
+  // Preprocessing overrides (unset: what the model file declares, else ImageNet defaults
+  // at the probe images' size).
+  std::optional<int> input_size;
+  std::optional<std::string> channel_order;
+  std::optional<float> scale;
+  std::optional<std::array<float, 3>> mean, std;
+};
+
+struct SpaceSummary {
+  std::string id;
+  Task task = Task::kSegmentation;
+  int concepts = 0;
+  double mean_train = 0, mean_val = 0;        // set IoU or balanced accuracy, learned weights
+  double mean_single_val = 0;                 // best single filter
+};
+
+struct IngestSummary {
+  int64_t run_id = 0;
+  int images_used = 0, images_skipped = 0;
+  int filters = 0, act_height = 0, act_width = 0;
+  std::vector<SpaceSummary> spaces;
+  std::vector<std::pair<std::string, double>> timings;  // stage -> seconds
+  double total_seconds = 0;
+};
+
+// Runs everything; throws n2v::Error on bad input. The catalog is only written at the end,
+// in one transaction: an error or a kill at any point leaves it as it was.
+IngestSummary run_ingest(const IngestOptions& options);
+
+// Human-readable summary (what net2vec-ingest prints at the end).
+std::string format_summary(const IngestSummary& summary);
+
+}  // namespace n2v
