@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--cls-epochs", o.cls_epochs, "Classification epochs")->capture_default_str();
   app.add_option("--cls-lr", o.cls_lr,
-                 "Classification learning rate, on features divided by their RMS")
+                 "Classification learning rate (SGD, momentum 0.9), on pooled features divided by the RMS norm of the train rows")
       ->capture_default_str();
   app.add_option("--seg-subsets", seg_subsets,
                  "Filter counts F to retrain segmentation with (top-F by |w|); '' for none. "

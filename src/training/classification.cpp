@@ -90,12 +90,13 @@ ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
     pos_list.insert(pos_list.end(), p.begin(), p.end());
   }
 
-  // One global scale (RMS of the train features) so that one learning rate suits every
-  // layer; a scalar does not change the direction of w, only its length.
+  // One global scale so that one learning rate suits every layer: the RMS norm of the
+  // train feature rows (after scaling, E||x||^2 = 1). A scalar does not change the direction
+  // of w, only its length; stored weights are rescaled to raw activations.
   double sq = 0;
   for (int64_t i : train_rows)
     for (int64_t f = 0; f < d.k; ++f) sq += double(acts.pooled[i * d.k + f]) * acts.pooled[i * d.k + f];
-  d.scale = static_cast<float>(std::sqrt(sq / std::max<int64_t>(1, n_train * d.k)));
+  d.scale = static_cast<float>(std::sqrt(sq / std::max<int64_t>(1, n_train)));
   if (!(d.scale > 0)) d.scale = 1;
 
   d.x = (torch::from_blob(const_cast<float*>(acts.pooled.data()), {d.n, d.k}, torch::kFloat32) / d.scale)

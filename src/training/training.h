@@ -41,9 +41,9 @@ struct SegmentationOptions {
 };
 
 struct ClassificationOptions {
-  // lr applies to features divided by one global scale (the RMS pooled activation over
-  // the train images), so the same lr suits any layer; the stored w is for raw features.
-  SgdOptions sgd{30, 64, 1e-2, 0.9};
+  // lr applies to features divided by one global scale (the RMS norm of the train rows),
+  // so the same lr suits any layer and width; the stored w is for raw features.
+  SgdOptions sgd{30, 64, 1.0, 0.9};
   std::vector<int> subsets = paper_classification_subsets();
   int min_train_images = 1;
   uint64_t seed = 1;

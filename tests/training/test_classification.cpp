@@ -1,0 +1,124 @@
+// Classification training on pooled activations built in the test.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "training/training.h"
+
+namespace n2v {
+namespace {
+
+// n images, 3 filters. Concept 5 is present iff filter 0's mean is high (perfectly
+// separable); concept 6 depends on nothing (noise); scene 9 is in every other image.
+struct Data {
+  ProbeActivations acts;
+  ProbeAnnotations ann;
+};
+Data make(int n, unsigned seed) {
+  Data d;
+  d.acts.n = n;
+  d.acts.k = 3;
+  d.acts.h = d.acts.w = 1;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> low(0.0f, 0.4f), high(0.6f, 1.0f), any(0.0f, 1.0f);
+  for (int i = 0; i < n; ++i) {
+    bool has5 = i % 4 == 0;  // 25% positives: unbalanced on purpose
+    d.acts.pooled.push_back(10.0f * (has5 ? high(rng) : low(rng)));  // raw scale 10
+    d.acts.pooled.push_back(10.0f * any(rng));
+    d.acts.pooled.push_back(10.0f * any(rng));
+    d.acts.rows.push_back(i);
+    d.ann.rows.push_back(i);
+    d.ann.splits.push_back(i % 3 == 2 ? Split::kVal : Split::kTrain);
+    std::vector<int> present;
+    if (has5) present.push_back(5);
+    if (rng() % 2) present.push_back(6);
+    if (i % 2) present.push_back(9);
+    d.ann.present.push_back(present);
+  }
+  d.acts.kept.assign(n, true);
+  d.acts.thresholds.assign(3, 0);
+  d.acts.bits.assign(d.acts.bytes_per_image() * n, 0);
+  return d;
+}
+
+float raw_balanced_accuracy(const Data& d, const ConceptEmbedding& e, Split split) {
+  double tp = 0, p = 0, tn = 0, q = 0;
+  for (int i = 0; i < d.acts.n; ++i) {
+    if (d.ann.splits[i] != split) continue;
+    double z = e.bias;
+    for (int k = 0; k < 3; ++k) z += e.weights[k] * d.acts.pooled[i * 3 + k];
+    bool present = std::count(d.ann.present[i].begin(), d.ann.present[i].end(), e.label) > 0;
+    if (present) {
+      ++p;
+      tp += z > 0;
+    } else {
+      ++q;
+      tn += z <= 0;
+    }
+  }
+  return static_cast<float>(0.5 * (tp / p + tn / q));
+}
+
+TEST(Classification, SeparableConceptReachesHighBalancedAccuracy) {
+  Data d = make(240, 1);
+  ClassificationOptions o;
+  o.subsets = {1, 2};
+  std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
+  ASSERT_EQ(out.size(), 3u);  // concepts 5, 6, 9 in label order
+  const ConceptEmbedding& c5 = out[0];
+  EXPECT_EQ(c5.label, 5);
+  EXPECT_EQ(c5.train_count + c5.val_count, 60);
+  EXPECT_GE(c5.score_val, 0.95f);
+  EXPECT_GE(c5.score_train, 0.95f);
+  EXPECT_EQ(c5.best_filter, 0);  // the top |w| filter is the informative one
+  EXPECT_GE(c5.best_filter_val, 0.95f);
+  ASSERT_EQ(c5.subsets.size(), 2u);
+  EXPECT_EQ(c5.subsets[0].first, 1);
+  EXPECT_FLOAT_EQ(c5.subsets[0].second, c5.best_filter_val);
+  // The stored w and b act on raw pooled activations: they reproduce the reported scores.
+  EXPECT_FLOAT_EQ(raw_balanced_accuracy(d, c5, Split::kVal), c5.score_val);
+  EXPECT_FLOAT_EQ(raw_balanced_accuracy(d, c5, Split::kTrain), c5.score_train);
+  // Noise concepts stay near chance on val.
+  EXPECT_LT(out[1].score_val, 0.8f);
+}
+
+TEST(Classification, UntrainedModelScoresExactlyOneHalf) {
+  // epochs = 0: w = 0, b = 0, every logit is 0 -> predicted absent: TPR 0, TNR 1, mean 0.5.
+  Data d = make(60, 2);
+  ClassificationOptions o;
+  o.sgd.epochs = 0;
+  o.subsets = {};
+  std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
+  ASSERT_FALSE(out.empty());
+  for (const auto& e : out) {
+    EXPECT_FLOAT_EQ(e.score_val, 0.5f);
+    EXPECT_FLOAT_EQ(e.score_train, 0.5f);
+  }
+}
+
+TEST(Classification, ConceptsWithoutNegativesAreLeftOut) {
+  Data d = make(60, 3);
+  for (auto& p : d.ann.present) p.push_back(11);  // in every image: no negatives
+  ClassificationOptions o;
+  o.sgd.epochs = 1;
+  o.subsets = {};
+  std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
+  for (const auto& e : out) EXPECT_NE(e.label, 11);
+}
+
+TEST(Classification, SameSeedSameWeights) {
+  Data d = make(120, 4);
+  ClassificationOptions o;
+  o.sgd.epochs = 3;
+  o.subsets = {};
+  auto a = train_classification(d.acts, d.ann, o);
+  auto b = train_classification(d.acts, d.ann, o);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t c = 0; c < a.size(); ++c) EXPECT_EQ(a[c].weights, b[c].weights);
+  o.seed = 99;
+  auto c = train_classification(d.acts, d.ann, o);
+  EXPECT_NE(a[0].weights, c[0].weights);
+}
+
+}  // namespace
+}  // namespace n2v
