@@ -1,1 +1,126 @@
-// placeholder: being written
+// Image and mask-PNG files, decoded and encoded with stb (Debian's libstb ships the
+// implementations, so no STB_*_IMPLEMENTATION here).
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <climits>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/error.h"
+#include "probe/probe_set.h"
+
+namespace n2v {
+namespace {
+
+// Reads a whole file. We read it ourselves rather than let stb fopen it, so a missing file
+// (kNotFound), an unreadable one (kIo) and undecodable bytes (kCorrupt) stay distinct.
+std::vector<uint8_t> read_bytes(const std::string& path, const char* what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  N2V_CHECK(std::filesystem::exists(status), kNotFound, path << ": " << what << " not found");
+  N2V_CHECK(std::filesystem::is_regular_file(status), kNotFound,
+            path << ": " << what << " is not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  N2V_CHECK(in, kIo, path << ": cannot open " << what);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  N2V_CHECK(!in.bad(), kIo, path << ": read error");
+  N2V_CHECK(!bytes.empty(), kCorrupt, path << ": " << what << " is empty");
+  N2V_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), kUnsupported,
+            path << ": " << what << " is too large (" << bytes.size() << " bytes)");
+  return bytes;
+}
+
+struct StbFree {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
+
+// Decodes to 8-bit RGB; also reports the channel count stored in the file.
+StbPixels decode_rgb(const std::string& path, const std::vector<uint8_t>& bytes, int* height,
+                     int* width, int* file_channels) {
+  int w = 0, h = 0, n = 0;
+  StbPixels pixels(stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h,
+                                         &n, 3));
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    N2V_THROW(kCorrupt, path << ": cannot decode image (" << (reason ? reason : "unknown reason")
+                             << ")");
+  }
+  N2V_CHECK(w > 0 && h > 0, kCorrupt, path << ": decoded an empty image");
+  *height = h;
+  *width = w;
+  *file_channels = n;
+  return pixels;
+}
+
+}  // namespace
+
+RgbImage read_image_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_bytes(path, "image file");
+  RgbImage image;
+  int channels = 0;
+  StbPixels pixels = decode_rgb(path, bytes, &image.height, &image.width, &channels);
+  const size_t n = static_cast<size_t>(image.height) * image.width * 3;
+  image.pixels.assign(pixels.get(), pixels.get() + n);
+  return image;
+}
+
+LabelMap read_label_png(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_bytes(path, "mask file");
+  // stb would scale a 16-bit PNG down to 8 bits, which silently garbles label numbers;
+  // BRODEN masks are 8-bit RGB, so refuse anything else rather than guess.
+  N2V_CHECK(!stbi_is_16_bit_from_memory(bytes.data(), static_cast<int>(bytes.size())),
+            kUnsupported, path << ": 16-bit mask PNGs are not supported (expected 8-bit RGB)");
+  LabelMap map;
+  int channels = 0;
+  StbPixels pixels = decode_rgb(path, bytes, &map.height, &map.width, &channels);
+  const size_t n = static_cast<size_t>(map.height) * map.width;
+  map.labels.resize(n);
+  const stbi_uc* p = pixels.get();
+  if (channels >= 3) {
+    for (size_t i = 0; i < n; ++i) map.labels[i] = p[3 * i] + 256 * p[3 * i + 1];
+  } else {
+    // A grey mask has no G channel: stb copies grey into R, G and B, so R + 256*G would
+    // be wrong. The grey value is the label (covers labels up to 255).
+    for (size_t i = 0; i < n; ++i) map.labels[i] = p[3 * i];
+  }
+  return map;
+}
+
+void write_label_png(const std::string& path, const LabelMap& map) {
+  const size_t n = static_cast<size_t>(map.height) * map.width;
+  N2V_CHECK(map.height > 0 && map.width > 0 && map.labels.size() == n, kInvalidArgument,
+            path << ": label map of " << map.height << "x" << map.width << " has "
+                 << map.labels.size() << " labels");
+  std::vector<uint8_t> rgb(n * 3);
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t label = map.labels[i];
+    N2V_CHECK(label >= 0 && label <= 65535, kInvalidArgument,
+              path << ": label " << label << " does not fit a mask PNG (0..65535)");
+    rgb[3 * i] = static_cast<uint8_t>(label % 256);
+    rgb[3 * i + 1] = static_cast<uint8_t>(label / 256);
+    rgb[3 * i + 2] = 0;
+  }
+  N2V_CHECK(stbi_write_png(path.c_str(), map.width, map.height, 3, rgb.data(), map.width * 3),
+            kIo, path << ": cannot write PNG");
+}
+
+void write_rgb_png(const std::string& path, const RgbImage& image) {
+  const size_t n = static_cast<size_t>(image.height) * image.width * 3;
+  N2V_CHECK(image.height > 0 && image.width > 0 && image.pixels.size() == n, kInvalidArgument,
+            path << ": RGB image of " << image.height << "x" << image.width << " has "
+                 << image.pixels.size() << " bytes, expected " << n);
+  N2V_CHECK(stbi_write_png(path.c_str(), image.width, image.height, 3, image.pixels.data(),
+                           image.width * 3),
+            kIo, path << ": cannot write PNG");
+}
+
+}  // namespace n2v
