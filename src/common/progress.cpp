@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <exception>
 
 #include "common/text.h"
 
@@ -31,7 +32,19 @@ Progress::Progress(std::string stage, int64_t total, std::string unit, Mode mode
   }
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  // Unwinding: say the stage stopped rather than print a misleading "done".
+  if (!finished_ && std::uncaught_exceptions() > 0) {
+    finished_ = true;
+    if (mode_ != Mode::kQuiet) {
+      std::fprintf(out_, "%s[%s] stopped after %lld %s\n", mode_ == Mode::kBar ? "\n" : "",
+                   stage_.c_str(), static_cast<long long>(done_), unit_.c_str());
+      std::fflush(out_);
+    }
+    return;
+  }
+  finish();
+}
 
 double Progress::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
