@@ -1,0 +1,226 @@
+// net2vec-ingest end to end: the real binary, the real SQLite file, the toy probe set whose
+// activations and thresholds the test recomputes from the images it wrote.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "catalog/catalog.h"
+#include "support/temp_dir.h"
+#include "support/toy_fixture.h"
+
+namespace n2v {
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(NET2VEC_INGEST) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+class IngestE2E : public ::testing::Test {
+ protected:
+  void SetUp() override { test::write_toy(dir.path()); }
+  std::string args(const std::string& extra = "") const {
+    return "--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
+           " --layer features --network toy --db " + dir.file("catalog.db") +
+           " --quantile 0.125 --progress lines " + extra;
+  }
+  test::TempDir dir;
+};
+
+// Oracle: the 4 filter maps of image i computed from the fixture's pixels, and the
+// (m+1)-th largest value per filter.
+std::vector<float> oracle_thresholds() {
+  test::BrodenFixture f = test::toy_fixture();
+  std::vector<std::vector<float>> values(4);
+  for (const auto& img : f.images)
+    for (int by = 0; by < 8; ++by)
+      for (int bx = 0; bx < 8; ++bx) {
+        float c[3] = {0, 0, 0};
+        for (int y = 0; y < 4; ++y)
+          for (int x = 0; x < 4; ++x)
+            for (int ch = 0; ch < 3; ++ch)
+              c[ch] += img.image.pixels[((by * 4 + y) * 32 + bx * 4 + x) * 3 + ch] / 255.0f / 16;
+        values[0].push_back(c[0]);
+        values[1].push_back(c[1]);
+        values[2].push_back(c[2]);
+        values[3].push_back(1 - c[0]);
+      }
+  std::vector<float> t;
+  for (auto& v : values) {
+    std::sort(v.begin(), v.end(), std::greater<float>());
+    t.push_back(v[static_cast<size_t>(test::kToyTau * v.size())]);  // m = 384 exactly
+  }
+  return t;
+}
+
+TEST_F(IngestE2E, ToyProbeSetEndToEnd) {
+  Result r = run(args());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "toy.features.seg")) << r.out;
+  EXPECT_TRUE(contains(r.out, "time per stage")) << r.out;
+
+  Catalog cat = Catalog::open(dir.file("catalog.db"), Catalog::Mode::kReadOnly);
+  std::vector<SpaceInfo> spaces = cat.spaces();
+  ASSERT_EQ(spaces.size(), 2u);
+  std::optional<SpaceInfo> seg = cat.space("toy.features.seg");
+  ASSERT_TRUE(seg);
+  EXPECT_EQ(seg->dim, 4);
+  EXPECT_EQ(seg->concept_count, 3);  // blue-c, redsquare, leaf (scenes have no pixels)
+  EXPECT_EQ(cat.space("toy.features.cls")->concept_count, 5);
+
+  // Thresholds against the oracle; the red one sits just below the red squares.
+  RunRecord run_record = cat.run(seg->run_id);
+  std::vector<float> expected = oracle_thresholds();
+  ASSERT_EQ(run_record.thresholds.size(), 4u);
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(run_record.thresholds[k], expected[k], 1e-6) << k;
+  EXPECT_NEAR(run_record.thresholds[0], 60.0f / 255, 1e-6);
+  EXPECT_EQ(run_record.images_used, test::kToyImages);
+  EXPECT_EQ(run_record.layer, "features");
+  EXPECT_TRUE(contains(run_record.preprocessing_json, "\"height\":32")) << run_record.preprocessing_json;
+  EXPECT_TRUE(contains(run_record.params_json, "\"lr\":0.0001")) << run_record.params_json;
+
+  // redsquare: filter 0 separates it perfectly (masks are at the activation resolution).
+  std::optional<EmbeddingRecord> red = cat.embedding("toy.features.seg", "redsquare");
+  ASSERT_TRUE(red);
+  EXPECT_EQ(red->train_count, 16);
+  EXPECT_EQ(red->val_count, 8);
+  EXPECT_EQ(red->best_filter, 0);
+  EXPECT_FLOAT_EQ(*red->best_filter_train, 1.0f);
+  EXPECT_FLOAT_EQ(*red->best_filter_val, 1.0f);
+  EXPECT_GE(*red->set_iou_val, 0.9f);
+  // alpha = 1 - mean fraction: 16 of 64 mask pixels in every train image.
+  EXPECT_FLOAT_EQ(red->alpha, 0.75f);
+  EXPECT_GT(red->weights[0], 0.0f);
+  ASSERT_EQ(red->image_iou.size(), 8u);  // every val image of the concept
+  for (const auto& i : red->image_iou) EXPECT_FLOAT_EQ(i.single, 1.0f);
+  // The default F sweep (paper list) keeps only F < K = 4: F = 1 and 2.
+  ASSERT_EQ(red->subsets.size(), 2u);
+  EXPECT_EQ(red->subsets[0].filters, 1);
+  EXPECT_FLOAT_EQ(red->subsets[0].score, 1.0f);
+
+  std::optional<EmbeddingRecord> red_cls = cat.embedding("toy.features.cls", "redsquare");
+  ASSERT_TRUE(red_cls);
+  EXPECT_GE(*red_cls->accuracy_val, 0.95f);
+  EXPECT_FALSE(red_cls->set_iou_val);
+}
+
+TEST_F(IngestE2E, ReingestReplacesTheSpace) {
+  ASSERT_EQ(run(args("--tasks seg")).status, 0);
+  int64_t first = Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id;
+  Result r = run(args("--tasks seg --seed 7"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  Catalog cat = Catalog::open(dir.file("catalog.db"));
+  EXPECT_EQ(cat.spaces().size(), 1u);
+  EXPECT_NE(cat.space("toy.features.seg")->run_id, first);
+}
+
+TEST_F(IngestE2E, UnknownLayerListsTheAvailableOnes) {
+  Result r = run("--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
+                 " --layer conv9 --network toy --db " + dir.file("catalog.db"));
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "conv9")) << r.out;
+  EXPECT_TRUE(contains(r.out, "available: features")) << r.out;
+}
+
+TEST_F(IngestE2E, CorruptMaskNamesFileAndLineAndLeavesCatalogAlone) {
+  ASSERT_EQ(run(args()).status, 0);
+  int64_t before = Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id;
+  { std::ofstream(dir.file("probe/images/toy_05_object.png")) << "not a png"; }
+  Result r = run(args("--seed 3"));
+  EXPECT_EQ(r.status, 5) << r.out;
+  EXPECT_TRUE(contains(r.out, "toy_05_object.png")) << r.out;
+  EXPECT_TRUE(contains(r.out, "index.csv:7")) << r.out;  // header + rows 0..5
+  EXPECT_EQ(Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id, before);
+
+  Result skip = run(args("--seed 3 --skip-bad"));
+  ASSERT_EQ(skip.status, 0) << skip.out;
+  EXPECT_TRUE(contains(skip.out, "47 images used, 1 skipped")) << skip.out;
+}
+
+TEST_F(IngestE2E, MissingImageAndWrongColumnCount) {
+  std::remove(dir.file("probe/images/toy_03.png").c_str());
+  Result r = run(args());
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "toy_03.png")) << r.out;
+
+  test::TempDir other;
+  test::write_toy(other.path());
+  {
+    std::ifstream in(other.file("probe/index.csv"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    size_t line3 = s.find('\n', s.find('\n', s.find('\n') + 1) + 1);  // after line 3
+    s.insert(line3, ",extra");
+    std::ofstream(other.file("probe/index.csv")) << s;
+  }
+  Result bad = run("--probe " + other.file("probe") + " --model " + other.file("model.pt") +
+                   " --layer features --network toy --db " + other.file("c.db"));
+  EXPECT_EQ(bad.status, 5) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "index.csv:3")) << bad.out;
+}
+
+TEST_F(IngestE2E, KilledMidRunLeavesThePreviousCatalog) {
+  ASSERT_EQ(run(args()).status, 0);
+  int64_t before = Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id;
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = std::string(NET2VEC_INGEST) + " " + args("--epochs 1000000 --seg-subsets '' -q");
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  sleep(2);  // well into training
+  kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFSIGNALED(st));
+  Catalog cat = Catalog::open(dir.file("catalog.db"));
+  EXPECT_EQ(cat.space("toy.features.seg")->run_id, before);
+  EXPECT_EQ(cat.vectors("toy.features.seg").size(), 3u);
+}
+
+TEST_F(IngestE2E, HelpExplainsEveryOption) {
+  Result r = run("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* opt : {"--probe", "--model", "--layer", "--network", "--db", "--tasks", "--device",
+                          "--quantile", "--epochs", "--batch-size", "--lr", "--seed", "--max-images",
+                          "--skip-bad", "--seg-subsets", "--cls-subsets", "--log-loss"})
+    EXPECT_TRUE(contains(r.out, opt)) << opt;
+  Result bad = run("--probe x");
+  EXPECT_EQ(bad.status, 2) << bad.out;
+}
+
+TEST_F(IngestE2E, BadOptionValues) {
+  EXPECT_EQ(run(args("--quantile 1.5")).status, 2);
+  EXPECT_EQ(run(args("--tasks seg,foo")).status, 2);
+  Result r = run("--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
+                 " --layer features --network 'bad/name' --db " + dir.file("c.db"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(run(args("--device cuda")).status, 6);  // no GPU on this machine
+}
+
+}  // namespace
+}  // namespace n2v
