@@ -413,9 +413,9 @@ TEST(CatalogIngest, ValidationErrorsWriteNothing) {
   }
 }
 
-// BRODEN scale: ~1,200 concepts x 2 spaces x 512 filters and ~500k per-image IoUs must be
-// a matter of seconds. The bound is loose (slow CI machines); the figure is printed.
-TEST(CatalogIngest, BrodenScaleWriteTakesSeconds) {
+// BRODEN scale: ~1,200 concepts x 2 spaces x 512 filters and ~500k per-image IoUs. The
+// time is printed for docs/PERFORMANCE.md, never asserted (shared, noisy machines).
+TEST(CatalogIngest, BrodenScaleWriteRoundTrips) {
   test::TempDir dir;
   const std::string path = dir.file("catalog.db");
   RecordShape shape{
@@ -434,8 +434,6 @@ TEST(CatalogIngest, BrodenScaleWriteTakesSeconds) {
       "BRODEN-scale write_ingest (2 x 1200 x 512, %d image IoUs): first %.2f s, "
       "replacing %.2f s\n",
       1200 * 420, first, second);
-  EXPECT_LT(first, 60.0);
-  EXPECT_LT(second, 60.0);
   RawDb db(path);
   EXPECT_EQ(db.count("image_iou"), 1200 * 420);
   EXPECT_EQ(db.count("embedding"), 2400);
