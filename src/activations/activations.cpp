@@ -98,20 +98,95 @@ ProbeActivations extract_activations(Network& network, ProbeSet& probe,
                                      const std::vector<size_t>& rows,
                                      const ActivationOptions& options,
                                      ActivationTimings* timings) {
-  N2V_CHECK(!rows.empty(), kInvalidArgument, "no probe images to run through the network");
-  N2V_CHECK(options.batch_size > 0, kInvalidArgument, "batch size must be positive");
-  const Preprocessing& prep = options.preprocessing;
-  ProbeActivations out;
-  out.kept.assign(rows.size(), false);
+  return std::move(extract_activations(network, probe, rows, {options.layer}, options, timings).front());
+}
 
+namespace {
+
+// What one layer accumulates during the forward pass.
+struct LayerState {
+  ProbeActivations out;
   std::unique_ptr<ActivationCache> cache;
   std::unique_ptr<ThresholdSelector> selector;
   size_t per_image = 0;  // floats per image: k * h * w
+};
+
+void take_batch(LayerState& s, const LayerActivations& acts, size_t capacity,
+                const ActivationOptions& options, const std::string& layer) {
+  if (!s.cache) {
+    s.out.k = acts.k;
+    s.out.h = acts.h;
+    s.out.w = acts.w;
+    s.per_image = static_cast<size_t>(acts.k) * acts.h * acts.w;
+    s.cache = std::make_unique<ActivationCache>(options.cache_dir,
+                                                s.per_image * capacity * sizeof(float));
+    s.selector = std::make_unique<ThresholdSelector>(
+        acts.k, static_cast<int64_t>(capacity) * acts.h * acts.w, options.tau);
+  }
+  N2V_CHECK(acts.k == s.out.k && acts.h == s.out.h && acts.w == s.out.w, kInternal,
+            "layer " << layer << " changed shape between batches");
+  const size_t hw = static_cast<size_t>(s.out.h) * s.out.w;
+  for (int i = 0; i < acts.n; ++i) {
+    const float* src = acts.values.data() + i * s.per_image;
+    std::memcpy(s.cache->data() + s.out.n * s.per_image, src, s.per_image * sizeof(float));
+    for (int f = 0; f < s.out.k; ++f) {
+      const float* map = src + f * hw;
+      s.selector->add(f, map, static_cast<int64_t>(hw));
+      double sum = 0;
+      for (size_t p = 0; p < hw; ++p) sum += map[p];
+      s.out.pooled.push_back(static_cast<float>(sum / hw));
+    }
+    ++s.out.n;
+  }
+}
+
+// Thresholds, then the second pass over the cache: one bit per position.
+void finish_layer(LayerState& s, ActivationTimings* timings) {
+  ProbeActivations& out = s.out;
+  const size_t hw = static_cast<size_t>(out.h) * out.w;
+  auto t1 = Clock::now();
+  out.thresholds = s.selector->thresholds(static_cast<int64_t>(out.n) * hw);
+  s.selector.reset();
+  if (timings) timings->threshold_seconds += seconds_since(t1);
+
+  auto t2 = Clock::now();
+  const size_t stride = out.bytes_per_image();
+  out.bits.assign(stride * out.n, 0);
+  for (int i = 0; i < out.n; ++i) {
+    const float* src = s.cache->data() + i * s.per_image;
+    uint8_t* dst = out.bits.data() + i * stride;
+    for (int f = 0; f < out.k; ++f) {
+      const float t = out.thresholds[f];
+      const float* map = src + f * hw;
+      const size_t base = f * hw;
+      for (size_t p = 0; p < hw; ++p)
+        if (map[p] > t) dst[(base + p) >> 3] |= static_cast<uint8_t>(1u << ((base + p) & 7));
+    }
+  }
+  s.cache.reset();
+  if (timings) timings->binarize_seconds += seconds_since(t2);
+}
+
+}  // namespace
+
+std::vector<ProbeActivations> extract_activations(Network& network, ProbeSet& probe,
+                                                  const std::vector<size_t>& rows,
+                                                  const std::vector<std::string>& layers,
+                                                  const ActivationOptions& options,
+                                                  ActivationTimings* timings) {
+  N2V_CHECK(!rows.empty(), kInvalidArgument, "no probe images to run through the network");
+  N2V_CHECK(!layers.empty(), kInvalidArgument, "no layer to extract");
+  N2V_CHECK(options.batch_size > 0, kInvalidArgument, "batch size must be positive");
+  const Preprocessing& prep = options.preprocessing;
+  std::vector<LayerState> states(layers.size());
+  std::vector<bool> kept(rows.size(), false);
+  std::vector<size_t> kept_rows;
+  std::string names;
+  for (const auto& l : layers) names += (names.empty() ? "" : ",") + l;
 
   auto t0 = Clock::now();
   {
-    Progress progress("activations " + options.layer, static_cast<int64_t>(rows.size()),
-                      "images");
+    Progress progress("activations " + names, static_cast<int64_t>(rows.size()), "images");
     const size_t bs = static_cast<size_t>(options.batch_size);
     // Decode batch b+1 on a worker while the network runs batch b.
     std::future<InputBatch> next =
@@ -127,65 +202,35 @@ ProbeActivations extract_activations(Network& network, ProbeSet& probe,
       for (SkippedRow& s : batch.skipped) probe.note_skipped(std::move(s));
       const int n = static_cast<int>(batch.positions.size());
       if (n > 0) {
-        LayerActivations acts =
-            network.forward(batch.pixels, n, prep.height, prep.width, options.layer);
-        if (!cache) {
-          out.k = acts.k;
-          out.h = acts.h;
-          out.w = acts.w;
-          per_image = static_cast<size_t>(acts.k) * acts.h * acts.w;
-          cache = std::make_unique<ActivationCache>(options.cache_dir,
-                                                    per_image * rows.size() * sizeof(float));
-          selector = std::make_unique<ThresholdSelector>(
-              acts.k, static_cast<int64_t>(rows.size()) * acts.h * acts.w, options.tau);
+        std::vector<LayerActivations> acts =
+            network.forward_layers(batch.pixels, n, prep.height, prep.width, layers);
+        N2V_CHECK(acts.size() == layers.size(), kInternal, "network returned "
+                                                              << acts.size() << " layers, asked "
+                                                              << layers.size());
+        for (size_t l = 0; l < layers.size(); ++l) {
+          N2V_CHECK(acts[l].n == n, kInternal, "layer " << layers[l] << " returned " << acts[l].n
+                                                        << " images for a batch of " << n);
+          take_batch(states[l], acts[l], rows.size(), options, layers[l]);
         }
-        N2V_CHECK(acts.n == n && acts.k == out.k && acts.h == out.h && acts.w == out.w,
-                  kInternal, "layer " << options.layer << " changed shape between batches");
-        const size_t hw = static_cast<size_t>(out.h) * out.w;
-        for (int i = 0; i < n; ++i) {
-          const float* src = acts.values.data() + i * per_image;
-          std::memcpy(cache->data() + out.n * per_image, src, per_image * sizeof(float));
-          for (int f = 0; f < out.k; ++f) {
-            const float* map = src + f * hw;
-            selector->add(f, map, static_cast<int64_t>(hw));
-            double sum = 0;
-            for (size_t p = 0; p < hw; ++p) sum += map[p];
-            out.pooled.push_back(static_cast<float>(sum / hw));
-          }
-          out.rows.push_back(rows[batch.positions[i]]);
-          out.kept[batch.positions[i]] = true;
-          ++out.n;
+        for (size_t pos : batch.positions) {
+          kept[pos] = true;
+          kept_rows.push_back(rows[pos]);
         }
       }
       progress.advance(static_cast<int64_t>(batch.positions.size() + batch.failed.size()));
     }
   }
-  N2V_CHECK(out.n > 0, kInvalidArgument,
+  N2V_CHECK(!kept_rows.empty(), kInvalidArgument,
             "no probe image could be loaded (" << rows.size() << " tried, all skipped)");
-  if (timings) timings->forward_seconds = seconds_since(t0);
+  if (timings) timings->forward_seconds += seconds_since(t0);
 
-  auto t1 = Clock::now();
-  const size_t hw = static_cast<size_t>(out.h) * out.w;
-  out.thresholds = selector->thresholds(static_cast<int64_t>(out.n) * hw);
-  selector.reset();
-  if (timings) timings->threshold_seconds = seconds_since(t1);
-
-  // Second pass over the cache: one bit per position.
-  auto t2 = Clock::now();
-  const size_t stride = out.bytes_per_image();
-  out.bits.assign(stride * out.n, 0);
-  for (int i = 0; i < out.n; ++i) {
-    const float* src = cache->data() + i * per_image;
-    uint8_t* dst = out.bits.data() + i * stride;
-    for (int f = 0; f < out.k; ++f) {
-      const float t = out.thresholds[f];
-      const float* map = src + f * hw;
-      const size_t base = f * hw;
-      for (size_t p = 0; p < hw; ++p)
-        if (map[p] > t) dst[(base + p) >> 3] |= static_cast<uint8_t>(1u << ((base + p) & 7));
-    }
+  std::vector<ProbeActivations> out;
+  for (LayerState& s : states) {
+    finish_layer(s, timings);
+    s.out.rows = kept_rows;
+    s.out.kept = kept;
+    out.push_back(std::move(s.out));
   }
-  if (timings) timings->binarize_seconds = seconds_since(t2);
   return out;
 }
 

@@ -55,6 +55,14 @@ ProbeActivations extract_activations(Network& network, ProbeSet& probe,
                                      const ActivationOptions& options,
                                      ActivationTimings* timings = nullptr);
 
+// Several layers from one pass over the images (options.layer is ignored): one result per
+// name in `layers`, all with the same kept images.
+std::vector<ProbeActivations> extract_activations(Network& network, ProbeSet& probe,
+                                                  const std::vector<size_t>& rows,
+                                                  const std::vector<std::string>& layers,
+                                                  const ActivationOptions& options,
+                                                  ActivationTimings* timings = nullptr);
+
 // Exact streaming top-m selection per filter: feed values, read the thresholds.
 // T_k is the (m+1)-th largest value of filter k, m = floor(tau * positions), so that exactly
 // m values exceed it when there are no ties at T_k (rank error 0; with ties, fewer exceed).

@@ -59,7 +59,11 @@ int main(int argc, char** argv) {
                  "TorchScript model whose forward returns a dict of named layers (see docs/MODELS.md; "
                  "tools/export_torchvision.py makes them)")
       ->required();
-  app.add_option("--layer", o.layer, "Layer to probe, e.g. conv5")->required();
+  std::string layers;
+  app.add_option("--layer", layers,
+                 "Layer to probe, e.g. conv5; several comma-separated (conv4,conv5) share one pass "
+                 "over the images and get a run and spaces each")
+      ->required();
   app.add_option("--network", o.network, "Name of the network in the catalog, e.g. alexnet")->required();
   app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent")->required();
   app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
@@ -113,6 +117,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    for (const std::string& l : n2v::split(layers, ',')) o.layers.emplace_back(n2v::trim(l));
     o.tasks.clear();
     for (const std::string& t : n2v::split(tasks, ',')) o.tasks.push_back(n2v::parse_task(std::string(n2v::trim(t))));
     if (app.count("--seg-subsets")) o.seg_subsets = n2v::parse_int_list(seg_subsets, "--seg-subsets");

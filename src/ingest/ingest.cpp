@@ -125,7 +125,8 @@ IngestSummary run_ingest(const IngestOptions& o) {
   const std::string started = utc_now();
 
   check_id_part(o.network, "--network");
-  check_id_part(o.layer, "--layer");
+  N2V_CHECK(!o.layers.empty(), kInvalidArgument, "--layer: name at least one layer");
+  for (const std::string& layer : o.layers) check_id_part(layer, "--layer");
   N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "--tasks: name at least one task");
   N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "--quantile must be in (0, 1), got " << o.tau);
   N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "--epochs must be >= 0");
@@ -150,11 +151,12 @@ IngestSummary run_ingest(const IngestOptions& o) {
 
   std::unique_ptr<Network> network = load_torchscript(o.model_path, device);
   {
-    std::vector<std::string> layers = network->layers();
-    if (std::find(layers.begin(), layers.end(), o.layer) == layers.end()) {
+    std::vector<std::string> available = network->layers();
+    for (const std::string& layer : o.layers) {
+      if (std::find(available.begin(), available.end(), layer) != available.end()) continue;
       std::string list;
-      for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
-      N2V_THROW(kNotFound, "layer '" << o.layer << "' is not in " << o.model_path
+      for (const auto& l : available) list += (list.empty() ? "" : ", ") + l;
+      N2V_THROW(kNotFound, "layer '" << layer << "' is not in " << o.model_path
                                       << "; available: " << list);
     }
   }
@@ -170,16 +172,15 @@ IngestSummary run_ingest(const IngestOptions& o) {
   summary.timings.emplace_back("probe set and masks", seconds_since(t0));
 
   ActivationOptions act_options;
-  act_options.layer = o.layer;
   act_options.preprocessing = prep;
   act_options.tau = o.tau;
   act_options.batch_size = o.activation_batch;
   act_options.skip_bad = o.skip_bad;
   act_options.cache_dir = o.cache_dir;
   ActivationTimings act_timings;
-  ProbeActivations acts =
-      extract_activations(*network, probe, annotations.rows, act_options, &act_timings);
-  filter_images(annotations, acts.kept);
+  std::vector<ProbeActivations> layer_acts =
+      extract_activations(*network, probe, annotations.rows, o.layers, act_options, &act_timings);
+  filter_images(annotations, layer_acts.front().kept);
   network.reset();  // free the model before training
   summary.timings.emplace_back("activations", act_timings.forward_seconds);
   summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
@@ -200,49 +201,16 @@ IngestSummary run_ingest(const IngestOptions& o) {
   cls.seed = o.seed;
   cls.device = device;
 
-  IngestRecord record;
-  for (Task task : o.tasks) {
-    TrainingTimings tt;
-    std::vector<ConceptEmbedding> embeddings =
-        task == Task::kSegmentation ? train_segmentation(acts, annotations, seg, &tt)
-                                    : train_classification(acts, annotations, cls, &tt);
-    const std::string id = space_id(o.network, o.layer, task);
-    const std::string prefix = short_name(task);
-    if (task == Task::kSegmentation)
-      summary.timings.emplace_back(prefix + " single filters", tt.single_filter_seconds);
-    summary.timings.emplace_back(prefix + " training", tt.train_seconds);
-    summary.timings.emplace_back(prefix + " evaluation", tt.eval_seconds);
-    summary.timings.emplace_back(prefix + " filter subsets", tt.subset_seconds);
-    if (embeddings.empty()) {
-      log_line(std::string("warning: no concept qualifies for ") + to_string(task) +
-               " (each needs train and val images" +
-               (task == Task::kClassification ? ", positive and negative" : " with pixel masks") +
-               "); space " + id + " not written");
-      continue;
-    }
-    SpaceSummary s;
-    s.id = id;
-    s.task = task;
-    s.concepts = static_cast<int>(embeddings.size());
-    s.mean_train = mean_of(embeddings, &ConceptEmbedding::score_train);
-    s.mean_val = mean_of(embeddings, &ConceptEmbedding::score_val);
-    s.mean_single_val = mean_of(embeddings, &ConceptEmbedding::best_filter_val);
-    summary.spaces.push_back(s);
-    record.spaces.push_back(to_space_record(id, task, embeddings, acts));
-  }
-  N2V_CHECK(!record.spaces.empty(), kInvalidArgument,
-            "probe set " << o.probe_dir << " has no usable concept: every concept needs images "
-                         << "in both the train and the val split");
-
-  // The catalog record.
+  // What every layer's record shares: the probe set, its concepts and images.
   namespace fs = std::filesystem;
-  record.probe.path = fs::absolute(o.probe_dir).lexically_normal().string();
-  if (!record.probe.path.empty() && record.probe.path.back() == '/') record.probe.path.pop_back();
-  record.probe.name = fs::path(record.probe.path).filename().string();
-  record.probe.image_count = static_cast<int>(probe.images().size());
-  record.probe.mask_height = annotations.mask_height;
-  record.probe.mask_width = annotations.mask_width;
-  for (const Category& c : probe.categories()) record.probe.categories.push_back(c.name);
+  IngestRecord shared;
+  shared.probe.path = fs::absolute(o.probe_dir).lexically_normal().string();
+  if (!shared.probe.path.empty() && shared.probe.path.back() == '/') shared.probe.path.pop_back();
+  shared.probe.name = fs::path(shared.probe.path).filename().string();
+  shared.probe.image_count = static_cast<int>(probe.images().size());
+  shared.probe.mask_height = annotations.mask_height;
+  shared.probe.mask_width = annotations.mask_width;
+  for (const Category& c : probe.categories()) shared.probe.categories.push_back(c.name);
   for (const Label& l : probe.labels()) {
     ConceptRecord c;
     c.number = l.number;
@@ -253,43 +221,91 @@ IngestSummary run_ingest(const IngestOptions& o) {
     c.frequency = l.frequency;
     c.coverage = l.coverage;
     c.syns = l.syns;
-    record.concepts.push_back(std::move(c));
+    shared.concepts.push_back(std::move(c));
   }
   for (size_t i = 0; i < probe.images().size(); ++i) {
     const ProbeImage& img = probe.images()[i];
-    record.images.push_back({static_cast<int>(i), img.path, to_string(img.split)});
+    shared.images.push_back({static_cast<int>(i), img.path, to_string(img.split)});
   }
-  RunRecord& run = record.run;
-  run.network = o.network;
-  run.model_path = fs::absolute(o.model_path).lexically_normal().string();
-  run.layer = o.layer;
-  run.device = to_string(device);
-  run.software_version = kVersion;
-  run.seed = static_cast<int64_t>(o.seed);
-  run.tau = o.tau;
-  run.params_json = params_json(o, seg, cls, threads).dump();
-  run.preprocessing_json = prep.to_json();
-  run.started_at = started;
-  run.images_used = acts.n;
-  run.images_skipped = static_cast<int>(probe.skipped().size());
-  run.filter_count = acts.k;
-  run.act_height = acts.h;
-  run.act_width = acts.w;
-  run.thresholds = acts.thresholds;
+  const size_t shared_timings = summary.timings.size();
 
-  auto t_write = Clock::now();
-  nlohmann::json timings = nlohmann::json::object();
-  for (const auto& [stage, secs] : summary.timings) timings[stage] = secs;
-  run.finished_at = utc_now();
-  run.timings_json = timings.dump();
-  summary.run_id = catalog.write_ingest(record);
-  summary.timings.emplace_back("catalog write", seconds_since(t_write));
+  for (size_t l = 0; l < o.layers.size(); ++l) {
+    const std::string& layer = o.layers[l];
+    const ProbeActivations& acts = layer_acts[l];
+    const std::string prefix_layer = o.layers.size() > 1 ? layer + " " : "";
+    IngestRecord record = shared;
+    for (Task task : o.tasks) {
+      TrainingTimings tt;
+      std::vector<ConceptEmbedding> embeddings =
+          task == Task::kSegmentation ? train_segmentation(acts, annotations, seg, &tt)
+                                      : train_classification(acts, annotations, cls, &tt);
+      const std::string id = space_id(o.network, layer, task);
+      const std::string prefix = prefix_layer + short_name(task);
+      if (task == Task::kSegmentation)
+        summary.timings.emplace_back(prefix + " single filters", tt.single_filter_seconds);
+      summary.timings.emplace_back(prefix + " training", tt.train_seconds);
+      summary.timings.emplace_back(prefix + " evaluation", tt.eval_seconds);
+      summary.timings.emplace_back(prefix + " filter subsets", tt.subset_seconds);
+      if (embeddings.empty()) {
+        log_line(std::string("warning: no concept qualifies for ") + to_string(task) +
+                 " (each needs train and val images" +
+                 (task == Task::kClassification ? ", positive and negative" : " with pixel masks") +
+                 "); space " + id + " not written");
+        continue;
+      }
+      SpaceSummary s;
+      s.id = id;
+      s.task = task;
+      s.concepts = static_cast<int>(embeddings.size());
+      s.mean_train = mean_of(embeddings, &ConceptEmbedding::score_train);
+      s.mean_val = mean_of(embeddings, &ConceptEmbedding::score_val);
+      s.mean_single_val = mean_of(embeddings, &ConceptEmbedding::best_filter_val);
+      summary.spaces.push_back(s);
+      record.spaces.push_back(to_space_record(id, task, embeddings, acts));
+    }
+    N2V_CHECK(!record.spaces.empty(), kInvalidArgument,
+              "probe set " << o.probe_dir << " has no usable concept: every concept needs "
+                           << "images in both the train and the val split");
 
-  summary.images_used = acts.n;
-  summary.images_skipped = run.images_skipped;
-  summary.filters = acts.k;
-  summary.act_height = acts.h;
-  summary.act_width = acts.w;
+    RunRecord& run = record.run;
+    run.network = o.network;
+    run.model_path = fs::absolute(o.model_path).lexically_normal().string();
+    run.layer = layer;
+    run.device = to_string(device);
+    run.software_version = kVersion;
+    run.seed = static_cast<int64_t>(o.seed);
+    run.tau = o.tau;
+    run.params_json = params_json(o, seg, cls, threads).dump();
+    run.preprocessing_json = prep.to_json();
+    run.started_at = started;
+    run.images_used = acts.n;
+    run.images_skipped = static_cast<int>(probe.skipped().size());
+    run.filter_count = acts.k;
+    run.act_height = acts.h;
+    run.act_width = acts.w;
+    run.thresholds = acts.thresholds;
+
+    // The run's timings: the shared stages and this layer's own.
+    nlohmann::json timings = nlohmann::json::object();
+    for (size_t i = 0; i < summary.timings.size(); ++i) {
+      const auto& [stage, secs] = summary.timings[i];
+      if (i < shared_timings || stage.rfind(prefix_layer, 0) == 0) timings[stage] = secs;
+    }
+    auto t_write = Clock::now();
+    run.finished_at = utc_now();
+    run.timings_json = timings.dump();
+    LayerSummary ls;
+    ls.layer = layer;
+    ls.run_id = catalog.write_ingest(record);
+    ls.filters = acts.k;
+    ls.act_height = acts.h;
+    ls.act_width = acts.w;
+    summary.layers.push_back(ls);
+    summary.timings.emplace_back(prefix_layer + "catalog write", seconds_since(t_write));
+  }
+
+  summary.images_used = layer_acts.front().n;
+  summary.images_skipped = static_cast<int>(probe.skipped().size());
   summary.total_seconds = seconds_since(t_start);
   for (const SkippedRow& s : probe.skipped())
     log_line("skipped " + s.file + (s.line ? ":" + std::to_string(s.line) : "") + ": " + s.reason);
@@ -299,9 +315,11 @@ IngestSummary run_ingest(const IngestOptions& o) {
 std::string format_summary(const IngestSummary& s) {
   std::ostringstream out;
   char buf[256];
-  out << "net2vec-ingest: run " << s.run_id << ", " << s.images_used << " images used, "
-      << s.images_skipped << " skipped; layer " << s.filters << " filters at " << s.act_height
-      << "x" << s.act_width << "\n";
+  out << "net2vec-ingest: " << s.images_used << " images used, " << s.images_skipped
+      << " skipped\n";
+  for (const LayerSummary& l : s.layers)
+    out << "  layer " << l.layer << ": " << l.filters << " filters at " << l.act_height << "x"
+        << l.act_width << ", run " << l.run_id << "\n";
   for (const SpaceSummary& sp : s.spaces) {
     const bool seg = sp.task == Task::kSegmentation;
     std::snprintf(buf, sizeof buf,

@@ -14,7 +14,10 @@
 namespace n2v {
 
 struct IngestOptions {
-  std::string probe_dir, model_path, layer, network, db_path;
+  std::string probe_dir, model_path, network, db_path;
+  // One or more layers, all extracted in one pass over the images; each gets its own run
+  // and spaces (<network>.<layer>.seg|cls), written in its own transaction.
+  std::vector<std::string> layers;
   std::vector<Task> tasks{Task::kSegmentation, Task::kClassification};
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // LibTorch intra-op threads; 0 = all cores
@@ -56,10 +59,15 @@ struct SpaceSummary {
   double mean_single_val = 0;                 // best single filter
 };
 
-struct IngestSummary {
+struct LayerSummary {
+  std::string layer;
   int64_t run_id = 0;
-  int images_used = 0, images_skipped = 0;
   int filters = 0, act_height = 0, act_width = 0;
+};
+
+struct IngestSummary {
+  std::vector<LayerSummary> layers;
+  int images_used = 0, images_skipped = 0;
   std::vector<SpaceSummary> spaces;
   std::vector<std::pair<std::string, double>> timings;  // stage -> seconds
   double total_seconds = 0;

@@ -48,6 +48,11 @@ class Network {
   // available layers, for an unknown layer.
   virtual LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
                                    const std::string& layer) = 0;
+  // Several layers from one pass (ingesting two layers costs one forward, not two). The
+  // default calls forward once per layer; implementations override it to share the pass.
+  virtual std::vector<LayerActivations> forward_layers(const std::vector<float>& pixels, int n,
+                                                       int height, int width,
+                                                       const std::vector<std::string>& layers);
   virtual DeviceKind device() const = 0;
 };
 
@@ -57,6 +62,11 @@ class Network {
 // string) give the layer order and preprocessing without running the model.
 // Throws kNotFound for a missing file, kCorrupt for one TorchScript cannot read.
 std::unique_ptr<Network> load_torchscript(const std::string& path, DeviceKind device);
+
+// Loads any supported network file: `*.safetensors` -> a built-in Keras architecture named in
+// the file's metadata (see keras_networks.h: nsfwjs's MobileNetV2 / InceptionV3 written by
+// tools/nsfwjs/convert.mjs), anything else -> load_torchscript. Same error contract.
+std::unique_ptr<Network> load_network(const std::string& path, DeviceKind device);
 
 // Image -> network input: resizes bilinearly to (height, width) and normalises.
 // `rgb` is HWC uint8 of size h * w * 3; appends 3 * height * width floats (CHW) to `out`.

@@ -188,4 +188,12 @@ void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& pre
   }
 }
 
+std::vector<LayerActivations> Network::forward_layers(const std::vector<float>& pixels, int n,
+                                                     int height, int width,
+                                                     const std::vector<std::string>& layers) {
+  std::vector<LayerActivations> out;
+  for (const std::string& layer : layers) out.push_back(forward(pixels, n, height, width, layer));
+  return out;
+}
+
 }  // namespace n2v

@@ -89,6 +89,12 @@ class TorchScriptNetwork final : public Network {
 
   LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
                            const std::string& layer) override {
+    return std::move(forward_layers(pixels, n, height, width, {layer}).front());
+  }
+
+  std::vector<LayerActivations> forward_layers(const std::vector<float>& pixels, int n,
+                                               int height, int width,
+                                               const std::vector<std::string>& layers) override {
     N2V_CHECK(n > 0 && height > 0 && width > 0, kInvalidArgument,
               "forward: batch and image sizes must be positive, got " << n << " x 3 x " << height
                                                                      << " x " << width);
@@ -105,19 +111,23 @@ class TorchScriptNetwork final : public Network {
                            torch::TensorOptions().dtype(torch::kFloat32))
               .to(torch_device(device_));
       c10::IValue output = run(input);
-      at::Tensor t = select(output, layer);
-      N2V_CHECK(t.dim() == 4 && t.is_floating_point(), kUnsupported,
-                "layer '" << layer << "' of " << path_ << " has shape " << shape_string(t)
-                          << "; net2vec needs a 4-D (N x K x H x W) float tensor");
-      t = t.to(torch::kCPU, torch::kFloat32).contiguous();
-      LayerActivations out;
-      out.n = static_cast<int>(t.size(0));
-      out.k = static_cast<int>(t.size(1));
-      out.h = static_cast<int>(t.size(2));
-      out.w = static_cast<int>(t.size(3));
-      const float* data = t.data_ptr<float>();
-      out.values.assign(data, data + t.numel());
-      return out;
+      std::vector<LayerActivations> result;
+      for (const std::string& layer : layers) {
+        at::Tensor t = select(output, layer);
+        N2V_CHECK(t.dim() == 4 && t.is_floating_point(), kUnsupported,
+                  "layer '" << layer << "' of " << path_ << " has shape " << shape_string(t)
+                            << "; net2vec needs a 4-D (N x K x H x W) float tensor");
+        t = t.to(torch::kCPU, torch::kFloat32).contiguous();
+        LayerActivations out;
+        out.n = static_cast<int>(t.size(0));
+        out.k = static_cast<int>(t.size(1));
+        out.h = static_cast<int>(t.size(2));
+        out.w = static_cast<int>(t.size(3));
+        const float* data = t.data_ptr<float>();
+        out.values.assign(data, data + t.numel());
+        result.push_back(std::move(out));
+      }
+      return result;
     } catch (const c10::Error& e) {  // from the copies around the forward
       N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x "
                                                 << height << " x " << width

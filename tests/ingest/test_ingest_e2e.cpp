@@ -42,9 +42,9 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 class IngestE2E : public ::testing::Test {
  protected:
   void SetUp() override { test::write_toy(dir.path()); }
-  std::string args(const std::string& extra = "") const {
-    return "--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
-           " --layer features --network toy --db " + dir.file("catalog.db") +
+  std::string args(const std::string& extra = "", const std::string& layer = "features") const {
+    return "--probe " + dir.file("probe") + " --model " + dir.file("model.pt") + " --layer " +
+           layer + " --network toy --db " + dir.file("catalog.db") +
            " --quantile 0.125 --progress lines " + extra;
   }
   test::TempDir dir;
@@ -127,6 +127,29 @@ TEST_F(IngestE2E, ToyProbeSetEndToEnd) {
   EXPECT_FALSE(red_cls->set_iou_val);
 }
 
+TEST_F(IngestE2E, TwoLayersInOnePassGetARunAndSpacesEach) {
+  Result r = run(args("--seg-subsets '' --cls-subsets ''", "features,coarse"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "activations features,coarse")) << r.out;  // one pass
+  Catalog cat = Catalog::open(dir.file("catalog.db"), Catalog::Mode::kReadOnly);
+  EXPECT_EQ(cat.spaces().size(), 4u);
+  std::optional<SpaceInfo> fine = cat.space("toy.features.seg"), coarse = cat.space("toy.coarse.seg");
+  ASSERT_TRUE(fine && coarse);
+  EXPECT_NE(fine->run_id, coarse->run_id);
+  RunRecord run_coarse = cat.run(coarse->run_id);
+  EXPECT_EQ(run_coarse.layer, "coarse");
+  EXPECT_EQ(run_coarse.act_height, 4);
+  EXPECT_EQ(run_coarse.filter_count, 4);
+  // The red squares are 16x16 px on a 4 px grid: on the 8 px grid of "coarse" they cover
+  // whole or partial cells, so the best coarse filter is still red but not perfect after the
+  // 2x upsampling.
+  std::optional<EmbeddingRecord> red = cat.embedding("toy.coarse.seg", "redsquare");
+  ASSERT_TRUE(red);
+  EXPECT_EQ(red->best_filter, 0);
+  EXPECT_GT(*red->best_filter_val, 0.3f);
+  EXPECT_LE(*red->best_filter_val, 1.0f);
+}
+
 TEST_F(IngestE2E, ReingestReplacesTheSpace) {
   ASSERT_EQ(run(args("--tasks seg")).status, 0);
   int64_t first = Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id;
@@ -142,7 +165,7 @@ TEST_F(IngestE2E, UnknownLayerListsTheAvailableOnes) {
                  " --layer conv9 --network toy --db " + dir.file("catalog.db"));
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_TRUE(contains(r.out, "conv9")) << r.out;
-  EXPECT_TRUE(contains(r.out, "available: features")) << r.out;
+  EXPECT_TRUE(contains(r.out, "available: features, coarse")) << r.out;
 }
 
 TEST_F(IngestE2E, CorruptMaskNamesFileAndLineAndLeavesCatalogAlone) {

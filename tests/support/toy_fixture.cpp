@@ -61,7 +61,7 @@ void write_toy(const std::string& dir) {
 
   torch::jit::Module m("ToyNet");
   m.register_attribute("net2vec_layers", c10::ListType::ofStrings(),
-                       c10::List<std::string>({"features"}));
+                       c10::List<std::string>({"features", "coarse"}));
   Preprocessing p;
   p.height = p.width = 32;
   p.scale = 1.0f / 255;
@@ -74,6 +74,8 @@ def forward(self, x: Tensor) -> Dict[str, Tensor]:
     r = p[:, 0:1]
     out: Dict[str, Tensor] = {}
     out["features"] = torch.cat([r, p[:, 1:2], p[:, 2:3], 1.0 - r], 1)
+    q = torch.avg_pool2d(x, [8, 8])
+    out["coarse"] = torch.cat([q, 1.0 - q[:, 0:1]], 1)
     return out
 )JIT");
   m.save(dir + "/model.pt");
