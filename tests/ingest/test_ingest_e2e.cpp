@@ -206,6 +206,20 @@ TEST_F(IngestE2E, MissingImageAndWrongColumnCount) {
   EXPECT_TRUE(contains(bad.out, "index.csv:3")) << bad.out;
 }
 
+TEST_F(IngestE2E, NoUsableConceptIsAClearError) {
+  // Every image in train: no concept has val images, so nothing can be scored.
+  std::ifstream in(dir.file("probe/index.csv"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  for (size_t pos; (pos = s.find(",val,")) != std::string::npos;) s.replace(pos, 5, ",train,");
+  std::ofstream(dir.file("probe/index.csv")) << s;
+  Result r = run(args());
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "no usable concept")) << r.out;
+  EXPECT_FALSE(Catalog::open(dir.file("catalog.db")).space("toy.features.seg"));
+}
+
 TEST_F(IngestE2E, KilledMidRunLeavesThePreviousCatalog) {
   ASSERT_EQ(run(args()).status, 0);
   int64_t before = Catalog::open(dir.file("catalog.db")).space("toy.features.seg")->run_id;
