@@ -686,7 +686,7 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
 namespace {
 constexpr const char* kSpaceSelect =
     "SELECT s.id, s.network, s.layer, s.kind, s.task, s.dim, s.run_id, s.created_at,"
-    " (SELECT count(*) FROM embedding e WHERE e.space_id = s.id) FROM space s";
+    " (SELECT count(*) FROM embedding e WHERE e.space_id = s.id), s.source FROM space s";
 
 SpaceInfo read_space_row(const Stmt& stmt) {
   SpaceInfo info;
@@ -694,11 +694,12 @@ SpaceInfo read_space_row(const Stmt& stmt) {
   info.network = stmt.text(1);
   info.layer = stmt.text(2);
   info.kind = stmt.text(3);
-  info.task = parse_task(stmt.text(4));
+  if (!stmt.is_null(4)) info.task = parse_task(stmt.text(4));  // NULL: reference space
   info.dim = stmt.int32(5);
   info.run_id = stmt.is_null(6) ? 0 : stmt.int64(6);
   info.created_at = stmt.text(7);
   info.concept_count = stmt.int32(8);
+  info.source = stmt.text(9);  // NULL reads as ""
   return info;
 }
 }  // namespace
@@ -879,6 +880,74 @@ RunRecord Catalog::run(int64_t run_id) const {
   while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
   tx.commit();
   return run;
+}
+
+// ---- Reference spaces ----
+
+void Catalog::write_reference_space(
+    const std::string& id, const std::string& source_description, int dim,
+    const std::vector<std::pair<std::string, std::vector<float>>>& vectors_by_concept_name) {
+  std::lock_guard lock(impl_->mutex);
+  N2V_CHECK(impl_->mode == Mode::kReadWrite, kInvalidArgument,
+            "catalog " << impl_->path << " is open read-only");
+  check_id_part(id, "reference space id");
+  N2V_CHECK(dim > 0, kInvalidArgument,
+            "reference space " << id << ": dimension must be positive, got " << dim);
+  std::unordered_set<std::string> names;
+  for (const auto& [name, vector] : vectors_by_concept_name) {
+    N2V_CHECK(names.insert(name).second, kInvalidArgument,
+              "reference space " << id << ": concept '" << name << "' appears twice");
+    N2V_CHECK(vector.size() == static_cast<size_t>(dim), kInvalidArgument,
+              "reference space " << id << ", concept '" << name << "': vector has "
+                                 << vector.size() << " values, the space has dimension " << dim);
+    for (size_t k = 0; k < vector.size(); ++k)
+      N2V_CHECK(std::isfinite(vector[k]), kInvalidArgument,
+                "reference space " << id << ", concept '" << name << "': value " << k << " is "
+                                   << vector[k]);
+  }
+
+  Transaction tx(*impl_, "BEGIN IMMEDIATE");
+  // The concept row each name is attached to: the lowest id of that name.
+  Stmt find_concept = impl_->prepare("SELECT min(id) FROM concept WHERE name = ?1");
+  std::vector<int64_t> concept_ids;
+  concept_ids.reserve(vectors_by_concept_name.size());
+  for (const auto& entry : vectors_by_concept_name) {
+    find_concept.reset().bind_text(1, entry.first);
+    N2V_CHECK(find_concept.step() && !find_concept.is_null(0), kInvalidArgument,
+              "reference space " << id << ": no concept named '" << entry.first
+                                 << "' in catalog " << impl_->path);
+    concept_ids.push_back(find_concept.int64(0));
+  }
+  // The old space and, by cascade, its embeddings (and any scores a network space had).
+  impl_->prepare("DELETE FROM space WHERE id = ?1").bind_text(1, id).run();
+  impl_->prepare(
+            "INSERT INTO space(id, network, layer, task, kind, run_id, dim, source)"
+            " VALUES (?1, ?1, '', NULL, 'reference', NULL, ?2, ?3)")
+      .bind_text(1, id)
+      .bind_int(2, dim)
+      .bind_text(3, source_description)
+      .run();
+  Stmt insert = impl_->prepare(
+      "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
+      " val_count, best_filter) VALUES (?1, ?2, ?3, 0, 0, 0, 0, -1)");
+  for (size_t i = 0; i < vectors_by_concept_name.size(); ++i) {
+    const std::vector<unsigned char> blob = encode_vector(vectors_by_concept_name[i].second);
+    insert.reset()
+        .bind_text(1, id)
+        .bind_int(2, concept_ids[i])
+        .bind_blob(3, blob.data(), blob.size())
+        .run();
+  }
+  // (No run can be orphaned: the id, one id part, never names a network space.)
+  tx.commit();
+}
+
+std::vector<std::string> Catalog::concept_names() const {
+  std::lock_guard lock(impl_->mutex);
+  Stmt stmt = impl_->prepare("SELECT DISTINCT name FROM concept ORDER BY name");
+  std::vector<std::string> names;
+  while (stmt.step()) names.push_back(stmt.text(0));
+  return names;
 }
 
 }  // namespace n2v

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace n2v {
@@ -109,11 +110,17 @@ struct IngestRecord {
 // ---- What queries read ----
 
 struct SpaceInfo {
-  std::string id, network, layer, kind;  // kind: "network" (later: "reference")
+  std::string id, network, layer, kind;  // kind: "network" or "reference"
+  // Network spaces only. A reference space (WordNet, word vectors) has no task: the column
+  // is NULL and this field keeps its default (kSegmentation), which means nothing there --
+  // check `kind` before reading it.
   Task task = Task::kSegmentation;
   int dim = 0, concept_count = 0;
-  int64_t run_id = 0;
+  int64_t run_id = 0;  // 0 for reference spaces
   std::string created_at;
+  // Reference spaces: where the vectors came from (file, format, counts); "" for network
+  // spaces (their origin is the run). Reference spaces have network == id and layer == "".
+  std::string source;
 };
 
 struct ConceptVector {
@@ -148,6 +155,23 @@ class Catalog {
   std::optional<EmbeddingRecord> embedding(const std::string& space_id,
                                            const std::string& concept_name) const;
   RunRecord run(int64_t run_id) const;
+
+  // ---- Reference spaces (schema version 2; see sql/002_reference_spaces.sql) ----
+
+  // Writes reference space `id` (kind "reference", no run, no task) in one transaction,
+  // replacing any space with that id (its rows go by cascade). `id` is one id part
+  // ([A-Za-z0-9_-], e.g. "wordnet", "glove-100d"), so it never collides with a network space.
+  // A vector belongs to a concept NAME: it is stored once, attached to the concept row with
+  // the lowest id of that name, so vectors(id) returns one row per name (with that row's
+  // number and category). Throws kInvalidArgument for a bad id, dim <= 0, a vector of
+  // another size or with a non-finite value, a name given twice, or a name that no concept
+  // of the catalog has; nothing is changed then.
+  void write_reference_space(
+      const std::string& id, const std::string& source_description, int dim,
+      const std::vector<std::pair<std::string, std::vector<float>>>& vectors_by_concept_name);
+
+  // Distinct names of all concepts of all probe sets, sorted (byte order).
+  std::vector<std::string> concept_names() const;
 
   // Test hook: make write_ingest fail (throw kInternal) after this many row inserts,
   // to show that a failure mid-transaction leaves the previous content intact. -1: off.
