@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <random>
 
@@ -28,12 +29,20 @@ namespace F = torch::nn::functional;
 struct SegData {
   int64_t k = 0, h = 0, w = 0, mh = 0, mw = 0;
   torch::Device device{torch::kCPU};
-  torch::Tensor bits;          // uint8 [n, ceil(k*h*w/8)]: thresholded activations
   torch::Tensor masks;         // uint8 [P, ceil(mh*mw/8)]: target masks of all pairs
   torch::Tensor pair_image;    // long [P]
   torch::Tensor pair_concept;  // long [P]: concept index
   torch::Tensor mask_pixels;   // float [P]: |L_c(x)|
   std::vector<int64_t> pair_image_cpu;
+  std::vector<int64_t> pair_concept_cpu;
+  std::vector<uint8_t> mask_cpu;     // [P, mask_bytes]: the targets, for the CPU passes
+  std::vector<float> pixels_cpu;     // [P]: |L_c(x)|
+  size_t mask_bytes = 0;
+  // The thresholded maps as lists of active (filter, position) entries per image, f*h*w + p
+  // (CSR): at tau = 0.005 about 0.5% of positions are on, so the weighted sum over filters
+  // is a sparse gather rather than a dense K x H x W product.
+  std::vector<int64_t> active_offset;  // n + 1
+  std::vector<int32_t> active_entry;
   std::vector<int> labels;                     // concept index -> label number
   std::vector<std::vector<int64_t>> train, val;  // per concept: pair indices
   std::vector<float> alpha;                    // per concept
@@ -101,21 +110,29 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   d.masks = torch::from_blob(mask_data.data(), {P, static_cast<int64_t>(mask_bytes)}, torch::kUInt8)
                 .clone()
                 .to(d.device);
-  d.bits = torch::from_blob(const_cast<uint8_t*>(acts.bits.data()),
-                            {acts.n, static_cast<int64_t>(acts.bytes_per_image())}, torch::kUInt8)
-               .clone()
-               .to(d.device);
+  d.mask_bytes = mask_bytes;
+  d.mask_cpu = std::move(mask_data);
+  d.pixels_cpu = pixels;
   d.pair_image = detail::long_tensor(d.pair_image_cpu, d.device);
   d.pair_concept = detail::long_tensor(pair_concept, d.device);
+  d.pair_concept_cpu = std::move(pair_concept);
+
+  const size_t stride = acts.bytes_per_image();
+  const int64_t bits_per_image = d.k * d.h * d.w;
+  d.active_offset.push_back(0);
+  for (int i = 0; i < acts.n; ++i) {
+    const uint8_t* row = acts.bits.data() + i * stride;
+    for (size_t byte = 0; byte < stride; ++byte) {
+      if (!row[byte]) continue;
+      for (int j = 0; j < 8; ++j) {
+        int64_t bit = static_cast<int64_t>(byte) * 8 + j;
+        if (bit < bits_per_image && ((row[byte] >> j) & 1)) d.active_entry.push_back(static_cast<int32_t>(bit));
+      }
+    }
+    d.active_offset.push_back(static_cast<int64_t>(d.active_entry.size()));
+  }
   d.mask_pixels = detail::float_tensor(pixels, d.device);
   return d;
-}
-
-// Thresholded activations of the pairs' images: float [B, k, h*w].
-torch::Tensor pair_activations(const SegData& d, const torch::Tensor& pairs) {
-  torch::Tensor img = d.pair_image.index_select(0, pairs);
-  return detail::unpack_bits(d.bits.index_select(0, img), d.k * d.h * d.w)
-      .view({pairs.size(0), d.k, d.h * d.w});
 }
 
 torch::Tensor pair_targets(const SegData& d, const torch::Tensor& pairs) {
@@ -123,19 +140,37 @@ torch::Tensor pair_targets(const SegData& d, const torch::Tensor& pairs) {
 }
 
 // Logits z = S(sum_k w_k * I(A_k > T_k)) + b, upsampled to the mask size: float [B, mh*mw].
-// Upsampling is linear, so it is applied once to the weighted sum (paper eq. 2).
-torch::Tensor pair_logits(const SegData& d, const torch::Tensor& pairs, const torch::Tensor& W,
-                          const torch::Tensor& b) {
-  torch::Tensor con = d.pair_concept.index_select(0, pairs);
-  torch::Tensor A = pair_activations(d, pairs);
-  torch::Tensor z = torch::bmm(W.index_select(0, con).unsqueeze(1), A)
-                        .view({pairs.size(0), 1, d.h, d.w});
-  if (b.defined()) z = z + b.index_select(0, con).view({-1, 1, 1, 1});
+// Upsampling is linear, so it is applied once to the weighted sum (paper eq. 2). The sum is
+// a sparse gather over the active (filter, position) entries of each pair's image.
+torch::Tensor pair_logits(const SegData& d, const std::vector<int64_t>& pairs,
+                          const torch::Tensor& W, const torch::Tensor& b) {
+  const int64_t B = static_cast<int64_t>(pairs.size());
+  const int64_t hw = d.h * d.w;
+  std::vector<int64_t> weight_index, target_index;  // into W.view(-1) and z.view(-1)
+  for (int64_t p = 0; p < B; ++p) {
+    const int64_t img = d.pair_image_cpu[pairs[p]];
+    const int64_t row = d.pair_concept_cpu[pairs[p]] * d.k;
+    for (int64_t e = d.active_offset[img]; e < d.active_offset[img + 1]; ++e) {
+      const int64_t bit = d.active_entry[e];
+      weight_index.push_back(row + bit / hw);
+      target_index.push_back(p * hw + bit % hw);
+    }
+  }
+  torch::Tensor z = torch::zeros({B * hw}, W.options());
+  if (!weight_index.empty())
+    z = z.index_add(0, detail::long_tensor(target_index, d.device),
+                    W.view({-1}).index_select(0, detail::long_tensor(weight_index, d.device)));
+  z = z.view({B, 1, d.h, d.w});
+  if (b.defined()) {
+    std::vector<int64_t> concept_of(B);
+    for (int64_t p = 0; p < B; ++p) concept_of[p] = d.pair_concept_cpu[pairs[p]];
+    z = z + b.index_select(0, detail::long_tensor(concept_of, d.device)).view({-1, 1, 1, 1});
+  }
   torch::Tensor up = F::interpolate(z, F::InterpolateFuncOptions()
                                            .size(std::vector<int64_t>{d.mh, d.mw})
                                            .mode(torch::kBilinear)
                                            .align_corners(false));
-  return up.view({pairs.size(0), d.mh * d.mw});
+  return up.view({B, d.mh * d.mw});
 }
 
 struct PairIou {
@@ -151,7 +186,7 @@ PairIou evaluate_pairs(const SegData& d, const std::vector<int64_t>& pairs, cons
     std::vector<int64_t> part(pairs.begin() + begin,
                               pairs.begin() + std::min(pairs.size(), begin + chunk));
     torch::Tensor idx = detail::long_tensor(part, d.device);
-    torch::Tensor pred = (pair_logits(d, idx, W, b) > 0).to(torch::kFloat32);
+    torch::Tensor pred = (pair_logits(d, part, W, b) > 0).to(torch::kFloat32);
     torch::Tensor target = pair_targets(d, idx);
     torch::Tensor inter = (pred * target).sum(1);
     torch::Tensor uni = pred.sum(1) + d.mask_pixels.index_select(0, idx) - inter;
@@ -211,9 +246,10 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
       }
       for (size_t begin = 0; begin < pairs.size(); begin += opt.pairs_per_chunk) {
         size_t end = std::min(pairs.size(), begin + static_cast<size_t>(opt.pairs_per_chunk));
-        torch::Tensor idx = detail::long_tensor({pairs.begin() + begin, pairs.begin() + end}, d.device);
+        std::vector<int64_t> part(pairs.begin() + begin, pairs.begin() + end);
+        torch::Tensor idx = detail::long_tensor(part, d.device);
         torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device);
-        torch::Tensor z = pair_logits(d, idx, W, b);
+        torch::Tensor z = pair_logits(d, part, W, b);
         torch::Tensor t = pair_targets(d, idx);
         torch::Tensor a = alpha.index_select(0, d.pair_concept.index_select(0, idx)).unsqueeze(1);
         torch::Tensor per_pixel;
@@ -241,45 +277,103 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   if (b.defined()) b = b.detach();
 }
 
+// Bilinear upsampling (align_corners = false) along one axis, as a splat: for each input
+// index, the output indices it contributes to and with what weight (matches
+// torch.nn.functional.interpolate: source = (o + 0.5) * in / out - 0.5, clamped at 0).
+std::vector<std::vector<std::pair<int, double>>> splat_weights(int in, int out) {
+  std::vector<std::vector<std::pair<int, double>>> w(in);
+  const double scale = static_cast<double>(in) / out;
+  for (int o = 0; o < out; ++o) {
+    double src = std::max(0.0, (o + 0.5) * scale - 0.5);
+    int i0 = std::min(static_cast<int>(src), in - 1);
+    int i1 = std::min(i0 + 1, in - 1);
+    double f = src - i0;
+    if (i1 == i0) {
+      w[i0].emplace_back(o, 1.0);
+      continue;
+    }
+    if (1 - f > 0) w[i0].emplace_back(o, 1 - f);
+    if (f > 0) w[i1].emplace_back(o, f);
+  }
+  return w;
+}
+
 // Single filters (paper 3.1.1): IoU_set(c; M_k, s) for every k, M_k = S(A_k > T_k) > 1/2.
-// Sums of intersections and unions per (concept, split, filter), one image chunk at a time:
-// the upsampled maps of an image are shared by all its concepts.
-void single_filter_sums(const SegData& d, torch::Tensor& inter_sum, torch::Tensor& union_sum,
-                        const std::vector<uint8_t>& pair_is_val) {
-  torch::NoGradGuard no_grad;
+// Returns sums of intersections and unions per (concept, split) row and filter, [2C, K].
+// Thresholded maps are sparse (tau = 0.5% of positions), so each image's upsampled masks are
+// built by splatting its active positions only: the cost follows the active entries, not
+// K x mask pixels. Images run in parallel; each thread keeps its own sums.
+void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
+                        std::vector<double>& union_sum, const std::vector<uint8_t>& pair_is_val) {
   const int64_t C = static_cast<int64_t>(d.labels.size());
-  inter_sum = torch::zeros({2 * C, d.k}, torch::TensorOptions().dtype(torch::kFloat64).device(d.device));
-  union_sum = torch::zeros_like(inter_sum);
-  // Pairs grouped by image (pairs are sorted by image already).
+  const int64_t K = d.k, hw = d.h * d.w, S = d.mh * d.mw;
+  const auto wy = splat_weights(static_cast<int>(d.h), static_cast<int>(d.mh));
+  const auto wx = splat_weights(static_cast<int>(d.w), static_cast<int>(d.mw));
+  // Pairs grouped by image (the annotations are sorted by image).
   const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
-  const int64_t per_pair_bytes = d.k * d.mh * d.mw * 4;
-  const int64_t chunk_pairs = std::max<int64_t>(1, (256LL << 20) / per_pair_bytes);
-  std::vector<int64_t> concept_cpu(P);
-  {
-    torch::Tensor pc = d.pair_concept.cpu();
-    std::copy(pc.data_ptr<int64_t>(), pc.data_ptr<int64_t>() + P, concept_cpu.begin());
-  }
+  std::vector<int64_t> starts;
+  for (int64_t p = 0; p < P; ++p)
+    if (p == 0 || d.pair_image_cpu[p] != d.pair_image_cpu[p - 1]) starts.push_back(p);
+  starts.push_back(P);
+  const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
+
+  inter_sum.assign(2 * C * K, 0.0);
+  union_sum.assign(2 * C * K, 0.0);
+  std::mutex merge;
   Progress progress("single filters", P, "pairs");
-  for (int64_t begin = 0; begin < P; begin += chunk_pairs) {
-    int64_t end = std::min(P, begin + chunk_pairs);
-    torch::Tensor idx = torch::arange(begin, end, torch::TensorOptions().dtype(torch::kLong).device(d.device));
-    torch::Tensor A = pair_activations(d, idx).view({end - begin, d.k, d.h, d.w});
-    torch::Tensor U = (F::interpolate(A, F::InterpolateFuncOptions()
-                                             .size(std::vector<int64_t>{d.mh, d.mw})
-                                             .mode(torch::kBilinear)
-                                             .align_corners(false)) > 0.5)
-                          .to(torch::kFloat32)
-                          .view({end - begin, d.k, d.mh * d.mw});
-    torch::Tensor L = pair_targets(d, idx);
-    torch::Tensor inter = torch::bmm(U, L.unsqueeze(2)).squeeze(2);      // [B, k]
-    torch::Tensor uni = U.sum(2) + d.mask_pixels.index_select(0, idx).unsqueeze(1) - inter;
-    std::vector<int64_t> rows(end - begin);
-    for (int64_t p = begin; p < end; ++p) rows[p - begin] = 2 * concept_cpu[p] + pair_is_val[p];
-    torch::Tensor row_idx = detail::long_tensor(rows, d.device);
-    inter_sum.index_add_(0, row_idx, inter.to(torch::kFloat64));
-    union_sum.index_add_(0, row_idx, uni.to(torch::kFloat64));
-    progress.advance(end - begin);
-  }
+  at::parallel_for(0, groups, 16, [&](int64_t g0, int64_t g1) {
+    std::vector<double> inter(2 * C * K, 0.0), uni(2 * C * K, 0.0);
+    std::vector<double> buf(S, 0.0);
+    std::vector<std::vector<int64_t>> by_filter(K);
+    std::vector<int> on;  // pixels of the current M_k
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t img = d.pair_image_cpu[starts[g]];
+      // Every (pair, filter) starts with union |L|; active filters are corrected below.
+      for (int64_t p = starts[g]; p < starts[g + 1]; ++p) {
+        double* u = &uni[(2 * d.pair_concept_cpu[p] + pair_is_val[p]) * K];
+        for (int64_t k = 0; k < K; ++k) u[k] += d.pixels_cpu[p];
+      }
+      for (auto& v : by_filter) v.clear();
+      for (int64_t e = d.active_offset[img]; e < d.active_offset[img + 1]; ++e)
+        by_filter[d.active_entry[e] / hw].push_back(d.active_entry[e] % hw);
+      for (int64_t k = 0; k < K; ++k) {
+        if (by_filter[k].empty()) continue;
+        int y_lo = static_cast<int>(d.mh), y_hi = -1, x_lo = static_cast<int>(d.mw), x_hi = -1;
+        for (int64_t pos : by_filter[k]) {
+          const auto& ry = wy[pos / d.w];
+          const auto& rx = wx[pos % d.w];
+          for (const auto& [Y, a] : ry)
+            for (const auto& [X, b] : rx) buf[Y * d.mw + X] += a * b;
+          y_lo = std::min(y_lo, ry.front().first);
+          y_hi = std::max(y_hi, ry.back().first);
+          x_lo = std::min(x_lo, rx.front().first);
+          x_hi = std::max(x_hi, rx.back().first);
+        }
+        on.clear();
+        for (int Y = y_lo; Y <= y_hi; ++Y)
+          for (int X = x_lo; X <= x_hi; ++X) {
+            double& v = buf[Y * d.mw + X];
+            if (v > 0.5) on.push_back(static_cast<int>(Y * d.mw + X));
+            v = 0;
+          }
+        if (on.empty()) continue;
+        for (int64_t p = starts[g]; p < starts[g + 1]; ++p) {
+          const uint8_t* mask = d.mask_cpu.data() + p * d.mask_bytes;
+          int hit = 0;
+          for (int px : on) hit += (mask[px >> 3] >> (px & 7)) & 1;
+          const int64_t row = (2 * d.pair_concept_cpu[p] + pair_is_val[p]) * K + k;
+          inter[row] += hit;
+          uni[row] += static_cast<double>(on.size()) - hit;
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(merge);
+    for (size_t i = 0; i < inter.size(); ++i) {
+      inter_sum[i] += inter[i];
+      union_sum[i] += uni[i];
+    }
+    progress.advance(starts[g1] - starts[g0]);
+  });
 }
 
 }  // namespace
@@ -304,15 +398,17 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
   std::vector<uint8_t> pair_is_val(d.pair_image_cpu.size(), 0);
   for (const auto& v : d.val)
     for (int64_t p : v) pair_is_val[p] = 1;
-  torch::Tensor inter_sum, union_sum;
+  std::vector<double> inter_sum, union_sum;
   single_filter_sums(d, inter_sum, union_sum, pair_is_val);
-  torch::Tensor iou = (inter_sum / union_sum.clamp_min(1)).to(torch::kFloat32).cpu().view({C, 2, d.k});
-  auto iou_a = iou.accessor<float, 3>();
+  auto iou_at = [&](int64_t c, int split, int64_t k) {
+    const size_t i = (2 * c + split) * d.k + k;
+    return union_sum[i] > 0 ? static_cast<float>(inter_sum[i] / union_sum[i]) : 0.0f;
+  };
   std::vector<int64_t> best(C);
   for (int64_t c = 0; c < C; ++c) {
     int64_t k_best = 0;
     for (int64_t k = 1; k < d.k; ++k)
-      if (iou_a[c][0][k] > iou_a[c][0][k_best]) k_best = k;
+      if (iou_at(c, 0, k) > iou_at(c, 0, k_best)) k_best = k;
     best[c] = k_best;
     ConceptEmbedding& e = out[c];
     e.label = d.labels[c];
@@ -320,10 +416,10 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     e.val_count = static_cast<int>(d.val[c].size());
     e.alpha = d.alpha[c];
     e.best_filter = static_cast<int>(k_best);
-    e.best_filter_train = iou_a[c][0][k_best];
-    e.best_filter_val = iou_a[c][1][k_best];
+    e.best_filter_train = iou_at(c, 0, k_best);
+    e.best_filter_val = iou_at(c, 1, k_best);
     e.filter_iou_val.resize(d.k);
-    for (int64_t k = 0; k < d.k; ++k) e.filter_iou_val[k] = iou_a[c][1][k];
+    for (int64_t k = 0; k < d.k; ++k) e.filter_iou_val[k] = iou_at(c, 1, k);
   }
   t.single_filter_seconds += seconds_since(t0);
 
