@@ -23,7 +23,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-namespace F = torch::nn::functional;
 
 // Everything the segmentation passes read, on the training device.
 struct SegData {
@@ -46,7 +45,28 @@ struct SegData {
   std::vector<int> labels;                     // concept index -> label number
   std::vector<std::vector<int64_t>> train, val;  // per concept: pair indices
   std::vector<float> alpha;                    // per concept
+  // Bilinear upsampling (align_corners = false) is separable: S(z) = Ry z Rx^T with
+  // Ry [mh, h], Rx [mw, w]. As matrices it runs as batched BLAS products, forward and
+  // adjoint alike.
+  torch::Tensor Ry, Rx;
 };
+
+// The interpolation matrix of one axis, as torch.nn.functional.interpolate(bilinear,
+// align_corners=false) computes it: source = max(0, (o + 0.5) * in / out - 0.5).
+torch::Tensor upsample_matrix(int64_t in, int64_t out) {
+  torch::Tensor R = torch::zeros({out, in}, torch::kFloat32);
+  auto a = R.accessor<float, 2>();
+  const double scale = static_cast<double>(in) / out;
+  for (int64_t o = 0; o < out; ++o) {
+    double src = std::max(0.0, (o + 0.5) * scale - 0.5);
+    int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
+    int64_t i1 = std::min<int64_t>(i0 + 1, in - 1);
+    float f = static_cast<float>(src - i0);
+    a[o][i0] += 1.0f - f;
+    a[o][i1] += f;
+  }
+  return R;
+}
 
 SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
                 const SegmentationOptions& options) {
@@ -111,6 +131,8 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
                 .clone()
                 .to(d.device);
   d.mask_bytes = mask_bytes;
+  d.Ry = upsample_matrix(d.h, d.mh).to(d.device);
+  d.Rx = upsample_matrix(d.w, d.mw).to(d.device);
   d.mask_cpu = std::move(mask_data);
   d.pixels_cpu = pixels;
   d.pair_image = detail::long_tensor(d.pair_image_cpu, d.device);
@@ -139,38 +161,53 @@ torch::Tensor pair_targets(const SegData& d, const torch::Tensor& pairs) {
   return detail::unpack_bits(d.masks.index_select(0, pairs), d.mh * d.mw);
 }
 
-// Logits z = S(sum_k w_k * I(A_k > T_k)) + b, upsampled to the mask size: float [B, mh*mw].
-// Upsampling is linear, so it is applied once to the weighted sum (paper eq. 2). The sum is
-// a sparse gather over the active (filter, position) entries of each pair's image.
-torch::Tensor pair_logits(const SegData& d, const std::vector<int64_t>& pairs,
-                          const torch::Tensor& W, const torch::Tensor& b) {
-  const int64_t B = static_cast<int64_t>(pairs.size());
+// The sparse weighted sum of a chunk of pairs: z_p = sum over the active (k, position)
+// entries of the pair's image of w[c, k], as two index lists into W.view(-1) and
+// z.view(-1) (z: [B, h*w]).
+struct SparseSum {
+  torch::Tensor weight_index, target_index;
+  int64_t pairs = 0;
+};
+
+SparseSum sparse_sum(const SegData& d, const std::vector<int64_t>& pairs) {
   const int64_t hw = d.h * d.w;
-  std::vector<int64_t> weight_index, target_index;  // into W.view(-1) and z.view(-1)
-  for (int64_t p = 0; p < B; ++p) {
+  std::vector<int64_t> weight_index, target_index;
+  for (size_t p = 0; p < pairs.size(); ++p) {
     const int64_t img = d.pair_image_cpu[pairs[p]];
     const int64_t row = d.pair_concept_cpu[pairs[p]] * d.k;
     for (int64_t e = d.active_offset[img]; e < d.active_offset[img + 1]; ++e) {
       const int64_t bit = d.active_entry[e];
       weight_index.push_back(row + bit / hw);
-      target_index.push_back(p * hw + bit % hw);
+      target_index.push_back(static_cast<int64_t>(p) * hw + bit % hw);
     }
   }
-  torch::Tensor z = torch::zeros({B * hw}, W.options());
-  if (!weight_index.empty())
-    z = z.index_add(0, detail::long_tensor(target_index, d.device),
-                    W.view({-1}).index_select(0, detail::long_tensor(weight_index, d.device)));
-  z = z.view({B, 1, d.h, d.w});
-  if (b.defined()) {
-    std::vector<int64_t> concept_of(B);
-    for (int64_t p = 0; p < B; ++p) concept_of[p] = d.pair_concept_cpu[pairs[p]];
-    z = z + b.index_select(0, detail::long_tensor(concept_of, d.device)).view({-1, 1, 1, 1});
-  }
-  torch::Tensor up = F::interpolate(z, F::InterpolateFuncOptions()
-                                           .size(std::vector<int64_t>{d.mh, d.mw})
-                                           .mode(torch::kBilinear)
-                                           .align_corners(false));
-  return up.view({B, d.mh * d.mw});
+  return {detail::long_tensor(weight_index, d.device), detail::long_tensor(target_index, d.device),
+          static_cast<int64_t>(pairs.size())};
+}
+
+torch::Tensor concept_index(const SegData& d, const std::vector<int64_t>& pairs) {
+  std::vector<int64_t> c(pairs.size());
+  for (size_t p = 0; p < pairs.size(); ++p) c[p] = d.pair_concept_cpu[pairs[p]];
+  return detail::long_tensor(c, d.device);
+}
+
+// Logits S(sum_k w_k I(A_k > T_k)) + b at the mask size, [B, mh, mw] (paper eq. 2).
+// Upsampling is linear, so it is applied once to the weighted sum.
+torch::Tensor pair_logits(const SegData& d, const SparseSum& sum, const torch::Tensor& concepts,
+                          const torch::Tensor& W, const torch::Tensor& b) {
+  torch::Tensor z = torch::zeros({sum.pairs * d.h * d.w}, W.options());
+  if (sum.weight_index.numel() > 0)
+    z.index_add_(0, sum.target_index, W.view({-1}).index_select(0, sum.weight_index));
+  z = z.view({sum.pairs, d.h, d.w});
+  torch::Tensor up = torch::matmul(torch::matmul(d.Ry, z), d.Rx.t());
+  if (b.defined()) up = up + b.index_select(0, concepts).view({-1, 1, 1});
+  return up;
+}
+
+torch::Tensor pair_logits(const SegData& d, const std::vector<int64_t>& pairs,
+                          const torch::Tensor& W, const torch::Tensor& b) {
+  return pair_logits(d, sparse_sum(d, pairs), concept_index(d, pairs), W, b)
+      .view({static_cast<int64_t>(pairs.size()), d.mh * d.mw});
 }
 
 struct PairIou {
@@ -198,6 +235,24 @@ PairIou evaluate_pairs(const SegData& d, const std::vector<int64_t>& pairs, cons
   return out;
 }
 
+// evaluate_pairs over several lists at once (one per concept): one batched pass over all
+// their pairs, split back per list.
+std::vector<PairIou> evaluate_groups(const SegData& d, const std::vector<std::vector<int64_t>>& groups,
+                                     const torch::Tensor& W, const torch::Tensor& b, int64_t chunk) {
+  std::vector<int64_t> all;
+  for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+  PairIou flat = evaluate_pairs(d, all, W, b, chunk);
+  std::vector<PairIou> out(groups.size());
+  size_t at = 0;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const size_t n = groups[i].size();
+    out[i].inter.assign(flat.inter.begin() + at, flat.inter.begin() + at + n);
+    out[i].uni.assign(flat.uni.begin() + at, flat.uni.begin() + at + n);
+    at += n;
+  }
+  return out;
+}
+
 float set_iou(const PairIou& r) {
   double i = std::accumulate(r.inter.begin(), r.inter.end(), 0.0);
   double u = std::accumulate(r.uni.begin(), r.uni.end(), 0.0);
@@ -211,9 +266,13 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
                    torch::Tensor& b, const torch::Tensor& keep, const std::string& stage,
                    int64_t* pair_steps) {
   const int64_t C = static_cast<int64_t>(d.labels.size());
-  W = torch::zeros({C, d.k}, torch::TensorOptions().device(d.device)).set_requires_grad(true);
-  if (opt.bias) b = torch::zeros({C}, torch::TensorOptions().device(d.device)).set_requires_grad(true);
+  // Gradients are written out explicitly (no autograd): the loss is a per-pixel function of
+  // a linear map of W, and its adjoint is two small matrix products and a scatter.
+  torch::NoGradGuard no_grad;
+  W = torch::zeros({C, d.k}, torch::TensorOptions().device(d.device));
+  if (opt.bias) b = torch::zeros({C}, torch::TensorOptions().device(d.device));
   torch::Tensor vW = torch::zeros_like(W), vb = opt.bias ? torch::zeros_like(b) : torch::Tensor();
+  torch::Tensor gW = torch::zeros_like(W), gb = opt.bias ? torch::zeros_like(b) : torch::Tensor();
   torch::Tensor alpha = detail::float_tensor(d.alpha, d.device);
 
   const int bs = opt.sgd.batch_size;
@@ -248,33 +307,38 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         size_t end = std::min(pairs.size(), begin + static_cast<size_t>(opt.pairs_per_chunk));
         std::vector<int64_t> part(pairs.begin() + begin, pairs.begin() + end);
         torch::Tensor idx = detail::long_tensor(part, d.device);
-        torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device);
-        torch::Tensor z = pair_logits(d, part, W, b);
-        torch::Tensor t = pair_targets(d, idx);
-        torch::Tensor a = alpha.index_select(0, d.pair_concept.index_select(0, idx)).unsqueeze(1);
-        torch::Tensor per_pixel;
-        if (opt.log_loss) {
-          per_pixel = a * t * F::logsigmoid(z) + (1 - a) * (1 - t) * F::logsigmoid(-z);
-        } else {  // eq. 4 as printed: linear in M = sigmoid(z)
-          torch::Tensor M = torch::sigmoid(z);
-          per_pixel = a * M * t + (1 - a) * (1 - M) * (1 - t);
-        }
-        torch::Tensor loss = -(per_pixel.sum(1) * wts).sum();
-        loss.backward();
+        torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device)
+                                .view({-1, 1, 1});
+        SparseSum sum = sparse_sum(d, part);
+        torch::Tensor concepts = concept_index(d, part);
+        torch::Tensor up = pair_logits(d, sum, concepts, W, b);              // [B, mh, mw]
+        torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
+        torch::Tensor a = alpha.index_select(0, concepts).view({-1, 1, 1});
+        torch::Tensor M = torch::sigmoid(up);
+        // dL/d(up) per pixel, L = -(1/B) sum [a t m(up) + (1 - a)(1 - t) m(-up)]:
+        //   linear (eq. 4 as printed, m = sigmoid): -(t - (1 - a)) M (1 - M)
+        //     (a t - (1 - a)(1 - t) = t - (1 - a) for t in {0, 1});
+        //   log (m = log sigmoid): -(a t (1 - M) - (1 - a)(1 - t) M).
+        torch::Tensor g = opt.log_loss ? -(a * t * (1 - M) - (1 - a) * (1 - t) * M)
+                                       : -(t - (1 - a)) * M * (1 - M);
+        g = g * wts;
+        // Adjoint of the upsampling, then of the sparse sum: scatter into W's rows.
+        torch::Tensor gz = torch::matmul(torch::matmul(d.Ry.t(), g), d.Rx).reshape({-1});
+        if (sum.weight_index.numel() > 0)
+          gW.view({-1}).index_add_(0, sum.weight_index, gz.index_select(0, sum.target_index));
+        if (opt.bias) gb.index_add_(0, concepts, g.sum({1, 2}));
       }
       torch::Tensor on = detail::float_tensor(active, d.device);
-      detail::sgd_rows_step(W, vW, W.grad(), on, opt.sgd.lr, opt.sgd.momentum, keep);
-      W.mutable_grad().zero_();
+      detail::sgd_rows_step(W, vW, gW, on, opt.sgd.lr, opt.sgd.momentum, keep);
+      gW.zero_();
       if (opt.bias) {
-        detail::sgd_rows_step(b, vb, b.grad(), on, opt.sgd.lr, opt.sgd.momentum);
-        b.mutable_grad().zero_();
+        detail::sgd_rows_step(b, vb, gb, on, opt.sgd.lr, opt.sgd.momentum);
+        gb.zero_();
       }
       if (pair_steps) *pair_steps += static_cast<int64_t>(pairs.size());
       progress.advance(static_cast<int64_t>(pairs.size()));
     }
   }
-  W = W.detach();
-  if (b.defined()) b = b.detach();
 }
 
 // Bilinear upsampling (align_corners = false) along one axis, as a splat: for each input
@@ -438,13 +502,16 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
   torch::Tensor W_single = torch::zeros({C, d.k}, torch::TensorOptions().device(d.device));
   for (int64_t c = 0; c < C; ++c) W_single[c][best[c]] = 1.0;
   torch::Tensor b_single = torch::full({C}, -0.5, torch::TensorOptions().device(d.device));
+  const std::vector<PairIou> train_iou = evaluate_groups(d, d.train, W, b, chunk);
+  const std::vector<PairIou> val_iou = evaluate_groups(d, d.val, W, b, chunk);
+  const std::vector<PairIou> single_iou = evaluate_groups(d, d.val, W_single, b_single, chunk);
   for (int64_t c = 0; c < C; ++c) {
     ConceptEmbedding& e = out[c];
     e.weights.assign(W_cpu[c].data_ptr<float>(), W_cpu[c].data_ptr<float>() + d.k);
     e.bias = b_cpu.defined() ? b_cpu[c].item<float>() : 0.0f;
-    e.score_train = set_iou(evaluate_pairs(d, d.train[c], W, b, chunk));
-    PairIou val = evaluate_pairs(d, d.val[c], W, b, chunk);
-    PairIou val_single = evaluate_pairs(d, d.val[c], W_single, b_single, chunk);
+    e.score_train = set_iou(train_iou[c]);
+    const PairIou& val = val_iou[c];
+    const PairIou& val_single = single_iou[c];
     e.score_val = set_iou(val);
     for (size_t i = 0; i < d.val[c].size(); ++i) {
       ImageIou r;
@@ -464,8 +531,8 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     torch::Tensor Wf, bf;
     SegmentationOptions sub = options;
     train_weights(d, sub, Wf, bf, keep, "segmentation F=" + std::to_string(f), &t.pair_steps);
-    for (int64_t c = 0; c < C; ++c)
-      out[c].subsets.emplace_back(f, set_iou(evaluate_pairs(d, d.val[c], Wf, bf, chunk)));
+    const std::vector<PairIou> sub_iou = evaluate_groups(d, d.val, Wf, bf, chunk);
+    for (int64_t c = 0; c < C; ++c) out[c].subsets.emplace_back(f, set_iou(sub_iou[c]));
   }
   t.subset_seconds += seconds_since(t3);
   return out;
