@@ -149,7 +149,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
            std::to_string(probe.labels().size()) + " labels, categories " +
            std::to_string(probe.categories().size()));
 
-  std::unique_ptr<Network> network = load_torchscript(o.model_path, device);
+  std::unique_ptr<Network> network = load_network(o.model_path, device);
   {
     std::vector<std::string> available = network->layers();
     for (const std::string& layer : o.layers) {
