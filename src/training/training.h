@@ -35,7 +35,7 @@ struct SegmentationOptions {
   bool bias = false;               // eq. 2 has no bias
   std::vector<int> subsets = paper_segmentation_subsets();
   int min_train_images = 1;        // concepts with fewer train (or zero val) images are left out
-  int pairs_per_chunk = 1024;      // (image, concept) pairs per forward pass: memory bound
+  int pairs_per_chunk = 512;       // (image, concept) pairs per pass: ~25 MB tensors at 112x112
   uint64_t seed = 1;
   DeviceKind device = DeviceKind::kCpu;
 };
