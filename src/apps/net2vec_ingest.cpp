@@ -1,29 +1,19 @@
 // net2vec-ingest: learns Net2Vec concept embeddings for one network layer from a probe set
 // in BRODEN format and stores them in a catalog. Option parsing only; see src/ingest.
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "common/error.h"
+#include "common/exit_codes.h"
+#include "common/process.h"
 #include "common/progress.h"
 #include "common/text.h"
 #include "ingest/ingest.h"
 
 namespace {
-
-// Exit codes: 0 ok, 1 internal, 2 usage / invalid input, 3 not found, 4 I/O, 5 corrupt,
-// 6 unsupported.
-int exit_code(n2v::ErrorCode code) {
-  switch (code) {
-    case n2v::ErrorCode::kInvalidArgument: return 2;
-    case n2v::ErrorCode::kNotFound: return 3;
-    case n2v::ErrorCode::kIo: return 4;
-    case n2v::ErrorCode::kCorrupt: return 5;
-    case n2v::ErrorCode::kUnsupported: return 6;
-    case n2v::ErrorCode::kInternal: return 1;
-  }
-  return 1;
-}
 
 std::array<float, 3> parse_triple(const std::string& text, const char* what) {
   std::vector<std::string> parts = n2v::split(text, ',');
@@ -40,6 +30,11 @@ std::array<float, 3> parse_triple(const std::string& text, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  n2v::reexec_with_passive_openmp(argv);
+  // Training allocates and frees tensors of tens of MB per step; keep them on the heap
+  // instead of a fresh mmap/munmap each time (page faults were ~10% of training time).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   n2v::IngestOptions o;
   CLI::App app{
       "net2vec-ingest: learn Net2Vec concept embeddings (Fong & Vedaldi, CVPR 2018) for one\n"
@@ -56,8 +51,9 @@ int main(int argc, char** argv) {
   app.add_option("--probe", o.probe_dir, "Probe set directory in BRODEN format (index.csv, label.csv, images/)")
       ->required();
   app.add_option("--model", o.model_path,
-                 "TorchScript model whose forward returns a dict of named layers (see docs/MODELS.md; "
-                 "tools/export_torchvision.py makes them)")
+                 "Network: a TorchScript file whose forward returns a dict of named layers "
+                 "(tools/export_torchvision.py makes them) or a .safetensors file of a built-in "
+                 "architecture (tools/nsfwjs/convert.mjs); see docs/MODELS.md")
       ->required();
   std::string layers;
   app.add_option("--layer", layers,
@@ -135,7 +131,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const n2v::Error& e) {
     std::fprintf(stderr, "net2vec-ingest: error: %s\n", e.message().c_str());
-    return exit_code(e.code());
+    return n2v::exit_code(e.code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "net2vec-ingest: internal error: %s\n", e.what());
     return 1;
