@@ -1,0 +1,46 @@
+#pragma once
+// Internal to src/query: QueryEngine's state (the per-space cache) and the lookups every
+// query shares. Split out so compare.cpp and reports.cpp see it.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "query/query.h"
+#include "query/space_data.h"
+
+namespace n2v {
+
+struct QueryEngine::Impl {
+  const Catalog& catalog;
+  QueryOptions options;
+  struct Cached {
+    std::shared_ptr<const detail::SpaceData> data;
+    std::chrono::steady_clock::time_point checked;  // last time the catalog confirmed it
+  };
+  std::mutex mutex;  // guards cache
+  std::unordered_map<std::string, Cached> cache;
+
+  Impl(const Catalog& c, QueryOptions o) : catalog(c), options(o) {}
+
+  // The space, from the cache when the catalog's record of it is unchanged; kNotFound with
+  // suggestions when the catalog has no such space.
+  std::shared_ptr<const detail::SpaceData> load(const std::string& space);
+  [[noreturn]] void throw_unknown_space(const std::string& space) const;
+
+  // Row of a concept by name; kNotFound with suggestions.
+  static int row(const detail::SpaceData& s, const std::string& name);
+  // Row of a concept that has a direction (kInvalidArgument for a zero vector).
+  static int valid_row(const detail::SpaceData& s, const std::string& name);
+  // kNotFound with suggestions unless the space has concepts of this category.
+  static void check_category(const detail::SpaceData& s, const std::string& category);
+
+  const VectorIndex& index(const detail::SpaceData& s) const;
+  const std::vector<detail::ConceptScores>& scores(const detail::SpaceData& s) const;
+};
+
+}  // namespace n2v

@@ -1,0 +1,363 @@
+// QueryEngine: the per-space cache, neighbours and analogies. Compare is in compare.cpp,
+// concept and filter reports in reports.cpp, name suggestions in suggest.cpp.
+
+#include "query/query.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "common/error.h"
+#include "query/engine_impl.h"
+
+namespace n2v {
+
+const char* to_string(AnalogyMethod method) { return method == AnalogyMethod::kAdd ? "add" : "mul"; }
+
+AnalogyMethod parse_analogy_method(const std::string& text) {
+  std::string t;
+  for (char c : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (t == "add" || t == "3cosadd") return AnalogyMethod::kAdd;
+  if (t == "mul" || t == "3cosmul") return AnalogyMethod::kMul;
+  N2V_THROW(kInvalidArgument, "analogy method must be add (3CosAdd) or mul (3CosMul), got '" << text << "'");
+}
+
+const PairComparison& SpaceComparison::pair(int i, int j) const {
+  N2V_CHECK(i != j && i >= 0 && j >= 0 && i < m && j < m, kInvalidArgument,
+            "no pair (" << i << ", " << j << ") among " << m << " spaces");
+  if (i > j) std::swap(i, j);
+  for (const PairComparison& p : pairs)
+    if (p.i == i && p.j == j) return p;
+  N2V_THROW(kInternal, "pair (" << i << ", " << j << ") missing from a comparison");
+}
+
+namespace detail {
+
+std::string quoted_list(const std::vector<std::string>& names, const char* conjunction) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? std::string(" ") + conjunction + " " : std::string(", ");
+    out += "'" + names[i] + "'";
+  }
+  return out;
+}
+
+std::shared_ptr<SpaceData> build_space(const SpaceInfo& info, std::vector<ConceptVector> vectors) {
+  auto s = std::make_shared<SpaceData>();
+  s->info = info;
+  s->d = info.dim;
+  std::set<std::string> categories;
+  for (ConceptVector& v : vectors) {
+    N2V_CHECK(static_cast<int>(v.weights.size()) == s->d, kCorrupt,
+              "space " << info.id << ", concept '" << v.name << "': " << v.weights.size()
+                       << " values for dimension " << s->d);
+    if (!s->row_of.emplace(v.name, s->n).second) continue;  // a repeated name: first wins
+    s->numbers.push_back(v.concept_number);
+    s->names.push_back(v.name);
+    s->categories.push_back(v.category);
+    categories.insert(v.category);
+    s->weights.insert(s->weights.end(), v.weights.begin(), v.weights.end());
+    ++s->n;
+  }
+  s->category_names.assign(categories.begin(), categories.end());
+  s->unit.assign(s->weights.size(), 0.0f);
+  s->norms.resize(s->n);
+  s->valid.resize(s->n);
+  s->id_of_row.assign(s->n, -1);
+  for (int r = 0; r < s->n; ++r) {
+    const float* w = s->weights.data() + static_cast<size_t>(r) * s->d;
+    bool finite = true;
+    for (int j = 0; j < s->d; ++j) finite = finite && std::isfinite(w[j]);
+    const double norm = finite ? normalize(w, s->d, s->unit.data() + static_cast<size_t>(r) * s->d) : NAN;
+    s->norms[r] = norm;
+    s->valid[r] = finite && norm > 0 && std::isfinite(norm);
+    if (!s->valid[r]) {
+      std::fill_n(s->unit.begin() + static_cast<std::ptrdiff_t>(r) * s->d, s->d, 0.0f);
+      continue;
+    }
+    s->id_of_row[r] = static_cast<int64_t>(s->row_of_id.size());
+    s->row_of_id.push_back(r);
+  }
+  return s;
+}
+
+}  // namespace detail
+
+// ---- the cache ----
+
+namespace {
+bool same_version(const SpaceInfo& a, const SpaceInfo& b) {
+  return a.created_at == b.created_at && a.run_id == b.run_id && a.dim == b.dim &&
+         a.concept_count == b.concept_count && a.kind == b.kind && a.source == b.source;
+}
+
+void check_k(int k) { N2V_CHECK(k > 0, kInvalidArgument, "k must be a positive number of results, got " << k); }
+}  // namespace
+
+void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
+  std::vector<std::string> ids;
+  for (const SpaceInfo& info : catalog.spaces()) ids.push_back(info.id);
+  if (ids.empty()) N2V_THROW(kNotFound, "no space '" << space << "': the catalog has no spaces yet");
+  const std::vector<std::string> close = closest_names(space, ids);
+  if (!close.empty())
+    N2V_THROW(kNotFound, "no space '" << space << "'; did you mean " << detail::quoted_list(close) << "?");
+  std::vector<std::string> some(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 8));
+  N2V_THROW(kNotFound, "no space '" << space << "'; the catalog has " << ids.size() << " space"
+                                    << (ids.size() == 1 ? "" : "s") << ": " << detail::quoted_list(some, "and")
+                                    << (ids.size() > some.size() ? ", ..." : ""));
+}
+
+std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& space) {
+  const auto now = std::chrono::steady_clock::now();
+  if (options.revalidate_ms > 0) {
+    std::lock_guard lock(mutex);
+    const auto it = cache.find(space);
+    if (it != cache.end() && now - it->second.checked < std::chrono::milliseconds(options.revalidate_ms))
+      return it->second.data;
+  }
+  const std::optional<SpaceInfo> info = catalog.space(space);
+  if (!info) {
+    std::lock_guard lock(mutex);
+    cache.erase(space);
+    throw_unknown_space(space);
+  }
+  {
+    std::lock_guard lock(mutex);
+    const auto it = cache.find(space);
+    if (it != cache.end() && same_version(it->second.data->info, *info)) {
+      it->second.checked = now;
+      return it->second.data;
+    }
+  }
+  // Read outside the lock: a slow read of one space does not hold up queries of others.
+  std::shared_ptr<const detail::SpaceData> data = detail::build_space(*info, catalog.vectors(space));
+  std::lock_guard lock(mutex);
+  cache[space] = {data, now};
+  return data;
+}
+
+int QueryEngine::Impl::row(const detail::SpaceData& s, const std::string& name) {
+  const auto it = s.row_of.find(name);
+  if (it != s.row_of.end()) return it->second;
+  const std::vector<std::string> close = closest_names(name, s.names);
+  if (!close.empty())
+    N2V_THROW(kNotFound, "no concept '" << name << "' in space '" << s.info.id << "'; did you mean "
+                                        << detail::quoted_list(close) << "?");
+  N2V_THROW(kNotFound, "no concept '" << name << "' in space '" << s.info.id << "' (it has " << s.n
+                                      << " concepts, none with a similar name)");
+}
+
+int QueryEngine::Impl::valid_row(const detail::SpaceData& s, const std::string& name) {
+  const int r = row(s, name);
+  N2V_CHECK(s.valid[r], kInvalidArgument,
+            "concept '" << name << "' has a zero vector in space '" << s.info.id
+                        << "': it has no direction, so cosine similarity is undefined");
+  return r;
+}
+
+void QueryEngine::Impl::check_category(const detail::SpaceData& s, const std::string& category) {
+  if (std::binary_search(s.category_names.begin(), s.category_names.end(), category)) return;
+  const std::vector<std::string> close = closest_names(category, s.category_names);
+  N2V_THROW(kNotFound, "no category '" << category << "' in space '" << s.info.id << "'"
+                                       << (close.empty() ? "" : "; did you mean " + detail::quoted_list(close) + "?")
+                                       << " (categories: " << detail::quoted_list(s.category_names, "and") << ")");
+}
+
+const VectorIndex& QueryEngine::Impl::index(const detail::SpaceData& s) const {
+  std::lock_guard lock(s.lazy);
+  if (!s.index) {
+    std::unique_ptr<VectorIndex> index = options.index == QueryOptions::Index::kBruteForce
+                                             ? make_brute_force_index(s.d)
+                                             : make_faiss_index(s.d);
+    std::vector<float> rows;
+    rows.reserve(s.row_of_id.size() * static_cast<size_t>(s.d));
+    for (int r : s.row_of_id)
+      rows.insert(rows.end(), s.unit.begin() + static_cast<std::ptrdiff_t>(r) * s.d,
+                  s.unit.begin() + static_cast<std::ptrdiff_t>(r + 1) * s.d);
+    index->add(static_cast<int64_t>(s.row_of_id.size()), s.d, rows.data());
+    s.index = std::move(index);
+  }
+  return *s.index;
+}
+
+// ---- searches ----
+
+namespace {
+
+// The concepts a search may return: valid rows, of `category` if given, minus `exclude`.
+// Returns nullopt when that is every indexed concept (no selection needed).
+std::optional<IdSelection> selection(const detail::SpaceData& s, const std::optional<std::string>& category,
+                                     const std::vector<int>& exclude) {
+  if (!category && exclude.empty()) return std::nullopt;
+  const int64_t size = static_cast<int64_t>(s.row_of_id.size());
+  IdSelection allowed(size, !category);
+  if (category)
+    for (int64_t id = 0; id < size; ++id)
+      if (s.categories[s.row_of_id[id]] == *category) allowed.set(id, true);
+  for (int r : exclude)
+    if (s.id_of_row[r] >= 0) allowed.set(s.id_of_row[r], false);
+  return allowed;
+}
+
+ConceptHit hit(const detail::SpaceData& s, int row, double score) {
+  return {s.numbers[row], s.names[row], s.categories[row], score};
+}
+
+// Top k by cosine to `query` (any non-zero vector of the space's dimension).
+std::vector<ConceptHit> cosine_search(const detail::SpaceData& s, const VectorIndex& index, const float* query,
+                                      int k, const std::optional<IdSelection>& allowed, int& candidates) {
+  candidates = allowed ? static_cast<int>(allowed->count()) : static_cast<int>(index.size());
+  std::vector<ConceptHit> hits;
+  const int wanted = std::min(k, candidates);
+  if (wanted <= 0) return hits;
+  const SearchResult r = index.search(1, query, wanted, allowed ? &*allowed : nullptr);
+  for (int j = 0; j < r.count(0); ++j) hits.push_back(hit(s, s.row_of_id[r.ids[j]], r.scores[j]));
+  return hits;
+}
+
+}  // namespace
+
+QueryEngine::QueryEngine(const Catalog& catalog, QueryOptions options)
+    : impl_(std::make_unique<Impl>(catalog, options)) {}
+QueryEngine::~QueryEngine() = default;
+
+NeighborsResult QueryEngine::neighbors(const std::string& space, const std::string& concept_name, int k,
+                                       const std::optional<std::string>& category) {
+  check_k(k);
+  const auto s = impl_->load(space);
+  const int r = Impl::valid_row(*s, concept_name);
+  if (category) Impl::check_category(*s, *category);
+  NeighborsResult result;
+  result.space = space;
+  result.query = concept_name;
+  result.category = category;
+  result.k = k;
+  result.hits = cosine_search(*s, impl_->index(*s), s->unit.data() + static_cast<size_t>(r) * s->d, k,
+                              selection(*s, category, {r}), result.candidates);
+  return result;
+}
+
+NeighborsResult QueryEngine::neighbors(const std::string& space, std::span<const float> vector, int k,
+                                       const std::optional<std::string>& category) {
+  check_k(k);
+  const auto s = impl_->load(space);
+  N2V_CHECK(static_cast<int>(vector.size()) == s->d, kInvalidArgument,
+            "the query vector has " << vector.size() << " values but space '" << space << "' has dimension "
+                                    << s->d);
+  for (size_t j = 0; j < vector.size(); ++j)
+    N2V_CHECK(std::isfinite(vector[j]), kInvalidArgument,
+              "the query vector's value " << j << " is " << vector[j] << " (not a finite number)");
+  N2V_CHECK(l2_norm(vector.data(), s->d) > 0, kInvalidArgument,
+            "the query vector is zero: it has no direction, so cosine similarity is undefined");
+  if (category) Impl::check_category(*s, *category);
+  NeighborsResult result;
+  result.space = space;
+  result.category = category;
+  result.k = k;
+  result.hits = cosine_search(*s, impl_->index(*s), vector.data(), k, selection(*s, category, {}), result.candidates);
+  return result;
+}
+
+AnalogyResult QueryEngine::analogy(const std::string& space, const std::vector<std::string>& positive,
+                                   const std::vector<std::string>& negative, int k, AnalogyMethod method,
+                                   const std::optional<std::string>& category) {
+  check_k(k);
+  N2V_CHECK(!positive.empty() || !negative.empty(), kInvalidArgument,
+            "an analogy needs at least one positive or negative concept");
+  const auto s = impl_->load(space);
+  std::vector<int> pos, neg;
+  for (const std::string& name : positive) pos.push_back(Impl::valid_row(*s, name));
+  for (const std::string& name : negative) neg.push_back(Impl::valid_row(*s, name));
+  if (category) Impl::check_category(*s, *category);
+  std::vector<int> inputs = pos;
+  inputs.insert(inputs.end(), neg.begin(), neg.end());
+
+  AnalogyResult result;
+  result.space = space;
+  result.positive = positive;
+  result.negative = negative;
+  result.method = method;
+  result.category = category;
+  result.k = k;
+  const std::optional<IdSelection> allowed = selection(*s, category, inputs);
+  const size_t d = static_cast<size_t>(s->d);
+
+  if (method == AnalogyMethod::kAdd) {
+    // gensim most_similar: mean of the unit vectors weighted +1 / -1, renormalised (the
+    // index normalises queries); cosine of every candidate with it.
+    std::vector<double> mean(d, 0.0);
+    for (int r : pos)
+      for (size_t j = 0; j < d; ++j) mean[j] += s->unit[r * d + j];
+    for (int r : neg)
+      for (size_t j = 0; j < d; ++j) mean[j] -= s->unit[r * d + j];
+    std::vector<float> query(d);
+    double norm = 0;
+    for (size_t j = 0; j < d; ++j) {
+      mean[j] /= static_cast<double>(inputs.size());
+      query[j] = static_cast<float>(mean[j]);
+      norm += mean[j] * mean[j];
+    }
+    N2V_CHECK(std::sqrt(norm) > 1e-6, kInvalidArgument,
+              "the analogy's terms cancel out (the mean of +positive and -negative unit vectors is "
+              "zero): there is no direction to search");
+    result.hits = cosine_search(*s, impl_->index(*s), query.data(), k, allowed, result.candidates);
+    return result;
+  }
+
+  // 3CosMul (Levy & Goldberg 2014, gensim most_similar_cosmul): cosines mapped to [0, 1] by
+  // (1 + cos) / 2; product over positives / (product over negatives + 1e-6).
+  std::vector<float> terms;
+  for (int r : inputs) terms.insert(terms.end(), s->unit.begin() + r * d, s->unit.begin() + (r + 1) * d);
+  std::vector<float> cos(inputs.size() * static_cast<size_t>(s->n));
+  inner_products(s->unit.data(), s->n, s->d, terms.data(), static_cast<int>(inputs.size()), cos.data());
+  std::vector<std::pair<double, int>> scored;
+  for (int r = 0; r < s->n; ++r) {
+    if (!s->valid[r]) continue;
+    if (allowed && !allowed->contains(s->id_of_row[r])) continue;
+    double num = 1, den = 1;
+    for (size_t t = 0; t < inputs.size(); ++t) {
+      const double c = (1.0 + cos[t * s->n + r]) / 2.0;
+      (t < pos.size() ? num : den) *= c;
+    }
+    scored.emplace_back(num / (den + 1e-6), r);
+  }
+  result.candidates = static_cast<int>(scored.size());
+  const size_t keep = std::min(scored.size(), static_cast<size_t>(k));
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  for (size_t i = 0; i < keep; ++i) result.hits.push_back(hit(*s, scored[i].second, scored[i].first));
+  return result;
+}
+
+std::vector<ConceptVector> QueryEngine::vectors(const std::string& space) {
+  const auto s = impl_->load(space);
+  std::vector<ConceptVector> out(s->n);
+  for (int r = 0; r < s->n; ++r) {
+    out[r].concept_number = s->numbers[r];
+    out[r].name = s->names[r];
+    out[r].category = s->categories[r];
+    out[r].weights.assign(s->weights.begin() + static_cast<std::ptrdiff_t>(r) * s->d,
+                          s->weights.begin() + static_cast<std::ptrdiff_t>(r + 1) * s->d);
+  }
+  return out;
+}
+
+SpaceInfo QueryEngine::space_info(const std::string& space) {
+  const std::optional<SpaceInfo> info = impl_->catalog.space(space);
+  if (!info) impl_->throw_unknown_space(space);
+  return *info;
+}
+
+void QueryEngine::invalidate(const std::string& space) {
+  std::lock_guard lock(impl_->mutex);
+  if (space.empty()) impl_->cache.clear();
+  else impl_->cache.erase(space);
+}
+
+std::string QueryEngine::index_name() const {
+  return impl_->options.index == QueryOptions::Index::kBruteForce ? "brute-force" : make_faiss_index(1)->name();
+}
+
+}  // namespace n2v

@@ -1,0 +1,235 @@
+#pragma once
+// Query stage: the embedding analyses of Net2Vec (Fong & Vedaldi 2018, sections 4.2 and 5)
+// over the concept spaces stored in a catalog:
+//   * neighbours   -- nearest concepts by cosine similarity (paper Table 2);
+//   * analogies    -- vector arithmetic, 3CosAdd (paper Table 3, gensim most_similar) and
+//                     3CosMul (Levy & Goldberg 2014, gensim most_similar_cosmul);
+//   * compare      -- distances between spaces: D_ij, per-concept D_ijc, their means per
+//                     concept category (paper Figure 10) and linear CKA;
+//   * concept/filter reports -- every stored score of a concept, the filters that carry it,
+//                     and the concepts a filter serves (paper 4.2, 5.2).
+// Definitions, formulas and the choices made where the paper is silent: docs/QUERIES.md.
+//
+// Vectors are read from the catalog (the source of truth) and cached per space together with
+// an exact cosine index (src/index); a cached space is reloaded when the catalog's record of
+// it changes (created_at, run id, dimension, concept count or a reference space's source).
+// Reference spaces (kind "reference": WordNet, word vectors) are queried like network
+// spaces; they have no task and no stored scores. Torch-free.
+//
+// Errors (n2v::Error): an unknown space, concept or category is kNotFound and the message
+// names the closest existing names; bad arguments (k <= 0, a vector of the wrong size or with
+// a non-finite value, a zero vector, terms that cancel out, no shared concepts) are
+// kInvalidArgument. k larger than the number of candidates is not an error: results are
+// clamped to the candidates there are (NeighborsResult::candidates says how many).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+
+namespace n2v {
+
+struct QueryOptions {
+  enum class Index { kFaiss, kBruteForce };
+  // kFaiss: FAISS flat inner product (GPU where the installed FAISS has it, see
+  // src/index/vector_index.h); kBruteForce: the reference loops (tests, comparisons).
+  Index index = Index::kFaiss;
+  // How long a cached space is trusted before the catalog is asked again whether it changed
+  // (one small SQL read, ~10-40 us). 0: ask on every query (the default; what a CLI wants).
+  // A long-lived server can set e.g. 100 ms to take that read off each query.
+  int revalidate_ms = 0;
+};
+
+// A concept returned by a search.
+struct ConceptHit {
+  int concept_number = 0;  // probe-set label number
+  std::string name, category;
+  // neighbors and 3CosAdd: cosine similarity in [-1, 1]; 3CosMul: the 3CosMul objective.
+  double score = 0;
+};
+
+struct NeighborsResult {
+  std::string space;
+  std::string query;                    // the concept's name; "" for a raw vector
+  std::optional<std::string> category;  // the category filter, if any
+  int k = 0;                            // as requested
+  int candidates = 0;                   // concepts that could be returned
+  std::vector<ConceptHit> hits;         // min(k, candidates), best first
+};
+
+enum class AnalogyMethod { kAdd, kMul };
+const char* to_string(AnalogyMethod method);                 // "add" / "mul"
+AnalogyMethod parse_analogy_method(const std::string& text);  // "add"/"3cosadd", "mul"/"3cosmul"
+
+struct AnalogyResult {
+  std::string space;
+  std::vector<std::string> positive, negative;
+  AnalogyMethod method = AnalogyMethod::kAdd;
+  std::optional<std::string> category;
+  int k = 0, candidates = 0;
+  std::vector<ConceptHit> hits;  // inputs excluded, best first
+};
+
+// ---- compare ----
+
+struct CategoryDistance {
+  std::string category;
+  int concepts = 0;   // shared concepts of this category
+  double mean = 0;    // mean D_ijc over them
+};
+
+// One pair of spaces (i < j, indexes into SpaceComparison::spaces).
+struct PairComparison {
+  int i = 0, j = 0;
+  double distance = 0;              // D_ij = ||d(W_i) - d(W_j)||_F^2
+  double cka = 0;                   // linear CKA of the centred Gram matrices; NaN if undefined
+  std::vector<double> per_concept;  // D_ijc, aligned with SpaceComparison::concepts
+  std::vector<CategoryDistance> categories;  // sorted by category name
+};
+
+struct SpaceComparison {
+  std::vector<std::string> spaces;
+  std::vector<std::string> concepts;    // the shared concepts, sorted by name
+  std::vector<std::string> categories;  // each shared concept's category (first space's)
+  // Concepts present in every space but left out because a vector is zero (cosine undefined):
+  // "name (space)".
+  std::vector<std::string> excluded;
+  int m = 0;                    // spaces.size()
+  std::vector<double> distance;  // m x m row-major D_ij (symmetric, zero diagonal)
+  std::vector<double> cka;       // m x m row-major (symmetric, diagonal 1 where defined)
+  std::vector<PairComparison> pairs;  // every i < j, in row order
+  int shared() const { return static_cast<int>(concepts.size()); }
+  const PairComparison& pair(int i, int j) const;  // either order; throws on i == j
+};
+
+// ---- concept and filter reports ----
+
+struct FilterWeight {
+  int filter = 0;
+  float weight = 0;       // w_k
+  double share = 0;       // |w_k| / ||w||_1 (paper 5.2)
+  double cumulative = 0;  // share of this and every higher-ranked filter
+};
+
+struct ConceptReport {
+  std::string space, name, category;
+  int concept_number = 0;
+  std::string kind;                  // "network" or "reference"
+  Task task = Task::kSegmentation;   // network spaces only
+  int dim = 0;
+  int train_count = 0, val_count = 0;
+  float bias = 0, alpha = 0;
+  // Learned weights (all filters): set IoU (segmentation) or balanced accuracy (classification).
+  std::optional<float> set_iou_train, set_iou_val, accuracy_train, accuracy_val;
+  int best_filter = -1;  // best single filter, chosen on train; -1: none
+  std::optional<float> best_filter_train, best_filter_val;
+  // Paper 5.2's second measure: best single filter's val score / the learned weights' val
+  // score (set IoU or accuracy). Unset where either is missing or the denominator is 0.
+  std::optional<double> single_over_learned;
+  int best_filter_rank = 0;  // 1-based rank of the best filter by |w_k|; 0 when none
+  std::vector<SubsetScore> subsets;  // the F sweep
+  // Per-image val IoU (segmentation): images, mean over defined values, images with IoU 0.
+  int image_count = 0;
+  std::optional<double> mean_image_iou_learned, mean_image_iou_single;
+  int zero_iou_learned = 0, zero_iou_single = 0;
+  double l1_norm = 0, l2_norm = 0;
+  // Fewest top-|w| filters whose shares add up to at least half / 90% of ||w||_1.
+  int filters_for_half = 0, filters_for_90 = 0;
+  std::vector<FilterWeight> top_filters;  // top `top` by |w_k| (= by share), ties by filter
+};
+
+struct FilterConcept {
+  int concept_number = 0;
+  std::string name, category;
+  float weight = 0;    // this concept's w_k
+  double share = 0;    // |w_k| / ||w||_1
+  int rank = 0;        // 1-based rank of filter k among this concept's filters by |w|
+  bool best = false;   // k is this concept's best single filter
+  std::optional<float> best_filter_val;  // the best single filter's val score
+};
+
+struct FilterReport {
+  std::string space;
+  int filter = 0, dim = 0, concept_count = 0;
+  std::vector<FilterConcept> best_for;      // every concept with best filter k, by val score
+  std::vector<FilterConcept> top_weighted;  // top `top` concepts by share, then |w_k|
+};
+
+// Paper Figure 5: for each filter, how many concepts chose it as their best single filter.
+struct FilterUsage {
+  std::string space;
+  int dim = 0, concept_count = 0;
+  std::vector<int> concepts_per_filter;  // size dim
+  int never_selected = 0;                // filters with count 0
+};
+
+// A row of the `concepts` listing.
+struct ConceptSummary {
+  int concept_number = 0;
+  std::string name, category;
+  std::optional<float> score_val;  // set IoU (seg) or balanced accuracy (cls) on val
+  int best_filter = -1;
+  std::optional<float> best_filter_val;
+  double l2_norm = 0;
+};
+
+class QueryEngine {
+ public:
+  // The catalog must outlive the engine. Thread-safe: queries may run concurrently.
+  explicit QueryEngine(const Catalog& catalog, QueryOptions options = {});
+  ~QueryEngine();
+  QueryEngine(const QueryEngine&) = delete;
+  QueryEngine& operator=(const QueryEngine&) = delete;
+
+  // Nearest concepts to a stored concept (itself excluded) or to a raw vector of the space's
+  // dimension; `category` keeps only concepts of that category.
+  NeighborsResult neighbors(const std::string& space, const std::string& concept_name, int k,
+                            const std::optional<std::string>& category = std::nullopt);
+  NeighborsResult neighbors(const std::string& space, std::span<const float> vector, int k,
+                            const std::optional<std::string>& category = std::nullopt);
+
+  // positive - negative arithmetic; inputs are excluded from the results. At least one term.
+  AnalogyResult analogy(const std::string& space, const std::vector<std::string>& positive,
+                        const std::vector<std::string>& negative, int k,
+                        AnalogyMethod method = AnalogyMethod::kAdd,
+                        const std::optional<std::string>& category = std::nullopt);
+
+  // At least two distinct spaces; `concepts` (optional) restricts the comparison to those
+  // names, each of which must be in every space.
+  SpaceComparison compare(const std::vector<std::string>& spaces,
+                          const std::vector<std::string>& concepts = {});
+
+  ConceptReport concept_report(const std::string& space, const std::string& concept_name, int top = 10);
+  FilterReport filter_report(const std::string& space, int filter, int top = 10);
+  FilterUsage filter_usage(const std::string& space);
+  std::vector<ConceptSummary> concepts(const std::string& space,
+                                       const std::optional<std::string>& category = std::nullopt);
+
+  // The stored concept vectors of a space (catalog order, duplicates by name dropped: the
+  // lowest label number wins), with kNotFound suggestions for unknown spaces.
+  std::vector<ConceptVector> vectors(const std::string& space);
+  // SpaceInfo or kNotFound with suggestions.
+  SpaceInfo space_info(const std::string& space);
+
+  // Drops cached vectors and indexes (one space, or all with ""); the next query reloads.
+  // Only needed where a space is replaced within the same second with the same run id,
+  // dimension and concept count (reference spaces re-imported at once).
+  void invalidate(const std::string& space = "");
+  // Which index implementation answers searches ("faiss-flat-ip", "brute-force", ...).
+  std::string index_name() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Up to `max` names closest to `query` (case-insensitive edit distance; substrings count as
+// close), best first; empty when nothing is reasonably close.
+std::vector<std::string> closest_names(const std::string& query, const std::vector<std::string>& names,
+                                       int max = 3);
+
+}  // namespace n2v

@@ -1,0 +1,72 @@
+// closest_names(): "did you mean" for unknown spaces, concepts and categories.
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "query/query.h"
+
+namespace n2v {
+namespace {
+
+std::string lower(const std::string& s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions ("dgo" -> "dog"
+// is 1).
+int osa_distance(const std::string& a, const std::string& b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<int>> dp(n + 1, std::vector<int>(m + 1));
+  for (size_t i = 0; i <= n; ++i) dp[i][0] = static_cast<int>(i);
+  for (size_t j = 0; j <= m; ++j) dp[0][j] = static_cast<int>(j);
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      dp[i][j] = std::min({dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        dp[i][j] = std::min(dp[i][j], dp[i - 2][j - 2] + 1);
+    }
+  return dp[n][m];
+}
+
+}  // namespace
+
+std::vector<std::string> closest_names(const std::string& query, const std::vector<std::string>& names, int max) {
+  const std::string q = lower(query);
+  // Close enough to suggest: a third of the query's length in edits (at least 2), or one
+  // name contains the other (3+ characters: "plate" -> "license plate").
+  const int limit = std::max(2, static_cast<int>(q.size()) / 3);
+  struct Candidate {
+    int distance;
+    size_t length_gap;
+    const std::string* name;
+  };
+  std::vector<Candidate> close;
+  for (const std::string& name : names) {
+    const std::string n = lower(name);
+    if (n.size() > q.size() + static_cast<size_t>(limit) && n.find(q) == std::string::npos) continue;  // cheap skip
+    int d = osa_distance(q, n);
+    const bool contains = q.size() >= 3 && n.size() >= 3 &&
+                          (n.find(q) != std::string::npos || q.find(n) != std::string::npos);
+    if (contains) d = std::min(d, 1);
+    if (d > limit) continue;
+    close.push_back({d, n.size() > q.size() ? n.size() - q.size() : q.size() - n.size(), &name});
+  }
+  std::sort(close.begin(), close.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.distance != b.distance) return a.distance < b.distance;
+    if (a.length_gap != b.length_gap) return a.length_gap < b.length_gap;
+    return *a.name < *b.name;
+  });
+  std::vector<std::string> out;
+  for (const Candidate& c : close) {
+    if (static_cast<int>(out.size()) >= max) break;
+    if (std::find(out.begin(), out.end(), *c.name) == out.end()) out.push_back(*c.name);
+  }
+  return out;
+}
+
+}  // namespace n2v

@@ -1,0 +1,350 @@
+// The real `net2vec` binary on a real catalog file: --json output parsed back and checked
+// against hand-computed values (the toy spaces of tests/query), exports (.npy header and
+// values, TSV rows), exit codes and messages, --help.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "catalog/catalog.h"
+#include "support/temp_dir.h"
+#include "toy_spaces.h"
+
+namespace n2v {
+namespace {
+
+using nlohmann::json;
+
+struct CliRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Arguments are single-quoted for the shell (none of the tests' arguments holds a quote).
+CliRun run(const test::TempDir& dir, const std::vector<std::string>& args) {
+  std::string cmd = std::string("'") + NET2VEC_BIN + "'";
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
+  cmd += " >'" + out + "' 2>'" + err + "'";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.file("catalog.db");
+    Catalog catalog = Catalog::open(db_);
+    // As in tests/query/test_query.cpp: dog (1,0), cat (3,1), horse (1,1), red-c (0,2),
+    // sky (-1,0), void (0,0).
+    test::write_toy_space(catalog, "toy", "features",
+                          {{"dog", "object", {1, 0}, 0, 0.3f, 0.5f, {{1, 0.4f}}, {{1, 0.5f, 0.25f}}},
+                           {"cat", "object", {3, 1}, 0, 0.2f, 0.4f},
+                           {"horse", "object", {1, 1}, 1, 0.25f, 0.45f},
+                           {"red-c", "color", {0, 2}, 1},
+                           {"sky", "scene", {-1, 0}},
+                           {"void", "object", {0, 0}}});
+    // As in tests/query/test_compare.cpp: D_PQ = 2, D_PQa = 1, D_PQb = D_PQc = 0.5,
+    // CKA 0.3355068; mean D over object (a, b) 0.75, colour (c) 0.5.
+    test::write_toy_space(catalog, "p", "l", {{"a", "object", {1, 0}}, {"b", "object", {0, 1}}, {"c", "color", {1, 1}}});
+    test::write_toy_space(catalog, "q", "l", {{"a", "object", {1, 0}}, {"b", "object", {1, 1}}, {"c", "color", {0, 1}}},
+                          Task::kClassification);
+  }
+
+  json run_json(std::vector<std::string> args) {
+    args.push_back("--db");
+    args.push_back(db_);
+    args.push_back("--json");
+    const CliRun r = run(dir_, args);
+    EXPECT_EQ(r.rc, 0) << r.err;
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out;
+      return json();
+    }
+  }
+
+  test::TempDir dir_;
+  std::string db_;
+};
+
+TEST_F(CliTest, Spaces) {
+  const json j = run_json({"spaces"});
+  ASSERT_EQ(j["spaces"].size(), 3u);
+  EXPECT_EQ(j["spaces"][0]["id"], "p.l.seg");
+  EXPECT_EQ(j["spaces"][1]["id"], "q.l.cls");
+  EXPECT_EQ(j["spaces"][1]["task"], "classification");
+  EXPECT_EQ(j["spaces"][2]["id"], "toy.features.seg");
+  EXPECT_EQ(j["spaces"][2]["dim"], 2);
+  EXPECT_EQ(j["spaces"][2]["concepts"], 6);
+  EXPECT_EQ(j["spaces"][2]["kind"], "network");
+}
+
+// cos(dog, cat) = 3/sqrt(10) = 0.9486833, cos(dog, horse) = 1/sqrt(2) = 0.7071068.
+TEST_F(CliTest, Neighbors) {
+  const json j = run_json({"neighbors", "--space", "toy.features.seg", "--concept", "dog", "-k", "2"});
+  EXPECT_EQ(j["query"], "dog");
+  EXPECT_EQ(j["candidates"], 4);
+  ASSERT_EQ(j["neighbors"].size(), 2u);
+  EXPECT_EQ(j["neighbors"][0]["name"], "cat");
+  EXPECT_NEAR(j["neighbors"][0]["score"].get<double>(), 0.9486833, 1e-6);
+  EXPECT_EQ(j["neighbors"][1]["name"], "horse");
+  EXPECT_NEAR(j["neighbors"][1]["score"].get<double>(), 0.7071068, 1e-6);
+
+  // Raw vector (2, -2): dog 0.7071068 first, not excluded. Category filter: objects only.
+  const json v = run_json({"neighbors", "--space", "toy.features.seg", "--vector", "2,-2", "-k", "1"});
+  EXPECT_TRUE(v["query"].is_null());
+  EXPECT_EQ(v["neighbors"][0]["name"], "dog");
+  const json o = run_json({"neighbors", "--space", "toy.features.seg", "--concept", "dog", "--category", "object"});
+  EXPECT_EQ(o["candidates"], 2);
+  EXPECT_EQ(o["neighbors"].size(), 2u);
+}
+
+// cat + red-c - dog: 3CosAdd horse 0.6790224, sky 0.0389581; 3CosMul sky 12829.18, horse
+// 0.9472125 (worked out in tests/query/test_query.cpp).
+TEST_F(CliTest, Analogy) {
+  const json add = run_json({"analogy", "--space", "toy.features.seg", "--positive", "cat,red-c", "--negative", "dog"});
+  EXPECT_EQ(add["method"], "add");
+  ASSERT_EQ(add["results"].size(), 2u);
+  EXPECT_EQ(add["results"][0]["name"], "horse");
+  EXPECT_NEAR(add["results"][0]["score"].get<double>(), 0.6790224, 1e-6);
+  EXPECT_NEAR(add["results"][1]["score"].get<double>(), 0.0389581, 1e-6);
+  const json mul = run_json({"analogy", "--space", "toy.features.seg", "--positive", "cat", "--positive", "red-c",
+                             "--negative", "dog", "--method", "mul"});
+  EXPECT_EQ(mul["positive"], (json{"cat", "red-c"}));
+  EXPECT_EQ(mul["results"][0]["name"], "sky");
+  EXPECT_NEAR(mul["results"][0]["score"].get<double>(), 12829.18, 0.2);
+  EXPECT_NEAR(mul["results"][1]["score"].get<double>(), 0.9472125, 1e-5);
+}
+
+TEST_F(CliTest, Compare) {
+  const json j = run_json({"compare", "--spaces", "p.l.seg,q.l.cls", "--per-concept", "0"});
+  EXPECT_EQ(j["shared"], 3);
+  EXPECT_EQ(j["concepts"], (json{"a", "b", "c"}));
+  EXPECT_NEAR(j["distance"][0][1].get<double>(), 2.0, 1e-6);
+  EXPECT_NEAR(j["distance"][1][0].get<double>(), 2.0, 1e-6);
+  EXPECT_EQ(j["distance"][0][0].get<double>(), 0.0);
+  EXPECT_NEAR(j["cka"][0][1].get<double>(), 0.3355068, 1e-6);
+  const json& pair = j["pairs"][0];
+  EXPECT_EQ(pair["a"], "p.l.seg");
+  EXPECT_NEAR(pair["categories"]["object"]["mean"].get<double>(), 0.75, 1e-6);
+  EXPECT_EQ(pair["categories"]["object"]["concepts"], 2);
+  EXPECT_NEAR(pair["categories"]["color"]["mean"].get<double>(), 0.5, 1e-6);
+  ASSERT_EQ(pair["per_concept"].size(), 3u);
+  EXPECT_EQ(pair["per_concept"][0]["name"], "a");  // largest D_ijc first
+  EXPECT_NEAR(pair["per_concept"][0]["d"].get<double>(), 1.0, 1e-6);
+
+  // --all: the toy space shares nothing with p and q -> a clear error, exit 2.
+  const CliRun all = run(dir_, {"compare", "--db", db_, "--all"});
+  EXPECT_EQ(all.rc, 2);
+  EXPECT_NE(all.err.find("no concept is shared"), std::string::npos) << all.err;
+}
+
+TEST_F(CliTest, ConceptAndFilter) {
+  const json c = run_json({"concept", "--space", "toy.features.seg", "--concept", "dog"});
+  EXPECT_EQ(c["name"], "dog");
+  EXPECT_EQ(c["best_filter"], 0);
+  EXPECT_NEAR(c["set_iou_val"].get<double>(), 0.5, 1e-6);
+  EXPECT_TRUE(c["accuracy_val"].is_null());
+  EXPECT_NEAR(c["single_over_learned"].get<double>(), 0.6, 1e-6);  // 0.3 / 0.5
+  EXPECT_EQ(c["subsets"][0]["filters"], 1);
+  EXPECT_EQ(c["image_count"], 1);
+  ASSERT_EQ(c["top_filters"].size(), 2u);
+  EXPECT_EQ(c["top_filters"][0]["filter"], 0);
+  EXPECT_NEAR(c["top_filters"][0]["share"].get<double>(), 1.0, 1e-9);
+
+  // Best filters: dog, cat, sky, void 0; horse, red-c 1.
+  const json usage = run_json({"filter", "--space", "toy.features.seg"});
+  EXPECT_EQ(usage["concepts_per_filter"], (json{4, 2}));
+  const json f = run_json({"filter", "--space", "toy.features.seg", "--filter", "1", "--top", "2"});
+  ASSERT_EQ(f["best_for"].size(), 2u);
+  EXPECT_EQ(f["best_for"][0]["name"], "horse");  // val 0.25 before red-c's missing score
+  // Shares of filter 1: red-c 2/2 = 1, horse 1/2, cat 1/4.
+  ASSERT_EQ(f["top_weighted"].size(), 2u);
+  EXPECT_EQ(f["top_weighted"][0]["name"], "red-c");
+  EXPECT_NEAR(f["top_weighted"][1]["share"].get<double>(), 0.5, 1e-9);
+}
+
+uint16_t le16(const std::string& s, size_t at) {
+  return static_cast<uint16_t>(static_cast<unsigned char>(s[at]) | static_cast<unsigned char>(s[at + 1]) << 8);
+}
+
+float le_float(const std::string& s, size_t at) {
+  uint32_t bits = 0;
+  for (int i = 3; i >= 0; --i) bits = bits << 8 | static_cast<unsigned char>(s[at + i]);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+TEST_F(CliTest, ExportNpy) {
+  const std::string out = dir_.file("npy");
+  const json j = run_json({"export", "--space", "toy.features.seg", "--format", "npy", "--out", out});
+  EXPECT_EQ(j["concepts"], 6);
+  const std::string npy = read_file(out + "/vectors.npy");
+  ASSERT_GE(npy.size(), 10u);
+  EXPECT_EQ(npy.substr(0, 6), "\x93NUMPY");
+  EXPECT_EQ(npy[6], 1);  // version 1.0
+  EXPECT_EQ(npy[7], 0);
+  const size_t header_len = le16(npy, 8), data_at = 10 + header_len;
+  EXPECT_EQ(data_at % 64, 0u);
+  const std::string header = npy.substr(10, header_len);
+  EXPECT_NE(header.find("'descr': '<f4'"), std::string::npos) << header;
+  EXPECT_NE(header.find("'fortran_order': False"), std::string::npos) << header;
+  EXPECT_NE(header.find("'shape': (6, 2)"), std::string::npos) << header;
+  EXPECT_EQ(header.back(), '\n');
+  ASSERT_EQ(npy.size(), data_at + 6 * 2 * 4);
+  // Stored weights in catalog order: dog (1,0), cat (3,1), horse (1,1), red-c (0,2), sky, void.
+  const float expected[] = {1, 0, 3, 1, 1, 1, 0, 2, -1, 0, 0, 0};
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(le_float(npy, data_at + 4 * i), expected[i]) << i;
+  EXPECT_EQ(read_file(out + "/metadata.tsv"),
+            "name\tcategory\ndog\tobject\ncat\tobject\nhorse\tobject\nred-c\tcolor\nsky\tscene\nvoid\tobject\n");
+}
+
+TEST_F(CliTest, ExportTsvNormalized) {
+  const std::string out = dir_.file("tsv");
+  run_json({"export", "--space", "toy.features.seg", "--out", out, "--normalize"});
+  std::istringstream rows(read_file(out + "/vectors.tsv"));
+  std::vector<std::vector<double>> values;
+  for (std::string line; std::getline(rows, line);) {
+    std::vector<double> row;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, '\t');) row.push_back(std::stod(cell));
+    values.push_back(row);
+  }
+  ASSERT_EQ(values.size(), 6u);
+  for (const auto& row : values) EXPECT_EQ(row.size(), 2u);
+  EXPECT_NEAR(values[1][0], 0.9486833, 1e-7);  // cat (3,1)/sqrt(10)
+  EXPECT_NEAR(values[1][1], 0.3162278, 1e-7);
+  EXPECT_EQ(values[5], (std::vector<double>{0, 0}));  // void stays zero
+  EXPECT_EQ(read_file(out + "/metadata.tsv").substr(0, 14), "name\tcategory\n");
+}
+
+TEST_F(CliTest, ErrorsAndExitCodes) {
+  CliRun r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--concept", "dgo"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("did you mean 'dog'"), std::string::npos) << r.err;
+  r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.feature.seg", "--concept", "dog"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("'toy.features.seg'"), std::string::npos) << r.err;
+  r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--concept", "dog", "-k", "0"});
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--vector", "1,x"});
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--concept", "void"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("zero vector"), std::string::npos) << r.err;
+  r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg"});  // neither --concept nor --vector
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {"spaces", "--db", dir_.file("missing.db")});
+  EXPECT_EQ(r.rc, 3);
+  r = run(dir_, {"filter", "--db", db_, "--space", "toy.features.seg", "--filter", "2"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
+  r = run(dir_, {"export", "--db", db_, "--space", "toy.features.seg", "--format", "csv", "--out", dir_.file("x")});
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {});  // no subcommand
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {"frobnicate"});
+  EXPECT_EQ(r.rc, 2);
+  r = run(dir_, {"spaces"});  // --db missing
+  EXPECT_EQ(r.rc, 2);
+  // Reference import of a directory that is not WordNet: an error with a code, never a crash
+  // (6 where this build has no src/reference).
+  r = run(dir_, {"reference", "wordnet", "--db", db_, "--wordnet-dir", dir_.file("no-wordnet")});
+  EXPECT_GE(r.rc, 2) << r.err;
+  EXPECT_FALSE(r.err.empty());
+}
+
+// A GloVe-style text file -> reference space "glove-3d" (src/reference); red-c maps to "red"
+// (BRODEN suffix dropped). Then it is listed, queried and compared like a network space:
+// on dog, cat, horse, red-c, sky (void has no word vector).
+TEST_F(CliTest, ReferenceVectorsImportAndCompare) {
+  const std::string file = dir_.file("vectors.txt");
+  {
+    std::ofstream f(file);
+    f << "dog 1 0 0\ncat 0.9 0.1 0\nhorse 0.5 0.5 0\nred 0 0 1\nsky 0 1 0\nzebra 0.2 0.2 0.2\n";
+  }
+  const CliRun r = run(dir_, {"reference", "vectors", "--db", db_, "--name", "glove-3d", "--file", file, "--format",
+                              "text", "--json"});
+  if (r.rc == 6) GTEST_SKIP() << "this build has no src/reference: " << r.err;
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json imported = json::parse(r.out);
+  EXPECT_EQ(imported["space"], "glove-3d");
+  EXPECT_EQ(imported["mapped"], 5);
+  EXPECT_EQ(imported["dim"], 3);
+
+  const json spaces = run_json({"spaces"});
+  bool found = false;
+  for (const json& s : spaces["spaces"])
+    if (s["id"] == "glove-3d") {
+      found = true;
+      EXPECT_EQ(s["kind"], "reference");
+      EXPECT_TRUE(s["task"].is_null());
+    }
+  EXPECT_TRUE(found);
+  // cos(dog, cat) = 0.9 / sqrt(0.82) = 0.9938837.
+  const json nb = run_json({"neighbors", "--space", "glove-3d", "--concept", "dog", "-k", "1"});
+  EXPECT_EQ(nb["neighbors"][0]["name"], "cat");
+  EXPECT_NEAR(nb["neighbors"][0]["score"].get<double>(), 0.9938837, 1e-6);
+  const json cmp = run_json({"compare", "--spaces", "toy.features.seg,glove-3d"});
+  EXPECT_EQ(cmp["shared"], 5);
+  EXPECT_EQ(cmp["concepts"], (json{"cat", "dog", "horse", "red-c", "sky"}));
+  const json c = run_json({"concept", "--space", "glove-3d", "--concept", "dog"});
+  EXPECT_EQ(c["kind"], "reference");
+  EXPECT_TRUE(c["task"].is_null());
+}
+
+TEST_F(CliTest, HumanTablesAreAligned) {
+  const CliRun r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--concept", "dog"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string title, header, rule, row;
+  std::getline(lines, title);
+  std::getline(lines, header);
+  std::getline(lines, rule);
+  EXPECT_EQ(header.size(), rule.size()) << header << "\n" << rule;
+  int rows = 0;
+  while (std::getline(lines, row)) {
+    EXPECT_EQ(row.size(), rule.size()) << row;  // the last column (cosine) is right-aligned
+    ++rows;
+  }
+  EXPECT_EQ(rows, 4);
+  EXPECT_NE(r.out.find("0.9487"), std::string::npos);
+}
+
+TEST_F(CliTest, HelpExplainsEverySubcommand) {
+  CliRun r = run(dir_, {"--help"});
+  EXPECT_EQ(r.rc, 0);
+  for (const char* sub : {"spaces", "concepts", "neighbors", "analogy", "compare", "concept", "filter", "export",
+                          "reference"})
+    EXPECT_NE(r.out.find(std::string("  ") + sub + " "), std::string::npos) << sub;
+  r = run(dir_, {"analogy", "--help"});
+  EXPECT_EQ(r.rc, 0);
+  for (const char* opt : {"--db", "--json", "--space", "--positive", "--negative", "--method", "--category", "-k"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  r = run(dir_, {"reference", "vectors", "--help"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("--format"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace n2v

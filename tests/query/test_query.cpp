@@ -1,0 +1,264 @@
+// Neighbours and analogies on a hand-made 2-D space, with every expected number worked out
+// in the comments; name suggestions; errors; cache refresh on re-ingest; FAISS vs brute
+// force through the engine.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "common/error.h"
+#include "query/query.h"
+#include "support/temp_dir.h"
+#include "toy_spaces.h"
+
+namespace n2v {
+namespace {
+
+using test::ToyConcept;
+
+// Space "toy.features.seg" (2-D):
+//   dog   (object) ( 1, 0) -> unit ( 1, 0)
+//   cat   (object) ( 3, 1) -> unit (3, 1)/sqrt(10) = (0.9486833, 0.3162278)
+//   horse (object) ( 1, 1) -> unit (0.7071068, 0.7071068)
+//   red-c (color)  ( 0, 2) -> unit ( 0, 1)
+//   sky   (scene)  (-1, 0) -> unit (-1, 0)
+//   void  (object) ( 0, 0) -> no direction: never returned, cannot be queried
+std::vector<ToyConcept> toy_concepts() {
+  return {{"dog", "object", {1, 0}},   {"cat", "object", {3, 1}}, {"horse", "object", {1, 1}},
+          {"red-c", "color", {0, 2}},  {"sky", "scene", {-1, 0}}, {"void", "object", {0, 0}}};
+}
+
+template <class Fn>
+Error error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no n2v::Error thrown";
+  return Error(ErrorCode::kInternal, "none");
+}
+
+class QueryTest : public ::testing::TestWithParam<QueryOptions::Index> {
+ protected:
+  void SetUp() override {
+    catalog_ = std::make_unique<Catalog>(Catalog::open(dir_.file("catalog.db")));
+    space_ = test::write_toy_space(*catalog_, "toy", "features", toy_concepts());
+    engine_ = std::make_unique<QueryEngine>(*catalog_, QueryOptions{GetParam()});
+  }
+  test::TempDir dir_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<QueryEngine> engine_;
+  std::string space_;
+};
+
+void expect_hits(const std::vector<ConceptHit>& hits,
+                 const std::vector<std::pair<std::string, double>>& expected, double tol = 1e-6) {
+  ASSERT_EQ(hits.size(), expected.size());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    EXPECT_EQ(hits[i].name, expected[i].first) << "rank " << i;
+    EXPECT_NEAR(hits[i].score, expected[i].second, tol * std::max(1.0, std::fabs(expected[i].second)))
+        << hits[i].name;
+  }
+}
+
+// cos(dog, cat) = 3/sqrt(10) = 0.9486833; cos(dog, horse) = 1/sqrt(2) = 0.7071068;
+// cos(dog, red-c) = 0; cos(dog, sky) = -1. dog itself is excluded.
+TEST_P(QueryTest, NeighboursOfAConcept) {
+  EXPECT_EQ(space_, "toy.features.seg");
+  const NeighborsResult r = engine_->neighbors(space_, "dog", 3);
+  EXPECT_EQ(r.query, "dog");
+  EXPECT_EQ(r.candidates, 4);  // 6 concepts - dog - void
+  expect_hits(r.hits, {{"cat", 0.9486833}, {"horse", 0.7071068}, {"red-c", 0.0}});
+  EXPECT_EQ(r.hits[0].category, "object");
+  EXPECT_EQ(r.hits[0].concept_number, test::toy_number("cat"));
+}
+
+// k beyond the candidates is clamped, not an error: all 4 come back, sky last at -1.
+TEST_P(QueryTest, LargeKIsClamped) {
+  const NeighborsResult r = engine_->neighbors(space_, "dog", 1000000);
+  EXPECT_EQ(r.k, 1000000);
+  expect_hits(r.hits, {{"cat", 0.9486833}, {"horse", 0.7071068}, {"red-c", 0.0}, {"sky", -1.0}});
+}
+
+// Category "object": only cat and horse (dog is the query, void has no direction).
+TEST_P(QueryTest, CategoryFilter) {
+  const NeighborsResult r = engine_->neighbors(space_, "dog", 10, std::string("object"));
+  EXPECT_EQ(r.candidates, 2);
+  expect_hits(r.hits, {{"cat", 0.9486833}, {"horse", 0.7071068}});
+  // A category with no other concept: an empty answer, not an error.
+  const NeighborsResult none = engine_->neighbors(space_, "red-c", 5, std::string("color"));
+  EXPECT_EQ(none.candidates, 0);
+  EXPECT_TRUE(none.hits.empty());
+}
+
+// Raw vector (2, -2) -> unit (0.7071068, -0.7071068): nothing is excluded.
+// cos: dog 0.7071068, cat (3 - 1)/sqrt(20) = 0.4472136, horse 0, red-c -0.7071068,
+// sky -0.7071068 (tie with red-c: catalog order, red-c first).
+TEST_P(QueryTest, NeighboursOfAVector) {
+  const std::vector<float> v = {2, -2};
+  const NeighborsResult r = engine_->neighbors(space_, v, 5);
+  EXPECT_EQ(r.query, "");
+  EXPECT_EQ(r.candidates, 5);
+  expect_hits(r.hits, {{"dog", 0.7071068}, {"cat", 0.4472136}, {"horse", 0.0}, {"red-c", -0.7071068},
+                       {"sky", -0.7071068}});
+}
+
+// 3CosAdd, cat + red-c - dog (gensim most_similar):
+//   cat + red - dog = (0.9486833 + 0 - 1, 0.3162278 + 1 - 0) = (-0.0513167, 1.3162278)
+//   (the mean divides by 3, which the renormalisation undoes); norm 1.3172277,
+//   unit m = (-0.0389581, 0.9992408).
+//   Inputs cat, red-c, dog excluded; candidates horse and sky:
+//   cos(m, horse) = (-0.0389581 + 0.9992408) / sqrt(2) = 0.6790224
+//   cos(m, sky)   = 0.0389581
+TEST_P(QueryTest, Analogy3CosAdd) {
+  const AnalogyResult r = engine_->analogy(space_, {"cat", "red-c"}, {"dog"}, 5, AnalogyMethod::kAdd);
+  EXPECT_EQ(r.candidates, 2);
+  expect_hits(r.hits, {{"horse", 0.6790224}, {"sky", 0.0389581}});
+}
+
+// 3CosMul, same terms: score(x) = f(cos(x,cat)) f(cos(x,red)) / (f(cos(x,dog)) + 1e-6),
+// f(c) = (1 + c) / 2.
+//   horse: cos with cat (0.9486833 + 0.3162278)/sqrt(2) = 0.8944272 -> f = 0.9472136;
+//          with red 0.7071068 -> 0.8535534; with dog 0.7071068 -> 0.8535534;
+//          0.9472136 * 0.8535534 / (0.8535534 + 1e-6) = 0.9472125
+//   sky:   with cat -0.9486833 -> 0.0256584; with red 0 -> 0.5; with dog -1 -> 0;
+//          0.0256584 * 0.5 / (0 + 1e-6) = 12829.18
+// 3CosMul ranks sky first (it is opposite the negative term), unlike 3CosAdd.
+TEST_P(QueryTest, Analogy3CosMul) {
+  const AnalogyResult r = engine_->analogy(space_, {"cat", "red-c"}, {"dog"}, 5, AnalogyMethod::kMul);
+  EXPECT_EQ(r.candidates, 2);
+  expect_hits(r.hits, {{"sky", 12829.18}, {"horse", 0.9472125}}, 1e-5);
+}
+
+// Only positives: 3CosAdd of one term is its neighbours; 3CosMul with no negative divides
+// by 1 + 1e-6: horse f(cos(horse, dog)) = 0.8535534 / 1.000001 = 0.8535525.
+TEST_P(QueryTest, AnalogyWithoutNegatives) {
+  const AnalogyResult add = engine_->analogy(space_, {"dog"}, {}, 2, AnalogyMethod::kAdd);
+  expect_hits(add.hits, {{"cat", 0.9486833}, {"horse", 0.7071068}});
+  const AnalogyResult mul = engine_->analogy(space_, {"dog"}, {}, 2, AnalogyMethod::kMul);
+  expect_hits(mul.hits, {{"cat", (1 + 0.9486833) / 2 / 1.000001}, {"horse", 0.8535534 / 1.000001}});
+  // With a category filter: scene only -> sky, f(-1) = 0.
+  const AnalogyResult scene = engine_->analogy(space_, {"dog"}, {}, 2, AnalogyMethod::kMul, std::string("scene"));
+  expect_hits(scene.hits, {{"sky", 0.0}});
+}
+
+TEST_P(QueryTest, UnknownNamesSuggestClosest) {
+  Error e = error_of([&] { engine_->neighbors(space_, "dgo", 3); });
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_NE(e.message().find("did you mean 'dog'"), std::string::npos) << e.message();
+
+  e = error_of([&] { engine_->neighbors("toy.featurs.seg", "dog", 3); });
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_NE(e.message().find("'toy.features.seg'"), std::string::npos) << e.message();
+
+  e = error_of([&] { engine_->neighbors(space_, "dog", 3, std::string("objet")); });
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_NE(e.message().find("did you mean 'object'"), std::string::npos) << e.message();
+
+  e = error_of([&] { engine_->analogy(space_, {"cat"}, {"hrose"}, 3); });
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_NE(e.message().find("'horse'"), std::string::npos) << e.message();
+
+  e = error_of([&] { engine_->neighbors(space_, "qqqqqqqq", 3); });
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(e.message().find("did you mean"), std::string::npos) << e.message();
+}
+
+TEST_P(QueryTest, BadArguments) {
+  const auto invalid = [&](auto fn) { EXPECT_EQ(error_of(fn).code(), ErrorCode::kInvalidArgument); };
+  invalid([&] { engine_->neighbors(space_, "dog", 0); });
+  invalid([&] { engine_->neighbors(space_, "dog", -3); });
+  invalid([&] { engine_->neighbors(space_, "void", 3); });  // zero vector
+  const std::vector<float> wrong_size = {1, 2, 3}, nan = {NAN, 1}, zero = {0, 0}, inf = {INFINITY, 0};
+  invalid([&] { engine_->neighbors(space_, wrong_size, 3); });
+  invalid([&] { engine_->neighbors(space_, nan, 3); });
+  invalid([&] { engine_->neighbors(space_, inf, 3); });
+  invalid([&] { engine_->neighbors(space_, zero, 3); });
+  invalid([&] { engine_->analogy(space_, {}, {}, 3); });
+  invalid([&] { engine_->analogy(space_, {"dog"}, {"dog"}, 3); });  // terms cancel out
+  invalid([&] { engine_->analogy(space_, {"void"}, {}, 3); });
+  invalid([&] { engine_->analogy(space_, {"dog"}, {}, 0, AnalogyMethod::kMul); });
+  EXPECT_NE(error_of([&] { engine_->analogy(space_, {"dog"}, {"dog"}, 3); }).message().find("cancel"),
+            std::string::npos);
+  EXPECT_EQ(parse_analogy_method("3CosMul"), AnalogyMethod::kMul);
+  invalid([] { parse_analogy_method("sub"); });
+}
+
+// Re-ingesting the space replaces it (a new run id): the engine notices and reloads.
+TEST_P(QueryTest, CacheFollowsTheCatalog) {
+  EXPECT_EQ(engine_->neighbors(space_, "dog", 1).hits[0].name, "cat");
+  std::vector<ToyConcept> changed = toy_concepts();
+  changed[2].w = {1, 0.01f};  // horse now almost parallel to dog
+  test::write_toy_space(*catalog_, "toy", "features", changed);
+  EXPECT_EQ(engine_->neighbors(space_, "dog", 1).hits[0].name, "horse");
+}
+
+// With revalidate_ms the cached space is trusted for that long; invalidate() forces a reload.
+TEST(QueryCache, RevalidateIntervalAndInvalidate) {
+  test::TempDir dir;
+  Catalog catalog = Catalog::open(dir.file("catalog.db"));
+  const std::string space = test::write_toy_space(catalog, "toy", "features", toy_concepts());
+  QueryOptions options;
+  options.revalidate_ms = 3600 * 1000;
+  QueryEngine engine(catalog, options);
+  EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "cat");
+  std::vector<ToyConcept> changed = toy_concepts();
+  changed[2].w = {1, 0.01f};
+  test::write_toy_space(catalog, "toy", "features", changed);
+  EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "cat");  // still the cached space
+  engine.invalidate(space);
+  EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "horse");
+}
+
+INSTANTIATE_TEST_SUITE_P(Indexes, QueryTest,
+                         ::testing::Values(QueryOptions::Index::kFaiss, QueryOptions::Index::kBruteForce),
+                         [](const auto& info) {
+                           return info.param == QueryOptions::Index::kFaiss ? "faiss" : "brute_force";
+                         });
+
+// On a random space both engines give the same neighbours and analogies.
+TEST(QueryEngines, FaissAndBruteForceAgree) {
+  test::TempDir dir;
+  Catalog catalog = Catalog::open(dir.file("catalog.db"));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::vector<ToyConcept> concepts;
+  for (int i = 0; i < 300; ++i) {
+    ToyConcept c{"r" + std::to_string(i), i % 3 ? "object" : "part", std::vector<float>(45)};
+    for (float& v : c.w) v = normal(rng);
+    concepts.push_back(std::move(c));
+  }
+  const std::string space = test::write_toy_space(catalog, "rand", "l1", concepts);
+  QueryEngine faiss(catalog), brute(catalog, {QueryOptions::Index::kBruteForce});
+  EXPECT_EQ(brute.index_name(), "brute-force");
+  for (int i = 0; i < 300; i += 37) {
+    const std::string name = "r" + std::to_string(i);
+    const auto a = faiss.neighbors(space, name, 8), b = brute.neighbors(space, name, 8);
+    const auto c = faiss.neighbors(space, name, 8, std::string("part")),
+               d = brute.neighbors(space, name, 8, std::string("part"));
+    const auto e = faiss.analogy(space, {name, "r1"}, {"r2"}, 8), f = brute.analogy(space, {name, "r1"}, {"r2"}, 8);
+    for (const auto& [x, y] : {std::pair{&a.hits, &b.hits}, {&c.hits, &d.hits}, {&e.hits, &f.hits}}) {
+      ASSERT_EQ(x->size(), y->size());
+      for (size_t j = 0; j < x->size(); ++j) {
+        EXPECT_EQ((*x)[j].name, (*y)[j].name);
+        EXPECT_NEAR((*x)[j].score, (*y)[j].score, 1e-5);
+      }
+    }
+    for (const ConceptHit& h : c.hits) EXPECT_EQ(h.category, "part");
+  }
+}
+
+TEST(ClosestNames, EditDistanceAndSubstrings) {
+  const std::vector<std::string> names = {"dog", "dig", "cat", "license plate", "traffic light", "door"};
+  EXPECT_EQ(closest_names("dgo", names)[0], "dog");                 // transposition: 1 edit
+  EXPECT_EQ(closest_names("DOG", names)[0], "dog");                 // case-insensitive
+  EXPECT_EQ(closest_names("plate", names), std::vector<std::string>{"license plate"});
+  EXPECT_EQ(closest_names("traffic-light", names)[0], "traffic light");
+  EXPECT_TRUE(closest_names("zebra", names).empty());
+  EXPECT_LE(closest_names("do", names, 2).size(), 2u);
+}
+
+}  // namespace
+}  // namespace n2v
