@@ -1,0 +1,831 @@
+// net2vec-bench: per-stage figures of the ingest pipeline on a synthetic probe set shaped
+// like BRODEN (K = 256 filters at 13x13, 113x113 masks, 682 segmentation and 1,189
+// classification concepts with skewed, Zipf-like frequencies), generated in memory.
+//
+// Stages (--stages, comma-separated; all by default):
+//   activations     the real extract_activations over a temporary BRODEN-format probe set
+//                   (JPEG images, 224x224) with a synthetic network that returns random
+//                   post-ReLU maps; plus decode+preprocess and ThresholdSelector on their own.
+//   segmentation    train_segmentation: single filters, SGD over (image, concept) pairs,
+//                   evaluation (and filter subsets with --subsets).
+//   classification  train_classification over all concepts at once.
+// Training figures are per epoch, so they extrapolate to the paper's 30 epochs; the last
+// section extrapolates every stage linearly to BRODEN's 63,305 images. Nothing here asserts
+// anything about time: it measures and prints.
+
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <stb/stb_image_write.h>
+
+#include "activations/activations.h"
+#include "common/error.h"
+#include "common/process.h"
+#include "common/progress.h"
+#include "model/network.h"
+#include "probe/annotations.h"
+#include "probe/probe_set.h"
+#include "training/training.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+constexpr int kBrodenImages = 63305;
+constexpr int kPaperEpochs = 30;
+constexpr double kTau = 0.005;
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Config {
+  int images = 2000;
+  int epochs = 2;
+  int threads = 0;
+  uint64_t seed = 1;
+  std::string stages = "activations,segmentation,classification";
+  bool subsets = false;
+  int filters = 256, map_size = 13, mask_size = 113;
+  int seg_concepts = 682, cls_concepts = 1189;
+  int batch_size = n2v::SgdOptions{}.batch_size;                      // paper: 64
+  int pairs_per_chunk = n2v::SegmentationOptions{}.pairs_per_chunk;  // the library's default
+  int act_batch = 32;         // ActivationOptions::batch_size
+  int image_size = 224;       // probe images on disk (JPEG, square)
+  int distinct_images = 64;   // JPEG files written; index rows cycle through them
+  std::string tmp_dir;        // temporary probe set and activation cache ("" = TMPDIR)
+  std::string device = "cpu"; // training device: cpu, cuda, auto
+  bool progress = false;
+  bool default_malloc = false;  // skip net2vec-ingest's mallopt settings
+};
+
+// ---------------------------------------------------------------------------------------
+// Fast generator for bulk synthetic values (xoshiro256**, seeded by splitmix64).
+
+class FastRng {
+ public:
+  explicit FastRng(uint64_t seed) {
+    for (uint64_t& s : s_) {
+      seed += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      s = z ^ (z >> 31);
+    }
+  }
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }  // [0,1)
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+// Post-ReLU-like activations: 60% exact zeros, the rest exponential with a per-filter scale.
+void fill_activations(float* out, int n, int k, int hw, FastRng& rng) {
+  for (int i = 0; i < n; ++i)
+    for (int f = 0; f < k; ++f) {
+      const float gain = 0.5f + 0.1f * static_cast<float>(f % 11);
+      float* map = out + (static_cast<size_t>(i) * k + f) * hw;
+      for (int p = 0; p < hw; ++p) {
+        const float u = rng.uniform();
+        map[p] = u < 0.6f ? 0.0f : -gain * std::log(1.0f - (u - 0.6f) * 2.5f + 1e-7f);
+      }
+    }
+}
+
+// A network that ignores its input and returns random post-ReLU maps of K x h x w: the
+// activations stage is measured without any real model's cost (reported separately).
+class SyntheticNetwork : public n2v::Network {
+ public:
+  SyntheticNetwork(int k, int h, int w, uint64_t seed) : k_(k), h_(h), w_(w), rng_(seed) {}
+  std::vector<std::string> layers() const override { return {"conv5"}; }
+  n2v::Preprocessing default_preprocessing() const override { return {}; }
+  n2v::LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
+                                const std::string& layer) override {
+    auto t0 = Clock::now();
+    N2V_CHECK(layer == "conv5", kNotFound, "synthetic network: no layer " << layer);
+    N2V_CHECK(pixels.size() == static_cast<size_t>(n) * 3 * height * width, kInternal,
+              "synthetic network: input of " << pixels.size() << " floats for " << n << " images");
+    n2v::LayerActivations a{n, k_, h_, w_, {}};
+    a.values.resize(static_cast<size_t>(n) * k_ * h_ * w_);
+    fill_activations(a.values.data(), n, k_, h_ * w_, rng_);
+    seconds_ += seconds_since(t0);
+    return a;
+  }
+  n2v::DeviceKind device() const override { return n2v::DeviceKind::kCpu; }
+  double seconds() const { return seconds_; }
+
+ private:
+  int k_, h_, w_;
+  FastRng rng_;
+  double seconds_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Concept frequencies. BRODEN (broden1_227: ADE20K 22,210 + Pascal 10,103 + OpenSurfaces
+// 25,352 + DTD 5,640 images; labels kept with >= 10 images) has every pixel colour-labelled
+// (11 colours), a long tail of objects, parts and materials, and whole-image scene and
+// texture labels. The model: 11 colour-like concepts each in 40% of the images; the other
+// segmentation concepts Zipf (rank r: 0.5 N / r^1.2); whole-image concepts Zipf (0.05 N / r).
+// At BRODEN's size that gives a few concepts in thousands of images and most in tens.
+
+struct FrequencyModel {
+  int head = 11;
+  double head_fraction = 0.4;
+  double top_fraction = 0.5;
+  double exponent = 1.2;
+  double whole_top_fraction = 0.05;
+  double whole_exponent = 1.0;
+
+  // Images (of n) containing segmentation concept `rank` (0-based), at least `floor`.
+  int seg_count(int rank, int n, int floor) const {
+    double f = rank < head ? head_fraction * n
+                           : top_fraction * n / std::pow(rank - head + 1.0, exponent);
+    return clamp(f, n, floor);
+  }
+  int whole_count(int rank, int n, int floor) const {
+    return clamp(whole_top_fraction * n / std::pow(rank + 1.0, whole_exponent), n, floor);
+  }
+  static int clamp(double f, int n, int floor) {
+    int c = static_cast<int>(std::lround(f));
+    c = std::max(c, floor);
+    return std::min(c, static_cast<int>(0.9 * n));
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// The synthetic probe: splits, per-image concepts and 113x113 masks (random ellipses).
+
+struct SyntheticProbe {
+  n2v::ProbeAnnotations annotations;
+  std::vector<int> seg_counts;  // images per segmentation concept (rank order)
+};
+
+n2v::PackedMask random_ellipse(int size, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> U(0.0, 1.0);
+  const double area = std::exp(std::log(0.005) + U(rng) * (std::log(0.5) - std::log(0.005)));
+  const double aspect = std::exp(-0.7 + 1.4 * U(rng));
+  const double pixels = area * size * size;
+  const double ry = std::sqrt(pixels / (M_PI * aspect)), rx = ry * aspect;
+  const double cy = U(rng) * size, cx = U(rng) * size;
+  std::vector<uint8_t> px(static_cast<size_t>(size) * size, 0);
+  int set = 0;
+  const int y0 = std::max(0, static_cast<int>(cy - ry)), y1 = std::min(size, static_cast<int>(cy + ry) + 1);
+  const int x0 = std::max(0, static_cast<int>(cx - rx)), x1 = std::min(size, static_cast<int>(cx + rx) + 1);
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const double dy = (y + 0.5 - cy) / ry, dx = (x + 0.5 - cx) / rx;
+      if (dy * dy + dx * dx <= 1.0) {
+        px[static_cast<size_t>(y) * size + x] = 1;
+        ++set;
+      }
+    }
+  if (set == 0) px[static_cast<size_t>(std::min(size - 1, static_cast<int>(cy))) * size +
+                   std::min(size - 1, static_cast<int>(cx))] = 1;
+  return n2v::pack_mask(px);
+}
+
+SyntheticProbe make_probe(const Config& c, const FrequencyModel& fm) {
+  std::mt19937_64 rng(c.seed);
+  const int n = c.images;
+  SyntheticProbe out;
+  n2v::ProbeAnnotations& ann = out.annotations;
+  ann.mask_height = ann.mask_width = c.mask_size;
+
+  // ~70/30 train/val, as BRODEN.
+  std::vector<int> train_images, val_images;
+  std::bernoulli_distribution is_val(0.3);
+  for (int i = 0; i < n; ++i) {
+    const bool val = i < 2 ? i == 1 : is_val(rng);  // at least one image of each split
+    ann.rows.push_back(static_cast<size_t>(i));
+    ann.splits.push_back(val ? n2v::Split::kVal : n2v::Split::kTrain);
+    (val ? val_images : train_images).push_back(i);
+  }
+
+  // Distinct images per concept, with at least one train and one val image (so that every
+  // concept is trained and scored, as BRODEN's are).
+  std::vector<int> stamp(n, -1);
+  int concept_id = 0;
+  auto sample = [&](int count) {
+    std::uniform_int_distribution<int> any(0, n - 1);
+    std::vector<int> chosen;
+    bool has_train = false, has_val = false;
+    const int id = concept_id++;
+    while (static_cast<int>(chosen.size()) < count) {
+      const int i = any(rng);
+      if (stamp[i] == id) continue;
+      stamp[i] = id;
+      chosen.push_back(i);
+      (ann.splits[i] == n2v::Split::kVal ? has_val : has_train) = true;
+    }
+    auto force = [&](const std::vector<int>& pool) {
+      std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
+      for (;;) {
+        const int i = pool[pick(rng)];
+        if (stamp[i] == id) continue;
+        stamp[i] = id;
+        chosen.back() = i;  // count >= 2: the other split keeps its member
+        return;
+      }
+    };
+    if (!has_val) force(val_images);
+    else if (!has_train) force(train_images);
+    return chosen;
+  };
+
+  std::vector<std::vector<int>> seg(n), present(n);
+  for (int r = 0; r < c.seg_concepts; ++r) {
+    const int count = fm.seg_count(r, n, 4);
+    out.seg_counts.push_back(count);
+    for (int i : sample(count)) seg[i].push_back(1 + r);
+  }
+  const int whole_concepts = std::max(0, c.cls_concepts - c.seg_concepts);
+  for (int r = 0; r < whole_concepts; ++r)
+    for (int i : sample(fm.whole_count(r, n, 4))) present[i].push_back(1 + c.seg_concepts + r);
+
+  for (int i = 0; i < n; ++i) {
+    std::sort(seg[i].begin(), seg[i].end());
+    for (int label : seg[i]) ann.masks.push_back({i, label, random_ellipse(c.mask_size, rng)});
+    present[i].insert(present[i].end(), seg[i].begin(), seg[i].end());
+    std::sort(present[i].begin(), present[i].end());
+  }
+  ann.present = std::move(present);
+  return out;
+}
+
+// Bits at the tau rate, for runs without the activations stage.
+n2v::ProbeActivations random_activations(const Config& c) {
+  n2v::ProbeActivations a;
+  a.n = c.images;
+  a.k = c.filters;
+  a.h = a.w = c.map_size;
+  for (int i = 0; i < a.n; ++i) a.rows.push_back(static_cast<size_t>(i));
+  a.kept.assign(a.n, true);
+  a.thresholds.assign(a.k, 1.0f);
+  FastRng rng(c.seed * 7919 + 1);
+  a.pooled.resize(static_cast<size_t>(a.n) * a.k);
+  for (float& v : a.pooled) v = rng.uniform();
+  a.bits.assign(a.bytes_per_image() * a.n, 0);
+  const size_t per_image = static_cast<size_t>(a.k) * a.h * a.w;
+  for (int i = 0; i < a.n; ++i)
+    for (size_t b = 0; b < per_image; ++b)
+      if (rng.uniform() < kTau) a.bits[i * a.bytes_per_image() + b / 8] |= static_cast<uint8_t>(1u << (b % 8));
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------
+// Temporary BRODEN-format probe set on disk (what extract_activations reads).
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& base_in) {
+    std::string base = base_in;
+    if (base.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      base = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string pattern = base + "/net2vec-bench-XXXXXX";
+    N2V_CHECK(mkdtemp(pattern.data()) != nullptr, kIo, "cannot create a directory in " << base);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  N2V_CHECK(out.flush(), kIo, "cannot write " << path);
+}
+
+// Images are smooth gradients with blocks and noise, so JPEG sizes and decode costs are
+// those of photographs rather than of flat colour. Returns the mean file size in bytes.
+double write_probe_set(const std::string& dir, const Config& c,
+                       const std::vector<n2v::Split>& splits) {
+  std::filesystem::create_directories(dir + "/images");
+  FastRng rng(c.seed * 31 + 7);
+  const int s = c.image_size;
+  double bytes = 0;
+  std::vector<uint8_t> px(static_cast<size_t>(s) * s * 3);
+  for (int d = 0; d < c.distinct_images; ++d) {
+    const int bx = static_cast<int>(rng.uniform() * s), by = static_cast<int>(rng.uniform() * s);
+    for (int y = 0; y < s; ++y)
+      for (int x = 0; x < s; ++x) {
+        const bool block = std::abs(x - bx) < s / 5 && std::abs(y - by) < s / 4;
+        const int noise = static_cast<int>(rng.uniform() * 40) - 20;
+        const int r = (x * 255) / s + noise + (block ? 60 : 0);
+        const int g = (y * 255) / s + noise + d * 3;
+        const int b = ((x + y) * 127) / s + noise - (block ? 60 : 0);
+        uint8_t* p = &px[(static_cast<size_t>(y) * s + x) * 3];
+        p[0] = static_cast<uint8_t>(std::clamp(r, 0, 255));
+        p[1] = static_cast<uint8_t>(std::clamp(g, 0, 255));
+        p[2] = static_cast<uint8_t>(std::clamp(b, 0, 255));
+      }
+    const std::string path = dir + "/images/img" + std::to_string(d) + ".jpg";
+    N2V_CHECK(stbi_write_jpg(path.c_str(), s, s, 3, px.data(), 90) != 0, kIo, "cannot write " << path);
+    bytes += static_cast<double>(std::filesystem::file_size(path));
+  }
+  std::ostringstream index;
+  index << "image,split,ih,iw,sh,sw,object\n";
+  for (size_t i = 0; i < splits.size(); ++i)
+    index << "img" << (i % c.distinct_images) << ".jpg," << n2v::to_string(splits[i]) << "," << s
+          << "," << s << "," << c.mask_size << "," << c.mask_size << ",\n";
+  write_text(dir + "/index.csv", index.str());
+  write_text(dir + "/label.csv", "number,name,category,frequency,coverage,syns\n1,thing,object(1),0,0,\n");
+  write_text(dir + "/category.csv", "name,first,last,count,frequency\nobject,1,1,1,0\n");
+  write_text(dir + "/c_object.csv", "code,number,name,frequency,coverage\n1,1,thing,0,0\n");
+  return bytes / c.distinct_images;
+}
+
+// ---------------------------------------------------------------------------------------
+// Machine and memory
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Shared libraries mapped into this process whose file name contains one of `needles`
+// (resolved paths: which BLAS the alternatives actually gave us).
+std::vector<std::string> mapped_libraries(const std::vector<std::string>& needles) {
+  std::ifstream in("/proc/self/maps");
+  std::set<std::string> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    std::string name = std::filesystem::path(path).filename().string();
+    for (const std::string& n : needles)
+      if (name.find(n) != std::string::npos) found.insert(path);
+  }
+  return {found.begin(), found.end()};
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+double current_rss_mib() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+std::string mib(double bytes) {
+  char buf[64];
+  if (bytes >= 1024.0 * 1024 * 1024 * 10)
+    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+// User + system CPU seconds of this process (all threads): with wall time, how much of the
+// machine the stage got (at most the thread count; less when the machine is shared).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+struct Row {
+  std::string stage;
+  double items = 0;
+  std::string unit;
+  double seconds = 0;
+  double cpu = -1;  // CPU seconds, where measured around the whole call
+};
+
+class Table {
+ public:
+  void add(const std::string& stage, double items, const std::string& unit, double seconds,
+           double cpu = -1) {
+    rows_.push_back({stage, items, unit, seconds, cpu});
+    std::fprintf(stderr, "  done: %s (%.2f s)\n", stage.c_str(), seconds);
+  }
+  void note(const std::string& text) { rows_.push_back({text, -1, "", 0, -1}); }
+  void print() const {
+    std::printf("%-46s %12s %-7s %10s %12s %9s\n", "stage", "items", "unit", "seconds", "items/s",
+                "cpu s");
+    std::printf("%s\n", std::string(101, '-').c_str());
+    for (const Row& r : rows_) {
+      if (r.items < 0) {
+        std::printf("%s\n", r.stage.c_str());
+        continue;
+      }
+      const double rate = r.seconds > 0 ? r.items / r.seconds : 0;
+      std::printf(r.items < 100 ? "%-46s %12.1f %-7s %10.3f %12.1f" : "%-46s %12.0f %-7s %10.3f %12.1f",
+                  r.stage.c_str(), r.items, r.unit.c_str(), r.seconds, rate);
+      if (r.cpu >= 0) std::printf(" %9.1f", r.cpu);
+      std::printf("\n");
+    }
+  }
+
+ private:
+  std::vector<Row> rows_;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int run(const Config& c) {
+  std::set<std::string> stages;
+  for (const std::string& s : split_list(c.stages)) {
+    if (s == "all") {
+      stages.insert({"activations", "segmentation", "classification"});
+      continue;
+    }
+    N2V_CHECK(s == "activations" || s == "segmentation" || s == "classification", kInvalidArgument,
+              "unknown stage '" << s << "' (activations, segmentation, classification, all)");
+    stages.insert(s);
+  }
+  N2V_CHECK(c.images >= 20, kInvalidArgument, "--images must be at least 20");
+  N2V_CHECK(c.epochs >= 1, kInvalidArgument, "--epochs must be at least 1");
+  N2V_CHECK(c.seg_concepts >= 1 && c.cls_concepts >= c.seg_concepts, kInvalidArgument,
+            "need 1 <= segmentation concepts <= classification concepts");
+  n2v::Progress::set_default_mode(c.progress ? n2v::Progress::Mode::kAuto : n2v::Progress::Mode::kQuiet);
+
+  const int threads = n2v::configure_threads(c.threads);
+  const n2v::DeviceKind device = n2v::resolve_device(c.device);
+  const std::string load_start = read_first_line("/proc/loadavg");
+  const int hw = c.map_size * c.map_size;
+  FrequencyModel fm;
+
+  std::fprintf(stderr, "net2vec-bench: building the synthetic probe (%d images)...\n", c.images);
+  auto t_setup = Clock::now();
+  SyntheticProbe probe = make_probe(c, fm);
+  const n2v::ProbeAnnotations& ann = probe.annotations;
+  const double setup_seconds = seconds_since(t_setup);
+
+  // Pair statistics of the concepts train_segmentation keeps (>= 1 train and >= 1 val image).
+  std::map<int, std::pair<int64_t, int64_t>> per_label;
+  double mask_bytes = 0;
+  for (const n2v::ConceptMask& m : ann.masks) {
+    auto& p = per_label[m.label];
+    (ann.splits[m.image] == n2v::Split::kTrain ? p.first : p.second)++;
+    mask_bytes += static_cast<double>(m.mask.bytes.size());
+  }
+  int64_t train_pairs = 0, val_pairs = 0;
+  int seg_trained = 0;
+  for (const auto& [label, p] : per_label)
+    if (p.first >= 1 && p.second >= 1) {
+      train_pairs += p.first;
+      val_pairs += p.second;
+      ++seg_trained;
+    }
+  const int64_t all_pairs = train_pairs + val_pairs;
+  int64_t n_train = 0;
+  for (n2v::Split s : ann.splits) n_train += s == n2v::Split::kTrain;
+  std::vector<int> sorted_counts = probe.seg_counts;
+  std::sort(sorted_counts.begin(), sorted_counts.end());
+  // The same frequency model at BRODEN's size (labels with >= 10 images, as BRODEN).
+  double broden_pairs = 0;
+  for (int r = 0; r < c.seg_concepts; ++r) broden_pairs += fm.seg_count(r, kBrodenImages, 10);
+  std::vector<int> broden_counts;
+  for (int r = 0; r < c.seg_concepts; ++r) broden_counts.push_back(fm.seg_count(r, kBrodenImages, 10));
+  std::sort(broden_counts.begin(), broden_counts.end());
+  const double train_fraction = static_cast<double>(train_pairs) / std::max<int64_t>(1, all_pairs);
+
+  Table table;
+  const size_t per_image_floats = static_cast<size_t>(c.filters) * hw;
+
+  // --- activations ---
+  n2v::ProbeActivations acts;
+  double extract_seconds_excl_network = -1;
+  double jpeg_bytes = 0;
+  if (stages.count("activations")) {
+    TempDir dir(c.tmp_dir);
+    std::fprintf(stderr, "net2vec-bench: writing a temporary probe set in %s...\n", dir.path().c_str());
+    jpeg_bytes = write_probe_set(dir.path(), c, ann.splits);
+    n2v::ProbeSet set = n2v::ProbeSet::open(dir.path());
+
+    // Decode + preprocess alone, one thread (extract_activations runs it on one worker).
+    {
+      const int count = std::min(c.images, 512);
+      n2v::Preprocessing prep;
+      std::vector<float> pixels;
+      auto t0 = Clock::now();
+      for (int i = 0; i < count; ++i) {
+        pixels.clear();
+        n2v::RgbImage image = set.load_image(static_cast<size_t>(i));
+        n2v::preprocess_image(image.pixels.data(), image.height, image.width, prep, pixels);
+      }
+      const double s = seconds_since(t0);
+      table.add("activations: JPEG decode+preprocess (1 thread)", count, "images", s);
+    }
+
+    // The real stage: decode (worker) + network + float cache + streaming thresholds +
+    // spatial means, then exact thresholds, then one bit per position.
+    SyntheticNetwork net(c.filters, c.map_size, c.map_size, c.seed);
+    n2v::ActivationOptions ao;
+    ao.layer = "conv5";
+    ao.tau = kTau;
+    ao.batch_size = c.act_batch;
+    ao.cache_dir = dir.path();
+    n2v::ActivationTimings at;
+    std::vector<size_t> rows(c.images);
+    for (int i = 0; i < c.images; ++i) rows[i] = static_cast<size_t>(i);
+    auto t0 = Clock::now();
+    const double cpu0 = cpu_seconds();
+    acts = n2v::extract_activations(net, set, rows, ao, &at);
+    const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
+    table.add("activations: pass 1 (decode..cache, thresholds)", c.images, "images", at.forward_seconds);
+    table.add("  of which synthetic network (not ours)", c.images, "images", net.seconds());
+    table.add("  pass 1 without the network", c.images, "images", at.forward_seconds - net.seconds());
+    table.add("activations: exact thresholds (K filters)", c.images, "images", at.threshold_seconds);
+    table.add("activations: binarize to bits", c.images, "images", at.binarize_seconds);
+    table.add("activations: extract_activations wall", c.images, "images", wall, cpu);
+    extract_seconds_excl_network = wall - net.seconds();
+
+    // ThresholdSelector alone: the streaming part (add) and the final selection.
+    {
+      n2v::ThresholdSelector selector(c.filters, static_cast<int64_t>(c.images) * hw, kTau);
+      std::vector<float> values(per_image_floats);
+      FastRng rng(c.seed + 99);
+      double add_seconds = 0;
+      for (int i = 0; i < c.images; ++i) {
+        fill_activations(values.data(), 1, c.filters, hw, rng);
+        auto ta = Clock::now();
+        for (int f = 0; f < c.filters; ++f) selector.add(f, values.data() + static_cast<size_t>(f) * hw, hw);
+        add_seconds += seconds_since(ta);
+      }
+      auto tt = Clock::now();
+      std::vector<float> t = selector.thresholds(static_cast<int64_t>(c.images) * hw);
+      const double select_seconds = seconds_since(tt);
+      const double positions = static_cast<double>(c.images) * hw * c.filters;
+      table.add("ThresholdSelector::add", positions / 1e6, "Mvalues", add_seconds);
+      table.add("ThresholdSelector::thresholds", positions / 1e6, "Mvalues", select_seconds);
+    }
+  } else {
+    acts = random_activations(c);
+  }
+  const double rss_after_acts = peak_rss_mib();
+
+  // --- segmentation ---
+  n2v::TrainingTimings seg_t;
+  double seg_wall = 0;
+  int subset_runs = 0;
+  if (stages.count("segmentation")) {
+    n2v::SegmentationOptions so;
+    so.sgd.epochs = c.epochs;
+    so.sgd.batch_size = c.batch_size;
+    so.pairs_per_chunk = c.pairs_per_chunk;
+    so.seed = c.seed;
+    so.device = device;
+    so.subsets = c.subsets ? n2v::paper_segmentation_subsets() : std::vector<int>{};
+    for (int f : so.subsets) subset_runs += f > 0 && f < c.filters;
+    std::fprintf(stderr, "net2vec-bench: segmentation (%d concepts, %lld pairs)...\n", seg_trained,
+                 static_cast<long long>(all_pairs));
+    auto t0 = Clock::now();
+    const double cpu0 = cpu_seconds();
+    std::vector<n2v::ConceptEmbedding> emb = n2v::train_segmentation(acts, ann, so, &seg_t);
+    seg_wall = seconds_since(t0);
+    const double cpu = cpu_seconds() - cpu0;
+    const int64_t expected_steps = train_pairs * c.epochs * (1 + subset_runs);
+    if (seg_t.pair_steps != expected_steps || static_cast<int>(emb.size()) != seg_trained)
+      std::fprintf(stderr, "warning: %lld pair steps and %zu concepts, expected %lld and %d\n",
+                   static_cast<long long>(seg_t.pair_steps), emb.size(),
+                   static_cast<long long>(expected_steps), seg_trained);
+    table.add("segmentation: single filters (all pairs)", static_cast<double>(all_pairs), "pairs",
+              seg_t.single_filter_seconds);
+    table.add("segmentation: SGD, per epoch", static_cast<double>(train_pairs), "pairs",
+              seg_t.train_seconds / c.epochs);
+    table.add("segmentation: evaluation (train + 2 x val)", static_cast<double>(train_pairs + 2 * val_pairs),
+              "pairs", seg_t.eval_seconds);
+    if (subset_runs > 0)
+      table.add("segmentation: " + std::to_string(subset_runs) + " subset retrains, per epoch",
+                static_cast<double>(train_pairs) * subset_runs, "pairs", seg_t.subset_seconds / c.epochs);
+    table.add("segmentation: train_segmentation wall", static_cast<double>(seg_trained), "concpts", seg_wall, cpu);
+  }
+  const double rss_after_seg = peak_rss_mib();
+
+  // --- classification ---
+  n2v::TrainingTimings cls_t;
+  int cls_trained = 0;
+  const int64_t steps_per_epoch = (n_train + c.batch_size - 1) / c.batch_size;
+  if (stages.count("classification")) {
+    n2v::ClassificationOptions co;
+    co.sgd.epochs = c.epochs;
+    co.sgd.batch_size = c.batch_size;
+    co.seed = c.seed;
+    co.device = device;
+    co.subsets = c.subsets ? n2v::paper_classification_subsets() : std::vector<int>{};
+    std::fprintf(stderr, "net2vec-bench: classification...\n");
+    auto t0 = Clock::now();
+    const double cpu0 = cpu_seconds();
+    std::vector<n2v::ConceptEmbedding> emb = n2v::train_classification(acts, ann, co, &cls_t);
+    const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
+    cls_trained = static_cast<int>(emb.size());
+    table.add("classification: SGD steps (all concepts), per epoch", static_cast<double>(steps_per_epoch),
+              "steps", cls_t.train_seconds / c.epochs);
+    table.add("classification: evaluation", cls_trained, "concpts", cls_t.eval_seconds);
+    int retrains = 1;  // F = 1 always (best single filter)
+    for (int f : co.subsets) retrains += f > 1 && f < c.filters;
+    table.add("classification: " + std::to_string(retrains) + " subset retrain(s), all epochs",
+              static_cast<double>(steps_per_epoch * c.epochs * retrains), "steps", cls_t.subset_seconds);
+    table.add("classification: train_classification wall", cls_trained, "concpts", wall, cpu);
+  }
+  const double rss_end = peak_rss_mib();
+  const std::string load_end = read_first_line("/proc/loadavg");
+
+  // --- report ---
+  std::printf("net2vec-bench: synthetic BRODEN-shaped probe, in memory\n\n");
+  std::printf("machine   CPU %s, %u logical CPUs; LibTorch intra-op threads: %d\n", cpu_model().c_str(),
+              std::thread::hardware_concurrency(), threads);
+  for (const std::string& lib : mapped_libraries({"blas", "lapack", "libtorch_cpu", "gomp"}))
+    std::printf("          loaded: %s\n", lib.c_str());
+  std::string env;
+  for (const char* name : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS",
+                           "LD_LIBRARY_PATH"}) {
+    const char* v = std::getenv(name);
+    env += std::string(" ") + name + "=" + (v ? v : "(unset)");
+  }
+  std::printf("          environment:%s\n", env.c_str());
+  std::printf("          malloc: %s\n", c.default_malloc ? "glibc defaults (--default-malloc)"
+                                                        : "as net2vec-ingest (mmap threshold 32 MiB, trim 1 GiB)");
+  std::printf("          training device: %s\n", n2v::to_string(device));
+  std::printf("          load average at start: %s; at end: %s\n", load_start.c_str(), load_end.c_str());
+  std::printf("probe     %d images (%lld train / %lld val), K = %d filters at %dx%d, masks %dx%d, tau %.3f\n",
+              c.images, static_cast<long long>(n_train), static_cast<long long>(c.images - n_train),
+              c.filters, c.map_size, c.map_size, c.mask_size, c.mask_size, kTau);
+  std::printf("          segmentation: %d concepts, %lld (image, concept) pairs (%.2f per image; %lld train)\n",
+              c.seg_concepts, static_cast<long long>(all_pairs), static_cast<double>(all_pairs) / c.images,
+              static_cast<long long>(train_pairs));
+  std::printf("          images per concept: max %d, median %d, min %d (at least 4, so every concept trains)\n",
+              sorted_counts.back(), sorted_counts[sorted_counts.size() / 2], sorted_counts.front());
+  std::printf("          classification: %d concepts (%d with masks + %d whole-image)%s\n", c.cls_concepts,
+              c.seg_concepts, c.cls_concepts - c.seg_concepts,
+              stages.count("classification") ? (", " + std::to_string(cls_trained) + " trained").c_str() : "");
+  if (jpeg_bytes > 0)
+    std::printf("          images: %d distinct %dx%d JPEGs (q90, mean %.1f KiB), reused across index rows\n",
+                c.distinct_images, c.image_size, c.image_size, jpeg_bytes / 1024);
+  std::printf("          synthetic probe built in %.1f s (not measured below)\n", setup_seconds);
+  std::printf("training  %d epoch(s), batch %d, %d pairs per chunk, subsets %s; SGD rows are PER EPOCH\n\n",
+              c.epochs, c.batch_size, c.pairs_per_chunk, c.subsets ? "on (paper lists)" : "off");
+
+  table.print();
+
+  const double bits_bytes = static_cast<double>(acts.bits.size());
+  const double float_bytes = static_cast<double>(acts.n) * per_image_floats * 4;
+  const double broden_bits = static_cast<double>(kBrodenImages) * acts.bytes_per_image();
+  const double broden_float = static_cast<double>(kBrodenImages) * per_image_floats * 4;
+  std::printf("\nmemory\n");
+  std::printf("  thresholded activations, 1 bit per position: %s (float32 would be %s, %.0fx)\n",
+              mib(bits_bytes).c_str(), mib(float_bytes).c_str(), float_bytes / std::max(1.0, bits_bytes));
+  std::printf("  target masks, bit-packed: %s (float32 would be %s)\n", mib(mask_bytes).c_str(),
+              mib(static_cast<double>(all_pairs) * c.mask_size * c.mask_size * 4).c_str());
+  if (stages.count("activations"))
+    std::printf("  float activation cache between the two passes (mmap'd temp file): %s\n",
+                mib(float_bytes).c_str());
+  std::printf("  peak RSS: %.0f MiB after activations, %.0f MiB after segmentation, %.0f MiB at end"
+              " (now %.0f MiB)\n", rss_after_acts, rss_after_seg, rss_end, current_rss_mib());
+  std::printf("  at BRODEN size (%d images): bits %s vs float32 %s\n", kBrodenImages,
+              mib(broden_bits).c_str(), mib(broden_float).c_str());
+
+  // Linear extrapolation to BRODEN with the paper's schedule.
+  const double scale = static_cast<double>(kBrodenImages) / c.images;
+  std::printf("\nextrapolation to BRODEN (%d images, %d epochs, subsets off), linear in images/pairs\n",
+              kBrodenImages, kPaperEpochs);
+  std::printf("  frequency model at that size: %.0f pairs (%.2f per image); images per concept max %d, "
+              "median %d, min %d\n", broden_pairs, broden_pairs / kBrodenImages, broden_counts.back(),
+              broden_counts[broden_counts.size() / 2], broden_counts.front());
+  double total = 0;
+  auto line = [&](const char* what, double seconds) {
+    total += seconds;
+    std::printf("  %-58s %10.0f s  (%.1f h)\n", what, seconds, seconds / 3600);
+  };
+  if (extract_seconds_excl_network >= 0)
+    line("activations, without the network", extract_seconds_excl_network * scale);
+  if (stages.count("segmentation") && all_pairs > 0) {
+    line("segmentation single filters", seg_t.single_filter_seconds / all_pairs * broden_pairs);
+    line("segmentation SGD (30 epochs)",
+         seg_t.train_seconds / (static_cast<double>(train_pairs) * c.epochs) * broden_pairs * train_fraction *
+             kPaperEpochs);
+    line("segmentation evaluation", seg_t.eval_seconds / static_cast<double>(train_pairs + 2 * val_pairs) *
+                                        broden_pairs * (2 - train_fraction));
+  }
+  if (stages.count("classification")) {
+    const double broden_steps = std::ceil(0.7 * kBrodenImages / c.batch_size) * kPaperEpochs;
+    const double per_step = cls_t.train_seconds / (static_cast<double>(steps_per_epoch) * c.epochs);
+    line("classification SGD (30 epochs) + F=1 retrain", per_step * broden_steps * 2);
+  }
+  std::printf("  %-58s %10.0f s  (%.1f h)\n", "total for one layer (plus the network's forward passes)", total,
+              total / 3600);
+  if (c.subsets)
+    std::printf("  (with --subsets, each retrain costs about one more SGD run: see the subset rows)\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The same process settings as net2vec-ingest, so the figures are what ingest gets:
+  // passive OpenMP waiting (re-executes with OMP_WAIT_POLICY=PASSIVE unless the variable is
+  // set: run with OMP_WAIT_POLICY=ACTIVE to see libgomp's default) and large allocations
+  // kept on the heap (--default-malloc to compare).
+  n2v::reexec_with_passive_openmp(argv);
+  CLI::App app{"net2vec-bench: per-stage throughput on a synthetic BRODEN-shaped probe set"};
+  Config c;
+  app.add_option("--images", c.images, "probe images (BRODEN: 63,305)")->capture_default_str();
+  app.add_option("--epochs", c.epochs, "SGD epochs (figures are per epoch; the paper uses 30)")
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "LibTorch intra-op threads (0: all cores)")->capture_default_str();
+  app.add_option("--seed", c.seed, "random seed")->capture_default_str();
+  app.add_option("--stages", c.stages, "comma-separated: activations, segmentation, classification, all")
+      ->capture_default_str();
+  app.add_flag("--subsets", c.subsets, "also retrain the paper's filter subsets (off: much faster)");
+  app.add_option("--filters", c.filters, "K, filters of the layer")->capture_default_str();
+  app.add_option("--map-size", c.map_size, "activation map side (13 for AlexNet conv5)")->capture_default_str();
+  app.add_option("--mask-size", c.mask_size, "mask side (113 for 227 input)")->capture_default_str();
+  app.add_option("--seg-concepts", c.seg_concepts, "concepts with pixel masks")->capture_default_str();
+  app.add_option("--cls-concepts", c.cls_concepts, "all concepts (masked + whole-image)")->capture_default_str();
+  app.add_option("--batch-size", c.batch_size, "SGD batch per concept")->capture_default_str();
+  app.add_option("--pairs-per-chunk", c.pairs_per_chunk, "segmentation pairs per forward pass")
+      ->capture_default_str();
+  app.add_option("--image-size", c.image_size, "side of the temporary JPEG images")->capture_default_str();
+  app.add_option("--tmp-dir", c.tmp_dir, "where the temporary probe set and activation cache go");
+  app.add_option("--device", c.device, "training device: cpu, cuda or auto")->capture_default_str();
+  app.add_flag("--progress", c.progress, "show the stages' progress lines");
+  app.add_flag("--default-malloc", c.default_malloc,
+               "keep glibc's malloc settings (net2vec-ingest raises the mmap and trim thresholds)");
+  CLI11_PARSE(app, argc, argv);
+  if (!c.default_malloc) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+  try {
+    return run(c);
+  } catch (const n2v::Error& e) {
+    std::fprintf(stderr, "net2vec-bench: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "net2vec-bench: %s\n", e.what());
+    return 1;
+  }
+}
