@@ -28,8 +28,9 @@ namespace F = torch::nn::functional;
 struct ClsData {
   torch::Device device{torch::kCPU};
   int64_t n = 0, k = 0;
-  float scale = 1;             // features are pooled / scale during training
-  torch::Tensor x;             // float [n, k], scaled
+  float scale = 1;             // features are (pooled - mean) / scale during training
+  torch::Tensor mean;          // float [k]: mean pooled activation over the train images
+  torch::Tensor x;             // float [n, k], centred and scaled
   torch::Tensor y;             // float [n, C] presence
   torch::Tensor is_train;      // float [n]
   torch::Tensor train_rows;    // long [n_train]
@@ -90,17 +91,22 @@ ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
     pos_list.insert(pos_list.end(), p.begin(), p.end());
   }
 
-  // One global scale so that one learning rate suits every layer: the RMS norm of the
-  // train feature rows (after scaling, E||x||^2 = 1). A scalar does not change the direction
-  // of w, only its length; stored weights are rescaled to raw activations.
-  double sq = 0;
-  for (int64_t i : train_rows)
-    for (int64_t f = 0; f < d.k; ++f) sq += double(acts.pooled[i * d.k + f]) * acts.pooled[i * d.k + f];
-  d.scale = static_cast<float>(std::sqrt(sq / std::max<int64_t>(1, n_train)));
-  if (!(d.scale > 0)) d.scale = 1;
-
-  d.x = (torch::from_blob(const_cast<float*>(acts.pooled.data()), {d.n, d.k}, torch::kFloat32) / d.scale)
-            .to(d.device);
+  // Features are centred on the train mean and divided by one global scale (the RMS norm of
+  // the centred train rows, so E||x||^2 = 1). Post-ReLU means are all positive and share one
+  // dominant direction; without centring, SGD crawls along the others (underfits). Neither
+  // step changes what the classifier can express: the stored w and b act on raw pooled
+  // activations (w_raw = w / scale, b_raw = b - w_raw . mean), and a scalar scale keeps
+  // the geometry of the weight vectors.
+  torch::Tensor raw = torch::from_blob(const_cast<float*>(acts.pooled.data()), {d.n, d.k}, torch::kFloat32);
+  torch::Tensor train_idx = torch::tensor(train_rows, torch::kLong);
+  torch::Tensor train_x = raw.index_select(0, train_idx).to(torch::kFloat64);
+  torch::Tensor mean = train_x.mean(0);
+  double ms = (train_x - mean).pow(2).sum(1).mean().item<double>();
+  d.scale = static_cast<float>(std::sqrt(ms));
+  if (!(d.scale > 0) || !std::isfinite(d.scale)) d.scale = 1;
+  d.mean = mean.to(torch::kFloat32);
+  d.x = ((raw - d.mean) / d.scale).to(d.device);
+  d.mean = d.mean.to(d.device);
   d.y = torch::from_blob(y.data(), {d.n, C}, torch::kFloat32).clone().to(d.device);
   d.is_train = detail::float_tensor(is_train, d.device);
   d.train_rows = detail::long_tensor(train_rows, d.device);
@@ -193,9 +199,10 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
   auto t1 = Clock::now();
   std::vector<float> acc_train = balanced_accuracy(d, W, b, true);
   std::vector<float> acc_val = balanced_accuracy(d, W, b, false);
-  // Stored weights act on raw pooled activations: w_raw = w / scale.
-  torch::Tensor W_raw = (W / d.scale).cpu().contiguous();
-  torch::Tensor b_cpu = b.cpu().contiguous();
+  // Stored weights act on raw pooled activations: w_raw = w / scale, b_raw = b - w_raw . mean.
+  torch::Tensor W_raw = (W / d.scale).contiguous();
+  torch::Tensor b_cpu = (b - torch::mv(W_raw, d.mean)).cpu().contiguous();
+  W_raw = W_raw.cpu();
   for (int64_t c = 0; c < C; ++c) {
     ConceptEmbedding& e = out[c];
     e.label = d.labels[c];
