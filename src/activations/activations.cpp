@@ -9,16 +9,13 @@
 #include <cstring>
 #include <future>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
 
 namespace n2v {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Float activations between the two passes: an unlinked temporary file mapped in memory,
 // so the page cache (not the heap) holds them and large probe sets spill to disk.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "activations/activations.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/version.h"
@@ -22,10 +23,6 @@
 namespace n2v {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 std::string utc_now() {
   std::time_t t = std::time(nullptr);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/tensors.h"
@@ -19,10 +20,6 @@ std::vector<int> paper_classification_subsets() {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 namespace F = torch::nn::functional;
 
 struct ClsData {

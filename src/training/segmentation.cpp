@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/tensors.h"
@@ -18,10 +19,6 @@ std::vector<int> paper_segmentation_subsets() { return {1, 2, 4, 8, 16, 32, 64, 
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 
 // Everything the segmentation passes read, on the training device.
