@@ -464,6 +464,12 @@ void validate(const IngestRecord& record) {
       N2V_CHECK(std::isfinite(e.bias) && std::isfinite(e.alpha), kInvalidArgument,
                 "space " << space.id << ", concept '" << name << "': bias " << e.bias << " / alpha "
                          << e.alpha << " not finite");
+      N2V_CHECK(e.filter_iou_val.empty() ||
+                    e.filter_iou_val.size() == static_cast<size_t>(run.filter_count),
+                kInvalidArgument,
+                "ingest record: space " << space.id << ", concept " << e.concept_number << ": "
+                                        << e.filter_iou_val.size() << " filter IoUs but the layer has "
+                                        << run.filter_count << " filters");
       N2V_CHECK(e.best_filter >= -1 && e.best_filter < run.filter_count, kInvalidArgument,
                 "space " << space.id << ", concept '" << name << "': best filter " << e.best_filter
                          << " out of range");
@@ -614,8 +620,8 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
   Stmt insert_embedding = prepare(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, set_iou_train, set_iou_val, accuracy_train, accuracy_val, best_filter,"
-      " best_filter_train, best_filter_val)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      " best_filter_train, best_filter_val, filter_iou_val)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   Stmt insert_subset =
       prepare("INSERT INTO subset_score(embedding_id, filters, score) VALUES (?1, ?2, ?3)");
   Stmt insert_iou = prepare(
@@ -637,6 +643,7 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
         .run();
     for (const EmbeddingRecord& e : space.embeddings) {
       const std::vector<unsigned char> blob = encode_vector(e.weights);
+      const std::vector<unsigned char> filter_blob = encode_vector(e.filter_iou_val);
       before_insert();
       insert_embedding.reset()
           .bind_text(1, space.id)
@@ -652,8 +659,12 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
           .bind_opt(11, e.accuracy_val)
           .bind_int(12, e.best_filter)
           .bind_opt(13, e.best_filter_train)
-          .bind_opt(14, e.best_filter_val)
-          .run();
+          .bind_opt(14, e.best_filter_val);
+      if (filter_blob.empty())
+        insert_embedding.bind_null(15);
+      else
+        insert_embedding.bind_blob(15, filter_blob.data(), filter_blob.size());
+      insert_embedding.run();
       const int64_t embedding_id = sqlite3_last_insert_rowid(db.get());
       for (const SubsetScore& s : e.subsets) {
         before_insert();
@@ -804,7 +815,7 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
   Stmt stmt = impl_->prepare(
       "SELECT e.id, c.number, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
       " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
-      " e.best_filter_train, e.best_filter_val FROM embedding e"
+      " e.best_filter_train, e.best_filter_val, e.filter_iou_val FROM embedding e"
       " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 AND c.name = ?2"
       " ORDER BY c.number LIMIT 1");
   stmt.bind_text(1, space_id).bind_text(2, concept_name);
@@ -828,6 +839,12 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
   e.best_filter = stmt.int32(11);
   e.best_filter_train = stmt.opt_float(12);
   e.best_filter_val = stmt.opt_float(13);
+  const std::string_view filter_blob = stmt.blob(14);  // NULL reads as empty
+  N2V_CHECK(filter_blob.empty() || filter_blob.size() == static_cast<size_t>(info->dim) * 4,
+            kCorrupt, "catalog " << impl_->path << ": space " << space_id << ", concept '"
+                                 << concept_name << "': filter IoUs of " << filter_blob.size()
+                                 << " bytes for dim " << info->dim);
+  e.filter_iou_val = decode_vector(filter_blob);
 
   Stmt subsets = impl_->prepare(
       "SELECT filters, score FROM subset_score WHERE embedding_id = ?1 ORDER BY filters");

@@ -90,6 +90,8 @@ struct EmbeddingRecord {
   int best_filter = -1;                 // best single filter (chosen on train)
   std::optional<float> best_filter_train, best_filter_val;  // its IoU / accuracy
   std::vector<SubsetScore> subsets;     // the F sweep
+  // Segmentation: val set IoU of every single filter k (size filter_count); empty otherwise.
+  std::vector<float> filter_iou_val;
   std::vector<ImageIouRecord> image_iou;  // segmentation only: every val image
 };
 

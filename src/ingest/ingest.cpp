@@ -107,6 +107,7 @@ SpaceRecord to_space_record(const std::string& id, Task task,
       r.best_filter_val = e.best_filter_val;
     }
     for (const auto& [f, score] : e.subsets) r.subsets.push_back({f, score});
+    r.filter_iou_val = e.filter_iou_val;
     for (const ImageIou& i : e.image_iou)
       r.image_iou.push_back({static_cast<int>(acts.rows[i.image]), i.learned, i.single});
     space.embeddings.push_back(std::move(r));

@@ -98,6 +98,7 @@ IngestRecord make_record(const RecordShape& shape) {
       if (seg) {
         e.set_iou_train = train;
         e.set_iou_val = val;
+        for (int k = 0; k < shape.filters; ++k) e.filter_iou_val.push_back(value(s, key, 40000 + k) / 2);
       } else {
         e.accuracy_train = train;
         e.accuracy_val = val;

@@ -50,6 +50,7 @@ void expect_same_embedding(const EmbeddingRecord& got, const EmbeddingRecord& wa
   EXPECT_EQ(got.best_filter, want.best_filter);
   EXPECT_EQ(got.best_filter_train, want.best_filter_train);
   EXPECT_EQ(got.best_filter_val, want.best_filter_val);
+  EXPECT_EQ(got.filter_iou_val, want.filter_iou_val);  // bit-exact, empty = NULL
   ASSERT_EQ(got.subsets.size(), want.subsets.size());
   for (size_t i = 0; i < want.subsets.size(); ++i) {
     EXPECT_EQ(got.subsets[i].filters, want.subsets[i].filters);

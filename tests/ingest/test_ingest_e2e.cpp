@@ -114,6 +114,10 @@ TEST_F(IngestE2E, ToyProbeSetEndToEnd) {
   // alpha = 1 - mean fraction: 16 of 64 mask pixels in every train image.
   EXPECT_FLOAT_EQ(red->alpha, 0.75f);
   EXPECT_GT(red->weights[0], 0.0f);
+  // Val set IoU of every single filter: filter 0 is exact, the others miss the squares.
+  ASSERT_EQ(red->filter_iou_val.size(), 4u);
+  EXPECT_FLOAT_EQ(red->filter_iou_val[0], 1.0f);
+  for (int k = 1; k < 4; ++k) EXPECT_LT(red->filter_iou_val[k], 0.5f) << k;
   ASSERT_EQ(red->image_iou.size(), 8u);  // every val image of the concept
   for (const auto& i : red->image_iou) EXPECT_FLOAT_EQ(i.single, 1.0f);
   // The default F sweep (paper list) keeps only F < K = 4: F = 1 and 2.

@@ -320,7 +320,7 @@ TEST(ReferenceMigration, VersionOneCatalogKeepsItsSpaces) {
   }
   {
     Catalog catalog = Catalog::open(path);
-    EXPECT_EQ(catalog.schema_version(), 2);
+    EXPECT_EQ(catalog.schema_version(), Catalog::latest_schema_version());
     const std::vector<SpaceInfo> spaces = catalog.spaces();
     ASSERT_EQ(spaces.size(), 1u);
     EXPECT_EQ(spaces[0].kind, "network");
@@ -330,13 +330,14 @@ TEST(ReferenceMigration, VersionOneCatalogKeepsItsSpaces) {
     EXPECT_EQ(spaces[0].concept_count, 1);
     EXPECT_EQ(catalog.vectors("net.conv5.seg")[0].weights, (std::vector<float>{1, -2}));
     EXPECT_EQ(catalog.embedding("net.conv5.seg", "dog")->bias, 0.5f);
+    EXPECT_TRUE(catalog.embedding("net.conv5.seg", "dog")->filter_iou_val.empty());  // v3: NULL
 
     import_wordnet(catalog, kFixture, "");
     import_wordnet(catalog, kFixture, "");  // replacing cascades through the new table
     EXPECT_EQ(catalog.vectors("wordnet").size(), 2u);
   }
   RawDb db(path);
-  EXPECT_EQ(db.value("PRAGMA user_version"), "2");
+  EXPECT_EQ(db.value("PRAGMA user_version"), std::to_string(Catalog::latest_schema_version()));
   EXPECT_TRUE(db.rows("PRAGMA foreign_key_check").empty());
   EXPECT_EQ(db.value("SELECT count(*) FROM embedding"), "3");
   EXPECT_NE(db.value("SELECT sql FROM sqlite_schema WHERE name = 'embedding'")
