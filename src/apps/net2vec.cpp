@@ -3,6 +3,8 @@
 // Option parsing, tables and JSON only: the analyses are src/query (docs/QUERIES.md).
 // Torch-free: starts in milliseconds.
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -127,7 +129,13 @@ void add_common(CLI::App* cmd, Common& c) {
   cmd->add_flag("--json", c.json, "Machine-readable JSON on stdout instead of tables");
 }
 
-Catalog open_read(const Common& c) { return Catalog::open(c.db, Catalog::Mode::kReadOnly); }
+// Queries only read, but a catalog from an older net2vec is migrated on open (the schema's
+// promise): a file we may write is opened read-write, one we may not stays read-only.
+// A missing file is never created here.
+Catalog open_read(const Common& c) {
+  const bool writable = ::access(c.db.c_str(), W_OK) == 0;
+  return Catalog::open(c.db, writable ? Catalog::Mode::kReadWrite : Catalog::Mode::kReadOnly);
+}
 
 std::vector<float> parse_vector(const std::string& text) {
   std::vector<float> v;
