@@ -3,6 +3,7 @@
 // values, TSV rows), exit codes and messages, --help.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <cmath>
@@ -99,6 +100,22 @@ TEST_F(CliTest, Spaces) {
 }
 
 // cos(dog, cat) = 3/sqrt(10) = 0.9486833, cos(dog, horse) = 1/sqrt(2) = 0.7071068.
+TEST_F(CliTest, OlderCatalogIsMigratedOnOpen) {
+  // Turn the file back into a schema-v2 catalog (v3 only added a column), as an older
+  // net2vec left it; the query tool must migrate it rather than refuse it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE embedding DROP COLUMN filter_iou_val; PRAGMA user_version = 2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  const json j = run_json({"spaces"});
+  EXPECT_EQ(j["spaces"].size(), 3u);
+  EXPECT_EQ(Catalog::open(db_, Catalog::Mode::kReadOnly).schema_version(),
+            Catalog::latest_schema_version());
+}
+
 TEST_F(CliTest, Neighbors) {
   const json j = run_json({"neighbors", "--space", "toy.features.seg", "--concept", "dog", "-k", "2"});
   EXPECT_EQ(j["query"], "dog");
