@@ -127,6 +127,7 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
   const int64_t half = std::max(1, opt.sgd.batch_size / 2);
   const int64_t n_train = d.train_rows.size(0);
   const int64_t steps = (n_train + opt.sgd.batch_size - 1) / opt.sgd.batch_size;
+  const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / (half * d.k));  // <= 16 MB
   Progress progress(stage, steps * opt.sgd.epochs, "steps");
   for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
     for (int64_t s = 0; s < steps; ++s) {
@@ -135,18 +136,24 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
       torch::Tensor pick = d.pos_offset.unsqueeze(1) +
                            (u * d.pos_count.unsqueeze(1).to(torch::kFloat32)).to(torch::kLong)
                                .clamp_max(d.pos_count.unsqueeze(1) - 1);
-      torch::Tensor pos_rows = d.pos_list.index_select(0, pick.view({-1}));
-      torch::Tensor xp = d.x.index_select(0, pos_rows).view({C, half, d.k});
-      torch::Tensor logit_p = torch::bmm(xp, W.unsqueeze(2)).squeeze(2) + b.unsqueeze(1);
-      torch::Tensor loss_p = F::softplus(-logit_p).mean(1);  // BCE with target 1
+      // The gathered positives are C x half x K floats (39 MB for BRODEN's 1,189 concepts at
+      // K = 256): taken a block of concepts at a time so each piece stays small (glibc maps
+      // anything over 32 MiB afresh, page faults included); gradients add up across blocks.
+      for (int64_t c0 = 0; c0 < C; c0 += block) {
+        const int64_t nc = std::min(block, C - c0);
+        torch::Tensor pos_rows = d.pos_list.index_select(0, pick.narrow(0, c0, nc).reshape({-1}));
+        torch::Tensor xp = d.x.index_select(0, pos_rows).view({nc, half, d.k});
+        torch::Tensor logit_p =
+            (xp * W.narrow(0, c0, nc).unsqueeze(1)).sum(2) + b.narrow(0, c0, nc).unsqueeze(1);
+        (0.5 * F::softplus(-logit_p).mean(1).sum()).backward();  // BCE with target 1
+      }
       // Negatives: 4 * half shared candidates, positives of each concept masked out.
       torch::Tensor cand = d.train_rows.index_select(
           0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
       torch::Tensor neg = 1 - d.y.index_select(0, cand);                      // [4h, C]
       torch::Tensor logit_n = torch::mm(d.x.index_select(0, cand), W.t()) + b;  // [4h, C]
       torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
-      torch::Tensor loss = 0.5 * (loss_p + loss_n).sum();
-      loss.backward();
+      (0.5 * loss_n.sum()).backward();
       detail::sgd_rows_step(W, vW, W.grad(), all, opt.sgd.lr, opt.sgd.momentum, keep);
       detail::sgd_rows_step(b, vb, b.grad(), all, opt.sgd.lr, opt.sgd.momentum);
       W.mutable_grad().zero_();
