@@ -54,6 +54,11 @@ class Network {
                                                        int height, int width,
                                                        const std::vector<std::string>& layers);
   virtual DeviceKind device() const = 0;
+
+ protected:
+  // Implementations' shared argument check: positive sizes and n x 3 x height x width floats.
+  // Throws kInvalidArgument.
+  static void check_input(const std::vector<float>& pixels, int n, int height, int width);
 };
 
 // Loads a TorchScript module. Contract (see docs/MODELS.md): forward(x) returns either a

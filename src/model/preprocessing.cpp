@@ -196,4 +196,15 @@ std::vector<LayerActivations> Network::forward_layers(const std::vector<float>& 
   return out;
 }
 
+void Network::check_input(const std::vector<float>& pixels, int n, int height, int width) {
+  N2V_CHECK(n > 0 && height > 0 && width > 0, kInvalidArgument,
+            "forward: batch and image sizes must be positive, got " << n << " x 3 x " << height
+                                                                   << " x " << width);
+  const size_t expected =
+      static_cast<size_t>(n) * 3 * static_cast<size_t>(height) * static_cast<size_t>(width);
+  N2V_CHECK(pixels.size() == expected, kInvalidArgument,
+            "forward: " << pixels.size() << " floats for a batch of " << n << " x 3 x " << height
+                        << " x " << width << " (" << expected << ")");
+}
+
 }  // namespace n2v

@@ -95,14 +95,7 @@ class TorchScriptNetwork final : public Network {
   std::vector<LayerActivations> forward_layers(const std::vector<float>& pixels, int n,
                                                int height, int width,
                                                const std::vector<std::string>& layers) override {
-    N2V_CHECK(n > 0 && height > 0 && width > 0, kInvalidArgument,
-              "forward: batch and image sizes must be positive, got " << n << " x 3 x " << height
-                                                                     << " x " << width);
-    const size_t expected = static_cast<size_t>(n) * 3 * static_cast<size_t>(height) *
-                            static_cast<size_t>(width);
-    N2V_CHECK(pixels.size() == expected, kInvalidArgument,
-              "forward: " << pixels.size() << " floats for a batch of " << n << " x 3 x "
-                          << height << " x " << width << " (" << expected << ")");
+    check_input(pixels, n, height, width);
     try {
       c10::InferenceMode inference;
       torch::NoGradGuard no_grad;
