@@ -65,6 +65,21 @@ std::vector<int> parse_int_list(std::string_view text, std::string_view what) {
   return out;
 }
 
+std::string join_words(std::string_view text, std::string_view separators) {
+  std::string result;
+  bool gap = false;
+  for (char c : text) {
+    if (separators.find(c) != std::string_view::npos) {
+      gap = !result.empty();
+      continue;
+    }
+    if (gap) result += '_';
+    gap = false;
+    result += c;
+  }
+  return result;
+}
+
 std::string format_duration(double seconds) {
   char buf[64];
   if (!std::isfinite(seconds) || seconds < 0) return "?";

@@ -15,6 +15,9 @@ std::optional<long long> parse_int(std::string_view text);
 std::optional<double> parse_double(std::string_view text);
 // Comma-separated integers ("1,2,4"); throws kInvalidArgument naming `what` otherwise.
 std::vector<int> parse_int_list(std::string_view text, std::string_view what);
+// The words of `text` (runs of characters outside `separators`) joined with '_':
+// join_words("  ice  cream ", " \t") == "ice_cream". Concept names become lemmas this way.
+std::string join_words(std::string_view text, std::string_view separators);
 // "1.5 s", "3 min 2 s": for summaries and progress lines.
 std::string format_duration(double seconds);
 

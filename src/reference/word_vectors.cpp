@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "reference/wordnet.h"
 
 namespace n2v {
@@ -277,20 +278,8 @@ std::string lower(std::string_view text) {
 }
 
 // Whitespace runs -> one '_' (word2vec phrases: "New_York"); trimmed.
-std::string phrase(std::string_view text) {
-  std::string result;
-  bool gap = false;
-  for (char c : text) {
-    if (c == ' ' || c == '\t') {
-      gap = !result.empty();
-      continue;
-    }
-    if (gap) result += '_';
-    gap = false;
-    result += c;
-  }
-  return result;
-}
+// Spaces and tabs become one '_' (underscores in the name are kept).
+std::string phrase(std::string_view text) { return join_words(text, " \t"); }
 
 std::vector<std::string> split_words(std::string_view text) {
   std::vector<std::string> words;

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace n2v {
 
@@ -128,19 +129,7 @@ std::optional<SynsetOffset> parse_offset(std::string_view text) {
 }
 
 std::string wordnet_lemma(std::string_view concept_name) {
-  const std::string text = lower(concept_name);
-  std::string result;
-  bool pending_space = false;
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '_') {
-      pending_space = !result.empty();
-      continue;
-    }
-    if (pending_space) result += '_';
-    pending_space = false;
-    result += c;
-  }
-  return result;
+  return join_words(lower(concept_name), " \t_");
 }
 
 std::optional<std::string> strip_broden_suffix(std::string_view name) {

@@ -39,6 +39,13 @@ TEST(Text, IntListNamesTheOptionOnError) {
   }
 }
 
+TEST(Text, JoinWords) {
+  EXPECT_EQ(join_words("  ice  cream ", " \t"), "ice_cream");
+  EXPECT_EQ(join_words("fire_hydrant", " \t"), "fire_hydrant");
+  EXPECT_EQ(join_words("__traffic__light", " _"), "traffic_light");
+  EXPECT_EQ(join_words("   ", " "), "");
+}
+
 TEST(Text, FormatDuration) {
   EXPECT_EQ(format_duration(0.25), "250 ms");
   EXPECT_EQ(format_duration(2.5), "2.5 s");
