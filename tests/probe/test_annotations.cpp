@@ -13,27 +13,16 @@
 
 #include "common/error.h"
 #include "support/broden_writer.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
 namespace {
 
 using test::TempDir;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::string error_of(const std::function<void()>& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e.message();
-  }
-  ADD_FAILURE() << "expected an n2v::Error with code " << to_string(code);
-  return {};
-}
+using test::contains;
+using test::error_of;
+using test::write_file;
 
 // Binary 4x4 mask with ones in [y0, y1) x [x0, x1).
 std::vector<uint8_t> rect(int y0, int x0, int y1, int x1) {

@@ -12,35 +12,16 @@
 #include <vector>
 
 #include "common/error.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
 namespace {
 
 using test::TempDir;
-
-void write_file(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Runs f, expects an n2v::Error with this code, returns its message ("" if none).
-std::string error_of(const std::function<void()>& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e.message();
-  }
-  ADD_FAILURE() << "expected an n2v::Error with code " << to_string(code);
-  return {};
-}
+using test::contains;
+using test::error_of;
+using test::write_file;
 
 const char* kLabels =
     "number,name,category,frequency,coverage,syns\n"
