@@ -294,10 +294,42 @@ struct Catalog::Impl : Connection {
   int version = 0;
   int64_t fail_after_rows = -1;  // test hook
   int64_t rows_written = 0;      // row inserts of the current write_ingest
-  mutable std::mutex mutex;      // one connection: one operation at a time
+  mutable std::mutex mutex;      // the primary connection: one write (or migration) at a time
+
+  // Reads go to a pool of read-only connections, one per concurrent reader, so that queries
+  // from several threads (the server) run at once instead of queueing on `mutex`. WAL mode
+  // lets them read while a writer commits; each read sees one committed snapshot.
+  mutable std::mutex pool_mutex;
+  mutable std::vector<std::unique_ptr<Connection>> idle_readers;
+  // A connection kept only to ask PRAGMA data_version (generation()).
+  mutable std::mutex watch_mutex;
+  mutable std::unique_ptr<Connection> watcher;
+  mutable sqlite3_stmt* data_version = nullptr;
 
   Impl(DbHandle handle, std::string file, Mode open_mode)
       : Connection{std::move(handle), std::move(file)}, mode(open_mode) {}
+  ~Impl() { sqlite3_finalize(data_version); }
+
+  // A read-only connection from the pool, returned when the lease ends.
+  class Reader {
+   public:
+    Reader(const Impl& impl, std::unique_ptr<Connection> conn) : impl_(impl), conn_(std::move(conn)) {}
+    ~Reader() {
+      std::lock_guard lock(impl_.pool_mutex);
+      if (impl_.idle_readers.size() < kMaxIdleReaders) impl_.idle_readers.push_back(std::move(conn_));
+    }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    const Connection& operator*() const { return *conn_; }
+    const Connection* operator->() const { return conn_.get(); }
+
+   private:
+    static constexpr size_t kMaxIdleReaders = 32;
+    const Impl& impl_;
+    std::unique_ptr<Connection> conn_;
+  };
+  Reader reader() const;
+  std::unique_ptr<Connection> open_reader() const;
 
   // Called before each row insert of write_ingest: the test hook fails there.
   void before_insert() {
@@ -311,7 +343,6 @@ struct Catalog::Impl : Connection {
   void check_identity(int file_version) const;
   void migrate(int file_version);
   int64_t write(const IngestRecord& record);
-  std::optional<SpaceInfo> read_space(const std::string& id) const;
   [[noreturn]] void throw_no_space(const std::string& id) const {
     N2V_THROW(kNotFound, "no space '" << id << "' in catalog " << path);
   }
@@ -713,13 +744,35 @@ SpaceInfo read_space_row(const Stmt& stmt) {
   info.source = stmt.text(9);  // NULL reads as ""
   return info;
 }
-}  // namespace
 
-std::optional<SpaceInfo> Catalog::Impl::read_space(const std::string& id) const {
-  Stmt stmt = prepare(std::string(kSpaceSelect) + " WHERE s.id = ?1");
+std::optional<SpaceInfo> read_space(const Connection& conn, const std::string& id) {
+  Stmt stmt = conn.prepare(std::string(kSpaceSelect) + " WHERE s.id = ?1");
   stmt.bind_text(1, id);
   if (!stmt.step()) return std::nullopt;
   return read_space_row(stmt);
+}
+}  // namespace
+
+std::unique_ptr<Connection> Catalog::Impl::open_reader() const {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) throw_sqlite(raw, path, rc, "opening a reader");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  return std::make_unique<Connection>(Connection{std::move(db), path});
+}
+
+Catalog::Impl::Reader Catalog::Impl::reader() const {
+  {
+    std::lock_guard lock(pool_mutex);
+    if (!idle_readers.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_readers.back());
+      idle_readers.pop_back();
+      return Reader(*this, std::move(conn));
+    }
+  }
+  return Reader(*this, open_reader());  // opened outside the lock: it touches the file
 }
 
 Catalog Catalog::open(const std::string& path, Mode mode) {
@@ -746,6 +799,23 @@ Catalog::~Catalog() = default;
 
 int Catalog::schema_version() const { return impl_->version; }
 
+uint64_t Catalog::generation() const {
+  std::lock_guard lock(impl_->watch_mutex);
+  if (!impl_->watcher) {
+    impl_->watcher = impl_->open_reader();
+    const int rc = sqlite3_prepare_v3(impl_->watcher->db.get(), "PRAGMA data_version", -1,
+                                      SQLITE_PREPARE_PERSISTENT, &impl_->data_version, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite(impl_->watcher->db.get(), impl_->path, rc, "preparing PRAGMA data_version");
+  }
+  sqlite3_stmt* stmt = impl_->data_version;
+  sqlite3_reset(stmt);
+  const int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) throw_sqlite(impl_->watcher->db.get(), impl_->path, rc, "reading PRAGMA data_version");
+  const uint64_t version = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+  sqlite3_reset(stmt);
+  return version;
+}
+
 int Catalog::latest_schema_version() {
   int latest = 0;
   for (const auto& step : detail::migrations()) latest = std::max(latest, step.first);
@@ -766,25 +836,25 @@ int64_t Catalog::write_ingest(const IngestRecord& record) {
 }
 
 std::vector<SpaceInfo> Catalog::spaces() const {
-  std::lock_guard lock(impl_->mutex);
-  Stmt stmt = impl_->prepare(std::string(kSpaceSelect) + " ORDER BY s.id");
+  const Impl::Reader conn = impl_->reader();
+  Stmt stmt = conn->prepare(std::string(kSpaceSelect) + " ORDER BY s.id");
   std::vector<SpaceInfo> result;
   while (stmt.step()) result.push_back(read_space_row(stmt));
   return result;
 }
 
 std::optional<SpaceInfo> Catalog::space(const std::string& id) const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->read_space(id);
+  const Impl::Reader conn = impl_->reader();
+  return read_space(*conn, id);
 }
 
 std::vector<ConceptVector> Catalog::vectors(const std::string& space_id) const {
-  std::lock_guard lock(impl_->mutex);
+  const Impl::Reader conn = impl_->reader();
   // One read transaction: the space check and the rows come from the same snapshot.
-  Transaction tx(*impl_, "BEGIN");
-  const std::optional<SpaceInfo> info = impl_->read_space(space_id);
+  Transaction tx(*conn, "BEGIN");
+  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
   if (!info) impl_->throw_no_space(space_id);
-  Stmt stmt = impl_->prepare(
+  Stmt stmt = conn->prepare(
       "SELECT c.number, c.name, c.category, e.vector FROM embedding e"
       " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 ORDER BY c.number");
   stmt.bind_text(1, space_id);
@@ -807,12 +877,12 @@ std::vector<ConceptVector> Catalog::vectors(const std::string& space_id) const {
 
 std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
                                                   const std::string& concept_name) const {
-  std::lock_guard lock(impl_->mutex);
-  Transaction tx(*impl_, "BEGIN");
-  const std::optional<SpaceInfo> info = impl_->read_space(space_id);
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
   if (!info) impl_->throw_no_space(space_id);
   // Names are unique in BRODEN; should a probe set repeat one, the lowest number wins.
-  Stmt stmt = impl_->prepare(
+  Stmt stmt = conn->prepare(
       "SELECT e.id, c.number, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
       " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
       " e.best_filter_train, e.best_filter_val, e.filter_iou_val FROM embedding e"
@@ -846,13 +916,13 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
                                  << " bytes for dim " << info->dim);
   e.filter_iou_val = decode_vector(filter_blob);
 
-  Stmt subsets = impl_->prepare(
+  Stmt subsets = conn->prepare(
       "SELECT filters, score FROM subset_score WHERE embedding_id = ?1 ORDER BY filters");
   subsets.bind_int(1, embedding_id);
   while (subsets.step())
     e.subsets.push_back({subsets.int32(0), subsets.opt_float(1).value_or(NAN)});
 
-  Stmt ious = impl_->prepare(
+  Stmt ious = conn->prepare(
       "SELECT p.row, i.learned, i.single FROM image_iou i"
       " JOIN probe_image p ON p.id = i.probe_image_id WHERE i.embedding_id = ?1"
       " ORDER BY p.row");
@@ -865,9 +935,9 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
 }
 
 RunRecord Catalog::run(int64_t run_id) const {
-  std::lock_guard lock(impl_->mutex);
-  Transaction tx(*impl_, "BEGIN");
-  Stmt stmt = impl_->prepare(
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  Stmt stmt = conn->prepare(
       "SELECT n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
       " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
       " r.images_skipped, r.filter_count, r.act_height, r.act_width"
@@ -892,7 +962,7 @@ RunRecord Catalog::run(int64_t run_id) const {
   run.filter_count = stmt.int32(14);
   run.act_height = stmt.int32(15);
   run.act_width = stmt.int32(16);
-  Stmt thresholds = impl_->prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
+  Stmt thresholds = conn->prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
   thresholds.bind_int(1, run_id);
   while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
   tx.commit();
@@ -960,8 +1030,8 @@ void Catalog::write_reference_space(
 }
 
 std::vector<std::string> Catalog::concept_names() const {
-  std::lock_guard lock(impl_->mutex);
-  Stmt stmt = impl_->prepare("SELECT DISTINCT name FROM concept ORDER BY name");
+  const Impl::Reader conn = impl_->reader();
+  Stmt stmt = conn->prepare("SELECT DISTINCT name FROM concept ORDER BY name");
   std::vector<std::string> names;
   while (stmt.step()) names.push_back(stmt.text(0));
   return names;

@@ -131,6 +131,8 @@ struct ConceptVector {
   std::vector<float> weights;
 };
 
+// Thread-safe: reads run concurrently, each on a read-only connection of a small pool (one
+// per concurrent reader) and each on one committed snapshot; writes are serialised.
 class Catalog {
  public:
   enum class Mode { kReadOnly, kReadWrite };
@@ -143,6 +145,12 @@ class Catalog {
   ~Catalog();
 
   int schema_version() const;
+
+  // A number that changes whenever a transaction that changed the file commits, from this
+  // Catalog or any other connection or process (SQLite's PRAGMA data_version on a connection
+  // of its own). Caches of catalog content compare it instead of re-reading rows: a few
+  // microseconds, no table read. Thread-safe.
+  uint64_t generation() const;
   static int latest_schema_version();
 
   // Writes one ingest in a single transaction: upserts the probe set, its concepts and

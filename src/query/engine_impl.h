@@ -2,7 +2,7 @@
 // Internal to src/query: QueryEngine's state (the per-space cache) and the lookups every
 // query shares. Split out so compare.cpp and reports.cpp see it.
 
-#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,7 +20,7 @@ struct QueryEngine::Impl {
   QueryOptions options;
   struct Cached {
     std::shared_ptr<const detail::SpaceData> data;
-    std::chrono::steady_clock::time_point checked;  // last time the catalog confirmed it
+    uint64_t generation = 0;  // the catalog generation at which it was last confirmed
   };
   std::mutex mutex;  // guards cache
   std::unordered_map<std::string, Cached> cache;

@@ -110,12 +110,13 @@ void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
 }
 
 std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& space) {
-  const auto now = std::chrono::steady_clock::now();
-  if (options.revalidate_ms > 0) {
+  // Read before the space's record: a commit in between moves the generation again, so the
+  // next query checks once more instead of trusting a stale record.
+  const uint64_t generation = catalog.generation();
+  {
     std::lock_guard lock(mutex);
     const auto it = cache.find(space);
-    if (it != cache.end() && now - it->second.checked < std::chrono::milliseconds(options.revalidate_ms))
-      return it->second.data;
+    if (it != cache.end() && it->second.generation == generation) return it->second.data;
   }
   const std::optional<SpaceInfo> info = catalog.space(space);
   if (!info) {
@@ -127,14 +128,14 @@ std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::stri
     std::lock_guard lock(mutex);
     const auto it = cache.find(space);
     if (it != cache.end() && same_version(it->second.data->info, *info)) {
-      it->second.checked = now;
+      it->second.generation = generation;
       return it->second.data;
     }
   }
   // Read outside the lock: a slow read of one space does not hold up queries of others.
   std::shared_ptr<const detail::SpaceData> data = detail::build_space(*info, catalog.vectors(space));
   std::lock_guard lock(mutex);
-  cache[space] = {data, now};
+  cache[space] = {data, generation};
   return data;
 }
 

@@ -11,8 +11,11 @@
 // Definitions, formulas and the choices made where the paper is silent: docs/QUERIES.md.
 //
 // Vectors are read from the catalog (the source of truth) and cached per space together with
-// an exact cosine index (src/index); a cached space is reloaded when the catalog's record of
-// it changes (created_at, run id, dimension, concept count or a reference space's source).
+// an exact cosine index (src/index). Each query asks the catalog's generation (PRAGMA
+// data_version: no table read); only when it moved is the space's record read again, and the
+// space reloaded if it changed (created_at, run id, dimension, concept count or a reference
+// space's source). A long-running process therefore sees a new ingest or reference import as
+// soon as it commits, and never a half-written one.
 // Reference spaces (kind "reference": WordNet, word vectors) are queried like network
 // spaces; they have no task and no stored scores. Torch-free.
 //
@@ -38,10 +41,6 @@ struct QueryOptions {
   // kFaiss: FAISS flat inner product (GPU where the installed FAISS has it, see
   // src/index/vector_index.h); kBruteForce: the reference loops (tests, comparisons).
   Index index = Index::kFaiss;
-  // How long a cached space is trusted before the catalog is asked again whether it changed
-  // (one small SQL read, ~10-40 us). 0: ask on every query (the default; what a CLI wants).
-  // A long-lived server can set e.g. 100 ms to take that read off each query.
-  int revalidate_ms = 0;
 };
 
 // A concept returned by a search.
@@ -140,6 +139,9 @@ struct ConceptReport {
   // Fewest top-|w| filters whose shares add up to at least half / 90% of ||w||_1.
   int filters_for_half = 0, filters_for_90 = 0;
   std::vector<FilterWeight> top_filters;  // top `top` by |w_k| (= by share), ties by filter
+  std::vector<float> weights;             // w as stored, size dim
+  std::vector<float> filter_iou_val;      // val set IoU of every single filter; empty if not stored
+  std::vector<ImageIouRecord> image_iou;  // per val image (segmentation)
 };
 
 struct FilterConcept {

@@ -11,7 +11,7 @@
 namespace n2v {
 namespace {
 
-void check_top(int top) { N2V_CHECK(top > 0, kInvalidArgument, "--top must be positive, got " << top); }
+void check_top(int top) { N2V_CHECK(top > 0, kInvalidArgument, "top must be a positive number of rows, got " << top); }
 
 std::optional<float> learned_val(const EmbeddingRecord& e) {
   return e.set_iou_val ? e.set_iou_val : e.accuracy_val;
@@ -80,6 +80,9 @@ ConceptReport QueryEngine::concept_report(const std::string& space, const std::s
   const std::optional<float> learned = learned_val(*e);
   if (learned && e->best_filter_val && *learned > 0) rep.single_over_learned = *e->best_filter_val / *learned;
   rep.subsets = e->subsets;
+  rep.weights = e->weights;
+  rep.filter_iou_val = e->filter_iou_val;
+  rep.image_iou = e->image_iou;
 
   rep.image_count = static_cast<int>(e->image_iou.size());
   double sum_learned = 0, sum_single = 0;

@@ -195,19 +195,25 @@ TEST_P(QueryTest, CacheFollowsTheCatalog) {
   EXPECT_EQ(engine_->neighbors(space_, "dog", 1).hits[0].name, "horse");
 }
 
-// With revalidate_ms the cached space is trusted for that long; invalidate() forces a reload.
-TEST(QueryCache, RevalidateIntervalAndInvalidate) {
+// A write through another connection (another Catalog object, as another process would
+// hold) moves the generation: the engine reloads on the next query without being told.
+// invalidate() drops the cache even when nothing changed.
+TEST(QueryCache, FollowsWritesFromOtherConnections) {
   test::TempDir dir;
   Catalog catalog = Catalog::open(dir.file("catalog.db"));
   const std::string space = test::write_toy_space(catalog, "toy", "features", toy_concepts());
-  QueryOptions options;
-  options.revalidate_ms = 3600 * 1000;
-  QueryEngine engine(catalog, options);
+  QueryEngine engine(catalog);
   EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "cat");
-  std::vector<ToyConcept> changed = toy_concepts();
-  changed[2].w = {1, 0.01f};
-  test::write_toy_space(catalog, "toy", "features", changed);
-  EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "cat");  // still the cached space
+  const uint64_t before = catalog.generation();
+  EXPECT_EQ(catalog.generation(), before);  // nothing committed: unchanged
+  {
+    Catalog writer = Catalog::open(dir.file("catalog.db"));
+    std::vector<ToyConcept> changed = toy_concepts();
+    changed[2].w = {1, 0.01f};
+    test::write_toy_space(writer, "toy", "features", changed);
+  }
+  EXPECT_NE(catalog.generation(), before);
+  EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "horse");
   engine.invalidate(space);
   EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "horse");
 }

@@ -1,0 +1,389 @@
+// Routing, query strings and static files of the HTTP API (docs/API.md).
+
+#include "server/api.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/exit_codes.h"
+#include "common/text.h"
+#include "service/json.h"
+
+namespace n2v {
+
+namespace detail {
+// Generated from src/server/openapi.json at build time (embed_file.cmake).
+extern const char* const kOpenApiJson;
+}  // namespace detail
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- query strings ----
+
+// The parameters of a query string; each allowed once. Unknown names are errors, so that a
+// typo ("konzept=") is not silently ignored.
+class Params {
+ public:
+  Params(std::string_view query, std::initializer_list<const char*> known) {
+    for (const char* k : known) known_.insert(k);
+    size_t start = 0;
+    while (start <= query.size() && !query.empty()) {
+      size_t end = query.find('&', start);
+      if (end == std::string_view::npos) end = query.size();
+      const std::string_view pair = query.substr(start, end - start);
+      if (!pair.empty()) {
+        const size_t eq = pair.find('=');
+        const std::string name = percent_decode(pair.substr(0, eq), true);
+        const std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true);
+        if (!known_.count(name)) {
+          std::string list;
+          for (const std::string& k : known_) list += (list.empty() ? "" : ", ") + k;
+          N2V_THROW(kInvalidArgument, "unknown query parameter '" << name << "' (this route takes: "
+                                                                  << (list.empty() ? "none" : list) << ")");
+        }
+        N2V_CHECK(values_.emplace(name, value).second, kInvalidArgument,
+                  "query parameter '" << name << "' is given twice");
+      }
+      start = end + 1;
+    }
+  }
+
+  std::optional<std::string> get(const std::string& name) const {
+    const auto it = values_.find(name);
+    if (it == values_.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  }
+  std::string required(const std::string& name) const {
+    const auto v = get(name);
+    N2V_CHECK(v, kInvalidArgument, "query parameter '" << name << "' is required");
+    return *v;
+  }
+  int integer(const std::string& name, int fallback) const {
+    const auto v = get(name);
+    if (!v) return fallback;
+    const auto x = parse_int(*v);
+    N2V_CHECK(x && *x >= INT32_MIN && *x <= INT32_MAX, kInvalidArgument,
+              "query parameter '" << name << "' must be an integer, got '" << *v << "'");
+    return static_cast<int>(*x);
+  }
+  bool flag(const std::string& name) const {
+    const auto v = get(name);
+    if (!v) return false;
+    N2V_CHECK(*v == "true" || *v == "false" || *v == "1" || *v == "0", kInvalidArgument,
+              "query parameter '" << name << "' must be true or false, got '" << *v << "'");
+    return *v == "true" || *v == "1";
+  }
+  std::vector<std::string> list(const std::string& name) const {
+    std::vector<std::string> out;
+    if (const auto v = get(name))
+      for (const std::string& part : split(*v, ','))
+        if (!trim(part).empty()) out.push_back(std::string(trim(part)));
+    return out;
+  }
+
+ private:
+  std::set<std::string> known_;
+  std::map<std::string, std::string> values_;
+};
+
+std::vector<float> parse_vector(const std::string& text) {
+  std::vector<float> v;
+  for (const std::string& part : split(text, ',')) {
+    const auto x = parse_double(trim(part));
+    N2V_CHECK(x, kInvalidArgument, "vector value '" << part << "' is not a number");
+    v.push_back(static_cast<float>(*x));
+  }
+  return v;
+}
+
+HttpResponse json_response(const Json& j) {
+  HttpResponse r;
+  r.body = j.dump();
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+// ---- static files ----
+
+const char* content_type_for(const fs::path& path) {
+  static const std::map<std::string, const char*> kTypes = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
+      {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"}, {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"}, {".md", "text/plain; charset=utf-8"},
+      {".woff2", "font/woff2"}};
+  const auto it = kTypes.find(path.extension().string());
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+// A file below `root` (canonical) named by a decoded URL path, or nullopt when there is none
+// or it would lie outside root: ".." segments, and symbolic links that lead out, are refused.
+std::optional<fs::path> file_below(const std::string& root, const std::string& relative) {
+  if (root.empty()) return std::nullopt;
+  for (const std::string& segment : split(relative, '/'))
+    if (segment == ".." || segment == ".") return std::nullopt;
+  if (relative.find('\\') != std::string::npos) return std::nullopt;
+  std::error_code ec;
+  fs::path path = fs::path(root) / fs::path(relative).relative_path();
+  if (fs::is_directory(path, ec)) path /= "index.html";
+  const fs::path real = fs::canonical(path, ec);  // resolves every link
+  if (ec || !fs::is_regular_file(real, ec)) return std::nullopt;
+  const std::string r = real.string();
+  if (r.size() <= root.size() || r.compare(0, root.size(), root) != 0 || r[root.size()] != '/') return std::nullopt;
+  return real;
+}
+
+HttpResponse file_response(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  N2V_CHECK(f, kIo, "cannot read " << path.string());
+  std::ostringstream bytes;
+  bytes << f.rdbuf();
+  HttpResponse r;
+  r.content_type = content_type_for(path);
+  r.body = bytes.str();
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+// ---- routing ----
+
+// A path pattern split into segments; "{x}" captures one decoded segment.
+struct Pattern {
+  std::vector<std::string> segments;
+  explicit Pattern(const std::string& path) {
+    for (const std::string& s : split(path.substr(1), '/')) segments.push_back(s);
+  }
+  bool match(const std::vector<std::string>& parts, std::vector<std::string>& captures) const {
+    if (parts.size() != segments.size()) return false;
+    std::vector<std::string> caught;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (segments[i].size() > 2 && segments[i].front() == '{') caught.push_back(percent_decode(parts[i], false));
+      else if (segments[i] != parts[i]) return false;
+    }
+    captures = std::move(caught);
+    return true;
+  }
+};
+
+struct Call {
+  const HttpRequest& request;
+  std::string_view query;
+  std::vector<std::string> captures;
+};
+
+using Handler = std::function<HttpResponse(Service&, const Call&)>;
+
+struct RouteEntry {
+  Route route;
+  Pattern pattern;
+  Handler handler;
+};
+
+const std::vector<RouteEntry>& route_table() {
+  static const std::vector<RouteEntry> table = [] {
+    std::vector<RouteEntry> t;
+    auto add = [&](const char* method, const char* path, Handler h) {
+      t.push_back({{method, path}, Pattern(path), std::move(h)});
+    };
+    add("GET", "/api/health", [](Service& s, const Call& c) {
+      Params(c.query, {});
+      return json_response(to_json(s.health()));
+    });
+    add("GET", "/api/spaces", [](Service& s, const Call& c) {
+      Params(c.query, {});
+      return json_response(to_json(s.spaces()));
+    });
+    add("GET", "/api/spaces/{space}/concepts", [](Service& s, const Call& c) {
+      const Params p(c.query, {"category"});
+      return json_response(to_json(s.concepts({c.captures[0], p.get("category")})));
+    });
+    add("GET", "/api/neighbors", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "concept", "vector", "k", "category"});
+      NeighborsRequest r;
+      r.space = p.required("space");
+      r.concept_name = p.get("concept");
+      if (const auto v = p.get("vector")) r.vector = parse_vector(*v);
+      r.k = p.integer("k", r.k);
+      r.category = p.get("category");
+      return json_response(to_json(s.neighbors(r)));
+    });
+    add("POST", "/api/analogy", [](Service& s, const Call& c) {
+      Params(c.query, {});
+      Json body;
+      try {
+        body = Json::parse(c.request.body);
+      } catch (const Json::parse_error& e) {
+        N2V_THROW(kInvalidArgument, "the request body is not valid JSON: " << e.what());
+      }
+      return json_response(to_json(s.analogy(analogy_request_from_json(body))));
+    });
+    add("GET", "/api/compare", [](Service& s, const Call& c) {
+      const Params p(c.query, {"spaces", "concepts", "per_concept"});
+      CompareRequest r;
+      r.spaces = p.list("spaces");
+      if (r.spaces.size() == 1 && r.spaces[0] == "all") {
+        r.spaces.clear();
+        r.all = true;
+      }
+      r.concepts = p.list("concepts");
+      const auto per = p.get("per_concept");
+      r.per_concept = per && *per == "all" ? CompareRequest::kAll : p.integer("per_concept", r.per_concept);
+      return json_response(to_json(s.compare(r)));
+    });
+    add("GET", "/api/concepts/{name}", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "top"});
+      ConceptRequest r;
+      r.space = p.required("space");
+      r.name = c.captures[0];
+      r.top = p.integer("top", r.top);
+      return json_response(to_json(s.concept_detail(r)));
+    });
+    add("GET", "/api/filters", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "filter", "top"});
+      FilterRequest r;
+      r.space = p.required("space");
+      r.top = p.integer("top", r.top);
+      if (p.get("filter")) {
+        r.filter = p.integer("filter", -1);
+        return json_response(to_json(s.filter(r)));
+      }
+      return json_response(to_json(s.filter_usage(r)));
+    });
+    add("GET", "/api/export", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "format", "normalize"});
+      const ExportFormat format = parse_export_format(p.get("format").value_or("tsv"));
+      const ExportResponse e = s.export_vectors({p.required("space"), p.flag("normalize")});
+      HttpResponse r;
+      r.body = export_bytes(e, format);
+      r.content_type = format == ExportFormat::kNpy ? "application/octet-stream" : "text/tab-separated-values; charset=utf-8";
+      r.headers.emplace_back("Content-Disposition", std::string("attachment; filename=\"") + e.space.id + "." +
+                                                        export_file_name(format) + "\"");
+      return r;
+    });
+    add("GET", "/api/openapi.json", [](Service&, const Call& c) {
+      Params(c.query, {});
+      HttpResponse r;
+      r.body = Api::openapi_json();
+      return r;
+    });
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      N2V_CHECK(i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0, kInvalidArgument,
+                "malformed percent-escape in '" << std::string(text) << "'");
+      c = static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    N2V_CHECK(c != '\0', kInvalidArgument, "a NUL byte in '" << std::string(text) << "'");
+    out += c;
+  }
+  return out;
+}
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = error_json(code, status, message).dump();
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+Api::Api(Service& service, ApiOptions options) : service_(service), options_(std::move(options)) {
+  if (!options_.web_root.empty()) {
+    std::error_code ec;
+    const fs::path root = fs::canonical(options_.web_root, ec);
+    N2V_CHECK(!ec && fs::is_directory(root), kNotFound, "web folder not found: " << options_.web_root);
+    web_root_ = root.string();
+  }
+}
+
+std::vector<Route> Api::routes() {
+  std::vector<Route> out;
+  for (const RouteEntry& e : route_table()) out.push_back(e.route);
+  return out;
+}
+
+const std::string& Api::openapi_json() {
+  static const std::string text = detail::kOpenApiJson;
+  return text;
+}
+
+HttpResponse Api::handle(const HttpRequest& request) const noexcept {
+  try {
+    const size_t q = request.target.find('?');
+    const std::string path = request.target.substr(0, q);
+    const std::string_view query =
+        q == std::string::npos ? std::string_view() : std::string_view(request.target).substr(q + 1);
+    if (path.empty() || path[0] != '/') return error_response(400, "invalid_argument", "the target must start with '/'");
+    const bool api = path == "/api" || path.rfind("/api/", 0) == 0;
+    const bool read = request.method == "GET" || request.method == "HEAD";
+    if (api) {
+      std::vector<std::string> parts = split(path.substr(1), '/');
+      if (parts.size() > 1 && parts.back().empty()) parts.pop_back();  // a trailing slash
+      std::vector<std::string> allowed;
+      for (const RouteEntry& e : route_table()) {
+        std::vector<std::string> captures;
+        if (!e.pattern.match(parts, captures)) continue;
+        const bool same = e.route.method == request.method || (e.route.method == "GET" && request.method == "HEAD");
+        if (!same) {
+          allowed.push_back(e.route.method);
+          continue;
+        }
+        return e.handler(service_, Call{request, query, std::move(captures)});
+      }
+      if (!allowed.empty()) {
+        std::string allow;
+        for (const std::string& m : allowed) allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+        HttpResponse r = error_response(405, "method_not_allowed",
+                                        request.method + " is not allowed on " + path + " (allowed: " + allow + ")");
+        r.headers.emplace_back("Allow", allow);
+        return r;
+      }
+      return error_response(404, "not_found", "no API route " + path + " (the routes: GET /api/openapi.json)");
+    }
+    if (!read) {
+      HttpResponse r = error_response(405, "method_not_allowed", request.method + " is not allowed on " + path);
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return r;
+    }
+    const std::string relative = percent_decode(path, false);
+    N2V_CHECK(relative.find('\0') == std::string::npos, kInvalidArgument, "a NUL byte in the path");
+    if (const auto file = file_below(web_root_, relative)) return file_response(*file);
+    return error_response(404, "not_found", "no file " + relative + (web_root_.empty() ? " (no web folder is served)" : ""));
+  } catch (const Error& e) {
+    return error_response(http_status(e.code()), to_string(e.code()), e.message());
+  } catch (const std::exception& e) {
+    return error_response(500, "internal", std::string("internal error: ") + e.what());
+  } catch (...) {
+    return error_response(500, "internal", "internal error");
+  }
+}
+
+}  // namespace n2v

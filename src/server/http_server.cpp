@@ -1,0 +1,260 @@
+// The asynchronous Boost.Beast HTTP/1.1 server around Api, after Beast's own async server:
+// a listener accepts on its own strand and starts a session per connection; a session reads
+// one request, answers it and reads the next (keep-alive), each step a do_x/on_x pair.
+// Limits: header and body sizes, target length, a deadline per request and per idle wait;
+// a slow client holds a timer, never a thread. Every malformed request gets a JSON error.
+
+#include <utility>  // before Asio: GCC 12 in C++20 mode needs it (../shared/NOTES.md)
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "common/version.h"
+#include "server/api.h"
+#include "server/server.h"
+#include "service/service.h"
+
+namespace n2v {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// What every session shares.
+struct Shared {
+  const Api& api;
+  const ServerOptions& options;
+  std::atomic<int> busy{0};  // requests being answered or written
+  std::atomic<bool> stopping{false};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  void run() {
+    // On the session's strand (the socket was accepted on one).
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    if (shared_.stopping) return do_close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
+    parser_->body_limit(shared_.options.max_body_bytes);
+    // The first request must arrive within the header timeout; later ones may wait (idle
+    // keep-alive) up to the idle timeout. One deadline covers the whole request, so a client
+    // that trickles bytes is cut off as surely as a silent one.
+    stream_.expires_after(std::chrono::milliseconds(requests_ == 0 ? shared_.options.header_timeout_ms
+                                                                   : shared_.options.idle_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof)
+      return do_close();
+    if (ec == http::error::body_limit)
+      return send_error(413, "payload_too_large", "the request body is larger than " +
+                                                      std::to_string(shared_.options.max_body_bytes) + " bytes");
+    if (ec == http::error::header_limit)
+      return send_error(431, "header_too_large", "the request line and headers are larger than " +
+                                                     std::to_string(shared_.options.max_header_bytes) + " bytes");
+    if (ec) return send_error(400, "invalid_argument", "malformed HTTP request: " + ec.message());
+
+    ++requests_;
+    const auto& req = parser_->get();
+    const auto start = std::chrono::steady_clock::now();
+    HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
+                        std::string(req[http::field::content_type])};
+    HttpResponse response;
+    if (request.target.size() > shared_.options.max_target_bytes) {
+      response = error_response(414, "uri_too_long", "the request target is longer than " +
+                                                         std::to_string(shared_.options.max_target_bytes) + " bytes");
+    } else {
+      ++shared_.busy;
+      response = shared_.api.handle(request);
+      --shared_.busy;
+    }
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    log(request.method, request.target, response.status, us.count());
+    const bool keep_alive = req.keep_alive() && response.status != 414;
+    write(std::move(response), req.version(), keep_alive, req.method() == http::verb::head);
+  }
+
+  void send_error(int status, const std::string& code, const std::string& message) {
+    log("-", "-", status, 0);
+    // The stream's state is unknown after a parse error: answer, then close.
+    write(error_response(status, code, message), 11, false, false);
+  }
+
+  void write(HttpResponse response, unsigned version, bool keep_alive, bool head) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version);
+    res->set(http::field::server, std::string("net2vec/") + kVersion);
+    res->set(http::field::content_type, response.content_type);
+    res->set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : response.headers) res->set(name, value);
+    res->keep_alive(keep_alive && !shared_.stopping);
+    const size_t size = response.body.size();
+    if (!head) res->body() = std::move(response.body);
+    res->content_length(size);
+    response_ = res;
+    ++shared_.busy;
+    http::async_write(stream_, *res, beast::bind_front_handler(&Session::on_write, shared_from_this(), res->keep_alive()));
+  }
+
+  void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+    --shared_.busy;
+    response_.reset();
+    if (ec || !keep_alive) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // the peer sees an orderly end
+  }
+
+  void log(const std::string& method, const std::string& target, int status, long long us) const {
+    if (shared_.options.quiet) return;
+    // One fprintf per line: stdio locks the stream, so lines from threads do not interleave.
+    std::fprintf(stderr, "%s %s %d %lldus\n", method.c_str(), target.size() > 200 ? (target.substr(0, 200) + "...").c_str() : target.c_str(),
+                 status, us);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<void> response_;  // alive while it is written
+  Shared& shared_;
+  int requests_ = 0;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  Service service;
+  Api api;
+  Shared shared;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::mutex stop_mutex;
+  bool stopped = false;
+
+  Impl(const Catalog& catalog, ServerOptions o)
+      : options(std::move(o)),
+        service(catalog),
+        api(service, ApiOptions{options.web_root, options.probe_dirs}),
+        shared{api, options},
+        ioc(threads_for(options.threads)),
+        acceptor(ioc) {
+    N2V_CHECK(options.port >= 0 && options.port <= 65535, kInvalidArgument,
+              "port must be between 0 and 65535, got " << options.port);
+    beast::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(options.host, ec);
+    N2V_CHECK(!ec, kInvalidArgument, "'" << options.host << "' is not an IP address (e.g. 127.0.0.1 or ::1)");
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    N2V_CHECK(!ec, kIo, "cannot listen on " << options.host << ":" << options.port << ": " << ec.message());
+  }
+
+  static int threads_for(int requested) {
+    if (requested > 0) return requested;
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  void do_accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (!acceptor.is_open()) return;  // closed by stop()
+      } else {
+        std::make_shared<Session>(std::move(socket), shared)->run();
+      }
+      do_accept();
+    });
+  }
+};
+
+Server::Server(const Catalog& catalog, ServerOptions options)
+    : impl_(std::make_unique<Impl>(catalog, std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+int Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+std::string Server::url() const {
+  const auto address = impl_->acceptor.local_endpoint().address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return "http://" + host + ":" + std::to_string(port()) + "/";
+}
+
+void Server::start() {
+  Impl& s = *impl_;
+  N2V_CHECK(s.threads.empty(), kInvalidArgument, "the server is already running");
+  s.do_accept();
+  const int n = Impl::threads_for(s.options.threads);
+  for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.stop_mutex);
+  if (s.stopped) return;
+  s.stopped = true;
+  s.shared.stopping = true;
+  asio::post(s.ioc, [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+  });
+  // Requests in flight finish (bounded); idle keep-alive connections are simply dropped.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s.options.stop_grace_ms);
+  while (s.shared.busy > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.ioc.stop();
+  for (std::thread& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+void Server::run_until_signal() {
+  // Block the signals in every thread (the I/O threads inherit the mask), then wait for one
+  // here: no handler runs on an I/O thread, and the stop is an ordinary call.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  start();
+  int received = 0;
+  sigwait(&signals, &received);
+  std::fprintf(stderr, "net2vec: %s received, stopping\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  stop();
+}
+
+int serve(const Catalog& catalog, const ServerOptions& options) {
+  Server server(catalog, options);
+  std::printf("net2vec: serving %s\n", server.url().c_str());
+  std::fflush(stdout);
+  server.run_until_signal();
+  return 0;
+}
+
+}  // namespace n2v

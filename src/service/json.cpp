@@ -1,0 +1,306 @@
+// to_json for every service response, and request bodies from JSON (docs/API.md).
+
+#include "service/json.h"
+
+#include <cmath>
+#include <set>
+
+#include "common/exit_codes.h"
+
+namespace n2v {
+namespace {
+
+// null for a missing or non-finite number.
+Json num(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+Json num(const std::optional<float>& v) { return v ? num(static_cast<double>(*v)) : Json(nullptr); }
+Json num(const std::optional<double>& v) { return v ? num(*v) : Json(nullptr); }
+Json opt(const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); }
+Json floats(const std::vector<float>& v) {
+  Json out = Json::array();
+  for (float x : v) out.push_back(num(static_cast<double>(x)));
+  return out;
+}
+
+Json task_json(const SpaceInfo& s) { return is_reference(s) ? Json(nullptr) : Json(to_string(s.task)); }
+
+// The keys that open every response about one space: which space, its kind and task, and
+// what the response's scores mean.
+Json space_header(const SpaceInfo& s, const std::optional<std::string>& metric) {
+  return Json{{"space", s.id}, {"kind", s.kind}, {"task", task_json(s)}, {"metric", opt(metric)}};
+}
+
+Json hits_json(const std::vector<ConceptHit>& hits) {
+  Json out = Json::array();
+  for (size_t i = 0; i < hits.size(); ++i)
+    out.push_back({{"rank", i + 1},
+                   {"number", hits[i].concept_number},
+                   {"name", hits[i].name},
+                   {"category", hits[i].category},
+                   {"score", num(hits[i].score)}});
+  return out;
+}
+
+Json filter_concepts_json(const std::vector<FilterConcept>& v) {
+  Json out = Json::array();
+  for (const FilterConcept& f : v)
+    out.push_back({{"number", f.concept_number},
+                   {"name", f.name},
+                   {"category", f.category},
+                   {"weight", num(f.weight)},
+                   {"share", num(f.share)},
+                   {"rank", f.rank},
+                   {"best", f.best},
+                   {"best_filter_val", num(f.best_filter_val)}});
+  return out;
+}
+
+Json matrix_json(const std::vector<double>& v, int m) {
+  Json out = Json::array();
+  for (int i = 0; i < m; ++i) {
+    Json row = Json::array();
+    for (int j = 0; j < m; ++j) row.push_back(num(v[static_cast<size_t>(i) * m + j]));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace
+
+Json to_json(const HealthResponse& r) {
+  return {{"status", "ok"},
+          {"version", r.version},
+          {"schema_version", r.schema_version},
+          {"spaces", r.spaces},
+          {"index", r.index},
+          {"generation", r.generation}};
+}
+
+Json to_json(const SpacesResponse& r) {
+  Json out = Json::array();
+  for (const SpaceInfo& s : r.spaces) {
+    const bool ref = is_reference(s);
+    out.push_back({{"id", s.id},
+                   {"kind", s.kind},
+                   {"network", ref ? Json(nullptr) : Json(s.network)},
+                   {"layer", ref ? Json(nullptr) : Json(s.layer)},
+                   {"task", task_json(s)},
+                   {"metric", opt(score_metric(s))},
+                   {"dim", s.dim},
+                   {"concept_count", s.concept_count},
+                   {"run_id", ref ? Json(nullptr) : Json(s.run_id)},
+                   {"created_at", s.created_at},
+                   {"source", s.source.empty() ? Json(nullptr) : Json(s.source)}});
+  }
+  return {{"spaces", out}};
+}
+
+Json to_json(const ConceptsResponse& r) {
+  Json out = space_header(r.space, score_metric(r.space));
+  out["dim"] = r.space.dim;
+  out["category"] = opt(r.category);
+  out["concept_count"] = r.concepts.size();
+  Json rows = Json::array();
+  for (const ConceptSummary& c : r.concepts)
+    rows.push_back({{"number", c.concept_number},
+                    {"name", c.name},
+                    {"category", c.category},
+                    {"score_val", num(c.score_val)},
+                    {"best_filter", c.best_filter},
+                    {"best_filter_val", num(c.best_filter_val)},
+                    {"l2_norm", num(c.l2_norm)}});
+  out["concepts"] = std::move(rows);
+  return out;
+}
+
+Json to_json(const NeighborsResponse& r) {
+  Json out = space_header(r.space, "cosine");
+  out["query"] = r.result.query.empty() ? Json(nullptr) : Json(r.result.query);
+  out["category"] = opt(r.result.category);
+  out["k"] = r.result.k;
+  out["candidates"] = r.result.candidates;
+  out["hits"] = hits_json(r.result.hits);
+  return out;
+}
+
+Json to_json(const AnalogyResponse& r) {
+  const bool add = r.result.method == AnalogyMethod::kAdd;
+  Json out = space_header(r.space, add ? "cosine" : "3cosmul");
+  out["method"] = to_string(r.result.method);
+  out["positive"] = r.result.positive;
+  out["negative"] = r.result.negative;
+  out["category"] = opt(r.result.category);
+  out["k"] = r.result.k;
+  out["candidates"] = r.result.candidates;
+  out["hits"] = hits_json(r.result.hits);
+  return out;
+}
+
+Json to_json(const CompareResponse& r) {
+  const SpaceComparison& c = r.comparison;
+  Json spaces = Json::array();
+  for (const SpaceInfo& s : r.spaces) spaces.push_back({{"id", s.id}, {"kind", s.kind}, {"task", task_json(s)}});
+  Json concepts = Json::array();
+  for (int i = 0; i < c.shared(); ++i) concepts.push_back({{"name", c.concepts[i]}, {"category", c.categories[i]}});
+  Json pairs = Json::array();
+  for (size_t p = 0; p < c.pairs.size(); ++p) {
+    const PairComparison& pair = c.pairs[p];
+    Json categories = Json::array();
+    for (const CategoryDistance& cd : pair.categories)
+      categories.push_back({{"category", cd.category}, {"concept_count", cd.concepts}, {"mean", num(cd.mean)}});
+    Json differing = Json::array();
+    for (int ci : r.differing[p])
+      differing.push_back({{"name", c.concepts[ci]}, {"category", c.categories[ci]}, {"d", num(pair.per_concept[ci])}});
+    pairs.push_back({{"i", pair.i},
+                     {"j", pair.j},
+                     {"a", c.spaces[pair.i]},
+                     {"b", c.spaces[pair.j]},
+                     {"distance", num(pair.distance)},
+                     {"cka", num(pair.cka)},
+                     {"categories", std::move(categories)},
+                     {"per_concept", std::move(differing)}});
+  }
+  return {{"spaces", std::move(spaces)},
+          {"metric", "d_ij"},
+          {"concept_count", c.shared()},
+          {"concepts", std::move(concepts)},
+          {"excluded", c.excluded},
+          {"distance", matrix_json(c.distance, c.m)},
+          {"cka", matrix_json(c.cka, c.m)},
+          {"pairs", std::move(pairs)}};
+}
+
+Json to_json(const ConceptResponse& r) {
+  const ConceptReport& c = r.report;
+  const bool seg = !is_reference(r.space) && r.space.task == Task::kSegmentation;
+  Json out = space_header(r.space, score_metric(r.space));
+  out["dim"] = c.dim;
+  out["number"] = c.concept_number;
+  out["name"] = c.name;
+  out["category"] = c.category;
+  out["train_count"] = c.train_count;
+  out["val_count"] = c.val_count;
+  out["bias"] = num(c.bias);
+  out["alpha"] = num(c.alpha);
+  out["learned"] = {{"train", num(seg ? c.set_iou_train : c.accuracy_train)},
+                    {"val", num(seg ? c.set_iou_val : c.accuracy_val)}};
+  out["best_filter"] = c.best_filter;
+  out["best_single"] = {{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}};
+  out["best_filter_rank"] = c.best_filter_rank;
+  out["single_over_learned"] = num(c.single_over_learned);
+  Json subsets = Json::array();
+  for (const SubsetScore& s : c.subsets) subsets.push_back({{"filters", s.filters}, {"score", num(s.score)}});
+  out["subsets"] = std::move(subsets);
+  out["image_count"] = c.image_count;
+  Json iou = {{"mean_learned", num(c.mean_image_iou_learned)},
+              {"mean_single", num(c.mean_image_iou_single)},
+              {"zero_learned", c.zero_iou_learned},
+              {"zero_single", c.zero_iou_single},
+              {"bins", r.image_iou.edges},
+              {"learned", r.image_iou.learned},
+              {"single", r.image_iou.single}};
+  out["image_iou"] = std::move(iou);
+  out["l1_norm"] = num(c.l1_norm);
+  out["l2_norm"] = num(c.l2_norm);
+  out["filters_for_half"] = c.filters_for_half;
+  out["filters_for_90"] = c.filters_for_90;
+  Json top = Json::array();
+  for (const FilterWeight& f : c.top_filters)
+    top.push_back({{"filter", f.filter}, {"weight", num(f.weight)}, {"share", num(f.share)}, {"cumulative", num(f.cumulative)}});
+  out["top_filters"] = std::move(top);
+  out["weights"] = floats(c.weights);
+  out["filter_iou_val"] = c.filter_iou_val.empty() ? Json(nullptr) : floats(c.filter_iou_val);
+  return out;
+}
+
+Json to_json(const FilterUsageResponse& r) {
+  Json out = space_header(r.space, score_metric(r.space));
+  out["dim"] = r.usage.dim;
+  out["concept_count"] = r.usage.concept_count;
+  out["concepts_per_filter"] = r.usage.concepts_per_filter;
+  out["never_selected"] = r.usage.never_selected;
+  Json histogram = Json::array();
+  for (const auto& [concepts, filters] : r.histogram) histogram.push_back({{"concepts", concepts}, {"filters", filters}});
+  out["histogram"] = std::move(histogram);
+  Json most = Json::array();
+  for (int k : r.most_selected) most.push_back({{"filter", k}, {"concept_count", r.usage.concepts_per_filter[k]}});
+  out["most_selected"] = std::move(most);
+  return out;
+}
+
+Json to_json(const FilterResponse& r) {
+  Json out = space_header(r.space, score_metric(r.space));
+  out["dim"] = r.report.dim;
+  out["concept_count"] = r.report.concept_count;
+  out["filter"] = r.report.filter;
+  out["selected_by"] = r.report.best_for.size();
+  out["best_for"] = filter_concepts_json(r.report.best_for);
+  out["top_weighted"] = filter_concepts_json(r.report.top_weighted);
+  return out;
+}
+
+Json error_json(const std::string& code, int status, const std::string& message) {
+  return {{"error", {{"code", code}, {"status", status}, {"message", message}}}};
+}
+
+Json error_json(const Error& e) { return error_json(to_string(e.code()), http_status(e.code()), e.message()); }
+
+// ---- request bodies ----
+
+namespace {
+
+const Json& field(const Json& body, const char* key) {
+  static const Json kNull;
+  const auto it = body.find(key);
+  return it == body.end() ? kNull : *it;
+}
+
+std::string string_field(const Json& v, const char* key) {
+  N2V_CHECK(v.is_string(), kInvalidArgument, "'" << key << "' must be a string, got " << v.type_name());
+  return v.get<std::string>();
+}
+
+std::vector<std::string> names_field(const Json& v, const char* key) {
+  if (v.is_null()) return {};
+  N2V_CHECK(v.is_array(), kInvalidArgument, "'" << key << "' must be an array of concept names, got " << v.type_name());
+  std::vector<std::string> names;
+  for (const Json& x : v) {
+    N2V_CHECK(x.is_string(), kInvalidArgument, "'" << key << "' must hold concept names (strings), got " << x.type_name());
+    names.push_back(x.get<std::string>());
+  }
+  return names;
+}
+
+int int_field(const Json& v, const char* key) {
+  N2V_CHECK(v.is_number_integer(), kInvalidArgument, "'" << key << "' must be an integer, got " << v.dump());
+  const auto x = v.get<int64_t>();
+  N2V_CHECK(x >= INT32_MIN && x <= INT32_MAX, kInvalidArgument, "'" << key << "' is out of range: " << x);
+  return static_cast<int>(x);
+}
+
+void check_keys(const Json& body, const std::set<std::string>& known) {
+  N2V_CHECK(body.is_object(), kInvalidArgument, "the request body must be a JSON object, got " << body.type_name());
+  for (const auto& [key, value] : body.items()) {
+    (void)value;
+    if (known.count(key)) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    N2V_THROW(kInvalidArgument, "unknown key '" << key << "' in the request body (known: " << list << ")");
+  }
+}
+
+}  // namespace
+
+AnalogyRequest analogy_request_from_json(const Json& body) {
+  check_keys(body, {"space", "positive", "negative", "k", "method", "category"});
+  AnalogyRequest r;
+  N2V_CHECK(body.contains("space"), kInvalidArgument, "the request body has no 'space'");
+  r.space = string_field(body["space"], "space");
+  r.positive = names_field(field(body, "positive"), "positive");
+  r.negative = names_field(field(body, "negative"), "negative");
+  if (!field(body, "k").is_null()) r.k = int_field(body["k"], "k");
+  if (!field(body, "method").is_null()) r.method = parse_analogy_method(string_field(body["method"], "method"));
+  if (!field(body, "category").is_null()) r.category = string_field(body["category"], "category");
+  return r;
+}
+
+}  // namespace n2v

@@ -1,0 +1,34 @@
+#pragma once
+// The JSON form of every service response and of the request bodies the HTTP API takes:
+// one vocabulary for `net2vec ... --json` and the HTTP API (docs/API.md). Keys are written
+// in a fixed order so documents read like the CLI's tables and compare byte for byte.
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "service/service.h"
+
+namespace n2v {
+
+using Json = nlohmann::ordered_json;
+
+Json to_json(const HealthResponse& r);
+Json to_json(const SpacesResponse& r);
+Json to_json(const ConceptsResponse& r);
+Json to_json(const NeighborsResponse& r);
+Json to_json(const AnalogyResponse& r);
+Json to_json(const CompareResponse& r);
+Json to_json(const ConceptResponse& r);
+Json to_json(const FilterUsageResponse& r);
+Json to_json(const FilterResponse& r);
+
+// {"error": {"code", "status", "message"}}; `code` is an ErrorCode name or an HTTP-level
+// one ("method_not_allowed", "payload_too_large", ...).
+Json error_json(const std::string& code, int status, const std::string& message);
+Json error_json(const Error& e);
+
+// A request body: an object with the request's keys (docs/API.md). Unknown keys and values
+// of the wrong type are kInvalidArgument naming the key.
+AnalogyRequest analogy_request_from_json(const Json& body);
+
+}  // namespace n2v

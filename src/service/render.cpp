@@ -1,0 +1,273 @@
+// The CLI's tables, rendered from the service responses.
+
+#include "service/render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+namespace n2v {
+namespace {
+
+// Fixed-point with `digits` decimals; "-" for a missing or non-finite value.
+std::string num(double v, int digits = 4) {
+  if (!std::isfinite(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+std::string num(const std::optional<float>& v, int digits = 4) { return v ? num(*v, digits) : "-"; }
+std::string num(const std::optional<double>& v, int digits = 4) { return v ? num(*v, digits) : "-"; }
+
+// printf into a std::string.
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char* fmt, ...) {
+  va_list args, copy;
+  va_start(args, fmt);
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  std::string out(static_cast<size_t>(std::max(n, 0)), '\0');
+  std::vsnprintf(out.data(), out.size() + 1, fmt, args);
+  va_end(args);
+  return out;
+}
+
+// An aligned text table: columns separated by two spaces, numbers right-aligned.
+class Table {
+ public:
+  // A header starting with '>' is right-aligned (the '>' is not printed).
+  explicit Table(std::vector<std::string> headers) {
+    for (std::string& h : headers) {
+      right_.push_back(!h.empty() && h[0] == '>');
+      headers_.push_back(right_.back() ? h.substr(1) : h);
+    }
+  }
+  void add(std::vector<std::string> row) {
+    row.resize(headers_.size());
+    rows_.push_back(std::move(row));
+  }
+  std::string str() const {
+    std::vector<size_t> width(headers_.size());
+    for (size_t c = 0; c < headers_.size(); ++c) width[c] = display_width(headers_[c]);
+    for (const auto& row : rows_)
+      for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], display_width(row[c]));
+    std::string out;
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string s;
+      for (size_t c = 0; c < cells.size(); ++c) {
+        const std::string pad(width[c] - display_width(cells[c]), ' ');
+        const bool last = c + 1 == cells.size();
+        s += right_[c] ? pad + cells[c] : cells[c] + (last ? "" : pad);
+        if (!last) s += "  ";
+      }
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      out += s + "\n";
+    };
+    line(headers_);
+    std::vector<std::string> rule;
+    for (size_t c = 0; c < headers_.size(); ++c) rule.push_back(std::string(width[c], '-'));
+    line(rule);
+    for (const auto& row : rows_) line(row);
+    return out;
+  }
+
+ private:
+  // UTF-8 code points, so names with accents still align.
+  static size_t display_width(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  }
+  std::vector<std::string> headers_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// What a space's scores are called in a table header.
+std::string score_label(const SpaceInfo& s) {
+  if (is_reference(s)) return "score";
+  return s.task == Task::kSegmentation ? "set IoU" : "accuracy";
+}
+
+std::string hits_table(const std::vector<ConceptHit>& hits, const char* score) {
+  Table t({">rank", "concept", "category", std::string(">") + score});
+  for (size_t i = 0; i < hits.size(); ++i)
+    t.add({std::to_string(i + 1), hits[i].name, hits[i].category, num(hits[i].score)});
+  return t.str();
+}
+
+std::string filter_label(int filter) { return filter >= 0 ? std::to_string(filter) : "-"; }
+
+}  // namespace
+
+std::string render_text(const HealthResponse& r) {
+  return format("ok: net2vec %s, schema %d, %d spaces, index %s\n", r.version.c_str(), r.schema_version, r.spaces,
+                r.index.c_str());
+}
+
+std::string render_text(const SpacesResponse& r) {
+  if (r.spaces.empty()) return "The catalog has no spaces yet (net2vec-ingest writes them).\n";
+  Table t({"space", "kind", "network", "layer", "task", ">dim", ">concepts", "created"});
+  for (const SpaceInfo& s : r.spaces) {
+    const bool net = !is_reference(s);
+    t.add({s.id, s.kind, net ? s.network : "-", net ? s.layer : "-", net ? to_string(s.task) : "-",
+           std::to_string(s.dim), std::to_string(s.concept_count), s.created_at});
+  }
+  return t.str();
+}
+
+std::string render_text(const ConceptsResponse& r) {
+  const std::string name = score_label(r.space);
+  Table t({">number", "concept", "category", ">" + name + " (val)", ">best filter", ">its " + name + " (val)", ">norm"});
+  for (const ConceptSummary& c : r.concepts)
+    t.add({std::to_string(c.concept_number), c.name, c.category, num(c.score_val), filter_label(c.best_filter),
+           num(c.best_filter_val), num(c.l2_norm)});
+  return t.str() + format("%zu concepts in %s (%s, dimension %d)\n", r.concepts.size(), r.space.id.c_str(),
+                          is_reference(r.space) ? "reference space" : to_string(r.space.task), r.space.dim);
+}
+
+std::string render_text(const NeighborsResponse& r) {
+  const NeighborsResult& n = r.result;
+  return format("Nearest concepts to %s in %s%s (cosine similarity; %d candidates)\n",
+                n.query.empty() ? "the given vector" : ("'" + n.query + "'").c_str(), n.space.c_str(),
+                n.category ? (", category " + *n.category).c_str() : "", n.candidates) +
+         hits_table(n.hits, "cosine");
+}
+
+std::string render_text(const AnalogyResponse& r) {
+  const AnalogyResult& a = r.result;
+  std::string expr;
+  for (size_t i = 0; i < a.positive.size(); ++i) expr += (i ? " + " : "") + a.positive[i];
+  for (const std::string& n : a.negative) expr += (expr.empty() ? "- " : " - ") + n;
+  const bool add = a.method == AnalogyMethod::kAdd;
+  return format("%s in %s (%s; inputs excluded)\n", expr.c_str(), a.space.c_str(),
+                add ? "3CosAdd: cosine with the normalised mean"
+                    : "3CosMul: prod (1+cos)/2 of positives / (prod of negatives + 1e-6)") +
+         hits_table(a.hits, add ? "cosine" : "3CosMul");
+}
+
+std::string render_text(const CompareResponse& r) {
+  const SpaceComparison& c = r.comparison;
+  const int m = c.m;
+  std::string out = format("Compared %d spaces on the %d concepts they all have", m, c.shared());
+  if (!c.excluded.empty()) out += format(" (%zu left out: zero vector)", c.excluded.size());
+  out += "\n\n";
+  for (int i = 0; i < m; ++i) out += format("  [%d] %s\n", i + 1, c.spaces[i].c_str());
+  auto matrix = [&](const char* title, const std::vector<double>& v, int digits) {
+    out += format("\n%s\n", title);
+    std::vector<std::string> headers = {""};
+    for (int j = 0; j < m; ++j) headers.push_back(">[" + std::to_string(j + 1) + "]");
+    Table t(headers);
+    for (int i = 0; i < m; ++i) {
+      std::vector<std::string> row = {"[" + std::to_string(i + 1) + "]"};
+      for (int j = 0; j < m; ++j) row.push_back(num(v[static_cast<size_t>(i) * m + j], digits));
+      t.add(row);
+    }
+    out += t.str();
+  };
+  matrix("D_ij = ||d(W_i) - d(W_j)||_F^2, d(W) = W'W'^T over unit-length rows (paper 5.3)", c.distance, 3);
+  matrix("Linear CKA of the centred Gram matrices (1 = same geometry up to rotation and scale)", c.cka, 3);
+
+  out += "\nMean D_ijc by concept category (concepts per category in the header)\n";
+  std::map<std::string, int> category_sizes;
+  for (const std::string& cat : c.categories) ++category_sizes[cat];
+  std::vector<std::string> headers = {"pair"};
+  for (const auto& [cat, n] : category_sizes) headers.push_back(">" + cat + " (" + std::to_string(n) + ")");
+  Table t(headers);
+  for (const PairComparison& p : c.pairs) {
+    std::vector<std::string> row = {"[" + std::to_string(p.i + 1) + "] / [" + std::to_string(p.j + 1) + "]"};
+    for (const CategoryDistance& cd : p.categories) row.push_back(num(cd.mean, 3));
+    t.add(row);
+  }
+  out += t.str();
+
+  for (size_t p = 0; p < c.pairs.size(); ++p) {
+    if (r.differing[p].empty()) continue;
+    out += format("\nConcepts that differ most between [%d] and [%d] (D_ijc, largest first)\n", c.pairs[p].i + 1,
+                  c.pairs[p].j + 1);
+    Table pc({"concept", "category", ">D_ijc"});
+    for (int ci : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], num(c.pairs[p].per_concept[ci], 4)});
+    out += pc.str();
+  }
+  return out;
+}
+
+std::string render_text(const ConceptResponse& resp) {
+  const ConceptReport& r = resp.report;
+  const bool reference = is_reference(resp.space);
+  const bool seg = !reference && resp.space.task == Task::kSegmentation;
+  const std::string score = score_label(resp.space);
+  std::string out;
+  if (reference) {
+    out += format("%s (%s, label %d) in %s: a reference space (no scores; dimensions are not filters)\n",
+                  r.name.c_str(), r.category.c_str(), r.concept_number, r.space.c_str());
+    out += format("||w||_1 %s, ||w||_2 %s\n", num(r.l1_norm).c_str(), num(r.l2_norm).c_str());
+  } else {
+    out += format("%s (%s, label %d) in %s: %d train / %d val images\n\n", r.name.c_str(), r.category.c_str(),
+                  r.concept_number, r.space.c_str(), r.train_count, r.val_count);
+    Table scores({"", ">train", ">val"});
+    scores.add({"all filters (learned w): " + score, num(seg ? r.set_iou_train : r.accuracy_train),
+                num(seg ? r.set_iou_val : r.accuracy_val)});
+    scores.add({"best single filter " + filter_label(r.best_filter), num(r.best_filter_train), num(r.best_filter_val)});
+    out += scores.str();
+    out += format("\nbest filter / learned weights (val): %s; best filter's rank by |w|: %s\n",
+                  num(r.single_over_learned, 3).c_str(),
+                  r.best_filter_rank ? std::to_string(r.best_filter_rank).c_str() : "-");
+    out += format("bias %s, alpha %s, ||w||_1 %s, ||w||_2 %s\n", num(r.bias).c_str(), num(r.alpha).c_str(),
+                  num(r.l1_norm).c_str(), num(r.l2_norm).c_str());
+  }
+  out += format("filters carrying half of ||w||_1: %d; 90%%: %d (of %d)\n", r.filters_for_half, r.filters_for_90, r.dim);
+  if (r.image_count)
+    out += format("per-image val IoU over %d images: learned mean %s (%d zero), best filter mean %s (%d zero)\n",
+                  r.image_count, num(r.mean_image_iou_learned).c_str(), r.zero_iou_learned,
+                  num(r.mean_image_iou_single).c_str(), r.zero_iou_single);
+  if (!r.subsets.empty()) {
+    out += format("\nTop-F filter subsets, retrained (val %s)\n", score.c_str());
+    Table t({">F", ">" + score});
+    for (const SubsetScore& s : r.subsets) t.add({std::to_string(s.filters), num(static_cast<double>(s.score))});
+    out += t.str();
+  }
+  out += "\nTop filters by |w_k| (share = |w_k| / ||w||_1)\n";
+  Table t({">rank", ">filter", ">w_k", ">share", ">cumulative"});
+  for (size_t i = 0; i < r.top_filters.size(); ++i) {
+    const FilterWeight& f = r.top_filters[i];
+    t.add({std::to_string(i + 1), std::to_string(f.filter), num(f.weight), num(f.share), num(f.cumulative)});
+  }
+  return out + t.str();
+}
+
+std::string render_text(const FilterUsageResponse& r) {
+  const FilterUsage& u = r.usage;
+  std::string out = format("Best single filters of the %d concepts of %s: %d of %d filters are never selected\n\n",
+                           u.concept_count, u.space.c_str(), u.never_selected, u.dim);
+  Table t({">concepts", ">filters"});
+  for (const auto& [n, filters] : r.histogram) t.add({std::to_string(n), std::to_string(filters)});
+  out += t.str() + "\nMost selected filters\n";
+  Table most({">filter", ">concepts"});
+  for (int k : r.most_selected) most.add({std::to_string(k), std::to_string(u.concepts_per_filter[k])});
+  return out + most.str();
+}
+
+std::string render_text(const FilterResponse& resp) {
+  const FilterReport& r = resp.report;
+  std::string out = format("Filter %d of %s (%d filters, %d concepts)\n\n", r.filter, r.space.c_str(), r.dim,
+                           r.concept_count);
+  out += format("Best single filter of %zu concept%s\n", r.best_for.size(), r.best_for.size() == 1 ? "" : "s");
+  if (!r.best_for.empty()) {
+    Table t({"concept", "category", ">its score (val)", ">w_k", ">share", ">rank by |w|"});
+    for (const FilterConcept& f : r.best_for)
+      t.add({f.name, f.category, num(f.best_filter_val), num(f.weight), num(f.share), std::to_string(f.rank)});
+    out += t.str();
+  }
+  out += "\nConcepts that weight it most (share = |w_k| / ||w||_1)\n";
+  Table t({"concept", "category", ">w_k", ">share", ">rank by |w|", "best"});
+  for (const FilterConcept& f : r.top_weighted)
+    t.add({f.name, f.category, num(f.weight), num(f.share), std::to_string(f.rank), f.best ? "yes" : ""});
+  return out + t.str();
+}
+
+}  // namespace n2v

@@ -1,0 +1,251 @@
+// Service: requests checked and answered over the query engine; the orderings every front
+// end shows (compare's differing concepts, Figure 5's histogram and most-selected filters)
+// are decided here once.
+
+#include "service/service.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <numeric>
+
+#include "common/error.h"
+#include "common/version.h"
+#include "index/vector_index.h"
+
+namespace n2v {
+
+bool is_reference(const SpaceInfo& space) { return space.kind != "network"; }
+
+std::optional<std::string> score_metric(const SpaceInfo& space) {
+  if (is_reference(space)) return std::nullopt;
+  return space.task == Task::kSegmentation ? "set_iou" : "balanced_accuracy";
+}
+
+ExportFormat parse_export_format(const std::string& text) {
+  if (text == "tsv") return ExportFormat::kTsv;
+  if (text == "metadata") return ExportFormat::kMetadata;
+  if (text == "npy") return ExportFormat::kNpy;
+  N2V_THROW(kInvalidArgument, "export format must be tsv, metadata or npy, got '" << text << "'");
+}
+
+const char* export_file_name(ExportFormat format) {
+  switch (format) {
+    case ExportFormat::kTsv: return "vectors.tsv";
+    case ExportFormat::kMetadata: return "metadata.tsv";
+    case ExportFormat::kNpy: return "vectors.npy";
+  }
+  return "vectors";
+}
+
+namespace {
+
+void check_k(int k) {
+  N2V_CHECK(k >= 1 && k <= kMaxK, kInvalidArgument,
+            "k must be between 1 and " << kMaxK << " (results are clamped to the concepts there are), got " << k);
+}
+
+void check_top(int top) {
+  N2V_CHECK(top >= 1 && top <= kMaxTop, kInvalidArgument,
+            "top must be between 1 and " << kMaxTop << ", got " << top);
+}
+
+// Names may not break a TSV row.
+std::string tsv_cell(std::string s) {
+  for (char& ch : s)
+    if (ch == '\t' || ch == '\n' || ch == '\r') ch = ' ';
+  return s;
+}
+
+}  // namespace
+
+Service::Service(const Catalog& catalog, QueryOptions options) : catalog_(catalog), engine_(catalog, options) {}
+
+HealthResponse Service::health() {
+  HealthResponse h;
+  h.version = kVersion;
+  h.schema_version = catalog_.schema_version();
+  h.generation = catalog_.generation();
+  h.spaces = static_cast<int>(catalog_.spaces().size());
+  h.index = engine_.index_name();
+  return h;
+}
+
+SpacesResponse Service::spaces() { return {catalog_.spaces()}; }
+
+ConceptsResponse Service::concepts(const ConceptsRequest& request) {
+  ConceptsResponse r;
+  r.space = engine_.space_info(request.space);
+  r.category = request.category;
+  r.concepts = engine_.concepts(request.space, request.category);
+  return r;
+}
+
+NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
+  N2V_CHECK(request.concept_name.has_value() != request.vector.has_value(), kInvalidArgument,
+            "neighbors takes either a concept or a vector (exactly one of them)");
+  check_k(request.k);
+  NeighborsResponse r;
+  r.space = engine_.space_info(request.space);
+  r.result = request.concept_name
+                 ? engine_.neighbors(request.space, *request.concept_name, request.k, request.category)
+                 : engine_.neighbors(request.space, *request.vector, request.k, request.category);
+  return r;
+}
+
+AnalogyResponse Service::analogy(const AnalogyRequest& request) {
+  check_k(request.k);
+  AnalogyResponse r;
+  r.space = engine_.space_info(request.space);
+  r.result = engine_.analogy(request.space, request.positive, request.negative, request.k, request.method,
+                             request.category);
+  return r;
+}
+
+CompareResponse Service::compare(const CompareRequest& request) {
+  std::vector<std::string> ids = request.spaces;
+  if (request.all) {
+    N2V_CHECK(ids.empty(), kInvalidArgument, "compare takes a list of spaces or all of them, not both");
+    for (const SpaceInfo& s : catalog_.spaces()) ids.push_back(s.id);
+  }
+  N2V_CHECK(request.per_concept >= CompareRequest::kAll, kInvalidArgument,
+            "per_concept must be a count of concepts (0: none) or all, got " << request.per_concept);
+  CompareResponse r;
+  r.comparison = engine_.compare(ids, request.concepts);
+  for (const std::string& id : r.comparison.spaces) r.spaces.push_back(engine_.space_info(id));
+  const int shared = r.comparison.shared();
+  for (const PairComparison& p : r.comparison.pairs) {
+    std::vector<int> order(shared);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.per_concept[x] > p.per_concept[y]; });
+    if (request.per_concept != CompareRequest::kAll && static_cast<int>(order.size()) > request.per_concept)
+      order.resize(request.per_concept);
+    r.differing.push_back(std::move(order));
+  }
+  return r;
+}
+
+ConceptResponse Service::concept_detail(const ConceptRequest& request) {
+  check_top(request.top);
+  ConceptResponse r;
+  r.space = engine_.space_info(request.space);
+  r.report = engine_.concept_report(request.space, request.name, request.top);
+  if (!r.report.image_iou.empty()) {
+    constexpr int kBins = 20;
+    ImageIouHistogram& h = r.image_iou;
+    for (int b = 0; b <= kBins; ++b) h.edges.push_back(static_cast<double>(b) / kBins);
+    h.learned.assign(kBins, 0);
+    h.single.assign(kBins, 0);
+    auto bin = [&](float v) { return std::clamp(static_cast<int>(std::floor(v * kBins)), 0, kBins - 1); };
+    for (const ImageIouRecord& i : r.report.image_iou) {
+      if (std::isfinite(i.learned)) ++h.learned[bin(i.learned)];
+      if (std::isfinite(i.single)) ++h.single[bin(i.single)];
+    }
+  }
+  return r;
+}
+
+FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
+  N2V_ASSERT(!request.filter);
+  check_top(request.top);
+  FilterUsageResponse r;
+  r.space = engine_.space_info(request.space);
+  r.usage = engine_.filter_usage(request.space);
+  std::map<int, int> histogram;  // concepts -> filters
+  for (int n : r.usage.concepts_per_filter) ++histogram[n];
+  r.histogram.assign(histogram.begin(), histogram.end());
+  std::vector<int> order(r.usage.dim);
+  std::iota(order.begin(), order.end(), 0);
+  const std::vector<int>& count = r.usage.concepts_per_filter;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return count[x] > count[y]; });
+  for (int k : order) {
+    if (static_cast<int>(r.most_selected.size()) >= request.top || count[k] == 0) break;
+    r.most_selected.push_back(k);
+  }
+  return r;
+}
+
+FilterResponse Service::filter(const FilterRequest& request) {
+  N2V_ASSERT(request.filter.has_value());
+  check_top(request.top);
+  FilterResponse r;
+  r.space = engine_.space_info(request.space);
+  r.report = engine_.filter_report(request.space, *request.filter, request.top);
+  return r;
+}
+
+ExportResponse Service::export_vectors(const ExportRequest& request) {
+  ExportResponse r;
+  r.space = engine_.space_info(request.space);
+  r.normalized = request.normalize;
+  r.vectors = engine_.vectors(request.space);
+  if (request.normalize) {
+    const int d = r.space.dim;
+    for (ConceptVector& v : r.vectors) {
+      std::vector<float> unit(d, 0.0f);
+      const double norm = normalize(v.weights.data(), d, unit.data());
+      if (norm > 0 && std::isfinite(norm)) v.weights = std::move(unit);  // a zero vector stays zero
+    }
+  }
+  return r;
+}
+
+// ---- export files ----
+
+std::string metadata_tsv(const ExportResponse& e) {
+  std::string out = "name\tcategory\n";
+  for (const ConceptVector& v : e.vectors) out += tsv_cell(v.name) + '\t' + tsv_cell(v.category) + '\n';
+  return out;
+}
+
+std::string vectors_tsv(const ExportResponse& e) {
+  std::string out;
+  char buf[32];
+  for (const ConceptVector& v : e.vectors) {
+    for (size_t j = 0; j < v.weights.size(); ++j) {
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v.weights[j]));  // round-trips a float
+      if (j) out += '\t';
+      out += buf;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+// NPY format 1.0: magic, version, little-endian uint16 header length, a Python dict literal
+// padded with spaces and ended by '\n' so the data starts at a multiple of 64 bytes, then the
+// data (little-endian float32, C order).
+std::string vectors_npy(const ExportResponse& e) {
+  const size_t rows = e.vectors.size(), cols = static_cast<size_t>(e.space.dim);
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                       std::to_string(cols) + "), }";
+  const size_t preamble = 10;  // magic (6) + version (2) + header length (2)
+  const size_t total = (preamble + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - preamble - header.size() - 1, ' ');
+  header += '\n';
+  N2V_CHECK(header.size() <= 65535, kInternal, "NPY header too long");
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xFF);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.reserve(out.size() + rows * cols * 4);
+  for (const ConceptVector& v : e.vectors)
+    for (float x : v.weights) {
+      const uint32_t bits = std::bit_cast<uint32_t>(x);
+      for (int b = 0; b < 4; ++b) out += static_cast<char>((bits >> (8 * b)) & 0xFF);
+    }
+  return out;
+}
+
+std::string export_bytes(const ExportResponse& e, ExportFormat format) {
+  switch (format) {
+    case ExportFormat::kTsv: return vectors_tsv(e);
+    case ExportFormat::kMetadata: return metadata_tsv(e);
+    case ExportFormat::kNpy: return vectors_npy(e);
+  }
+  N2V_THROW(kInternal, "unknown export format");
+}
+
+}  // namespace n2v

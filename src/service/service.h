@@ -1,0 +1,190 @@
+#pragma once
+// Service stage: every question a front end asks of a catalog -- the `net2vec` CLI, the HTTP
+// API of `net2vec serve` and through it the web page -- as a typed request and a typed
+// response over the query engine (src/query). One vocabulary for all front ends:
+//   * to_json(response)      -- the JSON document (json.h; the same for `--json` and HTTP);
+//   * render_text(response)  -- the CLI's tables (render.h);
+//   * request_from_json(...) -- request bodies (json.h).
+// Keys and their meanings: docs/API.md. Torch-free and network-free: the HTTP server
+// (src/server) only routes, parses query strings and calls this.
+//
+// Thread-safe: one Service may answer requests from many threads at once (the catalog reads
+// through a connection pool, the engine's cache is shared).
+//
+// Errors are n2v::Error; messages describe the value ("k must be between 1 and 5000, got 0"),
+// never a front end's flag, so each front end can show them as they are.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "query/query.h"
+
+namespace n2v {
+
+// Largest k a search accepts (more than BRODEN's 1,197 concepts; a bound for the server).
+inline constexpr int kMaxK = 5000;
+// Largest `top` of the concept and filter reports.
+inline constexpr int kMaxTop = 5000;
+
+// What a space's scores mean: "set_iou" (segmentation), "balanced_accuracy"
+// (classification); nullopt for reference spaces, which have no scores.
+std::optional<std::string> score_metric(const SpaceInfo& space);
+bool is_reference(const SpaceInfo& space);
+
+// ---- requests ----
+
+struct ConceptsRequest {
+  std::string space;
+  std::optional<std::string> category;
+};
+
+struct NeighborsRequest {
+  std::string space;
+  std::optional<std::string> concept_name;   // exactly one of concept_name and vector
+  std::optional<std::vector<float>> vector;  // one value per dimension
+  int k = 10;
+  std::optional<std::string> category;
+};
+
+struct AnalogyRequest {
+  std::string space;
+  std::vector<std::string> positive, negative;
+  int k = 10;
+  AnalogyMethod method = AnalogyMethod::kAdd;
+  std::optional<std::string> category;
+};
+
+struct CompareRequest {
+  std::vector<std::string> spaces;  // two or more; empty with all = true
+  bool all = false;                 // every space of the catalog
+  std::vector<std::string> concepts;  // only these (each in every space); empty: all shared
+  // Per pair, the concepts with the largest D_ijc: this many; 0: none; kAll: every one.
+  static constexpr int kAll = -1;
+  int per_concept = 5;
+};
+
+struct ConceptRequest {
+  std::string space, name;
+  int top = 10;  // filters listed by |w_k|
+};
+
+struct FilterRequest {
+  std::string space;
+  std::optional<int> filter;  // none: how many concepts pick each filter (Figure 5)
+  int top = 10;
+};
+
+enum class ExportFormat { kTsv, kMetadata, kNpy };
+ExportFormat parse_export_format(const std::string& text);  // "tsv", "metadata", "npy"
+
+struct ExportRequest {
+  std::string space;
+  bool normalize = false;  // L2-normalised rows instead of the stored weights
+};
+
+// ---- responses ----
+
+struct HealthResponse {
+  std::string version;
+  int schema_version = 0;
+  int spaces = 0;
+  std::string index;  // the index implementation ("faiss-flat-ip", ...)
+  uint64_t generation = 0;
+};
+
+struct SpacesResponse {
+  std::vector<SpaceInfo> spaces;  // by id
+};
+
+struct ConceptsResponse {
+  SpaceInfo space;
+  std::optional<std::string> category;
+  std::vector<ConceptSummary> concepts;
+};
+
+struct NeighborsResponse {
+  SpaceInfo space;
+  NeighborsResult result;
+};
+
+struct AnalogyResponse {
+  SpaceInfo space;
+  AnalogyResult result;
+};
+
+struct CompareResponse {
+  std::vector<SpaceInfo> spaces;  // as compared, in request order
+  SpaceComparison comparison;
+  // Per pair (aligned with comparison.pairs): indexes into comparison.concepts, largest
+  // D_ijc first, as many as the request's per_concept asked.
+  std::vector<std::vector<int>> differing;
+};
+
+// Per-image val IoU (segmentation) as a histogram over [0, 1].
+struct ImageIouHistogram {
+  std::vector<double> edges;               // bins + 1 edges, 0 .. 1
+  std::vector<int> learned, single;        // counts per bin (IoU 1 falls in the last bin)
+};
+
+struct ConceptResponse {
+  SpaceInfo space;
+  ConceptReport report;
+  ImageIouHistogram image_iou;  // empty edges where the concept has no per-image IoU
+};
+
+struct FilterUsageResponse {
+  SpaceInfo space;
+  FilterUsage usage;
+  // Figure 5's histogram: (concepts, filters) -- how many filters are picked by that many
+  // concepts -- by concepts ascending.
+  std::vector<std::pair<int, int>> histogram;
+  std::vector<int> most_selected;  // up to `top` filters picked at least once, most first
+};
+
+struct FilterResponse {
+  SpaceInfo space;
+  FilterReport report;
+};
+
+struct ExportResponse {
+  SpaceInfo space;
+  bool normalized = false;
+  std::vector<ConceptVector> vectors;  // catalog order, one row per concept name
+};
+
+// The files of an export, as bytes: the TensorBoard Embedding Projector's vectors.tsv and
+// metadata.tsv, and numpy's vectors.npy (NPY 1.0, little-endian float32, C order).
+std::string vectors_tsv(const ExportResponse& e);
+std::string metadata_tsv(const ExportResponse& e);
+std::string vectors_npy(const ExportResponse& e);
+const char* export_file_name(ExportFormat format);  // "vectors.tsv", "metadata.tsv", "vectors.npy"
+std::string export_bytes(const ExportResponse& e, ExportFormat format);
+
+class Service {
+ public:
+  // The catalog must outlive the service.
+  explicit Service(const Catalog& catalog, QueryOptions options = {});
+
+  HealthResponse health();
+  SpacesResponse spaces();
+  ConceptsResponse concepts(const ConceptsRequest& request);
+  NeighborsResponse neighbors(const NeighborsRequest& request);
+  AnalogyResponse analogy(const AnalogyRequest& request);
+  CompareResponse compare(const CompareRequest& request);
+  ConceptResponse concept_detail(const ConceptRequest& request);
+  FilterUsageResponse filter_usage(const FilterRequest& request);  // request.filter unset
+  FilterResponse filter(const FilterRequest& request);             // request.filter set
+  ExportResponse export_vectors(const ExportRequest& request);
+
+  QueryEngine& engine() { return engine_; }
+
+ private:
+  const Catalog& catalog_;
+  QueryEngine engine_;
+};
+
+}  // namespace n2v

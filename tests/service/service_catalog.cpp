@@ -1,0 +1,141 @@
+#include "service_catalog.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "reference/reference.h"
+
+namespace n2v::test {
+namespace {
+
+struct Named {
+  const char* name;
+  const char* category;
+};
+
+// Real BRODEN-style names (WordNet and the demo know them), three categories.
+const std::vector<Named>& names() {
+  static const std::vector<Named> n = {
+      {"dog", "object"},     {"cat", "object"},      {"horse", "object"},   {"cow", "object"},
+      {"sheep", "object"},   {"pig", "object"},      {"bird", "object"},    {"duck", "object"},
+      {"fish", "object"},    {"elephant", "object"}, {"car", "object"},     {"bus", "object"},
+      {"truck", "object"},   {"bicycle", "object"},  {"airplane", "object"}, {"boat", "object"},
+      {"train", "object"},   {"tree", "object"},     {"flower", "object"},  {"grass", "object"},
+      {"apple", "object"},   {"orange", "object"},   {"banana", "object"},  {"lemon", "object"},
+      {"lime", "object"},    {"chair", "object"},    {"table", "object"},   {"lamp", "object"},
+      {"person", "object"},  {"house", "object"},    {"red-c", "color"},    {"green-c", "color"},
+      {"blue-c", "color"},   {"yellow-c", "color"},  {"black-c", "color"},  {"white-c", "color"},
+      {"orange-c", "color"}, {"wood", "material"},   {"metal", "material"}, {"glass", "material"},
+      {"fabric", "material"}, {"paper", "material"}};
+  return n;
+}
+
+// A group per concept: vectors of one group share a direction, so neighbours are meaningful.
+int group_of(const std::string& name) {
+  static const std::vector<std::vector<std::string>> groups = {
+      {"dog", "cat", "horse", "cow", "sheep", "pig", "elephant"},
+      {"bird", "duck", "fish"},
+      {"car", "bus", "truck", "bicycle", "airplane", "boat", "train"},
+      {"tree", "flower", "grass"},
+      {"apple", "orange", "banana", "lemon", "lime"},
+      {"chair", "table", "lamp", "house", "person"}};
+  for (size_t g = 0; g < groups.size(); ++g)
+    if (std::find(groups[g].begin(), groups[g].end(), name) != groups[g].end()) return static_cast<int>(g);
+  return 6 + static_cast<int>(name.size() % 3);  // colours and materials
+}
+
+std::vector<float> vector_for(const std::string& name, int dim, std::mt19937& rng, uint32_t space_seed) {
+  std::mt19937 group_rng(1000 + static_cast<uint32_t>(group_of(name)) * 7919 + space_seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> w(dim);
+  for (float& v : w) v = normal(group_rng);
+  for (float& v : w) v = 0.8f * v + 0.6f * normal(rng);
+  return w;
+}
+
+void add_space(IngestRecord& r, const std::string& network, const std::string& layer, Task task, int dim,
+               uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  SpaceRecord space;
+  space.id = space_id(network, layer, task);
+  space.task = task;
+  int number = 0;
+  for (const Named& n : names()) {
+    ++number;
+    EmbeddingRecord e;
+    e.concept_number = number;
+    e.train_count = 20 + number;
+    e.val_count = 8 + number % 5;
+    e.weights = vector_for(n.name, dim, rng, seed);
+    e.bias = -0.5f;
+    e.best_filter = static_cast<int>(rng() % static_cast<uint32_t>(dim / 4));  // a few popular filters
+    const float learned = 0.2f + 0.5f * unit(rng);
+    const float single = learned * (0.3f + 0.5f * unit(rng));
+    e.best_filter_train = single + 0.02f;
+    e.best_filter_val = single;
+    if (task == Task::kSegmentation) {
+      e.alpha = 0.95f;
+      e.set_iou_train = learned + 0.05f;
+      e.set_iou_val = learned;
+      for (int k = 0; k < dim; ++k) e.filter_iou_val.push_back(std::max(0.0f, single * unit(rng)));
+      e.filter_iou_val[e.best_filter] = single;
+      for (int i = 0; i < 20; ++i) e.image_iou.push_back({i + 1, std::min(1.0f, learned * 2 * unit(rng)), single * 2 * unit(rng)});
+    } else {
+      e.accuracy_train = 0.6f + 0.35f * unit(rng);
+      e.accuracy_val = e.accuracy_train.value() - 0.05f;
+    }
+    for (int f : {1, 2, 4, 8, 16})
+      if (f < dim) e.subsets.push_back({f, single + (learned - single) * (1.0f - std::exp(-f / 4.0f))});
+    space.embeddings.push_back(std::move(e));
+  }
+  r.spaces.push_back(std::move(space));
+}
+
+IngestRecord ingest(const std::string& network, const std::string& layer, int dim) {
+  IngestRecord r;
+  r.probe.name = "service-probe";
+  r.probe.path = "/service/probe";
+  r.probe.image_count = 21;
+  r.probe.mask_height = r.probe.mask_width = 16;
+  r.probe.categories = {"color", "object", "material"};
+  int number = 0;
+  for (const Named& n : names()) {
+    ConceptRecord c;
+    c.number = ++number;
+    c.name = n.name;
+    c.category = n.category;
+    c.categories = std::string(n.category) + "(1)";
+    r.concepts.push_back(c);
+  }
+  r.images.push_back({0, "images/train0.jpg", "train"});
+  for (int i = 1; i <= 20; ++i) r.images.push_back({i, "images/val" + std::to_string(i) + ".jpg", "val"});
+  RunRecord& run = r.run;
+  run.network = network;
+  run.model_path = "/service/" + network + ".pt";
+  run.layer = layer;
+  run.device = "cpu";
+  run.software_version = "test";
+  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
+  run.images_used = 21;
+  run.filter_count = dim;
+  run.act_height = run.act_width = 4;
+  run.thresholds.assign(dim, 0.5f);
+  return r;
+}
+
+}  // namespace
+
+void write_service_catalog(Catalog& catalog, const std::string& wordnet_dir) {
+  IngestRecord toy = ingest("toynet", "conv", 64);
+  add_space(toy, "toynet", "conv", Task::kSegmentation, 64, 11);
+  add_space(toy, "toynet", "conv", Task::kClassification, 64, 12);
+  catalog.write_ingest(toy);
+  IngestRecord other = ingest("othernet", "fc", 32);
+  add_space(other, "othernet", "fc", Task::kSegmentation, 32, 13);
+  catalog.write_ingest(other);
+  if (!wordnet_dir.empty()) import_wordnet(catalog, wordnet_dir, NET2VEC_SOURCE_DIR "/data/wordnet_overrides.tsv");
+}
+
+}  // namespace n2v::test
