@@ -95,7 +95,8 @@ TEST_F(CliTest, Spaces) {
   EXPECT_EQ(j["spaces"][1]["task"], "classification");
   EXPECT_EQ(j["spaces"][2]["id"], "toy.features.seg");
   EXPECT_EQ(j["spaces"][2]["dim"], 2);
-  EXPECT_EQ(j["spaces"][2]["concepts"], 6);
+  EXPECT_EQ(j["spaces"][2]["concept_count"], 6);
+  EXPECT_EQ(j["spaces"][2]["metric"], "set_iou");
   EXPECT_EQ(j["spaces"][2]["kind"], "network");
 }
 
@@ -120,19 +121,19 @@ TEST_F(CliTest, Neighbors) {
   const json j = run_json({"neighbors", "--space", "toy.features.seg", "--concept", "dog", "-k", "2"});
   EXPECT_EQ(j["query"], "dog");
   EXPECT_EQ(j["candidates"], 4);
-  ASSERT_EQ(j["neighbors"].size(), 2u);
-  EXPECT_EQ(j["neighbors"][0]["name"], "cat");
-  EXPECT_NEAR(j["neighbors"][0]["score"].get<double>(), 0.9486833, 1e-6);
-  EXPECT_EQ(j["neighbors"][1]["name"], "horse");
-  EXPECT_NEAR(j["neighbors"][1]["score"].get<double>(), 0.7071068, 1e-6);
+  ASSERT_EQ(j["hits"].size(), 2u);
+  EXPECT_EQ(j["hits"][0]["name"], "cat");
+  EXPECT_NEAR(j["hits"][0]["score"].get<double>(), 0.9486833, 1e-6);
+  EXPECT_EQ(j["hits"][1]["name"], "horse");
+  EXPECT_NEAR(j["hits"][1]["score"].get<double>(), 0.7071068, 1e-6);
 
   // Raw vector (2, -2): dog 0.7071068 first, not excluded. Category filter: objects only.
   const json v = run_json({"neighbors", "--space", "toy.features.seg", "--vector", "2,-2", "-k", "1"});
   EXPECT_TRUE(v["query"].is_null());
-  EXPECT_EQ(v["neighbors"][0]["name"], "dog");
+  EXPECT_EQ(v["hits"][0]["name"], "dog");
   const json o = run_json({"neighbors", "--space", "toy.features.seg", "--concept", "dog", "--category", "object"});
   EXPECT_EQ(o["candidates"], 2);
-  EXPECT_EQ(o["neighbors"].size(), 2u);
+  EXPECT_EQ(o["hits"].size(), 2u);
 }
 
 // cat + red-c - dog: 3CosAdd horse 0.6790224, sky 0.0389581; 3CosMul sky 12829.18, horse
@@ -140,31 +141,36 @@ TEST_F(CliTest, Neighbors) {
 TEST_F(CliTest, Analogy) {
   const json add = run_json({"analogy", "--space", "toy.features.seg", "--positive", "cat,red-c", "--negative", "dog"});
   EXPECT_EQ(add["method"], "add");
-  ASSERT_EQ(add["results"].size(), 2u);
-  EXPECT_EQ(add["results"][0]["name"], "horse");
-  EXPECT_NEAR(add["results"][0]["score"].get<double>(), 0.6790224, 1e-6);
-  EXPECT_NEAR(add["results"][1]["score"].get<double>(), 0.0389581, 1e-6);
+  ASSERT_EQ(add["hits"].size(), 2u);
+  EXPECT_EQ(add["hits"][0]["name"], "horse");
+  EXPECT_NEAR(add["hits"][0]["score"].get<double>(), 0.6790224, 1e-6);
+  EXPECT_NEAR(add["hits"][1]["score"].get<double>(), 0.0389581, 1e-6);
   const json mul = run_json({"analogy", "--space", "toy.features.seg", "--positive", "cat", "--positive", "red-c",
                              "--negative", "dog", "--method", "mul"});
   EXPECT_EQ(mul["positive"], (json{"cat", "red-c"}));
-  EXPECT_EQ(mul["results"][0]["name"], "sky");
-  EXPECT_NEAR(mul["results"][0]["score"].get<double>(), 12829.18, 0.2);
-  EXPECT_NEAR(mul["results"][1]["score"].get<double>(), 0.9472125, 1e-5);
+  EXPECT_EQ(mul["hits"][0]["name"], "sky");
+  EXPECT_NEAR(mul["hits"][0]["score"].get<double>(), 12829.18, 0.2);
+  EXPECT_NEAR(mul["hits"][1]["score"].get<double>(), 0.9472125, 1e-5);
 }
 
 TEST_F(CliTest, Compare) {
-  const json j = run_json({"compare", "--spaces", "p.l.seg,q.l.cls", "--per-concept", "0"});
-  EXPECT_EQ(j["shared"], 3);
-  EXPECT_EQ(j["concepts"], (json{"a", "b", "c"}));
+  const json j = run_json({"compare", "--spaces", "p.l.seg,q.l.cls", "--per-concept", "all"});
+  EXPECT_EQ(j["concept_count"], 3);
+  ASSERT_EQ(j["concepts"].size(), 3u);
+  EXPECT_EQ(j["concepts"][0]["name"], "a");
+  EXPECT_EQ(j["concepts"][2]["category"], "color");
   EXPECT_NEAR(j["distance"][0][1].get<double>(), 2.0, 1e-6);
   EXPECT_NEAR(j["distance"][1][0].get<double>(), 2.0, 1e-6);
   EXPECT_EQ(j["distance"][0][0].get<double>(), 0.0);
   EXPECT_NEAR(j["cka"][0][1].get<double>(), 0.3355068, 1e-6);
   const json& pair = j["pairs"][0];
   EXPECT_EQ(pair["a"], "p.l.seg");
-  EXPECT_NEAR(pair["categories"]["object"]["mean"].get<double>(), 0.75, 1e-6);
-  EXPECT_EQ(pair["categories"]["object"]["concepts"], 2);
-  EXPECT_NEAR(pair["categories"]["color"]["mean"].get<double>(), 0.5, 1e-6);
+  // Categories sorted by name: color, object.
+  ASSERT_EQ(pair["categories"].size(), 2u);
+  EXPECT_EQ(pair["categories"][1]["category"], "object");
+  EXPECT_NEAR(pair["categories"][1]["mean"].get<double>(), 0.75, 1e-6);
+  EXPECT_EQ(pair["categories"][1]["concept_count"], 2);
+  EXPECT_NEAR(pair["categories"][0]["mean"].get<double>(), 0.5, 1e-6);
   ASSERT_EQ(pair["per_concept"].size(), 3u);
   EXPECT_EQ(pair["per_concept"][0]["name"], "a");  // largest D_ijc first
   EXPECT_NEAR(pair["per_concept"][0]["d"].get<double>(), 1.0, 1e-6);
@@ -179,8 +185,9 @@ TEST_F(CliTest, ConceptAndFilter) {
   const json c = run_json({"concept", "--space", "toy.features.seg", "--concept", "dog"});
   EXPECT_EQ(c["name"], "dog");
   EXPECT_EQ(c["best_filter"], 0);
-  EXPECT_NEAR(c["set_iou_val"].get<double>(), 0.5, 1e-6);
-  EXPECT_TRUE(c["accuracy_val"].is_null());
+  EXPECT_EQ(c["metric"], "set_iou");
+  EXPECT_NEAR(c["learned"]["val"].get<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(c["weights"][0].get<double>(), 1.0, 1e-9);
   EXPECT_NEAR(c["single_over_learned"].get<double>(), 0.6, 1e-6);  // 0.3 / 0.5
   EXPECT_EQ(c["subsets"][0]["filters"], 1);
   EXPECT_EQ(c["image_count"], 1);
@@ -215,7 +222,7 @@ float le_float(const std::string& s, size_t at) {
 TEST_F(CliTest, ExportNpy) {
   const std::string out = dir_.file("npy");
   const json j = run_json({"export", "--space", "toy.features.seg", "--format", "npy", "--out", out});
-  EXPECT_EQ(j["concepts"], 6);
+  EXPECT_EQ(j["concept_count"], 6);
   const std::string npy = read_file(out + "/vectors.npy");
   ASSERT_GE(npy.size(), 10u);
   EXPECT_EQ(npy.substr(0, 6), "\x93NUMPY");
@@ -306,7 +313,7 @@ TEST_F(CliTest, ReferenceVectorsImportAndCompare) {
   ASSERT_EQ(r.rc, 0) << r.err;
   const json imported = json::parse(r.out);
   EXPECT_EQ(imported["space"], "glove-3d");
-  EXPECT_EQ(imported["mapped"], 5);
+  EXPECT_EQ(imported["concept_count"], 5);
   EXPECT_EQ(imported["dim"], 3);
 
   const json spaces = run_json({"spaces"});
@@ -320,14 +327,17 @@ TEST_F(CliTest, ReferenceVectorsImportAndCompare) {
   EXPECT_TRUE(found);
   // cos(dog, cat) = 0.9 / sqrt(0.82) = 0.9938837.
   const json nb = run_json({"neighbors", "--space", "glove-3d", "--concept", "dog", "-k", "1"});
-  EXPECT_EQ(nb["neighbors"][0]["name"], "cat");
-  EXPECT_NEAR(nb["neighbors"][0]["score"].get<double>(), 0.9938837, 1e-6);
+  EXPECT_EQ(nb["hits"][0]["name"], "cat");
+  EXPECT_NEAR(nb["hits"][0]["score"].get<double>(), 0.9938837, 1e-6);
   const json cmp = run_json({"compare", "--spaces", "toy.features.seg,glove-3d"});
-  EXPECT_EQ(cmp["shared"], 5);
-  EXPECT_EQ(cmp["concepts"], (json{"cat", "dog", "horse", "red-c", "sky"}));
+  EXPECT_EQ(cmp["concept_count"], 5);
+  std::vector<std::string> shared;
+  for (const json& x : cmp["concepts"]) shared.push_back(x["name"]);
+  EXPECT_EQ(shared, (std::vector<std::string>{"cat", "dog", "horse", "red-c", "sky"}));
   const json c = run_json({"concept", "--space", "glove-3d", "--concept", "dog"});
   EXPECT_EQ(c["kind"], "reference");
   EXPECT_TRUE(c["task"].is_null());
+  EXPECT_TRUE(c["metric"].is_null());
 }
 
 TEST_F(CliTest, HumanTablesAreAligned) {
