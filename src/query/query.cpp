@@ -88,10 +88,6 @@ std::shared_ptr<SpaceData> build_space(const SpaceInfo& info, std::vector<Concep
 // ---- the cache ----
 
 namespace {
-bool same_version(const SpaceInfo& a, const SpaceInfo& b) {
-  return a.created_at == b.created_at && a.run_id == b.run_id && a.dim == b.dim &&
-         a.concept_count == b.concept_count && a.kind == b.kind && a.source == b.source;
-}
 
 void check_k(int k) { N2V_CHECK(k > 0, kInvalidArgument, "k must be a positive number of results, got " << k); }
 }  // namespace
@@ -110,8 +106,8 @@ void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
 }
 
 std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& space) {
-  // Read before the space's record: a commit in between moves the generation again, so the
-  // next query checks once more instead of trusting a stale record.
+  // Read before the space: a commit in between moves the generation again, so the next
+  // query reads once more instead of keeping a stale copy.
   const uint64_t generation = catalog.generation();
   {
     std::lock_guard lock(mutex);
@@ -124,14 +120,9 @@ std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::stri
     cache.erase(space);
     throw_unknown_space(space);
   }
-  {
-    std::lock_guard lock(mutex);
-    const auto it = cache.find(space);
-    if (it != cache.end() && same_version(it->second.data->info, *info)) {
-      it->second.generation = generation;
-      return it->second.data;
-    }
-  }
+  // The catalog changed since this space was cached. Its record alone cannot tell whether the
+  // space itself changed (a replacement within the same second keeps created_at, and a
+  // reference space has no run id), so read it again: writes are rare, reads are many.
   // Read outside the lock: a slow read of one space does not hold up queries of others.
   std::shared_ptr<const detail::SpaceData> data = detail::build_space(*info, catalog.vectors(space));
   std::lock_guard lock(mutex);

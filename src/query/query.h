@@ -12,10 +12,9 @@
 //
 // Vectors are read from the catalog (the source of truth) and cached per space together with
 // an exact cosine index (src/index). Each query asks the catalog's generation (PRAGMA
-// data_version: no table read); only when it moved is the space's record read again, and the
-// space reloaded if it changed (created_at, run id, dimension, concept count or a reference
-// space's source). A long-running process therefore sees a new ingest or reference import as
-// soon as it commits, and never a half-written one.
+// data_version: no table read); only when it moved is the space read again. A long-running
+// process therefore sees a new ingest or reference import as soon as it commits, and never a
+// half-written one.
 // Reference spaces (kind "reference": WordNet, word vectors) are queried like network
 // spaces; they have no task and no stored scores. Torch-free.
 //
@@ -218,8 +217,7 @@ class QueryEngine {
   SpaceInfo space_info(const std::string& space);
 
   // Drops cached vectors and indexes (one space, or all with ""); the next query reloads.
-  // Only needed where a space is replaced within the same second with the same run id,
-  // dimension and concept count (reference spaces re-imported at once).
+  // (Not needed to see catalog changes: every commit is noticed by itself.)
   void invalidate(const std::string& space = "");
   // Which index implementation answers searches ("faiss-flat-ip", "brute-force", ...).
   std::string index_name() const;

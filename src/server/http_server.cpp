@@ -13,6 +13,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <chrono>
+#include <future>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -221,10 +222,14 @@ void Server::stop() {
   if (s.stopped) return;
   s.stopped = true;
   s.shared.stopping = true;
-  asio::post(s.ioc, [&s] {
+  // Close the acceptor on the I/O threads (it is theirs while they run), and wait for it.
+  auto closed = std::make_shared<std::promise<void>>();
+  asio::post(s.ioc, [&s, closed] {
     beast::error_code ec;
     s.acceptor.close(ec);
+    closed->set_value();
   });
+  if (!s.threads.empty()) closed->get_future().wait_for(std::chrono::seconds(2));
   // Requests in flight finish (bounded); idle keep-alive connections are simply dropped.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s.options.stop_grace_ms);
   while (s.shared.busy > 0 && std::chrono::steady_clock::now() < deadline)
@@ -232,6 +237,8 @@ void Server::stop() {
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
+  beast::error_code ec;
+  s.acceptor.close(ec);  // when no thread ran the posted close
 }
 
 void Server::run_until_signal() {

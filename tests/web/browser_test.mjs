@@ -1,0 +1,549 @@
+// Headless-browser test of the web page (web/) against a real `net2vec serve`.
+//
+// Starts the server on a free loopback port, drives Debian's Chromium through playwright-core
+// over every view, compares what the page shows with what the API answers, saves a screenshot
+// of each main view, and fails on any console error, page error or failed request (except the
+// deliberate 404 of the unknown-concept check). Prints "N passed, N failed" last; exits 1 on any
+// failure. See README.md for the environment variables.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const env = process.env;
+
+const BIN = env.NET2VEC_BIN || path.join(repo, 'build/src/apps/net2vec');
+const CATALOG = env.NET2VEC_CATALOG || '';
+const WEB = env.NET2VEC_WEB || path.join(repo, 'web');
+const SHOTS = env.NET2VEC_SCREENSHOTS || path.join(repo, 'build/tests/web/screenshots');
+const CHROMIUM = env.NET2VEC_CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT_S = Number(env.NET2VEC_TEST_TIMEOUT || 120);
+// Names from the test catalog (tests' toy catalog); every one can be overridden.
+const SPACE = env.NET2VEC_TEST_SPACE || 'toynet.conv.seg';
+const CONCEPT = env.NET2VEC_TEST_CONCEPT || 'dog';
+const [POSITIVE, NEGATIVE] = (env.NET2VEC_TEST_ANALOGY || 'car,red-c|blue-c').split('|')
+  .map((part) => (part || '').split(',').map((s) => s.trim()).filter(Boolean));
+// The default drops spaces the catalog lacks (wordnet needs Debian's wordnet-base at catalog time).
+let COMPARE = (env.NET2VEC_TEST_COMPARE || 'toynet.conv.seg,toynet.conv.cls,othernet.fc.seg,wordnet')
+  .split(',').map((s) => s.trim()).filter(Boolean);
+// A misspelling the server answers with "did you mean '<CONCEPT>'?" (one inserted letter).
+const TYPO = env.NET2VEC_TEST_TYPO || `${CONCEPT}z`;
+
+// ---- results ------------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+let finishing = false; // set by the watchdog: checks still in flight are no longer counted
+const log = (line) => process.stdout.write(`${line}\n`);
+
+async function check(name, fn) {
+  if (finishing) return;
+  try {
+    await fn();
+    if (finishing) return;
+    passed += 1;
+    log(`ok   - ${name}`);
+  } catch (error) {
+    if (finishing) return;
+    failed += 1;
+    const [first, ...rest] = String(error?.message || error).replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+    log(`FAIL - ${name}: ${first}`);
+    for (const line of rest) log(`#   ${line.trim()}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function assertEqual(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+/** Polls fn() until it returns a truthy value (returned) or `ms` pass (throws `message`). */
+async function until(fn, message, ms = 8000) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > end) throw new Error(`${message} (timed out; last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// The page prints numbers like this (web/js/dom.js fmt), to compare text with API values.
+function fmt(x, digits) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  if (Math.abs(x) >= 1e4) return x.toExponential(2);
+  return x.toFixed(digits);
+}
+
+// ---- server -------------------------------------------------------------------------------------
+
+let server = null;
+let serverLog = '';
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const args = ['serve', '--db', CATALOG, '--host', '127.0.0.1', '--port', '0', '--web', WEB];
+    server = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no "net2vec: serving" line within 15 s; output:\n${out}${serverLog}`)), 15000);
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
+      }
+    });
+    server.stderr.on('data', (chunk) => {
+      serverLog = (serverLog + chunk).slice(-20000); // the access log, for failures
+    });
+    server.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    server.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${out}${serverLog}`));
+    });
+  });
+}
+
+function stopServer() {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    server.kill('SIGTERM');
+    const s = server;
+    setTimeout(() => s.exitCode === null && s.signalCode === null && s.kill('SIGKILL'), 2000).unref();
+  }
+}
+process.on('exit', () => {
+  if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+});
+
+// ---- the test -----------------------------------------------------------------------------------
+
+let browser = null;
+
+async function main() {
+  assert(CATALOG, 'set NET2VEC_CATALOG to a catalog .db (see tests/web/README.md)');
+  assert(fs.existsSync(BIN), `no net2vec binary at ${BIN} (set NET2VEC_BIN)`);
+  assert(fs.existsSync(path.join(WEB, 'index.html')), `no index.html in ${WEB} (set NET2VEC_WEB)`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+
+  const base = await startServer();
+  log(`# server at ${base}, catalog ${CATALOG}`);
+  const apiGet = async (route) => {
+    const response = await fetch(new URL(`api/${route}`, base));
+    const data = await response.json();
+    if (!response.ok) throw new Error(`API ${route}: ${data?.error?.message}`);
+    return data;
+  };
+  const apiPost = async (route, body) => {
+    const response = await fetch(new URL(`api/${route}`, base), {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const data = await response.json();
+    if (!response.ok) throw new Error(`API ${route}: ${data?.error?.message}`);
+    return data;
+  };
+  const q = encodeURIComponent;
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+
+  // Everything the browser reports that is not expected is a failure.
+  const problems = [];
+  // The one deliberate error: the unknown-concept search (404 from /api/neighbors).
+  const deliberate = (url) => {
+    const u = new URL(url);
+    return u.pathname.endsWith('/api/neighbors') && u.searchParams.get('concept') === TYPO;
+  };
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    const at = msg.location()?.url || '';
+    if (msg.text().includes('status of 404') && at && deliberate(at)) return;
+    problems.push(`console ${msg.type()}: ${msg.text()} (${at})`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(base) && !url.startsWith('data:')) problems.push(`request outside the server: ${url}`);
+  });
+  page.on('requestfailed', (request) => {
+    const why = request.failure()?.errorText || '';
+    // The page aborts its own superseded API requests (a newer navigation wins).
+    if (why === 'net::ERR_ABORTED' && new URL(request.url()).pathname.includes('/api/')) return;
+    problems.push(`request failed: ${request.url()} ${why}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !deliberate(response.url())) {
+      problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+
+  const goto = async (hash) => {
+    await page.goto(`${base}${hash}`);
+  };
+  const hashParams = async () => new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1] || '');
+  const texts = (selector) => page.locator(selector).allInnerTexts();
+  const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+  const spaces = (await apiGet('spaces')).spaces;
+  const spaceInfo = spaces.find((s) => s.id === SPACE);
+  if (!env.NET2VEC_TEST_COMPARE) COMPARE = COMPARE.filter((id) => spaces.some((s) => s.id === id));
+
+  await check('the page loads and lists the catalog\'s spaces, grouped by kind', async () => {
+    assert(spaceInfo, `space ${SPACE} is not in the catalog (set NET2VEC_TEST_SPACE)`);
+    await goto(`#/neighbors?space=${q(SPACE)}`);
+    await page.locator('#space-select option').first().waitFor({ state: 'attached' });
+    const options = await page.locator('#space-select option').evaluateAll((els) => els.map((e) => e.value));
+    assertEqual(options.slice().sort(), spaces.map((s) => s.id).sort(), 'space options');
+    const groups = await page.locator('#space-select optgroup').evaluateAll((els) => els.map((e) => e.label));
+    const kinds = new Set(spaces.map((s) => s.kind));
+    assertEqual(groups.length, kinds.size, 'number of option groups');
+    assertEqual(await page.locator('#space-select').inputValue(), SPACE, 'selected space');
+    assert((await page.title()).includes('net2vec'), 'title names net2vec');
+    // No query yet: an empty state offering the space's concepts.
+    await page.locator('#view .state.empty .chip').first().waitFor();
+    assert(await page.locator('#view .state.empty .chip').count() > 0, 'start chips');
+  });
+
+  await check('a slow answer shows the loading state, then the results', async () => {
+    const slow = async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    };
+    await page.route((url) => url.pathname.endsWith('/api/neighbors'), slow);
+    try {
+      await goto(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=3`);
+      await page.locator('#view .state.loading[role=status]').waitFor({ timeout: 3000 });
+      assert((await page.locator('#view .results').getAttribute('aria-busy')) === 'true', 'results aria-busy while loading');
+      await page.locator('table.hits tbody tr').first().waitFor();
+      assertEqual(await page.locator('table.hits tbody tr').count(), 3, 'k=3 hits');
+      assert(!(await page.locator('#view .state.loading').count()), 'loading state gone');
+    } finally {
+      await page.unroute((url) => url.pathname.endsWith('/api/neighbors'), slow);
+    }
+    await goto(`#/neighbors?space=${q(SPACE)}`);
+    await page.locator('#view .state.empty').first().waitFor();
+  });
+
+  await check('concept search: autocomplete listbox, picked with the keyboard', async () => {
+    const input = page.locator('#view input[role=combobox]');
+    await input.click();
+    await input.pressSequentially(CONCEPT.slice(0, Math.max(1, Math.min(2, CONCEPT.length - 1))), { delay: 30 });
+    await until(async () => (await input.getAttribute('aria-expanded')) === 'true', 'listbox opens');
+    const listbox = page.locator(`#${await input.getAttribute('aria-controls')}`);
+    assert(await listbox.isVisible(), 'listbox visible');
+    assertEqual(await listbox.getAttribute('role'), 'listbox', 'listbox role');
+    // Arrow down until the wanted option is highlighted (aria-activedescendant), then Enter.
+    let found = false;
+    for (let n = 0; n < 12 && !found; n += 1) {
+      await input.press('ArrowDown');
+      const active = await input.getAttribute('aria-activedescendant');
+      assert(active, 'aria-activedescendant set');
+      const option = page.locator(`[id="${active}"]`);
+      assertEqual(await option.getAttribute('aria-selected'), 'true', 'active option aria-selected');
+      found = (await option.locator('.option-name').innerText()) === CONCEPT;
+    }
+    assert(found, `${CONCEPT} among the suggestions`);
+    await input.press('Enter');
+    await until(async () => (await hashParams()).get('concept') === CONCEPT, 'URL names the concept');
+    assertEqual(await input.getAttribute('aria-expanded'), 'false', 'listbox closed after picking');
+  });
+
+  await check('neighbours: the API\'s hits, in order, with bars and links', async () => {
+    const expected = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`);
+    assert(expected.hits.length > 0, 'the API returns hits');
+    await page.locator('table.hits tbody tr').first().waitFor();
+    const names = await texts('table.hits tbody td.name');
+    assertEqual(names, expected.hits.map((x) => x.name), 'hit names');
+    assert(!names.includes(CONCEPT), 'the query is not its own neighbour');
+    assertEqual(await page.locator('table.hits tbody svg.inline-bar').count(), expected.hits.length, 'one bar per hit');
+    assertEqual((await texts('table.hits tbody td.score .value'))[0], fmt(expected.hits[0].score, 4), 'first score');
+    assert((await page.locator('.results-head h2').innerText()).includes(CONCEPT), 'heading names the query');
+    const link = page.locator('table.hits tbody td.name a').first();
+    assert((await link.getAttribute('href')).startsWith('#/concept/'), 'hit links to its concept page');
+    await shot('neighbors');
+  });
+
+  await check('neighbours: a category filter, submitted with Enter', async () => {
+    const categories = await page.locator('#view select[name=category] option').evaluateAll((els) => els.map((e) => e.value).filter(Boolean));
+    assert(categories.length > 1, `categories offered: ${categories}`);
+    const concepts = (await apiGet(`spaces/${q(SPACE)}/concepts`)).concepts;
+    const own = concepts.find((c) => c.name === CONCEPT)?.category;
+    const category = categories.find((c) => c !== own) || categories[0];
+    await page.locator('#view select[name=category]').selectOption(category);
+    await page.locator('#view input[name=k]').fill('5');
+    await page.locator('#view input[name=k]').press('Enter');
+    await until(async () => (await hashParams()).get('category') === category, 'URL has the category');
+    const expected = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=5&category=${q(category)}`);
+    await until(async () => JSON.stringify(await texts('table.hits tbody td.name')) === JSON.stringify(expected.hits.map((x) => x.name)),
+      `the ${category} neighbours`);
+    const shown = await texts('table.hits tbody .cat');
+    assert(shown.length > 0 && shown.every((c) => c === category), `every hit is ${category}: ${shown}`);
+    await page.goBack();
+    await until(async () => !(await hashParams()).get('category'), 'back to the unfiltered search');
+    const unfiltered = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`);
+    await until(async () => JSON.stringify(await texts('table.hits tbody td.name')) === JSON.stringify(unfiltered.hits.map((x) => x.name)),
+      'the unfiltered neighbours again');
+    assertEqual(await page.locator('#view select[name=category]').inputValue(), '', 'category select reset');
+  });
+
+  await check('Escape closes the suggestions', async () => {
+    const input = page.locator('#view input[role=combobox]');
+    await input.fill('');
+    await input.pressSequentially(CONCEPT.slice(0, 1));
+    await until(async () => (await input.getAttribute('aria-expanded')) === 'true', 'listbox opens');
+    await input.press('Escape');
+    assertEqual(await input.getAttribute('aria-expanded'), 'false', 'aria-expanded after Escape');
+    assert(!(await page.locator('.listbox').first().isVisible()), 'listbox hidden');
+  });
+
+  await check('a hit\'s own neighbours, then the back button returns to the previous search', async () => {
+    const first = (await texts('table.hits tbody td.name'))[0];
+    await page.locator('table.hits tbody a.row-action').first().click();
+    await until(async () => (await hashParams()).get('concept') === first, 'URL names the hit');
+    await until(async () => (await page.locator('.results-head h2').innerText()).includes(first), 'results of the hit');
+    await page.goBack();
+    await until(async () => (await hashParams()).get('concept') === CONCEPT, 'URL back to the query');
+    await until(async () => (await page.locator('.results-head h2').innerText()).includes(CONCEPT), 'results of the query again');
+    assertEqual(await page.locator('#view input[role=combobox]').inputValue(), CONCEPT, 'search box shows the query');
+  });
+
+  await check('the space selector keeps the view and puts the space in the URL', async () => {
+    const other = spaces.find((s) => s.id !== SPACE && s.kind === 'network') || spaces.find((s) => s.id !== SPACE);
+    assert(other, 'a second space');
+    await page.locator('#space-select').selectOption(other.id);
+    await until(async () => (await hashParams()).get('space') === other.id, 'URL has the new space');
+    await until(async () => (await page.locator('.results-head p').innerText()).includes(other.id), 'results from the new space');
+    await page.goBack();
+    await until(async () => (await page.locator('#space-select').inputValue()) === SPACE, 'back restores the space');
+  });
+
+  await check('an unknown concept shows the server\'s error with a clickable suggestion', async () => {
+    await goto(`#/neighbors?space=${q(SPACE)}&concept=${q(TYPO)}`);
+    const alert = page.locator('#view [role=alert]');
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert(text.includes(`no concept '${TYPO}'`) && text.includes('did you mean'), `alert text: ${text}`);
+    const suggestion = alert.locator('a.suggestion', { hasText: CONCEPT }).first();
+    assert(await suggestion.count(), `a suggestion link for ${CONCEPT}`);
+    await suggestion.click();
+    await until(async () => (await hashParams()).get('concept') === CONCEPT, 'suggestion searches the concept');
+    await page.locator('table.hits tbody tr').first().waitFor();
+  });
+
+  await check('analogy: terms via autocomplete, results match the API', async () => {
+    assert(POSITIVE.length + NEGATIVE.length > 0, 'NET2VEC_TEST_ANALOGY names terms');
+    await goto(`#/analogy?space=${q(SPACE)}`);
+    const [plus, minus] = [page.locator('#view input[role=combobox]').nth(0), page.locator('#view input[role=combobox]').nth(1)];
+    await plus.waitFor();
+    const addTerm = async (input, name) => {
+      await input.click();
+      await input.pressSequentially(name, { delay: 10 });
+      await until(async () => (await input.getAttribute('aria-expanded')) === 'true', `suggestions for ${name}`);
+      await input.press('ArrowDown');
+      await input.press('Enter');
+    };
+    for (const name of POSITIVE) await addTerm(plus, name);
+    for (const name of NEGATIVE) await addTerm(minus, name);
+    const chips = await texts('#view .term');
+    assertEqual(chips.map((c) => c.replace('×', '').trim()), [...POSITIVE, ...NEGATIVE], 'chips');
+    const expression = [POSITIVE.join(' + '), ...NEGATIVE.map((n) => `− ${n}`)].filter(Boolean).join(' ');
+    assert((await page.locator('.expression-preview').innerText()).includes(expression), `preview shows "${expression}"`);
+    // Enter in an empty term input submits the form.
+    await minus.press('Enter');
+    const expected = await apiPost('analogy', { space: SPACE, positive: POSITIVE, negative: NEGATIVE, k: 10, method: 'add', category: null });
+    await page.locator('table.hits tbody tr').first().waitFor();
+    assertEqual(await texts('table.hits tbody td.name'), expected.hits.map((x) => x.name), 'hit names');
+    assert((await page.locator('.results-head h2').innerText()).includes(expression), 'heading shows the expression');
+    const params = await hashParams();
+    assertEqual([params.getAll('positive'), params.getAll('negative')], [POSITIVE, NEGATIVE], 'terms in the URL');
+    await shot('analogy');
+  });
+
+  await check('analogy: 3CosMul from the form', async () => {
+    await page.locator('#view input[name=method][value=mul]').check();
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await hashParams()).get('method') === 'mul', 'URL has method=mul');
+    const expected = await apiPost('analogy', { space: SPACE, positive: POSITIVE, negative: NEGATIVE, k: 10, method: 'mul', category: null });
+    await until(async () => (await page.locator('.results-head p').innerText()).includes('3CosMul'), 'results say 3CosMul');
+    assertEqual(await texts('table.hits tbody td.name'), expected.hits.map((x) => x.name), '3CosMul hit names');
+  });
+
+  let compared = null;
+  let order = null; // the compared spaces in the page's order (the catalog's listing order)
+  await check('compare: two heatmaps with every cell', async () => {
+    const m = COMPARE.length;
+    await goto(`#/compare?space=${q(SPACE)}`);
+    await page.locator('#view input[type=checkbox]').first().waitFor();
+    for (const box of await page.locator('#view input[type=checkbox]').all()) {
+      await box.setChecked(COMPARE.includes(await box.getAttribute('value')));
+    }
+    await page.locator('#view input[name=per_concept]').fill('10');
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => {
+      order = ((await hashParams()).get('spaces') || '').split(',');
+      return order.slice().sort().join() === COMPARE.slice().sort().join();
+    }, 'URL names the chosen spaces');
+    compared = await apiGet(`compare?spaces=${order.map(q).join(',')}&per_concept=10`);
+    const maps = page.locator('.heatmaps svg.chart');
+    // The previous comparison stays on screen (dimmed) until the new one arrives.
+    await until(async () => (await maps.count()) === 2 && (await maps.nth(1).locator('g.cell').count()) === m * m
+      && !(await page.locator('#view .results[aria-busy]').count()), 'two heatmaps of the chosen spaces');
+    for (let n = 0; n < 2; n += 1) {
+      assertEqual(await maps.nth(n).locator('g.cell').count(), m * m, `cells of heatmap ${n + 1}`);
+      assertEqual(await maps.nth(n).locator('g.cell[tabindex="0"]').count(), m * (m - 1), `focusable cells of heatmap ${n + 1}`);
+      assertEqual(await maps.nth(n).locator('.row-label').count(), m, `row labels of heatmap ${n + 1}`);
+      assert(await maps.nth(n).locator('linearGradient').count(), `colour legend of heatmap ${n + 1}`);
+    }
+    const cell01 = maps.nth(0).locator('g.cell[data-i="0"][data-j="1"] text');
+    assertEqual(await cell01.textContent(), fmt(compared.distance[0][1], 2), 'D cell (0, 1)');
+    const cka01 = maps.nth(1).locator('g.cell[data-i="0"][data-j="1"] text');
+    assertEqual(await cka01.textContent(), fmt(compared.cka[0][1], m <= 8 ? 3 : 2), 'CKA cell (0, 1)');
+  });
+
+  await check('compare: clicking a cell shows per-category bars and the concepts that differ most', async () => {
+    const pair = compared.pairs.find((p) => p.i === 0 && p.j === 1);
+    await page.locator('.heatmaps svg.chart').nth(0).locator('g.cell[data-i="1"][data-j="0"]').click();
+    await until(async () => (await hashParams()).get('pair') === '0,1', 'URL has the pair');
+    const detail = page.locator('.pair-detail');
+    await detail.waitFor();
+    const heading = await detail.locator('h2').innerText();
+    assert(heading.includes(pair.a) && heading.includes(pair.b), `pair heading: ${heading}`);
+    assertEqual(await detail.locator('svg.chart g.hbar').count(), pair.categories.length, 'category bars');
+    assertEqual(await detail.locator('table.per-concept tbody td.name').allInnerTexts(), pair.per_concept.map((c) => c.name), 'concepts that differ most');
+    assert(pair.per_concept.length > 0, 'per_concept not empty');
+    await shot('compare');
+  });
+
+  await check('compare: a cell selected with the keyboard; back returns to the previous pair', async () => {
+    const m = COMPARE.length;
+    assert(m >= 3, 'NET2VEC_TEST_COMPARE names at least 3 spaces for this check');
+    const cell = page.locator('.heatmaps svg.chart').nth(1).locator('g.cell[data-i="1"][data-j="2"]');
+    await cell.focus();
+    await page.keyboard.press('Enter');
+    await until(async () => (await hashParams()).get('pair') === '1,2', 'URL has pair 1,2');
+    const pair = compared.pairs.find((p) => p.i === 1 && p.j === 2);
+    await until(async () => (await page.locator('.pair-detail h2').innerText()).includes(pair.b), 'detail of pair 1,2');
+    assert(await page.evaluate(() => document.activeElement?.matches('g.cell[data-i="1"][data-j="2"]')), 'focus stays on the cell');
+    await page.goBack();
+    await until(async () => (await hashParams()).get('pair') === '0,1', 'back to pair 0,1');
+    await until(async () => (await page.locator('.pair-detail h2').innerText()).includes(order[1]), 'detail of pair 0,1 again');
+  });
+
+  let conceptData = null;
+  await check('concept page: scores, weight bars, F sweep, IoU histogram, top filters', async () => {
+    conceptData = await apiGet(`concepts/${q(CONCEPT)}?space=${q(SPACE)}&top=10`);
+    await goto(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
+    await page.locator('.results-head h2 a').click(); // the query's name links to its page
+    await until(async () => (await page.locator('#view h1').innerText()).includes(CONCEPT), 'h1 names the concept');
+    await page.locator('.concept-body .card').first().waitFor();
+    assert((await page.locator('#view h1 .cat').innerText()) === conceptData.category, 'category chip');
+    if (conceptData.metric) {
+      const scores = await texts('table.scores tbody td.strong');
+      assertEqual(scores, [fmt(conceptData.learned.val, 3), fmt(conceptData.best_single.val, 3)], 'val scores');
+    } else {
+      assert((await page.locator('.note').first().innerText()).includes('no scores'), 'reference space note');
+    }
+    const weights = page.locator('.card.wide svg.chart');
+    assertEqual(await weights.locator('.bars rect').count(), conceptData.dim, 'one weight bar per filter');
+    assertEqual(await weights.locator('.bars rect.top, .bars rect.best').count(),
+      new Set([...conceptData.top_filters.map((f) => f.filter), ...(conceptData.best_filter >= 0 ? [conceptData.best_filter] : [])]).size,
+      'highlighted bars');
+    if (conceptData.subsets.length) {
+      assertEqual(await page.locator('svg.chart circle.point').count(), conceptData.subsets.filter((s) => Number.isFinite(s.score)).length, 'F-sweep points');
+      assert(await page.locator('svg.chart .reference line').count(), 'learned-weights reference line');
+    }
+    if (conceptData.image_iou?.learned?.length) {
+      const bars = conceptData.image_iou.learned.length;
+      assertEqual(await page.locator('svg.chart rect.bar.learned').count(), bars, 'IoU histogram learned bars');
+      assertEqual(await page.locator('svg.chart rect.bar.single').count(), bars, 'IoU histogram single bars');
+    }
+    const filterLinks = page.locator('table.top-filters tbody tr');
+    assertEqual(await filterLinks.count(), conceptData.top_filters.length, 'top filter rows');
+    await shot('concept');
+  });
+
+  await check('filter page from the concept page; back returns to the concept', async () => {
+    const network = spaceInfo?.kind === 'network';
+    assert(network, `${SPACE} is a network space (filter pages)`);
+    const k = conceptData.top_filters[0].filter;
+    const expected = await apiGet(`filters?space=${q(SPACE)}&filter=${k}&top=10`);
+    await page.locator('table.top-filters tbody a').first().click();
+    await until(async () => (await page.locator('#view h1').innerText()) === `Filter ${k}`, 'h1 names the filter');
+    await page.locator('#view .card').first().waitFor();
+    const tables = page.locator('table.filter-concepts');
+    const bestFor = expected.best_for.length ? await tables.first().locator('td.name').allInnerTexts() : [];
+    assertEqual(bestFor, expected.best_for.map((c) => c.name), 'best single filter of');
+    assertEqual(await tables.last().locator('td.name').allInnerTexts(), expected.top_weighted.map((c) => c.name), 'weighted most by');
+    if (expected.selected_by > 0) {
+      assert(await page.locator('svg.chart g.column.highlight').count() === 1, 'this filter\'s Figure-5 bar highlighted');
+    }
+    await shot('filter');
+    await page.goBack();
+    await until(async () => (await page.locator('#view h1').innerText()).includes(CONCEPT), 'back on the concept page');
+  });
+
+  await check('filters page: Figure 5 histogram and the most selected filters', async () => {
+    const expected = await apiGet(`filters?space=${q(SPACE)}&top=10`);
+    await page.locator('nav.views a[data-view=filters]').click();
+    await until(async () => (await hashParams()).get('space') === SPACE && (await page.evaluate(() => location.hash)).startsWith('#/filters'), 'filters URL');
+    await page.locator('table.most-selected, #view .state.empty').first().waitFor();
+    assertEqual(await page.locator('table.most-selected tbody tr').count(), expected.most_selected.length, 'most selected rows');
+    const maxConcepts = Math.max(1, ...expected.histogram.map((b) => b.concepts));
+    assertEqual(await page.locator('#view .card svg.chart').first().locator('g.column').count(), maxConcepts, 'Figure 5 columns');
+    assertEqual(await page.locator('.card.wide svg.chart .bars rect').count(), expected.dim, 'one bar per filter');
+    await shot('filters');
+  });
+
+  await check('no console errors, page errors or failed requests', async () => {
+    assert(problems.length === 0, `${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+  });
+}
+
+const watchdog = setTimeout(() => {
+  log(`FAIL - the test did not finish within ${TIMEOUT_S} s`);
+  failed += 1;
+  finish(1);
+}, TIMEOUT_S * 1000);
+
+async function finish(code) {
+  if (finishing) return;
+  finishing = true;
+  clearTimeout(watchdog);
+  try {
+    await Promise.race([browser?.close(), new Promise((r) => setTimeout(r, 3000))]);
+  } catch {
+    // closing a crashed browser
+  }
+  stopServer();
+  if (failed > 0 && serverLog) log(`# server log (last lines):\n${serverLog.split('\n').slice(-15).map((l) => `#   ${l}`).join('\n')}`);
+  log(`${passed} passed, ${failed} failed`);
+  process.exit(code || (failed > 0 ? 1 : 0));
+}
+
+main().then(() => finish(0), (error) => {
+  failed += 1;
+  log(`FAIL - setup: ${error?.message || error}`);
+  finish(1);
+});
