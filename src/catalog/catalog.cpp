@@ -969,6 +969,44 @@ RunRecord Catalog::run(int64_t run_id) const {
   return run;
 }
 
+std::optional<ConceptImages> Catalog::concept_images(const std::string& space_id,
+                                                     const std::string& concept_name) const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  if (!read_space(*conn, space_id)) impl_->throw_no_space(space_id);
+  Stmt stmt = conn->prepare(
+      "SELECT e.id, c.number, p.name, p.path FROM embedding e JOIN concept c ON c.id = e.concept_id"
+      " JOIN space s ON s.id = e.space_id LEFT JOIN run r ON r.id = s.run_id"
+      " LEFT JOIN probe_set p ON p.id = r.probe_set_id"
+      " WHERE e.space_id = ?1 AND c.name = ?2 ORDER BY c.number LIMIT 1");
+  stmt.bind_text(1, space_id).bind_text(2, concept_name);
+  if (!stmt.step()) return std::nullopt;
+  ConceptImages out;
+  const int64_t embedding_id = stmt.int64(0);
+  out.concept_number = stmt.int32(1);
+  out.probe_name = stmt.text(2);  // NULL (reference space) reads as ""
+  out.probe_path = stmt.text(3);
+  Stmt images = conn->prepare(
+      "SELECT p.row, p.path, i.learned, i.single FROM image_iou i"
+      " JOIN probe_image p ON p.id = i.probe_image_id WHERE i.embedding_id = ?1 ORDER BY p.row");
+  images.bind_int(1, embedding_id);
+  while (images.step())
+    out.images.push_back({images.int32(0), images.text(1), images.opt_float(2), images.opt_float(3)});
+  tx.commit();
+  return out;
+}
+
+std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_id, int row) const {
+  const Impl::Reader conn = impl_->reader();
+  Stmt stmt = conn->prepare(
+      "SELECT p.name, p.path, i.path FROM space s JOIN run r ON r.id = s.run_id"
+      " JOIN probe_set p ON p.id = r.probe_set_id"
+      " JOIN probe_image i ON i.probe_set_id = p.id WHERE s.id = ?1 AND i.row = ?2");
+  stmt.bind_text(1, space_id).bind_int(2, row);
+  if (!stmt.step()) return std::nullopt;
+  return ProbeImageRef{stmt.text(0), stmt.text(1), stmt.text(2)};
+}
+
 // ---- Reference spaces ----
 
 void Catalog::write_reference_space(

@@ -125,6 +125,20 @@ struct SpaceInfo {
   std::string source;
 };
 
+// The probe set a network space was measured on, and a concept's per-image val IoU there
+// with each image's path (segmentation spaces; empty for classification and reference).
+struct ProbeImageScore {
+  int row = 0;            // index.csv data row (0-based)
+  std::string path;       // relative to the probe set's images/
+  std::optional<float> learned, single;  // IoU of the learned weights / best single filter
+};
+
+struct ConceptImages {
+  std::string probe_name, probe_path;  // "" for a reference space
+  int concept_number = 0;
+  std::vector<ProbeImageScore> images;  // by row
+};
+
 struct ConceptVector {
   int concept_number = 0;
   std::string name, category;
@@ -165,6 +179,15 @@ class Catalog {
   std::optional<EmbeddingRecord> embedding(const std::string& space_id,
                                            const std::string& concept_name) const;
   RunRecord run(int64_t run_id) const;
+  // A concept's val images with their IoU and the probe set they belong to; nullopt when the
+  // space has no such concept (kNotFound when there is no such space).
+  std::optional<ConceptImages> concept_images(const std::string& space_id, const std::string& concept_name) const;
+  // One image of the space's probe set by index.csv row (only rows with a stored per-image
+  // IoU are known), or nullopt.
+  struct ProbeImageRef {
+    std::string probe_name, probe_path, path;
+  };
+  std::optional<ProbeImageRef> probe_image(const std::string& space_id, int row) const;
 
   // ---- Reference spaces (schema version 2; see sql/002_reference_spaces.sql) ----
 

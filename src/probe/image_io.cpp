@@ -123,4 +123,16 @@ void write_rgb_png(const std::string& path, const RgbImage& image) {
             kIo, path << ": cannot write PNG");
 }
 
+std::string encode_png_rgba(int height, int width, const std::vector<uint8_t>& rgba) {
+  N2V_CHECK(height > 0 && width > 0 && rgba.size() == static_cast<size_t>(height) * width * 4, kInvalidArgument,
+            "RGBA image of " << height << "x" << width << " has " << rgba.size() << " bytes");
+  std::string png;
+  const auto append = [](void* out, void* data, int size) {
+    static_cast<std::string*>(out)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  N2V_CHECK(stbi_write_png_to_func(append, &png, width, height, 4, rgba.data(), width * 4), kInternal,
+            "encoding a PNG failed");
+  return png;
+}
+
 }  // namespace n2v

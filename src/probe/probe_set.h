@@ -123,5 +123,7 @@ RgbImage read_image_file(const std::string& path);     // JPEG or PNG, any chann
 LabelMap read_label_png(const std::string& path);      // label = R + 256 * G
 void write_label_png(const std::string& path, const LabelMap& map);
 void write_rgb_png(const std::string& path, const RgbImage& image);
+// An 8-bit RGBA image (row-major, 4 bytes a pixel) as PNG bytes: the server's mask overlays.
+std::string encode_png_rgba(int height, int width, const std::vector<uint8_t>& rgba);
 
 }  // namespace n2v

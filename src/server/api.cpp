@@ -3,6 +3,7 @@
 #include "server/api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/text.h"
+#include "server/detail/probe_files.h"
 #include "service/json.h"
 
 namespace n2v {
@@ -104,6 +106,22 @@ std::vector<float> parse_vector(const std::string& text) {
   return v;
 }
 
+// Percent-encodes everything but unreserved characters (RFC 3986).
+std::string url_encode(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 HttpResponse json_response(const Json& j) {
   HttpResponse r;
   r.body = j.dump();
@@ -178,7 +196,26 @@ struct Call {
   const HttpRequest& request;
   std::string_view query;
   std::vector<std::string> captures;
+  const detail::ProbeFiles& probes;
 };
+
+// The served folder of a space's probe set; kNotFound naming what to pass to `serve`.
+std::string probe_dir(Service& s, const detail::ProbeFiles& probes, const std::string& space, const std::string& concept_name) {
+  const ConceptImagesResponse r = s.concept_images({space, concept_name, 1});
+  N2V_CHECK(!r.images.probe_name.empty(), kNotFound, "space '" << space << "' has no probe images (a reference space)");
+  const auto dir = probes.dir_for(r.images.probe_name, r.images.probe_path);
+  N2V_CHECK(dir, kNotFound, "the probe set '" << r.images.probe_name << "' (" << r.images.probe_path
+                                                << ") is not served: start the server with --probe DIR");
+  return *dir;
+}
+
+HttpResponse bytes_response(std::string body, const char* type) {
+  HttpResponse r;
+  r.content_type = type;
+  r.body = std::move(body);
+  r.headers.emplace_back("Cache-Control", "max-age=3600");
+  return r;
+}
 
 using Handler = std::function<HttpResponse(Service&, const Call&)>;
 
@@ -246,6 +283,48 @@ const std::vector<RouteEntry>& route_table() {
       r.name = c.captures[0];
       r.top = p.integer("top", r.top);
       return json_response(to_json(s.concept_detail(r)));
+    });
+    add("GET", "/api/concepts/{name}/images", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "limit"});
+      ConceptImagesRequest r;
+      r.space = p.required("space");
+      r.name = c.captures[0];
+      r.limit = p.integer("limit", r.limit);
+      const ConceptImagesResponse images = s.concept_images(r);
+      Json j = to_json(images);
+      const auto dir = images.images.probe_name.empty()
+                           ? std::nullopt
+                           : c.probes.dir_for(images.images.probe_name, images.images.probe_path);
+      j["served"] = dir.has_value();
+      for (Json& image : j["images"]) {
+        const std::string q = "?space=" + r.space + "&row=" + std::to_string(image["row"].get<int>());
+        image["image_url"] = dir ? Json("api/probe/image" + q) : Json(nullptr);
+        image["mask_url"] = dir ? Json("api/probe/mask" + q + "&concept=" + url_encode(r.name)) : Json(nullptr);
+      }
+      return json_response(j);
+    });
+    add("GET", "/api/probe/image", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "row"});
+      const std::string space = p.required("space");
+      const int row = p.integer("row", -1);
+      const auto image = s.catalog().probe_image(space, row);
+      N2V_CHECK(image, kNotFound, "no probe image at row " << row << " for space '" << space << "'");
+      const auto dir = c.probes.dir_for(image->probe_name, image->probe_path);
+      N2V_CHECK(dir, kNotFound, "the probe set '" << image->probe_name << "' (" << image->probe_path
+                                                    << ") is not served: start the server with --probe DIR");
+      const auto file = c.probes.image_file(*dir, image->path);
+      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found under " << *dir << "/images");
+      HttpResponse r = file_response(*file);
+      r.headers.back().second = "max-age=3600";
+      return r;
+    });
+    add("GET", "/api/probe/mask", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "row", "concept"});
+      const std::string space = p.required("space"), name = p.required("concept");
+      const int row = p.integer("row", -1);
+      const std::string dir = probe_dir(s, c.probes, space, name);
+      const ConceptImagesResponse images = s.concept_images({space, name, 1});
+      return bytes_response(c.probes.concept_mask_png(dir, row, images.images.concept_number), "image/png");
     });
     add("GET", "/api/filters", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "filter", "top"});
@@ -315,7 +394,10 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
   return r;
 }
 
-Api::Api(Service& service, ApiOptions options) : service_(service), options_(std::move(options)) {
+Api::Api(Service& service, ApiOptions options)
+    : service_(service),
+      options_(std::move(options)),
+      probe_files_(std::make_shared<const detail::ProbeFiles>(options_.probe_dirs)) {
   if (!options_.web_root.empty()) {
     std::error_code ec;
     const fs::path root = fs::canonical(options_.web_root, ec);
@@ -356,7 +438,7 @@ HttpResponse Api::handle(const HttpRequest& request) const noexcept {
           allowed.push_back(e.route.method);
           continue;
         }
-        return e.handler(service_, Call{request, query, std::move(captures)});
+        return e.handler(service_, Call{request, query, std::move(captures), *probe_files_});
       }
       if (!allowed.empty()) {
         std::string allow;

@@ -4,6 +4,7 @@
 // web/ and the probe folders, and JSON errors for everything that goes wrong. Never throws.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,8 +34,12 @@ struct Route {
 
 struct ApiOptions {
   std::string web_root;                 // "" serves no files
-  std::vector<std::string> probe_dirs;  // reserved for probe images
+  std::vector<std::string> probe_dirs;  // probe-set folders whose images the concept pages show
 };
+
+namespace detail {
+class ProbeFiles;
+}
 
 class Api {
  public:
@@ -49,6 +54,7 @@ class Api {
   Service& service_;
   ApiOptions options_;
   std::string web_root_;  // canonical, "" if none
+  std::shared_ptr<const detail::ProbeFiles> probe_files_;
 };
 
 // A JSON error response ({"error": {"code", "status", "message"}}).

@@ -212,6 +212,20 @@ Json to_json(const ConceptResponse& r) {
   return out;
 }
 
+Json to_json(const ConceptImagesResponse& r) {
+  Json out = space_header(r.space, score_metric(r.space));
+  out["name"] = r.name;
+  out["number"] = r.images.concept_number;
+  out["probe"] = r.images.probe_name.empty() ? Json(nullptr)
+                                             : Json{{"name", r.images.probe_name}, {"path", r.images.probe_path}};
+  out["image_count"] = r.total;
+  Json images = Json::array();
+  for (const ProbeImageScore& s : r.images.images)
+    images.push_back({{"row", s.row}, {"path", s.path}, {"learned", num(s.learned)}, {"single", num(s.single)}});
+  out["images"] = std::move(images);
+  return out;
+}
+
 Json to_json(const FilterUsageResponse& r) {
   Json out = space_header(r.space, score_metric(r.space));
   out["dim"] = r.usage.dim;

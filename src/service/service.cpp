@@ -147,6 +147,26 @@ ConceptResponse Service::concept_detail(const ConceptRequest& request) {
   return r;
 }
 
+ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& request) {
+  N2V_CHECK(request.limit >= 1 && request.limit <= 500, kInvalidArgument,
+            "limit must be between 1 and 500 images, got " << request.limit);
+  ConceptImagesResponse r;
+  r.space = engine_.space_info(request.space);
+  r.name = request.name;
+  std::optional<ConceptImages> images = catalog_.concept_images(request.space, request.name);
+  if (!images) {
+    engine_.concept_report(request.space, request.name, 1);  // kNotFound with suggestions
+    N2V_THROW(kNotFound, "no concept '" << request.name << "' in space '" << request.space << "'");
+  }
+  r.images = std::move(*images);
+  r.total = static_cast<int>(r.images.images.size());
+  auto key = [](const ProbeImageScore& s) { return s.learned && std::isfinite(*s.learned) ? *s.learned : -1.0f; };
+  std::stable_sort(r.images.images.begin(), r.images.images.end(),
+                   [&](const ProbeImageScore& a, const ProbeImageScore& b) { return key(a) > key(b); });
+  if (r.total > request.limit) r.images.images.resize(request.limit);
+  return r;
+}
+
 FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
   N2V_ASSERT(!request.filter);
   check_top(request.top);

@@ -78,6 +78,11 @@ struct FilterRequest {
   int top = 10;
 };
 
+struct ConceptImagesRequest {
+  std::string space, name;
+  int limit = 12;  // images listed, best first (1 to 500)
+};
+
 enum class ExportFormat { kTsv, kMetadata, kNpy };
 ExportFormat parse_export_format(const std::string& text);  // "tsv", "metadata", "npy"
 
@@ -136,6 +141,15 @@ struct ConceptResponse {
   ImageIouHistogram image_iou;  // empty edges where the concept has no per-image IoU
 };
 
+// A concept's val images of the probe set, best first by the learned weights' IoU (images
+// with no defined IoU last), at most `limit` of `total`.
+struct ConceptImagesResponse {
+  SpaceInfo space;
+  std::string name;
+  ConceptImages images;
+  int total = 0;
+};
+
 struct FilterUsageResponse {
   SpaceInfo space;
   FilterUsage usage;
@@ -176,11 +190,13 @@ class Service {
   AnalogyResponse analogy(const AnalogyRequest& request);
   CompareResponse compare(const CompareRequest& request);
   ConceptResponse concept_detail(const ConceptRequest& request);
+  ConceptImagesResponse concept_images(const ConceptImagesRequest& request);
   FilterUsageResponse filter_usage(const FilterRequest& request);  // request.filter unset
   FilterResponse filter(const FilterRequest& request);             // request.filter set
   ExportResponse export_vectors(const ExportRequest& request);
 
   QueryEngine& engine() { return engine_; }
+  const Catalog& catalog() const { return catalog_; }
 
  private:
   const Catalog& catalog_;

@@ -1,0 +1,138 @@
+// Probe images on the concept page: a concept's val images best first, the image files of a
+// served probe folder (and nothing outside its images/), and the ground-truth mask overlay.
+
+#include <gtest/gtest.h>
+
+#include "server/api.h"
+#include "service/json.h"
+#include "support/broden_writer.h"
+#include "support/expect.h"
+#include "support/temp_dir.h"
+
+namespace n2v {
+namespace {
+
+using test::contains;
+
+class ProbeImagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    probe_ = dir_.file("probe");
+    // Two images 8x8 with 4x4 masks: dog fills the top-left 2x2 of image 1, the left half
+    // of image 0.
+    test::BrodenFixture f;
+    f.categories = {"object"};
+    f.labels = {{1, "dog", "object"}, {2, "cat", "object"}};
+    f.mask_height = f.mask_width = 4;
+    for (int i = 0; i < 2; ++i) {
+      test::FixtureImage im;
+      im.name = "img" + std::to_string(i);
+      im.split = "val";
+      im.image = test::solid_image(8, 8, 10, 20, 30 + i);
+      LabelMap m = test::empty_map(4, 4);
+      if (i == 0) test::fill_rect(m, 0, 0, 4, 2, 1);
+      else test::fill_rect(m, 0, 0, 2, 2, 1);
+      im.masks = {{m}};
+      im.image_labels = {{}};
+      f.images.push_back(im);
+    }
+    test::write_broden(probe_, f);
+    test::write_file(dir_.file("secret.txt"), "do not serve");
+
+    IngestRecord r;
+    r.probe = {"probe", probe_, 2, 4, 4, {"object"}};
+    r.concepts = {{1, "dog", "object", "object(1)", 1, 0.1, ""}, {2, "cat", "object", "object(1)", 1, 0.1, ""}};
+    r.images = {{0, "img0.png", "val"}, {1, "img1.png", "val"}, {2, "../../secret.txt", "val"}};
+    r.run.network = "probenet";
+    r.run.model_path = "/m.pt";
+    r.run.layer = "l";
+    r.run.device = "cpu";
+    r.run.software_version = "test";
+    r.run.started_at = r.run.finished_at = "2026-01-01T00:00:00Z";
+    r.run.filter_count = 2;
+    r.run.thresholds = {0.5f, 0.5f};
+    SpaceRecord space;
+    space.id = "probenet.l.seg";
+    EmbeddingRecord dog;
+    dog.concept_number = 1;
+    dog.weights = {1, 0};
+    dog.set_iou_val = 0.5f;
+    dog.image_iou = {{0, 0.2f, 0.1f}, {1, 0.8f, 0.3f}, {2, NAN, 0.0f}};
+    EmbeddingRecord cat;
+    cat.concept_number = 2;
+    cat.weights = {0, 1};
+    space.embeddings = {dog, cat};
+    r.spaces = {space};
+    catalog_.write_ingest(r);
+  }
+
+  static Json body(const HttpResponse& r) { return Json::parse(r.body); }
+
+  test::TempDir dir_;
+  std::string probe_;
+  Catalog catalog_ = Catalog::open(dir_.file("catalog.db"));
+};
+
+TEST_F(ProbeImagesTest, BestFirstWithUrlsWhenServed) {
+  Service service(catalog_);
+  Api api(service, {"", {probe_}});
+  const HttpResponse list = api.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg", "", ""});
+  ASSERT_EQ(list.status, 200) << list.body;
+  const Json j = body(list);
+  EXPECT_TRUE(j["served"].get<bool>());
+  EXPECT_EQ(j["image_count"], 3);
+  EXPECT_EQ(j["probe"]["name"], "probe");
+  ASSERT_EQ(j["images"].size(), 3u);
+  EXPECT_EQ(j["images"][0]["row"], 1);  // IoU 0.8 first
+  EXPECT_EQ(j["images"][1]["row"], 0);
+  EXPECT_TRUE(j["images"][2]["learned"].is_null());  // undefined last
+  EXPECT_EQ(body(api.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg&limit=1", "", ""}))["images"].size(), 1u);
+
+  // The image file, byte for byte.
+  const std::string url = "/" + j["images"][0]["image_url"].get<std::string>();
+  const HttpResponse image = api.handle({"GET", url, "", ""});
+  ASSERT_EQ(image.status, 200) << image.body;
+  EXPECT_EQ(image.content_type, "image/png");
+  const RgbImage decoded = [&] {
+    test::write_file(dir_.file("got.png"), image.body);
+    return read_image_file(dir_.file("got.png"));
+  }();
+  EXPECT_EQ(decoded.pixels[2], 31);  // image 1's blue
+
+  // The mask overlay: dog's 2x2 corner of image 1 coloured, the rest transparent.
+  const HttpResponse mask = api.handle({"GET", "/" + j["images"][0]["mask_url"].get<std::string>(), "", ""});
+  ASSERT_EQ(mask.status, 200) << mask.body;
+  EXPECT_EQ(mask.content_type, "image/png");
+  test::write_file(dir_.file("mask.png"), mask.body);
+  const RgbImage m = read_image_file(dir_.file("mask.png"));
+  ASSERT_EQ(m.height, 4);
+  ASSERT_EQ(m.width, 4);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) EXPECT_EQ(m.pixels[3 * (y * 4 + x)], (y < 2 && x < 2) ? 255 : 0) << y << "," << x;
+}
+
+TEST_F(ProbeImagesTest, NothingOutsideTheProbeImagesFolder) {
+  Service service(catalog_);
+  Api api(service, {"", {probe_}});
+  const HttpResponse r = api.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=2", "", ""});
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_FALSE(contains(r.body, "do not serve"));
+  EXPECT_EQ(api.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=9", "", ""}).status, 404);
+  EXPECT_EQ(api.handle({"GET", "/api/probe/mask?space=probenet.l.seg&row=9&concept=dog", "", ""}).status, 404);
+}
+
+TEST_F(ProbeImagesTest, UnservedProbeSetsSaySo) {
+  Service service(catalog_);
+  Api api(service, {"", {}});
+  const Json j = body(api.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg", "", ""}));
+  EXPECT_FALSE(j["served"].get<bool>());
+  EXPECT_TRUE(j["images"][0]["image_url"].is_null());
+  const HttpResponse r = api.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=1", "", ""});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(contains(r.body, "--probe")) << r.body;
+  // A folder that is not a probe set is refused when the server starts.
+  test::error_of([&] { Api bad(service, {"", {dir_.file("nowhere")}}); }, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace n2v
