@@ -63,17 +63,26 @@ lua_rotating() {  # file method targets... (targets from stdin, one per line)
   } >"$file"
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # the server's user + system time
+
 run_wrk() {  # label lua-file
-  local label=$1 script=$2 out
+  local label=$1 script=$2 out before after
+  before=$(cpu_ticks)
   out=$(wrk -t 1 -c "$CONNECTIONS" -d "${SECONDS_EACH}s" --latency -s "$script" "$URL" 2>&1)
+  after=$(cpu_ticks)
   local rps p50 p99 non2xx errors
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   errors=$(echo "$out" | awk '/Socket errors/ {print $0}' | sed 's/.*Socket errors: //')
-  printf '  %-44s %10s req/s  p50 %8s  p99 %8s  non-2xx %s  socket errors %s\n' "$label" "$rps" "$p50" "$p99" \
-    "${non2xx:-0}" "${errors:-none}"
+  local requests cpu_us
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  # Server CPU per request (wrk and the kernel's loopback share the same cores: this is what
+  # the server itself spends).
+  cpu_us=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+  printf '  %-44s %10s req/s  p50 %8s  p99 %8s  non-2xx %s  socket errors %s  server CPU %s us/req\n' "$label" "$rps" \
+    "$p50" "$p99" "${non2xx:-0}" "${errors:-none}" "$cpu_us"
 }
 
 names_of() {  # space -> up to 64 concept names, one per line
@@ -108,7 +117,7 @@ fi
 
 echo
 echo "Synthetic space, 1,200 x 1,024 (in-process figures first, from net2vec-query-bench):"
-"$BENCH" --db "$WORK/synthetic.db" --queries 2000 --spaces 2 --shared 100 --repeats 1 | sed -n '/per query/,/brute-force/p'
+"$BENCH" --db "$WORK/synthetic.db" --queries 2000 --spaces 2 --shared 100 --repeats 1 | sed -n '/streaming/,/brute-force/p'
 DB=$WORK/synthetic.db
 serve "$DB"
 SPACE=bench.l.seg

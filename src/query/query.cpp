@@ -337,9 +337,7 @@ std::vector<ConceptVector> QueryEngine::vectors(const std::string& space) {
 }
 
 SpaceInfo QueryEngine::space_info(const std::string& space) {
-  const std::optional<SpaceInfo> info = impl_->catalog.space(space);
-  if (!info) impl_->throw_unknown_space(space);
-  return *info;
+  return impl_->load(space)->info;  // cached: no SQL read while the catalog is unchanged
 }
 
 void QueryEngine::invalidate(const std::string& space) {
