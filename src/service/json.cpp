@@ -172,33 +172,37 @@ Json to_json(const CompareResponse& r) {
 Json to_json(const ConceptResponse& r) {
   const ConceptReport& c = r.report;
   const bool seg = !is_reference(r.space) && r.space.task == Task::kSegmentation;
+  // A reference space has no training: its counts, bias, alpha and ranks are undefined.
+  const bool ref = is_reference(r.space);
+  const auto defined = [&](const Json& v) { return ref ? Json(nullptr) : v; };
   Json out = space_header(r.space, score_metric(r.space));
   out["dim"] = c.dim;
   out["number"] = c.concept_number;
   out["name"] = c.name;
   out["category"] = c.category;
-  out["train_count"] = c.train_count;
-  out["val_count"] = c.val_count;
-  out["bias"] = num(c.bias);
-  out["alpha"] = num(c.alpha);
+  out["train_count"] = defined(c.train_count);
+  out["val_count"] = defined(c.val_count);
+  out["bias"] = defined(num(c.bias));
+  out["alpha"] = defined(num(c.alpha));
   out["learned"] = {{"train", num(seg ? c.set_iou_train : c.accuracy_train)},
                     {"val", num(seg ? c.set_iou_val : c.accuracy_val)}};
-  out["best_filter"] = c.best_filter;
+  out["best_filter"] = defined(c.best_filter);
   out["best_single"] = {{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}};
-  out["best_filter_rank"] = c.best_filter_rank;
+  out["best_filter_rank"] = defined(c.best_filter_rank);
   out["single_over_learned"] = num(c.single_over_learned);
   Json subsets = Json::array();
   for (const SubsetScore& s : c.subsets) subsets.push_back({{"filters", s.filters}, {"score", num(s.score)}});
   out["subsets"] = std::move(subsets);
   out["image_count"] = c.image_count;
-  Json iou = {{"mean_learned", num(c.mean_image_iou_learned)},
-              {"mean_single", num(c.mean_image_iou_single)},
-              {"zero_learned", c.zero_iou_learned},
-              {"zero_single", c.zero_iou_single},
-              {"bins", r.image_iou.edges},
-              {"learned", r.image_iou.learned},
-              {"single", r.image_iou.single}};
-  out["image_iou"] = std::move(iou);
+  // Per-image IoU exists for segmentation only: null elsewhere, like filter_iou_val.
+  out["image_iou"] = r.image_iou.edges.empty() ? Json(nullptr)
+                                               : Json{{"mean_learned", num(c.mean_image_iou_learned)},
+                                                      {"mean_single", num(c.mean_image_iou_single)},
+                                                      {"zero_learned", c.zero_iou_learned},
+                                                      {"zero_single", c.zero_iou_single},
+                                                      {"bins", r.image_iou.edges},
+                                                      {"learned", r.image_iou.learned},
+                                                      {"single", r.image_iou.single}};
   out["l1_norm"] = num(c.l1_norm);
   out["l2_norm"] = num(c.l2_norm);
   out["filters_for_half"] = c.filters_for_half;

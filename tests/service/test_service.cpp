@@ -184,13 +184,15 @@ TEST_F(ServiceTest, ConceptDetailHasWeightsScoresAndAnIouHistogram) {
   EXPECT_EQ(j["image_iou"]["learned"].size(), 20u);
   // Classification has no per-image IoU: an empty histogram, and null filter IoUs.
   const Json cls = to_json(service_.concept_detail({"toynet.conv.cls", "car", 5}));
-  EXPECT_TRUE(cls["image_iou"]["bins"].empty());
+  EXPECT_TRUE(cls["image_iou"].is_null());
   EXPECT_TRUE(cls["filter_iou_val"].is_null());
   EXPECT_FALSE(cls["learned"]["val"].is_null());
   // A reference space has no scores at all.
   const Json ref = to_json(service_.concept_detail({"wordnet", "car", 5}));
   EXPECT_TRUE(ref["metric"].is_null());
   EXPECT_TRUE(ref["learned"]["val"].is_null());
+  for (const char* key : {"train_count", "val_count", "bias", "alpha", "best_filter", "best_filter_rank"})
+    EXPECT_TRUE(ref[key].is_null()) << key;
 }
 
 TEST_F(ServiceTest, FilterUsageHistogramCoversEveryFilter) {

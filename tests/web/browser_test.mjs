@@ -21,6 +21,8 @@ const CATALOG = env.NET2VEC_CATALOG || '';
 const WEB = env.NET2VEC_WEB || path.join(repo, 'web');
 const SHOTS = env.NET2VEC_SCREENSHOTS || path.join(repo, 'build/tests/web/screenshots');
 const CHROMIUM = env.NET2VEC_CHROMIUM || '/usr/bin/chromium';
+// Probe-set folders for `serve --probe` (comma-separated; optional): the concept page's images.
+const PROBES = (env.NET2VEC_PROBE || '').split(',').map((s) => s.trim()).filter(Boolean);
 const TIMEOUT_S = Number(env.NET2VEC_TEST_TIMEOUT || 120);
 // Names from the test catalog (tests' toy catalog); every one can be overridden.
 const SPACE = env.NET2VEC_TEST_SPACE || 'toynet.conv.seg';
@@ -96,7 +98,8 @@ let serverLog = '';
 
 function startServer() {
   return new Promise((resolve, reject) => {
-    const args = ['serve', '--db', CATALOG, '--host', '127.0.0.1', '--port', '0', '--web', WEB];
+    const args = ['serve', '--db', CATALOG, '--host', '127.0.0.1', '--port', '0', '--web', WEB,
+      ...PROBES.flatMap((dir) => ['--probe', dir])];
     server = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no "net2vec: serving" line within 15 s; output:\n${out}${serverLog}`)), 15000);
@@ -204,7 +207,11 @@ async function main() {
   };
   const hashParams = async () => new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1] || '');
   const texts = (selector) => page.locator(selector).allInnerTexts();
-  const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = async (name) => {
+    // From the top: a full-page capture of a scrolled page draws the sticky header mid-page.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
 
   const spaces = (await apiGet('spaces')).spaces;
   const spaceInfo = spaces.find((s) => s.id === SPACE);
@@ -481,6 +488,20 @@ async function main() {
     }
     const filterLinks = page.locator('table.top-filters tbody tr');
     assertEqual(await filterLinks.count(), conceptData.top_filters.length, 'top filter rows');
+    if (conceptData.task === 'segmentation' && conceptData.image_count > 0) {
+      // The val images (with --probe) or a note saying how to get them.
+      const images = await apiGet(`concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&limit=12`);
+      const card = page.locator('.card.images');
+      await card.waitFor();
+      if (images.served && images.images.length) {
+        const photos = card.locator('.thumb img:not(.mask)');
+        await until(async () => (await photos.count()) === images.images.length, 'one thumbnail per image');
+        await until(() => photos.evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0)), 'thumbnails loaded');
+        await until(() => card.locator('img.mask').evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0)), 'masks loaded');
+      } else if (images.images.length) {
+        await until(async () => (await card.locator('.note').innerText()).includes('--probe'), 'a note on serve --probe');
+      }
+    }
     await shot('concept');
   });
 

@@ -1,0 +1,96 @@
+// The JSON API of `net2vec serve` (docs/API.md). Every URL is relative ("api/..."), resolved
+// against the page, so the page also works when served under a path prefix.
+
+/** An error answer of the API: {"error": {"code", "status", "message"}}. */
+export class ApiError extends Error {
+  constructor(message, { status = 0, code = 'network' } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value === null || value === undefined || value === '') continue;
+    search.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+async function request(path, { params, body, signal } = {}) {
+  const init = { signal, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.method = 'POST';
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(`api/${path}${query(params)}`, init);
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error;
+    throw new ApiError(`Could not reach the server (${error.message}).`);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    // Not JSON: reported below with the HTTP status.
+  }
+  if (!response.ok || data === null) {
+    const e = data?.error;
+    throw new ApiError(e?.message || `HTTP ${response.status} ${response.statusText}`,
+      { status: e?.status || response.status, code: e?.code || 'http' });
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+// Lists that do not change while the page is open are fetched once. A failed fetch is not
+// kept, so the next view can try again.
+const memo = new Map();
+function once(key, fetcher) {
+  if (!memo.has(key)) {
+    const promise = fetcher();
+    memo.set(key, promise);
+    promise.catch(() => memo.delete(key));
+  }
+  return memo.get(key);
+}
+
+export const api = {
+  /** [{id, kind, network, layer, task, metric, dim, concept_count, ...}] */
+  spaces: () => once('spaces', () => request('spaces').then((d) => d.spaces)),
+
+  /** {space, kind, task, metric, dim, concepts: [{number, name, category, score_val, ...}]} */
+  concepts: (space) => once(`concepts:${space}`, () => request(`spaces/${enc(space)}/concepts`)),
+
+  neighbors: ({ space, concept, k, category }, signal) =>
+    request('neighbors', { params: { space, concept, k, category }, signal }),
+
+  analogy: ({ space, positive, negative, k, method, category }, signal) =>
+    request('analogy', {
+      body: { space, positive, negative, k, method, category: category || null },
+      signal,
+    }),
+
+  compare: ({ spaces, perConcept }, signal) =>
+    request('compare', { params: { spaces, per_concept: perConcept }, signal }),
+
+  concept: ({ space, name, top }, signal) =>
+    request(`concepts/${enc(name)}`, { params: { space, top }, signal }),
+
+  /** A segmentation concept's val images, best first: {served, probe, image_count, images: [...]} */
+  images: ({ space, name, limit }, signal) =>
+    request(`concepts/${enc(name)}/images`, { params: { space, limit }, signal }),
+
+  filters: ({ space, top }, signal) => request('filters', { params: { space, top }, signal }),
+
+  filter: ({ space, filter, top }, signal) =>
+    request('filters', { params: { space, filter, top }, signal }),
+};

@@ -1,0 +1,162 @@
+// Entry point: the header (space selector, navigation) and the hash router.
+//
+// A view module exports create(root, ctx) -> {update(route), destroy()}. While the user stays
+// on one view (a new search, a clicked heatmap cell), the router calls update() on the same
+// instance, so forms keep their state and focus; switching views creates a fresh instance.
+
+import { api } from './api.js';
+import { h, replace, errorBox, emptyBox, fmtInt } from './dom.js';
+import { href, parseHash, withParams, VIEW_NAMES } from './routes.js';
+import * as neighbors from './views/neighbors.js';
+import * as analogy from './views/analogy.js';
+import * as compare from './views/compare.js';
+import * as concept from './views/concept.js';
+import * as filters from './views/filters.js';
+
+const VIEWS = {
+  neighbors,
+  analogy,
+  compare,
+  concept,
+  filters: { create: filters.createOverview },
+  filter: { create: filters.createFilter },
+};
+
+// The nav entry a view belongs to (the filter page sits under "Filters").
+const NAV_OF = { neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters' };
+
+const main = document.getElementById('view');
+const select = document.getElementById('space-select');
+const spaceInfo = document.getElementById('space-info');
+const navLinks = [...document.querySelectorAll('nav.views a[data-view]')];
+
+let spaces = [];
+let current = null; // {view, instance}
+// The last URL of each nav entry, so "Analogy" returns to the last analogy (in the current space).
+const lastParams = {};
+
+function spaceById(id) {
+  return spaces.find((s) => s.id === id) || null;
+}
+
+function defaultSpace() {
+  return (spaces.find((s) => s.kind === 'network' && s.task === 'segmentation')
+    || spaces.find((s) => s.kind === 'network') || spaces[0]).id;
+}
+
+function describe(space) {
+  if (!space) return 'unknown space';
+  const concepts = `${fmtInt(space.concept_count)} concepts`;
+  if (space.kind === 'reference') return `reference · ${fmtInt(space.dim)} dims · ${concepts}`;
+  return `${space.task} · ${fmtInt(space.dim)} filters · ${concepts}`;
+}
+
+function fillSpaceSelect() {
+  const group = (label, list) => list.length > 0 && h('optgroup', { label },
+    list.map((s) => h('option', { value: s.id }, s.id)));
+  replace(select,
+    group('Network spaces', spaces.filter((s) => s.kind === 'network')),
+    group('Reference spaces', spaces.filter((s) => s.kind !== 'network')));
+  select.addEventListener('change', () => {
+    navigate(withParams(parseHash(location.hash), { space: select.value }));
+  });
+}
+
+function updateHeader(route, space) {
+  // A space the catalog lacks stays visible as such; the view shows the server's error.
+  select.querySelector('option[data-unknown]')?.remove();
+  if (!spaceById(space)) {
+    select.prepend(h('option', { value: space, 'data-unknown': '' }, `${space} (not in catalog)`));
+  }
+  select.value = space;
+  const info = spaceById(space);
+  spaceInfo.textContent = describe(info);
+  spaceInfo.className = `badge ${info?.kind === 'reference' ? 'reference' : 'network'}`;
+
+  const nav = NAV_OF[route.view];
+  if (nav && route.view === nav) {
+    const params = new URLSearchParams(route.params);
+    params.delete('space');
+    lastParams[nav] = params;
+  }
+  for (const a of navLinks) {
+    a.href = withParams({ view: a.dataset.view, arg: null, params: new URLSearchParams(lastParams[a.dataset.view] || '') }, { space });
+    if (a.dataset.view === nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+/** Goes to `hash`; the same hash again re-runs the view (a repeated search reloads). */
+function navigate(hash, { replace: inPlace = false } = {}) {
+  if (hash === location.hash) {
+    route();
+  } else if (inPlace) {
+    location.replace(hash);
+  } else {
+    location.hash = hash;
+  }
+}
+
+const ctx = {
+  get spaces() {
+    return spaces;
+  },
+  spaceById,
+  navigate,
+  setTitle(text) {
+    document.title = text ? `${text} · net2vec` : 'net2vec';
+  },
+};
+
+function route() {
+  const r = parseHash(location.hash);
+  if (!VIEW_NAMES.includes(r.view)) {
+    navigate(href('neighbors', { space: defaultSpace() }), { replace: true });
+    return;
+  }
+  const space = r.params.get('space');
+  if (!space) {
+    navigate(withParams(r, { space: defaultSpace() }), { replace: true });
+    return;
+  }
+  updateHeader(r, space);
+  if (current?.view === r.view) {
+    current.instance.update(r);
+    return;
+  }
+  const first = current === null;
+  current?.instance.destroy?.();
+  main.replaceChildren();
+  current = { view: r.view, instance: VIEWS[r.view].create(main, ctx) };
+  current.instance.update(r);
+  if (!first) {
+    // The link that was clicked is gone: put focus (and the reader) at the new view's heading.
+    window.scrollTo(0, 0);
+    main.querySelector('h1')?.focus({ preventScroll: true });
+  }
+}
+
+// The skip link must not change the hash (the router would read it as a view).
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+async function start() {
+  try {
+    spaces = await api.spaces();
+  } catch (error) {
+    replace(main, errorBox(error));
+    return;
+  }
+  if (spaces.length === 0) {
+    replace(main, emptyBox('The catalog has no spaces yet. Ingest a network with ',
+      h('code', {}, 'net2vec-ingest'), ' or import a reference space with ', h('code', {}, 'net2vec reference'), '.'));
+    return;
+  }
+  fillSpaceSelect();
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+start();

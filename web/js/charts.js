@@ -1,0 +1,388 @@
+// Small hand-written SVG charts. Each helper takes plain data and returns an <svg> (or a
+// wrapper element) sized by its viewBox, so CSS scales it to the column it sits in. Colours
+// come from CSS classes (style.css) except the heatmap's data-driven fills. Every mark has a
+// <title>, which browsers show as a tooltip and screen readers read.
+
+import { h, svg, uid, fmt } from './dom.js';
+
+// ---- scales and ticks --------------------------------------------------------------------------
+
+export function linear([d0, d1], [r0, r1]) {
+  const span = d1 - d0 || 1;
+  return (x) => r0 + ((x - d0) / span) * (r1 - r0);
+}
+
+function log10([d0, d1], [r0, r1]) {
+  const l0 = Math.log10(d0);
+  const span = Math.log10(d1) - l0 || 1;
+  return (x) => r0 + ((Math.log10(x) - l0) / span) * (r1 - r0);
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+export function ticks(lo, hi, count = 5) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  }
+  return out;
+}
+
+function tickLabel(v) {
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(3)));
+}
+
+/** A domain that always contains zero, padded so the largest bar does not touch the edge. */
+function zeroDomain(values) {
+  const finite = values.filter(Number.isFinite);
+  const lo = Math.min(0, ...finite);
+  const hi = Math.max(0, ...finite);
+  return hi === lo ? [lo, lo + 1] : [lo, hi];
+}
+
+/** Middle-truncates long labels so the distinguishing ends (e.g. ".seg"/".cls") stay visible. */
+export function shorten(text, max = 30) {
+  if (text.length <= max) return text;
+  const keep = max - 1;
+  return `${text.slice(0, Math.ceil(keep / 2))}…${text.slice(text.length - Math.floor(keep / 2))}`;
+}
+
+function title(text) {
+  return svg('title', {}, text);
+}
+
+function yAxis(scale, values, x0, x1, format = tickLabel) {
+  return svg('g', { class: 'axis y-axis' },
+    values.map((v) => svg('g', {},
+      svg('line', { x1: x0, x2: x1, y1: scale(v), y2: scale(v), class: v === 0 ? 'zero' : 'grid' }),
+      svg('text', { x: x0 - 6, y: scale(v), 'text-anchor': 'end', 'dominant-baseline': 'middle' }, format(v)))));
+}
+
+function axisLabel(text, x, y, rotate = false) {
+  return svg('text', {
+    class: 'axis-label', x, y, 'text-anchor': 'middle',
+    transform: rotate ? `rotate(-90 ${x} ${y})` : null,
+  }, text);
+}
+
+// role=img makes an SVG one picture for assistive technology; a chart with focusable parts
+// (the heatmap's cells) is a group instead, so its buttons stay reachable.
+function frame(width, height, label, ...children) {
+  return svg('svg', {
+    viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label,
+    preserveAspectRatio: 'xMinYMin meet', style: `max-width: ${width}px`, // shrink to fit, never blow up
+  }, title(label), ...children);
+}
+
+/** A legend as HTML: [{label, cls}] rendered as coloured swatches. */
+export function legend(items) {
+  return h('div', { class: 'legend' }, items.map(({ label, cls }) =>
+    h('span', { class: 'legend-item' }, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), label)));
+}
+
+// ---- inline bar (tables of scores) -------------------------------------------------------------
+
+/**
+ * One horizontal bar for a table cell: `value` on a domain that contains zero (negative values
+ * grow left of the zero line).
+ */
+export function inlineBar(value, domain, { width = 160, height = 14, label = '', cls = '' } = {}) {
+  const x = linear(domain, [0, width]);
+  const x0 = x(0);
+  const xv = Number.isFinite(value) ? x(value) : x0;
+  return svg('svg', {
+    class: `inline-bar ${cls}`, viewBox: `0 0 ${width} ${height}`, width, height, 'aria-hidden': 'true',
+  },
+  title(label || fmt(value, 4)),
+  svg('rect', { class: 'track', x: 0, y: 0, width, height, rx: 2 }),
+  svg('rect', {
+    class: value < 0 ? 'fill negative' : 'fill', x: Math.min(x0, xv), y: 1, width: Math.abs(xv - x0), height: height - 2, rx: 2,
+  }),
+  domain[0] < 0 ? svg('line', { class: 'zero', x1: x0, x2: x0, y1: 0, y2: height }) : null);
+}
+
+/** The domain for a column of bars: zero included, as in zeroDomain. */
+export function barDomain(values) {
+  return zeroDomain(values);
+}
+
+// ---- horizontal bar chart with labels -----------------------------------------------------------
+
+/** Labelled horizontal bars: items = [{label, value, tooltip}]. */
+export function hbarChart(items, { width = 520, row = 22, format = (v) => fmt(v, 3), label = 'bar chart', labelWidth = 110 } = {}) {
+  const valueWidth = 56;
+  const height = items.length * row + 8;
+  const x = linear(zeroDomain(items.map((d) => d.value)), [labelWidth, width - valueWidth]);
+  return frame(width, height, label,
+    items.map((d, i) => {
+      const y = 4 + i * row;
+      const x0 = x(0);
+      const xv = Number.isFinite(d.value) ? x(d.value) : x0;
+      return svg('g', { class: 'hbar' },
+        title(d.tooltip || `${d.label}: ${format(d.value)}`),
+        svg('text', { class: 'label', x: labelWidth - 8, y: y + row / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, shorten(d.label, 16)),
+        svg('rect', { class: 'bar', x: Math.min(x0, xv), y: y + 3, width: Math.max(Math.abs(xv - x0), 1), height: row - 6, rx: 2 }),
+        svg('text', { class: 'value', x: Math.max(x0, xv) + 6, y: y + row / 2, 'dominant-baseline': 'middle' }, format(d.value)));
+    }));
+}
+
+// ---- one bar per filter -------------------------------------------------------------------------
+
+/**
+ * A dense bar chart over a layer's filters (hundreds to thousands of bars). `highlight` (a Set
+ * of indices) and `best` are drawn last and at least 2 units wide so they stay visible when a
+ * bar is thinner than a pixel; `best` gets a marker labelled `bestLabel`. Clicking a bar calls onSelect(index); keyboard users get the
+ * same targets from the tables next to the chart, so the bars are not tab stops.
+ */
+export function filterBars(values, {
+  width = 1280, height = 200, highlight = new Set(), best = -1, label = 'values per filter',
+  yLabel = '', xLabel = 'filter', valueName = 'value', onSelect = null, bestLabel = 'best single filter',
+} = {}) {
+  const m = { top: 18, right: 12, bottom: 34, left: 52 };
+  const n = values.length;
+  const plotW = width - m.left - m.right;
+  const bw = plotW / Math.max(n, 1);
+  const domain = zeroDomain(values);
+  const y = linear(domain, [height - m.bottom, m.top]);
+  const y0 = y(0);
+  const bar = (v, i) => {
+    const cls = i === best ? 'bar best' : highlight.has(i) ? 'bar top' : 'bar';
+    const w = cls === 'bar' ? Math.max(bw - (bw > 3 ? 1 : 0), 0.5) : Math.max(bw - 1, 2);
+    const yv = Number.isFinite(v) ? y(v) : y0;
+    return svg('rect', {
+      class: cls, 'data-index': i,
+      x: m.left + i * bw + (bw - w) / 2, y: Math.min(y0, yv), width: w, height: Math.max(Math.abs(yv - y0), 0.5),
+    }, title(`${xLabel} ${i}: ${valueName} ${fmt(v, 4)}${i === best ? ` (${bestLabel})` : ''}`));
+  };
+  const order = values.map((v, i) => i);
+  order.sort((a, b) => (a === best) - (b === best) || highlight.has(a) - highlight.has(b));
+  const xt = ticks(0, n - 1, Math.min(10, n)).filter(Number.isInteger);
+  const chart = frame(width, height, label,
+    yAxis(y, ticks(domain[0], domain[1], 4), m.left, width - m.right),
+    svg('g', { class: 'bars' }, order.map((i) => bar(values[i], i))),
+    best >= 0 && best < n ? svg('g', { class: 'marker best' },
+      svg('path', { d: `M${m.left + (best + 0.5) * bw - 5},${m.top - 10} h10 l-5,7 z` }),
+      svg('text', {
+        x: m.left + (best + 0.5) * bw + (best < n * 0.7 ? 8 : -8), y: m.top - 6, 'text-anchor': best < n * 0.7 ? 'start' : 'end',
+      }, `${bestLabel} ${best}`)) : null,
+    svg('g', { class: 'axis x-axis' }, xt.map((t) => svg('text', {
+      x: m.left + (t + 0.5) * bw, y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, String(t)))),
+    axisLabel(xLabel, m.left + plotW / 2, height - 4),
+    yLabel ? axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true) : null);
+  if (onSelect) {
+    chart.classList.add('clickable');
+    chart.addEventListener('click', (event) => {
+      const target = event.target.closest('[data-index]');
+      if (target) onSelect(Number(target.dataset.index));
+    });
+  }
+  return chart;
+}
+
+// ---- line chart (F sweep) ------------------------------------------------------------------------
+
+/**
+ * Points joined by a line, x on a log axis; `reference` = {y, label} draws a dashed line (the
+ * learned weights' score the subsets are measured against).
+ */
+export function lineChart(points, {
+  width = 420, height = 230, xLabel = '', yLabel = '', label = 'line chart', reference = null,
+  format = (v) => fmt(v, 3),
+} = {}) {
+  const m = { top: 16, right: 16, bottom: 40, left: 52 };
+  const xs = points.map((p) => p.x);
+  const ys = points.map((p) => p.y).filter(Number.isFinite);
+  if (reference && Number.isFinite(reference.y)) ys.push(reference.y);
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(...xs);
+  const x = x1 > x0 ? log10([x0, x1], [m.left + 8, width - m.right - 8]) : () => (m.left + width - m.right) / 2;
+  const yTop = Math.max(...ys) * 1.08 || 1;
+  const y = linear([0, yTop], [height - m.bottom, m.top]);
+  // Tick at each measured F when there are few, else at powers of ten.
+  const xt = xs.length <= 12 ? xs : xs.filter((v) => Number.isInteger(Math.log10(v)));
+  const defined = points.filter((p) => Number.isFinite(p.y));
+  return frame(width, height, label,
+    yAxis(y, ticks(0, yTop, 4), m.left, width - m.right),
+    svg('g', { class: 'axis x-axis' }, xt.map((v) => svg('text', {
+      x: x(v), y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, String(v)))),
+    reference && Number.isFinite(reference.y) ? svg('g', { class: 'reference' },
+      title(`${reference.label}: ${format(reference.y)}`),
+      svg('line', { x1: m.left, x2: width - m.right, y1: y(reference.y), y2: y(reference.y) }),
+      svg('text', { x: width - m.right - 4, y: y(reference.y) - 5, 'text-anchor': 'end' }, `${reference.label} ${format(reference.y)}`)) : null,
+    svg('path', { class: 'line', d: defined.map((p, i) => `${i ? 'L' : 'M'}${x(p.x)},${y(p.y)}`).join('') }),
+    defined.map((p) => svg('circle', { class: 'point', cx: x(p.x), cy: y(p.y), r: 4 },
+      title(`${p.label || `x = ${p.x}`}: ${format(p.y)}`))),
+    axisLabel(xLabel, (m.left + width - m.right) / 2, height - 6),
+    axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true));
+}
+
+// ---- columns (histograms) ------------------------------------------------------------------------
+
+/**
+ * Vertical bars over categories, one bar per series side by side: histograms of per-image IoU
+ * (two series) and Figure 5 (one series). `highlight` is a category index drawn emphasised.
+ * series = [{name, values, cls}]; tooltip(ci, si) gives each bar's title.
+ */
+export function columns(categories, series, {
+  width = 420, height = 220, xLabel = '', yLabel = '', label = 'histogram', highlight = -1,
+  tooltip = (ci, si) => `${series[si].name}, ${categories[ci]}: ${series[si].values[ci]}`,
+} = {}) {
+  const m = { top: 14, right: 12, bottom: 40, left: 48 };
+  const n = categories.length;
+  const plotW = width - m.left - m.right;
+  const band = plotW / Math.max(n, 1);
+  const inner = band * (n > 40 ? 1 : 0.82);
+  const bw = inner / series.length;
+  const yMax = Math.max(1, ...series.flatMap((s) => s.values));
+  const y = linear([0, yMax], [height - m.bottom, m.top]);
+  const every = Math.ceil(n / Math.floor(plotW / 34));
+  return frame(width, height, label,
+    yAxis(y, ticks(0, yMax, 4).filter((t) => Number.isInteger(t)), m.left, width - m.right),
+    highlight >= 0 && highlight < n ? svg('rect', {
+      class: 'highlight-band', x: m.left + highlight * band, y: m.top - 6, width: band, height: height - m.bottom - m.top + 6,
+    }) : null,
+    categories.map((c, ci) => svg('g', { class: ci === highlight ? 'column highlight' : 'column' },
+      series.map((s, si) => {
+        const v = s.values[ci] || 0;
+        return svg('rect', {
+          class: `bar ${s.cls || ''}`,
+          x: m.left + ci * band + (band - inner) / 2 + si * bw, y: y(v),
+          width: Math.max(bw - (bw > 4 ? 1 : 0), 0.8), height: Math.max(y(0) - y(v), v > 0 ? 1 : 0),
+        }, title(tooltip(ci, si)));
+      }))),
+    svg('g', { class: 'axis x-axis' }, categories.map((c, ci) => (ci % every === 0 || ci === highlight ? svg('text', {
+      class: ci === highlight ? 'highlight' : null,
+      x: m.left + (ci + 0.5) * band, y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, String(c)) : null))),
+    axisLabel(xLabel, m.left + plotW / 2, height - 6),
+    axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true));
+}
+
+// ---- heatmap ------------------------------------------------------------------------------------
+
+const SCALES = {
+  blues: ['#f7fbff', '#c6dbef', '#6baed6', '#2171b5', '#08306b'],
+  greens: ['#f7fcf5', '#c7e9c0', '#74c476', '#238b45', '#00441b'],
+};
+
+function hexToRgb(hex) {
+  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+}
+
+/** The colour at t in [0, 1] of a named scale, interpolated between its stops. */
+export function colorAt(scale, t) {
+  const stops = SCALES[scale];
+  const u = Math.min(Math.max(Number.isFinite(t) ? t : 0, 0), 1) * (stops.length - 1);
+  const i = Math.min(Math.floor(u), stops.length - 2);
+  const a = hexToRgb(stops[i]);
+  const b = hexToRgb(stops[i + 1]);
+  const rgb = a.map((v, k) => Math.round(v + (b[k] - v) * (u - i)));
+  return `rgb(${rgb.join(',')})`;
+}
+
+/**
+ * An m x m matrix as coloured cells with their values, row and column labels and a colour
+ * legend. Off-diagonal cells are buttons (tab stops; Enter or Space selects; arrow keys move
+ * between cells) calling onSelect(i, j); `selected` = [i, j] outlines that pair (both halves).
+ */
+export function heatmap(matrix, labels, {
+  domain = null, scale = 'blues', label = 'heatmap', valueName = 'value', digits = 3,
+  selected = null, onSelect = null,
+} = {}) {
+  const m = labels.length;
+  const finite = matrix.flat().filter(Number.isFinite);
+  const [lo, hi] = domain || [Math.min(0, ...finite), Math.max(...finite, 1e-12)];
+  const t = (v) => (v - lo) / (hi - lo || 1);
+  const cell = m <= 4 ? 64 : m <= 8 ? 52 : 40;
+  // Space ids are long and differ in the middle (block_6 vs block_10) and at the end (.seg vs
+  // .cls): keep up to 40 characters whole, which covers <network>.<layer>.<task> in practice.
+  const short = labels.map((l) => shorten(l, 40));
+  const longest = Math.max(...short.map((l) => l.length));
+  const left = 12 + longest * 6.4;
+  const top = 14 + longest * 6.4 * 0.71;
+  const legendH = 46;
+  const width = Math.max(left + m * cell + 30, 300);
+  const height = top + m * cell + legendH;
+  const gradient = uid('grad');
+  const isSelected = (i, j) => selected && ((selected[0] === i && selected[1] === j) || (selected[0] === j && selected[1] === i));
+
+  const cells = [];
+  for (let i = 0; i < m; i += 1) {
+    for (let j = 0; j < m; j += 1) {
+      const v = matrix[i][j];
+      const active = i !== j && onSelect;
+      const text = `${valueName} between ${labels[i]} and ${labels[j]}: ${fmt(v, 4)}`;
+      cells.push(svg('g', {
+        class: `cell${active ? ' active' : ''}${isSelected(i, j) ? ' selected' : ''}${i === j ? ' diagonal' : ''}`,
+        'data-i': i, 'data-j': j,
+        tabindex: active ? 0 : null, role: active ? 'button' : null,
+        'aria-label': active ? text : null, 'aria-pressed': active ? String(!!isSelected(i, j)) : null,
+      },
+      title(text),
+      svg('rect', {
+        x: left + j * cell + 1, y: top + i * cell + 1, width: cell - 2, height: cell - 2, rx: 3,
+        // The diagonal (a space against itself) is trivial: neutral, so it does not dominate.
+        fill: i === j ? '#f1f3f6' : Number.isFinite(v) ? colorAt(scale, t(v)) : '#e2e5ea',
+      }),
+      svg('text', {
+        x: left + (j + 0.5) * cell, y: top + (i + 0.5) * cell, 'text-anchor': 'middle', 'dominant-baseline': 'middle',
+        class: i !== j && Number.isFinite(v) && t(v) > 0.55 ? 'dark' : 'light',
+      }, fmt(v, cell >= 52 ? digits : 2))));
+    }
+  }
+
+  const legendY = top + m * cell + 18;
+  const legendW = Math.min(m * cell, 220);
+  const chart = frame(width, height, label,
+    svg('defs', {}, svg('linearGradient', { id: gradient },
+      SCALES[scale].map((c, k) => svg('stop', { offset: `${(100 * k) / (SCALES[scale].length - 1)}%`, 'stop-color': c })))),
+    labels.map((l, j) => svg('text', {
+      class: 'col-label', 'text-anchor': 'start',
+      transform: `translate(${left + (j + 0.5) * cell + 4},${top - 6}) rotate(-45)`,
+    }, title(l), short[j])),
+    labels.map((l, i) => svg('text', {
+      class: 'row-label', x: left - 8, y: top + (i + 0.5) * cell, 'text-anchor': 'end', 'dominant-baseline': 'middle',
+    }, title(l), short[i])),
+    svg('g', { class: 'cells' }, cells),
+    svg('g', { class: 'color-legend' },
+      svg('rect', { x: left, y: legendY, width: legendW, height: 10, fill: `url(#${gradient})`, rx: 2 }),
+      svg('text', { x: left, y: legendY + 24, 'text-anchor': 'start' }, fmt(lo, 2)),
+      svg('text', { x: left + legendW, y: legendY + 24, 'text-anchor': 'end' }, fmt(hi, 2)),
+      svg('text', { x: left + legendW / 2, y: legendY + 24, 'text-anchor': 'middle' }, valueName)));
+
+  if (onSelect) {
+    chart.setAttribute('role', 'group');
+    const pick = (g) => onSelect(Number(g.dataset.i), Number(g.dataset.j));
+    chart.addEventListener('click', (event) => {
+      const g = event.target.closest('.cell.active');
+      if (g) pick(g);
+    });
+    chart.addEventListener('keydown', (event) => {
+      const g = event.target.closest?.('.cell.active');
+      if (!g) return;
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        pick(g);
+        return;
+      }
+      const moves = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0] };
+      const move = moves[event.key];
+      if (!move) return;
+      event.preventDefault();
+      let [i, j] = [Number(g.dataset.i), Number(g.dataset.j)];
+      // Step over the diagonal, which is not selectable.
+      do {
+        i += move[0];
+        j += move[1];
+      } while (i === j && i >= 0 && i < m);
+      chart.querySelector(`.cell.active[data-i="${i}"][data-j="${j}"]`)?.focus();
+    });
+  }
+  return chart;
+}

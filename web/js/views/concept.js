@@ -1,0 +1,203 @@
+// A concept's page (paper 5.2): its scores (learned weights vs the best single filter), its
+// weight vector over the layer's filters, the F sweep and the per-image IoU histogram.
+
+import { api } from '../api.js';
+import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
+import { filterBars, lineChart, columns, legend, inlineBar } from '../charts.js';
+import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
+import { categoryChip } from './common.js';
+
+/** What a vector's coordinates are: a layer's filters, or a reference space's dimensions. */
+function unit(d) {
+  return d.kind === 'reference' ? 'dimension' : 'filter';
+}
+
+function card(title, ...children) {
+  return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+}
+
+function scoreCard(d) {
+  const metric = metricName(d.metric);
+  if (d.kind === 'reference' || d.metric === null) {
+    return card('Scores',
+      h('p', { class: 'note' }, `${d.space} is a reference space: its vectors are imported, not learned from images, so it has no scores.`),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Dimensions'), h('dd', {}, fmtInt(d.dim)),
+        h('dt', {}, '‖w‖₂ / ‖w‖₁'), h('dd', {}, `${fmt(d.l2_norm, 3)} / ${fmt(d.l1_norm, 3)}`)));
+  }
+  const row = (label, score, extra = null) => h('tr', {},
+    h('th', { scope: 'row' }, label, extra),
+    h('td', { class: 'num' }, fmt(score?.train, 3)),
+    h('td', { class: 'num strong' }, fmt(score?.val, 3)));
+  const segImages = d.image_iou;
+  return card(`Scores (${metric})`,
+    h('table', { class: 'data scores' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, 'train'), h('th', { scope: 'col', class: 'num' }, 'val'))),
+      h('tbody', {},
+        row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned),
+        row('Best single filter ', d.best_single,
+          d.best_filter >= 0 ? h('a', { href: filterHref(d.space, d.best_filter) }, `#${d.best_filter}`) : '(none)'))),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Single / learned (val)'), h('dd', {}, fmt(d.single_over_learned, 3)),
+      h('dt', {}, 'Filters for 50% / 90% of ‖w‖₁'), h('dd', {}, `${fmtInt(d.filters_for_half)} / ${fmtInt(d.filters_for_90)}`),
+      h('dt', {}, 'Best filter’s rank by |w|'), h('dd', {}, fmtInt(d.best_filter_rank)),
+      h('dt', {}, 'Images train / val'), h('dd', {}, `${fmtInt(d.train_count)} / ${fmtInt(d.val_count)}`),
+      Number.isFinite(segImages?.mean_learned) ? [
+        h('dt', {}, 'Mean image IoU learned / single'), h('dd', {}, `${fmt(segImages.mean_learned, 3)} / ${fmt(segImages.mean_single, 3)}`),
+      ] : null,
+      h('dt', {}, '‖w‖₂ / ‖w‖₁'), h('dd', {}, `${fmt(d.l2_norm, 3)} / ${fmt(d.l1_norm, 3)}`),
+      h('dt', {}, 'Bias / α'), h('dd', {}, `${fmt(d.bias, 3)} / ${fmt(d.alpha, 3)}`)));
+}
+
+function sweepCard(d) {
+  if (!d.subsets?.length) {
+    return card('Score vs number of filters', emptyBox('No F sweep stored for this concept.'));
+  }
+  return card('Score vs number of filters',
+    lineChart(d.subsets.map((s) => ({ x: s.filters, y: s.score, label: `top ${s.filters} filter${s.filters === 1 ? '' : 's'}` })), {
+      label: `${metricName(d.metric)} of the top-F filters retrained, against F`,
+      xLabel: 'filters F (log scale)', yLabel: `val ${metricName(d.metric)}`,
+      reference: { y: d.learned?.val, label: 'all filters' },
+    }),
+    h('p', { class: 'caption' }, 'The concept retrained on its top F filters (by |w|); dashed: the learned weights over all filters.'));
+}
+
+function histogramCard(d) {
+  const iou = d.image_iou;
+  if (!iou?.bins?.length) return card('Per-image IoU', emptyBox('No per-image IoU stored.'));
+  // bins are the edges (one more than the counts).
+  const edges = iou.bins;
+  const n = iou.learned.length;
+  const names = Array.from({ length: n }, (_, i) => fmt(edges[i], 2));
+  const range = (i) => `IoU ${fmt(edges[i], 2)}–${fmt(edges[i + 1] ?? 1, 2)}`;
+  return card('Per-image IoU (val)',
+    columns(names, [
+      { name: 'learned weights', values: iou.learned, cls: 'learned' },
+      { name: 'best single filter', values: iou.single, cls: 'single' },
+    ], {
+      label: 'histogram of per-image IoU, learned weights vs best single filter',
+      xLabel: 'per-image IoU', yLabel: 'images',
+      tooltip: (ci, si) => `${range(ci)}: ${si ? iou.single[ci] : iou.learned[ci]} images (${si ? 'best single filter' : 'learned weights'})`,
+    }),
+    legend([{ label: 'learned weights', cls: 'learned' }, { label: 'best single filter', cls: 'single' }]),
+    h('p', { class: 'caption' }, `${fmtInt(d.image_count)} val images; IoU 0 for ${fmtInt(iou.zero_learned)} (learned) and ${fmtInt(iou.zero_single)} (single).`));
+}
+
+function weightsCard(d, openFilter) {
+  const top = new Set(d.top_filters.map((f) => f.filter));
+  return h('section', { class: 'card wide' },
+    h('h2', {}, `Weight vector over ${fmtInt(d.dim)} ${unit(d)}s`),
+    filterBars(d.weights, {
+      label: `weights of ${d.name} per ${unit(d)}`, xLabel: unit(d), yLabel: 'weight', valueName: 'weight', height: 210,
+      highlight: top, best: d.best_filter, onSelect: openFilter,
+    }),
+    legend([
+      { label: 'weight', cls: 'plain' },
+      { label: `top ${top.size} by |w|`, cls: 'top' },
+      ...(d.best_filter >= 0 ? [{ label: `best single filter (#${d.best_filter})`, cls: 'best' }] : []),
+    ]),
+    openFilter ? h('p', { class: 'caption' }, 'Click a bar to open that filter.') : null);
+}
+
+function topFiltersCard(d) {
+  const domain = [0, Math.max(...d.top_filters.map((f) => f.share), 1e-12)];
+  return card(`Top ${d.top_filters.length} ${unit(d)}s by |w|`,
+    h('table', { class: 'data top-filters' },
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col', class: 'num' }, '#'), h('th', { scope: 'col' }, unit(d)),
+        h('th', { scope: 'col', class: 'num' }, 'Weight'), h('th', { scope: 'col', class: 'score' }, 'Share of ‖w‖₁'),
+        h('th', { scope: 'col', class: 'num' }, 'Cumulative'))),
+      h('tbody', {}, d.top_filters.map((f, i) => h('tr', { class: f.filter === d.best_filter ? 'best' : null },
+        h('td', { class: 'num rank' }, i + 1),
+        h('td', {}, d.kind === 'network' ? h('a', { href: filterHref(d.space, f.filter) }, `filter ${f.filter}`) : `dim ${f.filter}`,
+          f.filter === d.best_filter ? h('span', { class: 'badge best' }, 'best single') : null),
+        h('td', { class: `num ${f.weight < 0 ? 'negative' : ''}` }, fmt(f.weight, 4)),
+        h('td', { class: 'score' }, inlineBar(f.share, domain, { width: 120, label: `share ${fmtPct(f.share)}` }), h('span', { class: 'value' }, fmtPct(f.share))),
+        h('td', { class: 'num' }, fmtPct(f.cumulative)))))));
+}
+
+function filterScoresCard(d, openFilter) {
+  if (!d.filter_iou_val) return null;
+  return card(`Each filter alone (val ${metricName(d.metric)})`,
+    filterBars(d.filter_iou_val, {
+      label: `val score of each single filter for ${d.name}`, yLabel: metricName(d.metric), valueName: metricName(d.metric),
+      width: 640, height: 200, best: d.best_filter, onSelect: openFilter,
+    }),
+    h('p', { class: 'caption' }, 'The best single filter is chosen on train; its val score is the one above.'));
+}
+
+/**
+ * The concept's val images, best first by the learned weights' IoU, with its ground-truth mask
+ * over each (a toggle). The image and mask URLs come from the API (relative, like every
+ * request); they are null when the server was not given the probe folder (serve --probe).
+ */
+function imagesCard(d) {
+  const grid = h('div', { class: 'thumbs with-masks' });
+  const toggle = h('input', { type: 'checkbox', checked: true });
+  toggle.addEventListener('change', () => grid.classList.toggle('with-masks', toggle.checked));
+  const section = h('section', { class: 'card wide images' },
+    h('div', { class: 'card-head' }, h('h2', {}, 'Val images, best first'),
+      h('label', { class: 'check' }, toggle, 'ground-truth mask')),
+    grid);
+  loadSlot(grid).load((signal) => api.images({ space: d.space, name: d.name, limit: 12 }, signal), (r) => {
+    if (!r.images.length) {
+      append(grid, emptyBox('No val images with this concept.'));
+    } else if (!r.served) {
+      append(grid, h('p', { class: 'note' }, `The server was started without the probe images: run `,
+        h('code', {}, `net2vec serve --probe ${r.probe?.path || 'DIR'}`), ` to see the ${fmtInt(r.image_count)} val images of ${d.name}.`));
+    } else {
+      append(grid, r.images.map((im) => h('figure', { class: 'thumb' },
+        h('div', { class: 'thumb-box' },
+          h('img', { src: im.image_url, alt: `${d.name}: val image ${im.path}`, loading: 'lazy' }),
+          h('img', { class: 'mask', src: im.mask_url, alt: '', 'aria-hidden': 'true', loading: 'lazy' })),
+        h('figcaption', {}, h('span', { title: 'set IoU of the learned weights on this image' }, `IoU ${fmt(im.learned, 2)}`),
+          h('span', { class: 'muted', title: 'set IoU of the best single filter on this image' }, ` · single ${fmt(im.single, 2)}`)))));
+    }
+  });
+  return section;
+}
+
+export function create(root, ctx) {
+  const eyebrow = h('p', { class: 'eyebrow' });
+  const title = h('h1', { tabindex: '-1' });
+  const links = h('p', { class: 'links' });
+  const body = h('div', { class: 'concept-body' });
+  const slot = loadSlot(body);
+  root.append(h('div', { class: 'view-head' }, eyebrow, title, links), body);
+
+  return {
+    update(route) {
+      const space = route.params.get('space');
+      const name = route.arg || '';
+      ctx.setTitle(name);
+      replace(eyebrow, 'Concept in ', h('strong', {}, space));
+      replace(title, name);
+      replace(links,
+        h('a', { href: neighborsHref(space, name) }, `Neighbours of ${name}`), ' · ',
+        h('a', { href: href('analogy', { space, positive: name }) }, 'Use in an analogy'));
+      slot.load((signal) => api.concept({ space, name, top: route.params.get('top') || 10 }, signal), (d) => {
+        replace(title, d.name, ' ', categoryChip(d.category));
+        const info = ctx.spaceById(d.space);
+        replace(eyebrow, 'Concept #', String(d.number), ' in ', h('strong', {}, d.space),
+          h('span', { class: 'muted' }, ` · ${info?.task || 'reference space'} · ${fmtInt(d.dim)} ${d.kind === 'reference' ? 'dimensions' : 'filters'}`));
+        const openFilter = (k) => ctx.navigate(filterHref(d.space, k));
+        if (d.kind === 'reference') {
+          // No scores to plot: the note, the vector and its largest coordinates.
+          append(body, h('div', { class: 'grid two' }, scoreCard(d), topFiltersCard(d)), weightsCard(d, null));
+          return;
+        }
+        append(body,
+          // Classification spaces have no per-image IoU.
+          d.task === 'segmentation'
+            ? h('div', { class: 'grid three' }, scoreCard(d), sweepCard(d), histogramCard(d))
+            : h('div', { class: 'grid two' }, scoreCard(d), sweepCard(d)),
+          weightsCard(d, openFilter),
+          h('div', { class: 'grid two' }, topFiltersCard(d), filterScoresCard(d, openFilter)),
+          d.task === 'segmentation' && d.image_count > 0 ? imagesCard(d) : null);
+      }, { suggest: suggestionLinks(route) });
+    },
+    destroy() {
+      slot.abort();
+    },
+  };
+}

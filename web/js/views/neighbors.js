@@ -1,0 +1,93 @@
+// Neighbours (paper Table 2): the concepts whose unit weight vectors are closest (cosine) to a
+// query concept's, with autocomplete on the space's concept names.
+
+import { api } from '../api.js';
+import { h, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
+import { combobox } from '../autocomplete.js';
+import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip } from './common.js';
+
+export function create(root, ctx) {
+  let space = null;
+  const head = viewHead('Nearest concepts',
+    'Concepts whose weight vectors point the same way: cosine similarity of unit-length vectors (paper Table 2).');
+  const k = numberInput(10, { name: 'k' });
+  const category = h('select', { name: 'category' });
+  const combo = combobox({
+    label: 'Concept',
+    placeholder: 'Type a concept, e.g. dog',
+    name: 'concept',
+    getItems: () => conceptItems(space),
+    onPick: () => submit(), // picking a suggestion searches at once
+  });
+  const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Nearest concepts' },
+    combo.element, field('k', k), field('Category', category),
+    h('button', { type: 'submit', class: 'primary' }, 'Search'));
+  const results = h('section', { class: 'results', 'aria-label': 'Results' });
+  const slot = loadSlot(results);
+  root.append(head, form, results);
+
+  function submit() {
+    const concept = combo.input.value.trim();
+    if (!concept) {
+      combo.input.focus();
+      return;
+    }
+    ctx.navigate(href('neighbors', { space, concept, k: k.value, category: category.value }));
+  }
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit();
+  });
+
+  // With no query yet: the space's best-learned concepts as starting points.
+  function renderStart(list) {
+    const concepts = list.slice();
+    const scored = concepts.some((c) => Number.isFinite(c.score_val));
+    if (scored) concepts.sort((a, b) => (b.score_val ?? -1) - (a.score_val ?? -1));
+    append(results, emptyBox(
+      h('p', {}, `${fmtInt(concepts.length)} concepts in ${space}. Type a name above, or start from `,
+        scored ? 'the best-learned ones (highest val score):' : 'one of these:'),
+      h('ul', { class: 'chips' }, concepts.slice(0, 12).map((c) => h('li', {},
+        h('a', { href: neighborsHref(space, c.name), class: 'chip' }, c.name,
+          scored ? h('span', { class: 'chip-score' }, fmt(c.score_val, 2)) : null)))),
+      // The export route's files, e.g. for the TensorBoard Embedding Projector.
+      h('p', { class: 'caption' }, 'Export this space: ',
+        [['tsv', 'vectors.tsv'], ['metadata', 'metadata.tsv'], ['npy', 'vectors.npy']].map(([format, file], i) => [
+          i ? ' · ' : '',
+          h('a', { href: `api/export?${new URLSearchParams({ space, format })}`, download: file }, file)]),
+        ' (TensorBoard Embedding Projector: vectors.tsv with metadata.tsv).')));
+  }
+
+  return {
+    update(route) {
+      space = route.params.get('space');
+      const concept = route.params.get('concept') || '';
+      const cat = route.params.get('category') || '';
+      combo.input.value = concept;
+      k.value = route.params.get('k') || '10';
+      fillCategories(category, space, cat);
+      ctx.setTitle(concept ? `Neighbours of ${concept}` : 'Nearest concepts');
+      const suggest = suggestionLinks(route, { conceptParam: 'concept' });
+      if (!concept) {
+        slot.load(() => conceptItems(space), renderStart, { suggest });
+        return;
+      }
+      slot.load((signal) => api.neighbors({ space, concept, k: k.value, category: cat }, signal), (data) => {
+        const info = ctx.spaceById(data.space);
+        append(results, h('div', { class: 'results-head' },
+          h('h2', {}, 'Nearest to ', h('a', { href: conceptHref(data.space, data.query) }, data.query),
+            data.category ? [' among ', categoryChip(data.category)] : null),
+          h('p', { class: 'muted' },
+            `${data.space}${info?.task ? ` (${info.task})` : info ? ' (reference)' : ''} · cosine similarity · `,
+            `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`)),
+        data.hits.length
+          ? hitsTable(data.hits, { space: data.space, metric: data.metric })
+          : emptyBox('No other concepts', data.category ? ` of category ${data.category}` : '', ' in this space.'));
+      }, { suggest });
+    },
+    destroy() {
+      slot.abort();
+    },
+  };
+}
