@@ -24,11 +24,8 @@
 #include "server/server.h"
 #include "service/json.h"
 #include "service/render.h"
-#include "service/service.h"
-
-#if N2V_HAVE_REFERENCE
 #include "reference/reference.h"
-#endif
+#include "service/service.h"
 
 namespace {
 
@@ -139,7 +136,6 @@ struct ReferenceArgs {
   std::string wordnet_dir = "/usr/share/wordnet", overrides, name, file, format = "auto";
 };
 
-#if N2V_HAVE_REFERENCE
 int print_import(const Common& c, const n2v::ReferenceImportReport& r) {
   if (c.json) {
     std::printf("%s\n", Json{{"space", r.space_id}, {"concept_count", r.mapped}, {"unmapped", r.unmapped}, {"dim", r.dim}}
@@ -154,10 +150,8 @@ int print_import(const Common& c, const n2v::ReferenceImportReport& r) {
   std::printf("%s\n", r.unmapped.size() > shown ? ", ..." : "");
   return 0;
 }
-#endif
 
 int cmd_reference(const Common& c, const ReferenceArgs& a, bool wordnet) {
-#if N2V_HAVE_REFERENCE
   Catalog catalog = Catalog::open(c.db, Catalog::Mode::kReadWrite);
   if (wordnet) return print_import(c, n2v::import_wordnet(catalog, a.wordnet_dir, a.overrides));
   n2v::WordVectorFormat format = n2v::WordVectorFormat::kAuto;
@@ -165,12 +159,6 @@ int cmd_reference(const Common& c, const ReferenceArgs& a, bool wordnet) {
   else if (a.format == "text") format = n2v::WordVectorFormat::kText;
   else N2V_CHECK(a.format == "auto", kInvalidArgument, "word-vector format must be auto, bin or text, got '" << a.format << "'");
   return print_import(c, n2v::import_word_vectors(catalog, a.name, a.file, format));
-#else
-  (void)c;
-  (void)a;
-  (void)wordnet;
-  N2V_THROW(kUnsupported, "this net2vec was built without the reference importers (src/reference)");
-#endif
 }
 
 }  // namespace
