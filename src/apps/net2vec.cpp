@@ -24,6 +24,7 @@
 #include "server/server.h"
 #include "service/json.h"
 #include "service/render.h"
+#include "service/report.h"
 #include "reference/reference.h"
 #include "service/service.h"
 
@@ -127,6 +128,35 @@ int cmd_export(const Common& c, const ExportArgs& a) {
     std::printf("Load both in the TensorBoard Embedding Projector (projector.tensorflow.org: Load).\n");
   else
     std::printf("numpy.load('%s') gives a float32 array; metadata.tsv has its row labels.\n", files[0].c_str());
+  return 0;
+}
+
+// ---- report ----
+
+struct ReportArgs {
+  std::string out;
+  std::vector<std::string> spaces;
+};
+
+int cmd_report(const Common& c, const ReportArgs& a) {
+  Catalog catalog = open_read(c.db);
+  Service service(catalog);
+  const Json report = n2v::report_json(service, a.spaces);
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  N2V_CHECK(!ec && std::filesystem::is_directory(a.out), kIo, "cannot create directory " << a.out << ": " << ec.message());
+  const std::filesystem::path dir(a.out);
+  write_file(dir / "report.json", report.dump(1) + "\n");
+  write_file(dir / "index.html", n2v::report_html(report));
+  if (c.json) {
+    std::printf("%s\n", Json{{"spaces", report["spaces"].size()},
+                             {"files", {(dir / "index.html").string(), (dir / "report.json").string()}}}
+                             .dump(2)
+                             .c_str());
+    return 0;
+  }
+  std::printf("Report on %zu network space%s: %s (open in a browser), %s\n", report["spaces"].size(),
+              report["spaces"].size() == 1 ? "" : "s", (dir / "index.html").c_str(), (dir / "report.json").c_str());
   return 0;
 }
 
@@ -260,6 +290,15 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--out", ex.out, "Output directory (created if absent; files in it are replaced)")->required();
   export_cmd->add_flag("--normalize", ex.normalize, "Write L2-normalised vectors instead of the stored weights");
 
+  ReportArgs rp;
+  CLI::App* report = app.add_subcommand(
+      "report", "The paper's analyses for every network space (Table 1, Figures 2, 3, 9, 10, failures) as a\n"
+                "self-contained index.html (inline SVG) and report.json");
+  add_common(report, common);
+  report->add_option("--out", rp.out, "Output directory (created if absent; index.html and report.json replaced)")
+      ->required();
+  report->add_option("--spaces", rp.spaces, "Only these network spaces (comma-separated or repeated)")->delimiter(',');
+
   ReferenceArgs ra;
   CLI::App* reference = app.add_subcommand(
       "reference", "Import reference spaces (kind 'reference') to compare network spaces with");
@@ -336,6 +375,7 @@ int main(int argc, char** argv) {
       return query(common, [&](Service& s) { return s.filter_usage(fa); });
     }
     if (*export_cmd) return cmd_export(common, ex);
+    if (*report) return cmd_report(common, rp);
     if (*wordnet) return cmd_reference(common, ra, true);
     if (*vectors) return cmd_reference(common, ra, false);
     if (*serve) {

@@ -969,6 +969,62 @@ RunRecord Catalog::run(int64_t run_id) const {
   return run;
 }
 
+std::vector<ScoredConcept> Catalog::concept_scores(const std::string& space_id) const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
+  if (!info) impl_->throw_no_space(space_id);
+  Stmt stmt = conn->prepare(
+      "SELECT e.id, c.number, c.name, c.category, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
+      " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
+      " e.best_filter_train, e.best_filter_val, e.filter_iou_val FROM embedding e"
+      " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 ORDER BY c.number");
+  stmt.bind_text(1, space_id);
+  std::vector<ScoredConcept> out;
+  std::unordered_map<int64_t, size_t> row_of_embedding;
+  std::unordered_set<std::string> names;
+  const size_t bytes = static_cast<size_t>(info->dim) * 4;
+  while (stmt.step()) {
+    ScoredConcept sc;
+    sc.name = stmt.text(2);
+    if (!names.insert(sc.name).second) continue;  // a repeated name: the lowest number wins
+    sc.category = stmt.text(3);
+    EmbeddingRecord& e = sc.embedding;
+    e.concept_number = stmt.int32(1);
+    e.train_count = stmt.int32(4);
+    e.val_count = stmt.int32(5);
+    const std::string_view blob = stmt.blob(6), filter_blob = stmt.blob(16);
+    N2V_CHECK(blob.size() == bytes && (filter_blob.empty() || filter_blob.size() == bytes), kCorrupt,
+              "catalog " << impl_->path << ": space " << space_id << ", concept '" << sc.name
+                         << "': vectors of " << blob.size() << " / " << filter_blob.size() << " bytes for dim "
+                         << info->dim);
+    e.weights = decode_vector(blob);
+    e.bias = static_cast<float>(stmt.real(7));
+    e.alpha = static_cast<float>(stmt.real(8));
+    e.set_iou_train = stmt.opt_float(9);
+    e.set_iou_val = stmt.opt_float(10);
+    e.accuracy_train = stmt.opt_float(11);
+    e.accuracy_val = stmt.opt_float(12);
+    e.best_filter = stmt.int32(13);
+    e.best_filter_train = stmt.opt_float(14);
+    e.best_filter_val = stmt.opt_float(15);
+    e.filter_iou_val = decode_vector(filter_blob);
+    row_of_embedding[stmt.int64(0)] = out.size();
+    out.push_back(std::move(sc));
+  }
+  Stmt subsets = conn->prepare(
+      "SELECT s.embedding_id, s.filters, s.score FROM subset_score s JOIN embedding e ON e.id = s.embedding_id"
+      " WHERE e.space_id = ?1 ORDER BY s.embedding_id, s.filters");
+  subsets.bind_text(1, space_id);
+  while (subsets.step()) {
+    const auto it = row_of_embedding.find(subsets.int64(0));
+    if (it != row_of_embedding.end())
+      out[it->second].embedding.subsets.push_back({subsets.int32(1), subsets.opt_float(2).value_or(NAN)});
+  }
+  tx.commit();
+  return out;
+}
+
 std::optional<ConceptImages> Catalog::concept_images(const std::string& space_id,
                                                      const std::string& concept_name) const {
   const Impl::Reader conn = impl_->reader();

@@ -139,6 +139,13 @@ struct ConceptImages {
   std::vector<ProbeImageScore> images;  // by row
 };
 
+// A concept of a space with everything stored about it but the per-image IoU
+// (Catalog::concept_scores: the analyses and listings read a whole space at once).
+struct ScoredConcept {
+  std::string name, category;
+  EmbeddingRecord embedding;  // image_iou left empty
+};
+
 struct ConceptVector {
   int concept_number = 0;
   std::string name, category;
@@ -179,6 +186,10 @@ class Catalog {
   std::optional<EmbeddingRecord> embedding(const std::string& space_id,
                                            const std::string& concept_name) const;
   RunRecord run(int64_t run_id) const;
+  // Every concept of a space with its scores, F sweep, single-filter IoUs and weights, in
+  // two reads (catalog order; duplicate names: the lowest number only). kNotFound for an
+  // unknown space.
+  std::vector<ScoredConcept> concept_scores(const std::string& space_id) const;
   // A concept's val images with their IoU and the probe set they belong to; nullopt when the
   // space has no such concept (kNotFound when there is no such space).
   std::optional<ConceptImages> concept_images(const std::string& space_id, const std::string& concept_name) const;

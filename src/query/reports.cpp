@@ -36,12 +36,12 @@ double l1(const float* w, int d) {
 const std::vector<detail::ConceptScores>& QueryEngine::Impl::scores(const detail::SpaceData& s) const {
   std::lock_guard lock(s.lazy);
   if (!s.scores) {
-    // One catalog read per concept (Catalog has no bulk score reader yet).
+    // One bulk read of the space's scores (the concept rows are matched by name).
     auto all = std::make_unique<std::vector<detail::ConceptScores>>(s.n);
-    for (int r = 0; r < s.n; ++r) {
-      const std::optional<EmbeddingRecord> e = catalog.embedding(s.info.id, s.names[r]);
-      if (!e) continue;  // replaced meanwhile: the next query reloads the space
-      (*all)[r] = {learned_val(*e), e->best_filter, e->best_filter_val};
+    for (const ScoredConcept& c : catalog.concept_scores(s.info.id)) {
+      const auto it = s.row_of.find(c.name);
+      if (it == s.row_of.end()) continue;  // replaced meanwhile: the next query reloads the space
+      (*all)[it->second] = {learned_val(c.embedding), c.embedding.best_filter, c.embedding.best_filter_val};
     }
     s.scores = std::move(all);
   }

@@ -337,6 +337,10 @@ const std::vector<RouteEntry>& route_table() {
       }
       return json_response(to_json(s.filter_usage(r)));
     });
+    add("GET", "/api/analyses", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space"});
+      return json_response(to_json(s.analyses(p.required("space"))));
+    });
     add("GET", "/api/export", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "format", "normalize"});
       const ExportFormat format = parse_export_format(p.get("format").value_or("tsv"));

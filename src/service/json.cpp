@@ -230,6 +230,63 @@ Json to_json(const ConceptImagesResponse& r) {
   return out;
 }
 
+namespace {
+Json mean_se_json(const MeanSe& m) { return {{"n", m.n}, {"mean", num(m.mean)}, {"se", num(m.se)}}; }
+Json binned_json(const std::vector<BinnedScores>& rows) {
+  Json out = Json::array();
+  for (const BinnedScores& b : rows) {
+    Json bins = Json::array();
+    for (const MeanSe& m : b.bins) bins.push_back(mean_se_json(m));
+    out.push_back({{"category", b.category}, {"bins", std::move(bins)}});
+  }
+  return out;
+}
+}  // namespace
+
+Json to_json(const AnalysesResponse& r) {
+  Json out = space_header(r.space, score_metric(r.space));
+  Json table1 = Json::array();
+  for (const ShareRow& s : r.learned_vs_single)
+    table1.push_back({{"category", s.category.empty() ? Json(nullptr) : Json(s.category)},
+                      {"concept_count", s.concepts},
+                      {"learned_at_least_single", s.learned_at_least_single},
+                      {"share", num(s.share)}});
+  out["learned_vs_single"] = std::move(table1);
+  Json fig2 = Json::array();
+  for (const CategoryScores& c : r.category_scores)
+    fig2.push_back({{"category", c.category},
+                    {"single", {{"train", mean_se_json(c.single_train)}, {"val", mean_se_json(c.single_val)}}},
+                    {"learned", {{"train", mean_se_json(c.learned_train)}, {"val", mean_se_json(c.learned_val)}}}});
+  out["category_scores"] = std::move(fig2);
+  Json fig3 = Json::array();
+  for (const SubsetCurve& c : r.subset_curves) {
+    Json points = Json::array();
+    for (size_t i = 0; i < c.filters.size(); ++i) {
+      Json p = mean_se_json(c.score[i]);
+      p["filters"] = c.filters[i];
+      points.push_back(std::move(p));
+    }
+    fig3.push_back({{"category", c.category}, {"points", std::move(points)}});
+  }
+  out["subset_curves"] = std::move(fig3);
+  const WeightIouCorrelation& w = r.correlation;
+  Json per = Json::array();
+  for (const ConceptCorrelation& c : w.concepts)
+    per.push_back({{"number", c.concept_number}, {"name", c.name}, {"category", c.category}, {"n", c.c.n},
+                   {"r", num(c.c.r)}, {"p", num(c.c.p)}});
+  out["weight_iou_correlation"] = {{"alpha", w.alpha},
+                                   {"defined", w.defined},
+                                   {"significant", w.significant},
+                                   {"share_significant", num(w.share_significant)},
+                                   {"share_significant_positive", num(w.share_positive)},
+                                   {"concepts", std::move(per)}};
+  out["failures"] = {{"train_count_edges", r.failures.train_edges},
+                     {"by_train_count", binned_json(r.failures.by_train_count)},
+                     {"alpha_edges", r.failures.alpha_edges},
+                     {"by_alpha", binned_json(r.failures.by_alpha)}};
+  return out;
+}
+
 Json to_json(const FilterUsageResponse& r) {
   Json out = space_header(r.space, score_metric(r.space));
   out["dim"] = r.usage.dim;

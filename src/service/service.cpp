@@ -167,6 +167,20 @@ ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& reques
   return r;
 }
 
+AnalysesResponse Service::analyses(const std::string& space) {
+  AnalysesResponse r;
+  r.space = engine_.space_info(space);
+  N2V_CHECK(!is_reference(r.space), kInvalidArgument,
+            "space '" << space << "' is a reference space: it has no scores to analyse");
+  const std::vector<ScoredConcept> concepts = catalog_.concept_scores(space);
+  r.learned_vs_single = learned_vs_single(concepts);
+  r.category_scores = category_scores(concepts);
+  r.subset_curves = subset_curves(concepts);
+  r.correlation = weight_iou_correlation(concepts);
+  r.failures = failure_analysis(concepts);
+  return r;
+}
+
 FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
   N2V_ASSERT(!request.filter);
   check_top(request.top);

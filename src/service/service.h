@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/analysis.h"
 #include "catalog/catalog.h"
 #include "query/query.h"
 
@@ -150,6 +151,16 @@ struct ConceptImagesResponse {
   int total = 0;
 };
 
+// The paper's per-space analyses (src/analysis): Table 1, Figures 2, 3 and 9, failures.
+struct AnalysesResponse {
+  SpaceInfo space;
+  std::vector<ShareRow> learned_vs_single;      // Table 1 (overall first)
+  std::vector<CategoryScores> category_scores;  // Figure 2
+  std::vector<SubsetCurve> subset_curves;       // Figure 3
+  WeightIouCorrelation correlation;             // Figure 9 (segmentation spaces)
+  FailureAnalysis failures;
+};
+
 struct FilterUsageResponse {
   SpaceInfo space;
   FilterUsage usage;
@@ -191,6 +202,8 @@ class Service {
   CompareResponse compare(const CompareRequest& request);
   ConceptResponse concept_detail(const ConceptRequest& request);
   ConceptImagesResponse concept_images(const ConceptImagesRequest& request);
+  // A network space's analyses; kInvalidArgument for a reference space (it has no scores).
+  AnalysesResponse analyses(const std::string& space);
   FilterUsageResponse filter_usage(const FilterRequest& request);  // request.filter unset
   FilterResponse filter(const FilterRequest& request);             // request.filter set
   ExportResponse export_vectors(const ExportRequest& request);

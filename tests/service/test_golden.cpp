@@ -4,7 +4,7 @@
 // print that JSON, so the CLI and the API cannot drift apart.
 //
 // Values that change from run to run (created_at, generation, version) are left out of the
-// comparison. To rewrite the expectations after a deliberate change of the vocabulary or the
+// comparison, and the checkout's path reads $SOURCE. To rewrite the expectations after a deliberate change of the vocabulary or the
 // analyses: NET2VEC_UPDATE_GOLDEN=1 build/tests/service/test_golden, then read the diff.
 
 #include <gtest/gtest.h>
@@ -36,8 +36,15 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// Drops the keys whose values differ between runs, at any depth.
+// Drops the keys whose values differ between runs, at any depth, and writes the checkout's
+// path (in a reference space's source) as $SOURCE.
 Json stable(Json j) {
+  if (j.is_string()) {
+    std::string s = j.get<std::string>();
+    const std::string dir = NET2VEC_SOURCE_DIR;
+    for (size_t at; (at = s.find(dir)) != std::string::npos;) s.replace(at, dir.size(), "$SOURCE");
+    return s;
+  }
   if (j.is_object()) {
     for (const char* key : {"created_at", "generation", "version"}) j.erase(key);
     for (auto& [key, value] : j.items()) value = stable(value);

@@ -11,6 +11,7 @@
 
 #include "service/json.h"
 #include "service/render.h"
+#include "service/report.h"
 #include "service_catalog.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
@@ -233,6 +234,40 @@ TEST_F(ServiceTest, ExportFilesHaveTheirFormats) {
   for (float v : n.vectors[0].weights) sq += double(v) * v;
   EXPECT_NEAR(sq, 1.0, 1e-5);
   error_of([] { parse_export_format("csv"); }, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, AnalysesOfANetworkSpace) {
+  const AnalysesResponse a = service_.analyses("toynet.conv.seg");
+  ASSERT_FALSE(a.learned_vs_single.empty());
+  EXPECT_EQ(a.learned_vs_single[0].concepts, 42);  // every concept has both val scores
+  EXPECT_EQ(a.category_scores.size(), 3u);         // color, material, object
+  EXPECT_EQ(a.correlation.concepts.size(), 42u);   // segmentation: per-filter IoUs stored
+  ASSERT_FALSE(a.subset_curves.empty());
+  EXPECT_EQ(a.subset_curves[0].filters, (std::vector<int>{1, 2, 4, 8, 16}));
+  const Json j = to_json(a);
+  EXPECT_EQ(j["space"], "toynet.conv.seg");
+  EXPECT_EQ(j["metric"], "set_iou");
+  EXPECT_TRUE(j["learned_vs_single"][0]["category"].is_null());
+  EXPECT_EQ(j["weight_iou_correlation"]["concepts"].size(), 42u);
+  // Classification: no per-filter IoU, so no correlation; a reference space has no scores.
+  EXPECT_TRUE(service_.analyses("toynet.conv.cls").correlation.concepts.empty());
+  const std::string m = error_of([&] { service_.analyses("wordnet"); }, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(m, "reference space")) << m;
+}
+
+TEST_F(ServiceTest, ReportCoversEveryNetworkSpaceAndTheComparison) {
+  const Json report = report_json(service_);
+  ASSERT_EQ(report["spaces"].size(), 3u);
+  EXPECT_EQ(report["compare"]["spaces"].size(), 4u);  // 3 network spaces + wordnet
+  EXPECT_EQ(report["compare"]["distance"].size(), 4u);
+  const std::string html = report_html(report);
+  EXPECT_TRUE(contains(html, "paper Table 1"));
+  EXPECT_TRUE(contains(html, "Figure 10"));
+  for (const Json& s : report["spaces"]) EXPECT_TRUE(contains(html, s["space"].get<std::string>()));
+  EXPECT_FALSE(contains(html, "<script"));  // self-contained and static
+  EXPECT_FALSE(contains(html, "http://"));
+  EXPECT_FALSE(contains(html, "https://"));
+  EXPECT_EQ(report_json(service_, {"othernet.fc.seg"})["spaces"].size(), 1u);
 }
 
 TEST(AnalogyBody, ParsesAndNamesTheBadKey) {

@@ -1,0 +1,316 @@
+// The catalog report: its JSON document and the HTML page drawn from it (report.h).
+
+#include "service/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "common/version.h"
+
+namespace n2v {
+
+Json report_json(Service& service, const std::vector<std::string>& requested) {
+  std::vector<std::string> network, reference;
+  for (const SpaceInfo& s : service.spaces().spaces) (is_reference(s) ? reference : network).push_back(s.id);
+  const std::vector<std::string> analysed = requested.empty() ? network : requested;
+  Json spaces = Json::array();
+  for (const std::string& id : analysed) spaces.push_back(to_json(service.analyses(id)));
+  Json comparison = nullptr;
+  std::vector<std::string> compared = analysed;
+  compared.insert(compared.end(), reference.begin(), reference.end());
+  if (compared.size() >= 2) {
+    CompareRequest c;
+    c.spaces = compared;
+    c.per_concept = 5;
+    try {
+      comparison = to_json(service.compare(c));
+    } catch (const Error& e) {  // e.g. no concept shared by all: say so in the report
+      comparison = error_json(e)["error"];
+    }
+  }
+  return {{"report", "net2vec"}, {"version", kVersion}, {"spaces", std::move(spaces)}, {"compare", std::move(comparison)}};
+}
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string fmt(const Json& v, int digits = 3) {
+  if (!v.is_number()) return "&ndash;";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v.get<double>());
+  return buf;
+}
+
+double val(const Json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
+const char* kSingle = "#d97706";   // the best single filter
+const char* kLearned = "#1d4ed8";  // the learned weights
+
+// Figure 2: per category, val mean +- SE of best single filter and learned weights.
+std::string category_bars(const Json& categories, const std::string& metric) {
+  const int n = static_cast<int>(categories.size());
+  if (n == 0) return "<p class=note>No scores.</p>";
+  double top = 0;
+  for (const Json& c : categories)
+    for (const char* who : {"single", "learned"}) {
+      const Json& m = c[who]["val"];
+      if (m["mean"].is_number()) top = std::max(top, val(m["mean"]) + (m["se"].is_number() ? val(m["se"]) : 0));
+    }
+  top = top > 0 ? top * 1.1 : 1;
+  const int group = 70, w = 60 + n * group, h = 220, base = 180, left = 50;
+  std::string svg = "<svg viewBox='0 0 " + std::to_string(w) + " " + std::to_string(h) +
+                    "' width='" + std::to_string(w) + "' height='" + std::to_string(h) + "' role='img'>";
+  svg += "<line x1='" + std::to_string(left) + "' y1='" + std::to_string(base) + "' x2='" + std::to_string(w - 5) +
+         "' y2='" + std::to_string(base) + "' stroke='#999'/>";
+  for (int t = 0; t <= 4; ++t) {
+    const double v = top * t / 4;
+    const double y = base - 160.0 * t / 4;
+    char label[32];
+    std::snprintf(label, sizeof label, "%.2f", v);
+    svg += "<text x='" + std::to_string(left - 4) + "' y='" + std::to_string(y + 4) + "' font-size='10' text-anchor='end'>" +
+           label + "</text>";
+  }
+  for (int i = 0; i < n; ++i) {
+    const Json& c = categories[i];
+    const int x0 = left + 10 + i * group;
+    int k = 0;
+    for (const char* who : {"single", "learned"}) {
+      const Json& m = c[who]["val"];
+      const double mean = val(m["mean"]), se = val(m["se"]);
+      if (std::isfinite(mean)) {
+        const double bh = 160 * mean / top, x = x0 + k * 26;
+        char bar[512];
+        std::snprintf(bar, sizeof bar,
+                      "<rect x='%.1f' y='%.1f' width='24' height='%.1f' fill='%s'><title>%s %s: %.3f &#177; %.3f "
+                      "(n %d)</title></rect>",
+                      x, base - bh, bh, k ? kLearned : kSingle, esc(c["category"].get<std::string>()).c_str(),
+                      k ? "learned weights" : "best single filter", mean, std::isfinite(se) ? se : 0.0,
+                      m["n"].get<int>());
+        svg += bar;
+        if (std::isfinite(se)) {
+          std::snprintf(bar, sizeof bar, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#111'/>", x + 12, x + 12,
+                        base - 160 * (mean + se) / top, base - 160 * std::max(0.0, mean - se) / top);
+          svg += bar;
+        }
+      }
+      ++k;
+    }
+    svg += "<text x='" + std::to_string(x0 + 25) + "' y='" + std::to_string(base + 16) +
+           "' font-size='11' text-anchor='middle'>" + esc(c["category"].get<std::string>()) + "</text>";
+  }
+  svg += "<text x='12' y='100' font-size='11' transform='rotate(-90 12 100)' text-anchor='middle'>val " + esc(metric) +
+         "</text></svg>";
+  return svg;
+}
+
+// Figure 3: mean val score against F (log scale), one line per category.
+std::string subset_lines(const Json& curves, const std::string& metric) {
+  if (curves.empty()) return "<p class=note>No top-F filter sweep stored for this space.</p>";
+  static const char* colours[] = {"#1d4ed8", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2"};
+  double fmax = 1, top = 0;
+  for (const Json& c : curves)
+    for (const Json& p : c["points"]) {
+      fmax = std::max(fmax, val(p["filters"]));
+      if (p["mean"].is_number()) top = std::max(top, val(p["mean"]));
+    }
+  top = top > 0 ? top * 1.1 : 1;
+  const int w = 420, left = 50, base = 180, right = w - 110;
+  auto X = [&](double f) { return left + (right - left) * std::log(f) / std::max(std::log(fmax), 1e-9); };
+  auto Y = [&](double v) { return base - 160 * v / top; };
+  std::string svg = "<svg viewBox='0 0 420 220' width='420' height='220' role='img'>";
+  svg += "<line x1='50' y1='180' x2='" + std::to_string(right) + "' y2='180' stroke='#999'/>";
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const Json& c = curves[i];
+    const char* colour = colours[i % 6];
+    std::string points;
+    for (const Json& p : c["points"]) {
+      if (!p["mean"].is_number()) continue;
+      char xy[64];
+      std::snprintf(xy, sizeof xy, "%.1f,%.1f ", X(val(p["filters"])), Y(val(p["mean"])));
+      points += xy;
+      char dot[256];
+      std::snprintf(dot, sizeof dot, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s, F = %d: %.3f</title></circle>",
+                    X(val(p["filters"])), Y(val(p["mean"])), colour, esc(c["category"].get<std::string>()).c_str(),
+                    p["filters"].get<int>(), val(p["mean"]));
+      svg += dot;
+    }
+    svg += "<polyline fill='none' stroke='" + std::string(colour) + "' points='" + points + "'/>";
+    svg += "<text x='" + std::to_string(right + 8) + "' y='" + std::to_string(30 + 16 * i) + "' font-size='11' fill='" +
+           colour + "'>" + esc(c["category"].get<std::string>()) + "</text>";
+  }
+  for (const Json& p : curves[0]["points"])
+    svg += "<text x='" + std::to_string(static_cast<int>(X(val(p["filters"])))) + "' y='196' font-size='10' text-anchor='middle'>" +
+           std::to_string(p["filters"].get<int>()) + "</text>";
+  svg += "<text x='" + std::to_string((left + right) / 2) + "' y='214' font-size='11' text-anchor='middle'>filters F (log scale)</text>";
+  svg += "<text x='12' y='100' font-size='11' transform='rotate(-90 12 100)' text-anchor='middle'>val " + esc(metric) + "</text></svg>";
+  return svg;
+}
+
+// Figure 9: histogram of r over concepts, significant ones darker.
+std::string correlation_histogram(const Json& concepts) {
+  int all[10] = {}, sig[10] = {};
+  for (const Json& c : concepts) {
+    if (!c["r"].is_number()) continue;
+    const int b = std::clamp(static_cast<int>(std::floor((val(c["r"]) + 1) * 5)), 0, 9);
+    ++all[b];
+    if (c["p"].is_number() && val(c["p"]) < 0.01) ++sig[b];
+  }
+  const int top = std::max(1, *std::max_element(all, all + 10));
+  std::string svg = "<svg viewBox='0 0 360 170' width='360' height='170' role='img'>";
+  for (int b = 0; b < 10; ++b) {
+    char bar[400];
+    const double ha = 120.0 * all[b] / top, hs = 120.0 * sig[b] / top;
+    std::snprintf(bar, sizeof bar,
+                  "<rect x='%d' y='%.1f' width='30' height='%.1f' fill='#bfdbfe'><title>r in [%.1f, %.1f): %d "
+                  "concepts, %d with p &lt; 0.01</title></rect><rect x='%d' y='%.1f' width='30' height='%.1f' fill='%s'/>",
+                  20 + b * 33, 140 - ha, ha, -1 + b * 0.2, -0.8 + b * 0.2, all[b], sig[b], 20 + b * 33, 140 - hs, hs, kLearned);
+    svg += bar;
+  }
+  svg += "<line x1='20' y1='140' x2='350' y2='140' stroke='#999'/>";
+  for (int t = 0; t <= 10; t += 5) {
+    char label[96];
+    std::snprintf(label, sizeof label, "<text x='%d' y='156' font-size='10' text-anchor='middle'>%.0f</text>", 20 + t * 33,
+                  -1.0 + t * 0.2);
+    svg += label;
+  }
+  svg += "<text x='185' y='168' font-size='11' text-anchor='middle'>Pearson r of max(w, 0) and per-filter val IoU</text></svg>";
+  return svg;
+}
+
+// A matrix as a table with shaded cells (darker = larger).
+std::string matrix_table(const Json& spaces, const Json& matrix, bool higher_is_closer) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const Json& row : matrix)
+    for (const Json& v : row)
+      if (v.is_number()) {
+        lo = std::min(lo, val(v));
+        hi = std::max(hi, val(v));
+      }
+  std::string t = "<table class=matrix><tr><th></th>";
+  for (const Json& s : spaces) t += "<th>" + esc(s["id"].get<std::string>()) + "</th>";
+  t += "</tr>";
+  for (size_t i = 0; i < matrix.size(); ++i) {
+    t += "<tr><th>" + esc(spaces[i]["id"].get<std::string>()) + "</th>";
+    for (const Json& v : matrix[i]) {
+      const double x = hi > lo && v.is_number() ? (val(v) - lo) / (hi - lo) : 0;
+      char cell[160];
+      std::snprintf(cell, sizeof cell, "<td style='background:rgba(%s,%.2f)'>%s</td>",
+                    higher_is_closer ? "5,150,105" : "29,78,216", 0.08 + 0.6 * x, fmt(v, higher_is_closer ? 3 : 1).c_str());
+      t += cell;
+    }
+    t += "</tr>";
+  }
+  return t + "</table>";
+}
+
+}  // namespace
+
+std::string report_html(const Json& report) {
+  std::string h =
+      "<!doctype html><html lang=en><head><meta charset=utf-8><title>net2vec report</title>"
+      "<meta name=viewport content='width=device-width, initial-scale=1'><style>"
+      "body{font:14px/1.45 system-ui,sans-serif;color:#1f2937;max-width:1100px;margin:24px auto;padding:0 16px}"
+      "h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}"
+      "h3{font-size:15px;margin:18px 0 6px}table{border-collapse:collapse;margin:6px 0}"
+      "td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:right;font-variant-numeric:tabular-nums}"
+      "th{background:#f9fafb;text-align:left}.note{color:#6b7280}.row{display:flex;flex-wrap:wrap;gap:24px}"
+      ".legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}"
+      "table.matrix td{min-width:64px}@media print{h2{break-before:page}}"
+      "</style></head><body><h1>net2vec report</h1>"
+      "<p class=note>The analyses of Net2Vec (Fong &amp; Vedaldi, CVPR 2018) for every network space of the catalog. "
+      "Every number is in report.json beside this page. net2vec " +
+      esc(report.value("version", "")) + ".</p>";
+  const Json& spaces = report["spaces"];
+  // Table 1 across spaces.
+  h += "<h2>Learned weights vs best single filter (paper Table 1)</h2><p class=note>Share of concepts whose learned "
+       "weights score at least as well as their best single filter on val.</p><table><tr><th>space</th><th>metric</th>"
+       "<th>all</th>";
+  std::vector<std::string> categories;
+  for (const Json& s : spaces)
+    for (const Json& row : s["learned_vs_single"])
+      if (row["category"].is_string() &&
+          std::find(categories.begin(), categories.end(), row["category"].get<std::string>()) == categories.end())
+        categories.push_back(row["category"].get<std::string>());
+  std::sort(categories.begin(), categories.end());
+  for (const std::string& c : categories) h += "<th>" + esc(c) + "</th>";
+  h += "</tr>";
+  for (const Json& s : spaces) {
+    h += "<tr><th>" + esc(s["space"].get<std::string>()) + "</th><td>" + esc(s["metric"].is_string() ? s["metric"].get<std::string>() : "") + "</td>";
+    std::map<std::string, const Json*> by;
+    for (const Json& row : s["learned_vs_single"]) by[row["category"].is_string() ? row["category"].get<std::string>() : ""] = &row;
+    auto cell = [&](const std::string& key) {
+      const auto it = by.find(key);
+      if (it == by.end()) return std::string("<td>&ndash;</td>");
+      const Json& r = *it->second;
+      return "<td title='" + std::to_string(r["learned_at_least_single"].get<int>()) + " of " +
+             std::to_string(r["concept_count"].get<int>()) + "'>" + fmt(r["share"], 2) + "</td>";
+    };
+    h += cell("");
+    for (const std::string& c : categories) h += cell(c);
+    h += "</tr>";
+  }
+  h += "</table>";
+
+  for (const Json& s : spaces) {
+    const std::string metric = s["metric"].is_string() ? s["metric"].get<std::string>() : "score";
+    h += "<h2>" + esc(s["space"].get<std::string>()) + "</h2><div class=row><div><h3>Scores by category (Figure 2)</h3>" +
+         category_bars(s["category_scores"], metric) +
+         "<div class=legend><span style='background:" + kSingle + "'></span>best single filter<span style='background:" +
+         kLearned + "'></span>learned weights (mean &#177; SE, val)</div></div>";
+    h += "<div><h3>Score vs number of filters (Figure 3)</h3>" + subset_lines(s["subset_curves"], metric) + "</div></div>";
+    const Json& corr = s["weight_iou_correlation"];
+    if (corr["defined"].get<int>() > 0) {
+      h += "<h3>Weights vs single-filter IoU (Figure 9, paper 5.2)</h3><p>" + std::to_string(corr["significant"].get<int>()) +
+           " of " + std::to_string(corr["defined"].get<int>()) + " concepts (" + fmt(corr["share_significant"], 2) +
+           ") have a significant correlation (p &lt; 0.01) between max(w, 0) and the per-filter val set IoU; " +
+           fmt(corr["share_significant_positive"], 2) + " a significant positive one.</p>" +
+           correlation_histogram(corr["concepts"]);
+    }
+    // Failures: mean val score by train-image count.
+    const Json& f = s["failures"];
+    h += "<h3>Score by number of train images</h3><table><tr><th>category</th>";
+    const Json& edges = f["train_count_edges"];
+    for (size_t b = 0; b + 1 < edges.size(); ++b)
+      h += "<th>" + std::to_string(static_cast<long long>(val(edges[b]))) +
+           (b + 2 < edges.size() ? "&ndash;" + std::to_string(static_cast<long long>(val(edges[b + 1]))) : "+") + "</th>";
+    h += "</tr>";
+    for (const Json& row : f["by_train_count"]) {
+      h += "<tr><th>" + esc(row["category"].get<std::string>()) + "</th>";
+      for (const Json& b : row["bins"])
+        h += "<td title='n " + std::to_string(b["n"].get<int>()) + "'>" + (b["n"].get<int>() ? fmt(b["mean"], 3) : "") + "</td>";
+      h += "</tr>";
+    }
+    h += "</table>";
+  }
+
+  const Json& cmp = report["compare"];
+  h += "<h2>Distances between spaces (paper Figure 10)</h2>";
+  if (cmp.is_object() && cmp.contains("distance")) {
+    h += "<p class=note>On the " + std::to_string(cmp["concept_count"].get<int>()) +
+         " concepts every space shares. D<sub>ij</sub>: lower = more alike; CKA: higher = more alike.</p><h3>D<sub>ij</sub></h3>" +
+         matrix_table(cmp["spaces"], cmp["distance"], false) + "<h3>Linear CKA</h3>" +
+         matrix_table(cmp["spaces"], cmp["cka"], true);
+  } else if (cmp.is_object()) {
+    h += "<p class=note>Not computed: " + esc(cmp.value("message", "")) + "</p>";
+  } else {
+    h += "<p class=note>Fewer than two spaces.</p>";
+  }
+  return h + "</body></html>\n";
+}
+
+}  // namespace n2v

@@ -1,0 +1,20 @@
+#pragma once
+// `net2vec report`: the paper's analyses for every network space of a catalog (Table 1,
+// Figures 2, 3 and 9, failures; src/analysis) and the distances between all spaces (Figure
+// 10), as one JSON document and as a self-contained HTML page (inline SVG, no script, no
+// network access; readable in a browser and printable) drawn from that document alone.
+
+#include <string>
+#include <vector>
+
+#include "service/json.h"
+#include "service/service.h"
+
+namespace n2v {
+
+// spaces: the network spaces to analyse (empty: all of them). The comparison covers those
+// spaces and every reference space.
+Json report_json(Service& service, const std::vector<std::string>& spaces = {});
+std::string report_html(const Json& report);
+
+}  // namespace n2v
