@@ -93,4 +93,7 @@ export const api = {
 
   filter: ({ space, filter, top }, signal) =>
     request('filters', { params: { space, filter, top }, signal }),
+
+  /** A network space's analyses (paper Table 1, Figures 2, 3 and 9, failure bins); 400 for a reference space. */
+  analyses: ({ space }, signal) => request('analyses', { params: { space }, signal }),
 };

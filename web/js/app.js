@@ -12,6 +12,7 @@ import * as analogy from './views/analogy.js';
 import * as compare from './views/compare.js';
 import * as concept from './views/concept.js';
 import * as filters from './views/filters.js';
+import * as analyses from './views/analyses.js';
 
 const VIEWS = {
   neighbors,
@@ -20,10 +21,13 @@ const VIEWS = {
   concept,
   filters: { create: filters.createOverview },
   filter: { create: filters.createFilter },
+  analyses,
 };
 
 // The nav entry a view belongs to (the filter page sits under "Filters").
-const NAV_OF = { neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters' };
+const NAV_OF = {
+  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses',
+};
 
 const main = document.getElementById('view');
 const select = document.getElementById('space-select');

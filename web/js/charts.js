@@ -386,3 +386,153 @@ export function heatmap(matrix, labels, {
   }
   return chart;
 }
+
+// ---- grouped bars with error bars (per-category means) ---------------------------------------
+
+/**
+ * Vertical bars, one group per category and one bar per series inside it, each with a ±SE
+ * error bar: paper Figure 2 (best single filter vs learned weights). series = [{name, cls,
+ * values, errors}]; tooltip(gi, si) gives each bar's title (it can carry more than the bar
+ * shows, e.g. the train score).
+ */
+export function groupedBars(groups, series, {
+  width = 520, height = 240, xLabel = '', yLabel = '', label = 'grouped bar chart',
+  tooltip = (gi, si) => `${series[si].name}, ${groups[gi]}: ${fmt(series[si].values[gi], 3)}`,
+} = {}) {
+  const m = { top: 14, right: 12, bottom: 40, left: 52 };
+  const plotW = width - m.left - m.right;
+  const band = plotW / Math.max(groups.length, 1);
+  const inner = Math.min(band * 0.72, 34 * series.length);
+  const bw = inner / series.length;
+  const tops = series.flatMap((s) => s.values.map((v, i) => v + (Number.isFinite(s.errors?.[i]) ? s.errors[i] : 0)));
+  const yTop = Math.max(...tops.filter(Number.isFinite), 1e-9) * 1.08;
+  const y = linear([0, yTop], [height - m.bottom, m.top]);
+  return frame(width, height, label,
+    yAxis(y, ticks(0, yTop, 4), m.left, width - m.right),
+    groups.map((g, gi) => svg('g', { class: 'group', 'data-group': g },
+      series.map((s, si) => {
+        const v = s.values[gi];
+        const e = s.errors?.[gi];
+        const x = m.left + gi * band + (band - inner) / 2 + si * bw;
+        const cx = x + bw / 2;
+        const ok = Number.isFinite(v);
+        return svg('g', { class: 'gbar' },
+          title(tooltip(gi, si)),
+          svg('rect', {
+            class: `bar ${s.cls || ''}`, x: x + 1, y: ok ? y(Math.max(v, 0)) : y(0),
+            width: Math.max(bw - 2, 1), height: ok ? Math.max(y(0) - y(Math.max(v, 0)), 1) : 0,
+          }),
+          // The error bar spans mean ± SE, clipped at zero like the bars.
+          ok && Number.isFinite(e) && e > 0 ? svg('path', {
+            class: 'error-bar',
+            d: `M${cx},${y(Math.max(v - e, 0))}V${y(v + e)}M${cx - 4},${y(v + e)}h8M${cx - 4},${y(Math.max(v - e, 0))}h8`,
+          }) : null);
+      }))),
+    svg('g', { class: 'axis x-axis' }, groups.map((g, gi) => svg('text', {
+      x: m.left + (gi + 0.5) * band, y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, shorten(String(g), Math.max(6, Math.floor(band / 6.5)))))),
+    axisLabel(xLabel, m.left + plotW / 2, height - 6),
+    axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true));
+}
+
+// ---- several lines on a log x axis (per-category F sweeps) -----------------------------------
+
+/**
+ * One line per series over a shared log x axis: paper Figure 3 (mean score of the top-F
+ * filters against F, per category). series = [{name, points: [{x, y, label}]}]; the k-th series
+ * gets the CSS class `s<k mod 8>` for its colour (the legend uses the same classes).
+ */
+export function multiLineChart(series, {
+  width = 520, height = 250, xLabel = '', yLabel = '', label = 'line chart', format = (v) => fmt(v, 3),
+} = {}) {
+  const m = { top: 16, right: 16, bottom: 40, left: 52 };
+  const all = series.flatMap((s) => s.points);
+  const xs = [...new Set(all.map((p) => p.x).filter((v) => v > 0))].sort((a, b) => a - b);
+  const x0 = xs[0] || 1;
+  const x1 = xs[xs.length - 1] || 1;
+  const x = x1 > x0 ? log10([x0, x1], [m.left + 8, width - m.right - 8]) : () => (m.left + width - m.right) / 2;
+  const yTop = Math.max(...all.map((p) => p.y).filter(Number.isFinite), 1e-9) * 1.08;
+  const y = linear([0, yTop], [height - m.bottom, m.top]);
+  const xt = xs.length <= 12 ? xs : xs.filter((v) => Number.isInteger(Math.log10(v)));
+  return frame(width, height, label,
+    yAxis(y, ticks(0, yTop, 4), m.left, width - m.right),
+    svg('g', { class: 'axis x-axis' }, xt.map((v) => svg('text', {
+      x: x(v), y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, String(v)))),
+    series.map((s, k) => {
+      const defined = s.points.filter((p) => p.x > 0 && Number.isFinite(p.y));
+      return svg('g', { class: `series s${k % 8}`, 'data-series': s.name },
+        svg('path', { class: 'line', d: defined.map((p, i) => `${i ? 'L' : 'M'}${x(p.x)},${y(p.y)}`).join('') }),
+        defined.map((p) => svg('circle', { class: 'point', cx: x(p.x), cy: y(p.y), r: 3.5 },
+          title(`${s.name}, ${p.label || `x = ${p.x}`}: ${format(p.y)}`))));
+    }),
+    axisLabel(xLabel, (m.left + width - m.right) / 2, height - 6),
+    axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true));
+}
+
+// ---- scatter plot ----------------------------------------------------------------------------
+
+/**
+ * Dots at (x, y), one per item (a layer's filters: up to a few thousand, so each dot is a bare
+ * <circle> with its <title> and clicks are handled once on the chart). points = [{x, y, index,
+ * tooltip}]; onSelect(index) is called for a clicked dot.
+ */
+export function scatter(points, {
+  width = 520, height = 260, xLabel = '', yLabel = '', label = 'scatter plot', onSelect = null,
+} = {}) {
+  const m = { top: 14, right: 14, bottom: 40, left: 52 };
+  const xr = zeroDomain(points.map((p) => p.x));
+  const yr = zeroDomain(points.map((p) => p.y));
+  const x = linear([xr[0], xr[1] * 1.04], [m.left + 4, width - m.right]);
+  const y = linear([yr[0], yr[1] * 1.06], [height - m.bottom - 4, m.top]);
+  const xt = ticks(xr[0], xr[1], 5);
+  const chart = frame(width, height, label,
+    yAxis(y, ticks(yr[0], yr[1], 4), m.left, width - m.right),
+    svg('g', { class: 'axis x-axis' }, xt.map((v) => svg('text', {
+      x: x(v), y: height - m.bottom + 14, 'text-anchor': 'middle',
+    }, tickLabel(v)))),
+    svg('g', { class: 'dots' }, points.map((p) => svg('circle', {
+      class: 'dot', 'data-index': p.index, cx: x(p.x), cy: y(p.y), r: 3,
+    }, title(p.tooltip || `${fmt(p.x, 4)}, ${fmt(p.y, 4)}`)))),
+    axisLabel(xLabel, (m.left + width - m.right) / 2, height - 6),
+    axisLabel(yLabel, 12, (height - m.bottom + m.top) / 2, true));
+  if (onSelect) {
+    chart.classList.add('clickable');
+    chart.addEventListener('click', (event) => {
+      const target = event.target.closest('[data-index]');
+      if (target) onSelect(Number(target.dataset.index));
+    });
+  }
+  return chart;
+}
+
+/** Pearson's r of two equally long arrays over the pairs where both are finite (null if undefined). */
+export function pearson(xs, ys) {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < xs.length; i += 1) {
+    if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) {
+      n += 1;
+      sx += xs[i];
+      sy += ys[i];
+    }
+  }
+  if (n < 2) return null;
+  const mx = sx / n;
+  const my = sy / n;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  for (let i = 0; i < xs.length; i += 1) {
+    if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) {
+      const dx = xs[i] - mx;
+      const dy = ys[i] - my;
+      sxx += dx * dx;
+      syy += dy * dy;
+      sxy += dx * dy;
+    }
+  }
+  // A constant coordinate (e.g. all weights <= 0) has no correlation.
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
+}

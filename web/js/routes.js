@@ -6,11 +6,12 @@
 //   #/concept/NAME?space=S
 //   #/filters?space=S
 //   #/filter/K?space=S
+//   #/analyses?space=S
 //
 // List values (analogy terms) are repeated keys rather than comma-joined, so names with
 // commas survive; space ids contain no commas, so `spaces` stays readable.
 
-export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter'];
+export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses'];
 
 /** '#/view/arg?params' from a view name, a params object (arrays repeat) and a path argument. */
 export function href(view, params = {}, arg = null) {
@@ -49,6 +50,7 @@ export const conceptHref = (space, name) => href('concept', { space }, name);
 export const neighborsHref = (space, concept) => href('neighbors', { space, concept });
 export const filterHref = (space, filter) => href('filter', { space }, filter);
 export const filtersHref = (space) => href('filters', { space });
+export const analysesHref = (space) => href('analyses', { space });
 
 /** The URL of `route` with some parameters changed (null removes one). */
 export function withParams(route, changes = {}) {

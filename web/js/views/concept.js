@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
-import { filterBars, lineChart, columns, legend, inlineBar } from '../charts.js';
+import { filterBars, lineChart, columns, legend, inlineBar, scatter, pearson } from '../charts.js';
 import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
 import { categoryChip } from './common.js';
 
@@ -127,6 +127,32 @@ function filterScoresCard(d, openFilter) {
 }
 
 /**
+ * Paper 5.2: do the learned weights follow how good each filter is alone? One dot per filter,
+ * x = max(w_k, 0) (negative weights are evidence against the concept, not for it), y = the
+ * filter's single-filter val IoU, with Pearson's r of the two.
+ */
+function weightIouCard(d, openFilter) {
+  if (!d.filter_iou_val || !d.weights?.length) return null;
+  const xs = d.weights.map((w) => (Number.isFinite(w) ? Math.max(w, 0) : NaN));
+  const ys = d.filter_iou_val;
+  const r = pearson(xs, ys);
+  const points = [];
+  for (let k = 0; k < xs.length; k += 1) {
+    if (Number.isFinite(xs[k]) && Number.isFinite(ys[k])) {
+      points.push({ x: xs[k], y: ys[k], index: k, tooltip: `filter ${k}: max(w, 0) ${fmt(xs[k], 4)}, single-filter IoU ${fmt(ys[k], 4)}` });
+    }
+  }
+  return card('Weights vs single-filter IoU (paper 5.2)',
+    scatter(points, {
+      label: `max(w, 0) against single-filter val IoU for each filter of ${d.name}`,
+      xLabel: 'max(w_k, 0)', yLabel: `single-filter val ${metricName(d.metric)}`, onSelect: openFilter,
+    }),
+    h('p', { class: 'caption' },
+      'Pearson ', h('strong', { class: 'pearson-r' }, `r = ${fmt(r, 3)}`), ` over ${fmtInt(points.length)} filters. `,
+      'Click a dot to open that filter.'));
+}
+
+/**
  * The concept's val images, best first by the learned weights' IoU, with its ground-truth mask
  * over each (a toggle). The image and mask URLs come from the API (relative, like every
  * request); they are null when the server was not given the probe folder (serve --probe).
@@ -192,7 +218,8 @@ export function create(root, ctx) {
             ? h('div', { class: 'grid three' }, scoreCard(d), sweepCard(d), histogramCard(d))
             : h('div', { class: 'grid two' }, scoreCard(d), sweepCard(d)),
           weightsCard(d, openFilter),
-          h('div', { class: 'grid two' }, topFiltersCard(d), filterScoresCard(d, openFilter)),
+          h('div', { class: 'grid two' }, topFiltersCard(d),
+            h('div', { class: 'stack' }, filterScoresCard(d, openFilter), weightIouCard(d, openFilter))),
           d.task === 'segmentation' && d.image_count > 0 ? imagesCard(d) : null);
       }, { suggest: suggestionLinks(route) });
     },
