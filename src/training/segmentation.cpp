@@ -479,6 +479,9 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     int64_t k_best = 0;
     for (int64_t k = 1; k < d.k; ++k)
       if (iou_at(c, 0, k) > iou_at(c, 0, k_best)) k_best = k;
+    // No filter overlaps the concept on train: it has no best filter (-1), rather than
+    // filter 0 by default, which would over-count filter 0 in Figure 5.
+    if (!(iou_at(c, 0, k_best) > 0)) k_best = -1;
     best[c] = k_best;
     ConceptEmbedding& e = out[c];
     e.label = d.labels[c];
@@ -486,8 +489,8 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     e.val_count = static_cast<int>(d.val[c].size());
     e.alpha = d.alpha[c];
     e.best_filter = static_cast<int>(k_best);
-    e.best_filter_train = iou_at(c, 0, k_best);
-    e.best_filter_val = iou_at(c, 1, k_best);
+    e.best_filter_train = k_best >= 0 ? iou_at(c, 0, k_best) : 0.0f;
+    e.best_filter_val = k_best >= 0 ? iou_at(c, 1, k_best) : 0.0f;
     e.filter_iou_val.resize(d.k);
     for (int64_t k = 0; k < d.k; ++k) e.filter_iou_val[k] = iou_at(c, 1, k);
   }
@@ -506,7 +509,8 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
   // The best single filter as a one-hot weight vector with z = S(I(A_k>T_k)) - 1/2, so that
   // z > 0 is exactly S(.) > 1/2, the single-filter mask.
   torch::Tensor W_single = torch::zeros({C, d.k}, torch::TensorOptions().device(d.device));
-  for (int64_t c = 0; c < C; ++c) W_single[c][best[c]] = 1.0;
+  for (int64_t c = 0; c < C; ++c)
+    if (best[c] >= 0) W_single[c][best[c]] = 1.0;  // none: an empty mask (z = -1/2 everywhere)
   torch::Tensor b_single = torch::full({C}, -0.5, torch::TensorOptions().device(d.device));
   const std::vector<PairIou> train_iou = evaluate_groups(d, d.train, W, b, chunk);
   const std::vector<PairIou> val_iou = evaluate_groups(d, d.val, W, b, chunk);

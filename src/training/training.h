@@ -63,6 +63,8 @@ struct ConceptEmbedding {
   float bias = 0;
   float alpha = 0;                     // segmentation only
   float score_train = 0, score_val = 0;  // set IoU (seg) or balanced accuracy (cls)
+  // Best single filter, chosen on train; -1 when no filter overlaps the concept on train
+  // (every train set IoU 0): then the scores below mean nothing and are not stored.
   int best_filter = -1;
   float best_filter_train = 0, best_filter_val = 0;
   std::vector<std::pair<int, float>> subsets;  // (F, val score)

@@ -133,6 +133,30 @@ std::vector<double> upsample(const std::vector<double>& in, int h, int w, int oh
   return out;
 }
 
+// A concept no filter overlaps on train (the bottom-left block; filters 0 and 1 fire on the
+// top row) has no best filter: -1, not filter 0 (which would over-count filter 0 in the
+// paper's Figure 5). Its per-filter val IoUs are still stored.
+TEST(Segmentation, NoOverlapOnTrainMeansNoBestFilter) {
+  Toy t;
+  t.acts = make_acts(2, 2, 2, 2, {{0, 0, 0, 0}, {0, 1, 0, 1}, {1, 0, 1, 0}, {1, 1, 0, 1}});
+  t.ann.mask_height = t.ann.mask_width = 4;
+  t.ann.rows = {0, 1};
+  t.ann.splits = {Split::kTrain, Split::kVal};
+  t.ann.masks.push_back({0, 7, rect_mask(4, 4, 2, 0, 4, 2)});
+  t.ann.masks.push_back({1, 7, rect_mask(4, 4, 2, 0, 4, 2)});
+  t.ann.present = {{7}, {7}};
+  const std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].best_filter, -1);
+  ASSERT_EQ(out[0].filter_iou_val.size(), 2u);
+  // Val: filter 0 fires on the bottom-left block, exactly the target.
+  EXPECT_FLOAT_EQ(out[0].filter_iou_val[0], 1.0f);
+  EXPECT_FLOAT_EQ(out[0].filter_iou_val[1], 0.0f);
+  // Per-image IoU of "no filter" is that of an empty mask: 0.
+  ASSERT_EQ(out[0].image_iou.size(), 1u);
+  EXPECT_FLOAT_EQ(out[0].image_iou[0].single, 0.0f);
+}
+
 TEST(Segmentation, LearnedMaskScoresMatchPlainLoopReference) {
   Toy t = toy();
   std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));

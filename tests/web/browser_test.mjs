@@ -502,6 +502,13 @@ async function main() {
         await until(async () => (await card.locator('.note').innerText()).includes('--probe'), 'a note on serve --probe');
       }
     }
+    if (conceptData.filter_iou_val && conceptData.weights?.length) {
+      // Paper 5.2: one dot per filter (with a defined single-filter IoU) and Pearson's r.
+      const dots = conceptData.filter_iou_val.filter(Number.isFinite).length;
+      assertEqual(await page.locator('svg.chart .dots circle.dot').count(), dots, 'weights-vs-IoU scatter dots');
+      if (dots === conceptData.filter_iou_val.length) assertEqual(dots, spaceInfo.dim, 'one dot per filter of the space');
+      assert((await page.locator('.pearson-r').innerText()).startsWith('r = '), 'Pearson r printed');
+    }
     await shot('concept');
   });
 
@@ -535,6 +542,48 @@ async function main() {
     assertEqual(await page.locator('#view .card svg.chart').first().locator('g.column').count(), maxConcepts, 'Figure 5 columns');
     assertEqual(await page.locator('.card.wide svg.chart .bars rect').count(), expected.dim, 'one bar per filter');
     await shot('filters');
+  });
+
+  await check('analyses: Table 1, Figure 2 groups, Figure 3, the correlation histogram', async () => {
+    const expected = await apiGet(`analyses?space=${q(SPACE)}`);
+    // Keyboard: the nav entry is a plain link, reached with Tab and followed with Enter.
+    await page.locator('nav.views a[data-view=analyses]').focus();
+    await page.keyboard.press('Enter');
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/analyses')
+      && (await hashParams()).get('space') === SPACE, 'analyses URL');
+    await page.locator('table.learned-vs-single').waitFor();
+    assertEqual(await page.locator('nav.views a[aria-current=page]').getAttribute('data-view'), 'analyses', 'nav entry current');
+    const rows = page.locator('table.learned-vs-single tbody tr');
+    assertEqual(await rows.count(), expected.learned_vs_single.length, 'Table 1 rows');
+    const share = expected.learned_vs_single[0].share;
+    assertEqual(await rows.first().locator('.share').innerText(), `${(100 * share).toFixed(1)}%`, 'first share');
+    const first = expected.learned_vs_single[0];
+    assert((await rows.first().innerText()).includes(`${first.learned_at_least_single} of ${first.concept_count}`), 'first row says k of n');
+    assertEqual(await page.locator('svg.chart g.group').count(), expected.category_scores.length, 'Figure 2 groups');
+    assertEqual(await page.locator('svg.chart g.group rect.bar').count(), 2 * expected.category_scores.length, 'Figure 2 bars');
+    const curves = expected.subset_curves.filter((c) => c.points.length);
+    assertEqual(await page.locator('svg.chart g.series').count(), curves.length, 'Figure 3 lines');
+    const corr = expected.weight_iou_correlation;
+    if (corr.concepts.length) {
+      await page.locator('.r-histogram svg.chart').waitFor();
+      assertEqual(await page.locator('.share-significant').innerText(), `${(100 * corr.share_significant).toFixed(1)}%`, 'share significant');
+      const least = corr.concepts.filter((c) => Number.isFinite(c.r)).sort((a, b) => a.r - b.r).slice(0, 10);
+      assertEqual(await texts('table.least-correlated tbody td.name'), least.map((c) => c.name), 'least correlated concepts');
+      await page.locator('table.least-correlated th button.sort').click();
+      assertEqual(await texts('table.least-correlated tbody td.name'), least.map((c) => c.name).reverse(), 'sorted by r, largest first');
+      await page.locator('table.least-correlated th button.sort').click();
+    } else {
+      assert(await page.locator('.card.wide .state.empty').count(), 'a note instead of Figure 9');
+    }
+    assertEqual(await page.locator('table.failures tbody tr').count(), expected.failures.by_train_count.length, 'failure table rows');
+    await shot('analyses');
+    const reference = spaces.find((s) => s.kind === 'reference');
+    if (reference) {
+      // A reference space has no analyses: a note, and no request (the server would answer 400).
+      await page.locator('#space-select').selectOption(reference.id);
+      await until(async () => (await page.locator('#view .note').count()) > 0
+        && (await page.locator('#view .note').innerText()).includes('reference space'), 'reference-space note');
+    }
   });
 
   await check('no console errors, page errors or failed requests', async () => {

@@ -1,0 +1,236 @@
+// Analyses of one network space (paper 4 and 5.2): how often the learned weights beat the best
+// single filter (Table 1), mean scores per category (Figure 2), the score against the number of
+// filters kept (Figure 3), whether weights follow single-filter IoU (Figure 9), and where the
+// weights fail (mean val score by number of train images).
+
+import { api } from '../api.js';
+import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
+import { groupedBars, multiLineChart, columns, legend, inlineBar } from '../charts.js';
+import { conceptHref, suggestionLinks } from '../routes.js';
+import { viewHead, categoryChip } from './common.js';
+
+function card(title, ...children) {
+  return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+}
+
+const meanSe = (s) => (s && Number.isFinite(s.mean) ? `${fmt(s.mean, 3)} ± ${fmt(s.se, 3)} (n = ${fmtInt(s.n)})` : 'no concepts');
+
+// ---- Table 1 ----------------------------------------------------------------------------------
+
+function table1(d) {
+  const metric = metricName(d.metric);
+  return card('Learned weights vs best single filter (Table 1)',
+    h('table', { class: 'data learned-vs-single' },
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Category'),
+        h('th', { scope: 'col', class: 'num' }, 'Concepts'),
+        h('th', { scope: 'col', class: 'score' }, 'Learned ≥ single (val)'),
+        h('th', { scope: 'col', class: 'num' }, 'Count'))),
+      h('tbody', {}, d.learned_vs_single.map((row) => h('tr', { class: row.category === null ? 'overall' : null },
+        h('th', { scope: 'row' }, row.category === null ? 'All concepts' : categoryChip(row.category)),
+        h('td', { class: 'num' }, fmtInt(row.concept_count)),
+        h('td', { class: 'score' },
+          inlineBar(row.share, [0, 1], { width: 120, label: `share ${fmtPct(row.share)}` }),
+          h('span', { class: 'value share' }, fmtPct(row.share))),
+        h('td', { class: 'num' }, `${fmtInt(row.learned_at_least_single)} of ${fmtInt(row.concept_count)}`))))),
+    h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`));
+}
+
+// ---- Figure 2 ---------------------------------------------------------------------------------
+
+function figure2(d) {
+  const rows = d.category_scores;
+  if (!rows.length) return card('Mean score per category (Figure 2)', emptyBox('No scored concepts.'));
+  const metric = metricName(d.metric);
+  const names = rows.map((r) => r.category);
+  const series = [
+    { name: 'best single filter', cls: 'single', key: 'single' },
+    { name: 'learned weights', cls: 'learned', key: 'learned' },
+  ].map((s) => ({
+    ...s,
+    values: rows.map((r) => r[s.key]?.val?.mean),
+    errors: rows.map((r) => r[s.key]?.val?.se),
+  }));
+  return card('Mean score per category (Figure 2)',
+    groupedBars(names, series, {
+      label: `mean val ${metric} per category, best single filter vs learned weights (paper Figure 2)`,
+      xLabel: 'category', yLabel: `mean val ${metric}`,
+      // The bars are val; train is in the tooltip, to see the gap without a second chart.
+      tooltip: (gi, si) => {
+        const r = rows[gi][series[si].key];
+        return `${names[gi]}, ${series[si].name}\nval ${meanSe(r?.val)}\ntrain ${meanSe(r?.train)}`;
+      },
+    }),
+    legend(series.map((s) => ({ label: s.name, cls: s.cls }))),
+    h('p', { class: 'caption' }, 'Mean val score over the category’s concepts; error bars ± one standard error. Hover a bar for the train score.'));
+}
+
+// ---- Figure 3 ---------------------------------------------------------------------------------
+
+function figure3(d) {
+  const title = 'Score vs number of filters (Figure 3)';
+  const curves = d.subset_curves.filter((c) => c.points.length);
+  if (!curves.length) {
+    return card(title, emptyBox('No F sweep (concepts retrained on their top F filters) is stored for this space.'));
+  }
+  const metric = metricName(d.metric);
+  const series = curves.map((c) => ({
+    name: c.category,
+    points: c.points.map((p) => ({
+      x: p.filters, y: p.mean, label: `top ${p.filters} filter${p.filters === 1 ? '' : 's'} (± ${fmt(p.se, 3)}, n = ${fmtInt(p.n)})`,
+    })),
+  }));
+  return card(title,
+    multiLineChart(series, {
+      label: `mean val ${metric} of the top-F filters retrained, against F, per category (paper Figure 3)`,
+      xLabel: 'filters F (log scale)', yLabel: `mean val ${metric}`,
+    }),
+    legend(series.map((s, k) => ({ label: s.name, cls: `s${k % 8}` }))),
+    h('p', { class: 'caption' }, 'Each concept retrained on its top F filters by |w|, averaged per category.'));
+}
+
+// ---- Figure 9 ---------------------------------------------------------------------------------
+
+/** Histogram of r in 20 bins over [-1, 1]: concepts with p < alpha apart from the others. */
+function rHistogram(concepts, alpha) {
+  const bins = 20;
+  const bin = (r) => Math.min(Math.max(Math.floor(((r + 1) / 2) * bins), 0), bins - 1);
+  const plain = new Array(bins).fill(0);
+  const sig = new Array(bins).fill(0);
+  for (const c of concepts) {
+    if (!Number.isFinite(c.r)) continue;
+    if (Number.isFinite(c.p) && c.p < alpha) sig[bin(c.r)] += 1;
+    else plain[bin(c.r)] += 1;
+  }
+  const lo = (i) => -1 + (2 * i) / bins;
+  const names = Array.from({ length: bins }, (_, i) => fmt(lo(i), 1));
+  const series = [
+    { name: `p ≥ ${alpha}`, values: plain, cls: 'plain' },
+    { name: `p < ${alpha}`, values: sig, cls: 'significant' },
+  ];
+  return h('div', { class: 'r-histogram' },
+    columns(names, series, {
+      width: 560, label: 'histogram of the correlation r between weights and single-filter IoU over concepts (paper Figure 9)',
+      xLabel: 'Pearson r of max(w, 0) and single-filter val IoU', yLabel: 'concepts',
+      tooltip: (ci, si) => `r ${fmt(lo(ci), 1)} to ${fmt(lo(ci + 1), 1)}: ${series[si].values[ci]} concept${series[si].values[ci] === 1 ? '' : 's'} with ${series[si].name}`,
+    }),
+    legend(series.map((s) => ({ label: s.name, cls: s.cls }))));
+}
+
+/** The 10 least correlated concepts; the r column header sorts them either way. */
+function leastCorrelated(d, concepts) {
+  const rows = concepts.filter((c) => Number.isFinite(c.r)).sort((a, b) => a.r - b.r).slice(0, 10);
+  if (!rows.length) return null;
+  const tbody = h('tbody');
+  const sortButton = h('button', { type: 'button', class: 'sort' });
+  const th = h('th', { scope: 'col', class: 'num' }, sortButton);
+  let ascending = true;
+  const render = () => {
+    const ordered = ascending ? rows : rows.slice().reverse();
+    th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+    replace(sortButton, 'r ', h('span', { 'aria-hidden': 'true' }, ascending ? '▲' : '▼'));
+    sortButton.title = ascending ? 'sort by r, largest first' : 'sort by r, smallest first';
+    replace(tbody, ordered.map((c) => h('tr', {},
+      h('td', { class: 'name' }, h('a', { href: conceptHref(d.space, c.name) }, c.name)),
+      h('td', {}, categoryChip(c.category)),
+      h('td', { class: `num r ${c.r < 0 ? 'negative' : ''}` }, fmt(c.r, 3)),
+      h('td', { class: 'num' }, Number.isFinite(c.p) && c.p < 1e-3 ? c.p.toExponential(1) : fmt(c.p, 3)),
+      h('td', { class: 'num' }, fmtInt(c.n)))));
+  };
+  sortButton.addEventListener('click', () => {
+    ascending = !ascending;
+    render();
+  });
+  render();
+  return h('div', {},
+    h('h3', {}, `The ${rows.length} least correlated concepts`),
+    h('table', { class: 'data least-correlated' },
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Concept'), h('th', { scope: 'col' }, 'Category'), th,
+        h('th', { scope: 'col', class: 'num' }, 'p'), h('th', { scope: 'col', class: 'num', title: 'filters with a defined single-filter IoU' }, 'n'))),
+      tbody));
+}
+
+function figure9(d) {
+  const w = d.weight_iou_correlation;
+  const title = 'Do weights follow single-filter IoU? (Figure 9, 5.2)';
+  if (!w || !w.concepts.length) {
+    return h('section', { class: 'card wide' }, h('h2', {}, title),
+      emptyBox(d.task === 'segmentation'
+        ? 'No concept has single-filter val IoUs stored, so there is nothing to correlate.'
+        : 'Single-filter IoU exists only for segmentation spaces; this is a classification space.'));
+  }
+  return h('section', { class: 'card wide correlation' }, h('h2', {}, title),
+    h('p', { class: 'summary' },
+      h('strong', { class: 'share-significant' }, fmtPct(w.share_significant)),
+      ` of ${fmtInt(w.defined)} concepts (${fmtInt(w.significant)}) have a correlation between their weights max(w_k, 0) and `,
+      `their filters’ single-filter val IoU significant at p < ${w.alpha}; `,
+      h('strong', {}, fmtPct(w.share_significant_positive)), ' are significant and positive.'),
+    h('div', { class: 'grid two' }, rHistogram(w.concepts, w.alpha), leastCorrelated(d, w.concepts)));
+}
+
+// ---- failures ---------------------------------------------------------------------------------
+
+/** "a–b" labels of a binning's edges; the last, open-ended bin reads "a+". */
+function binLabels(edges) {
+  return edges.slice(0, -1).map((a, i) => (edges[i + 1] >= 1e8 ? `${fmtInt(a)}+` : `${fmtInt(a)}–${fmtInt(edges[i + 1] - 1)}`));
+}
+
+function failures(d) {
+  const f = d.failures;
+  const title = 'Mean val score by number of train images';
+  const rows = f?.by_train_count || [];
+  const labels = binLabels(f?.train_count_edges || []);
+  // Only the bins some concept falls in: most of the 9 are empty for any one space.
+  const used = labels.map((_, i) => i).filter((i) => rows.some((r) => r.bins[i]?.n > 0));
+  if (!rows.length || !used.length) return card(title, emptyBox('No concepts to bin.'));
+  return card(title,
+    h('div', { class: 'table-scroll' }, h('table', { class: 'data failures' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Category'),
+        used.map((i) => h('th', { scope: 'col', class: 'num' }, labels[i])))),
+      h('tbody', {}, rows.map((r) => h('tr', {},
+        h('th', { scope: 'row' }, categoryChip(r.category)),
+        used.map((i) => {
+          const b = r.bins[i];
+          return b?.n > 0
+            ? h('td', { class: 'num', title: `${fmtInt(b.n)} concept${b.n === 1 ? '' : 's'}, ± ${fmt(b.se, 3)}` },
+              fmt(b.mean, 3), h('span', { class: 'muted n' }, ` (${fmtInt(b.n)})`))
+            : h('td', { class: 'num muted' }, '–');
+        })))))),
+    h('p', { class: 'caption' }, `Mean val ${metricName(d.metric)} of the learned weights (concepts in brackets), by the concept’s number of train images: where few examples leave the weights weak.`));
+}
+
+// ---- the view ---------------------------------------------------------------------------------
+
+export function create(root, ctx) {
+  const head = viewHead('Analyses',
+    'The paper’s per-space analyses: how often learned weights beat the best single filter, per category, as filters are added, and whether weights follow single-filter IoU.');
+  const body = h('div', { class: 'analyses-body' });
+  const slot = loadSlot(body);
+  root.append(head, body);
+
+  return {
+    update(route) {
+      const space = route.params.get('space');
+      ctx.setTitle('Analyses');
+      // A reference space has no scores; the server would answer 400, so do not ask.
+      if (ctx.spaceById(space)?.kind === 'reference') {
+        slot.abort();
+        replace(body, h('p', { class: 'note' },
+          `${space} is a reference space: its vectors are imported, not learned from images, so there are no scores to analyse. `,
+          'Pick a network space in the selector above.'));
+        return;
+      }
+      slot.load((signal) => api.analyses({ space }, signal), (d) => {
+        append(body,
+          h('p', { class: 'muted' }, `${d.space} · ${d.task} · ${metricName(d.metric)}`),
+          h('div', { class: 'grid two' }, table1(d), figure2(d)),
+          h('div', { class: 'grid two' }, figure3(d), failures(d)),
+          figure9(d));
+      }, { suggest: suggestionLinks(route) });
+    },
+    destroy() {
+      slot.abort();
+    },
+  };
+}
