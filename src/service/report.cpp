@@ -11,12 +11,52 @@
 
 namespace n2v {
 
+namespace {
+
+// Paper Tables 2 and 3: the nearest concepts of its examples, and its vector arithmetic,
+// for those whose concepts the space has (BRODEN names colours "<colour>-c").
+Json examples_json(Service& service, const std::string& space) {
+  const std::vector<std::string> queries = {"dog", "house", "wheel", "street", "bedroom", "car", "person"};
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> sums = {
+      {{"grass", "blue-c"}, {"green-c"}}, {{"grass"}, {"green-c"}}, {{"tree"}, {"wood"}}, {{"person"}, {"torso"}},
+      {{"lime", "yellow-c"}, {"green-c"}}};
+  Json nearest = Json::array(), arithmetic = Json::array();
+  for (const std::string& q : queries) {
+    NeighborsRequest r;
+    r.space = space;
+    r.concept_name = q;
+    r.k = 5;
+    try {
+      nearest.push_back({{"query", q}, {"hits", to_json(service.neighbors(r))["hits"]}});
+    } catch (const Error&) {  // not in this space (or a zero vector): the paper's list is a wish list
+    }
+  }
+  for (const auto& [positive, negative] : sums) {
+    AnalogyRequest r;
+    r.space = space;
+    r.positive = positive;
+    r.negative = negative;
+    r.k = 5;
+    try {
+      arithmetic.push_back({{"positive", positive}, {"negative", negative}, {"hits", to_json(service.analogy(r))["hits"]}});
+    } catch (const Error&) {
+    }
+  }
+  return {{"nearest", std::move(nearest)}, {"arithmetic", std::move(arithmetic)}};
+}
+
+}  // namespace
+
 Json report_json(Service& service, const std::vector<std::string>& requested) {
   std::vector<std::string> network, reference;
   for (const SpaceInfo& s : service.spaces().spaces) (is_reference(s) ? reference : network).push_back(s.id);
   const std::vector<std::string> analysed = requested.empty() ? network : requested;
   Json spaces = Json::array();
-  for (const std::string& id : analysed) spaces.push_back(to_json(service.analyses(id)));
+  for (const std::string& id : analysed) {
+    Json a = to_json(service.analyses(id));
+    a["examples"] = examples_json(service, id);
+    spaces.push_back(std::move(a));
+  }
   Json comparison = nullptr;
   std::vector<std::string> compared = analysed;
   compared.insert(compared.end(), reference.begin(), reference.end());
@@ -280,6 +320,34 @@ std::string report_html(const Json& report) {
            ") have a significant correlation (p &lt; 0.01) between max(w, 0) and the per-filter val set IoU; " +
            fmt(corr["share_significant_positive"], 2) + " a significant positive one.</p>" +
            correlation_histogram(corr["concepts"]);
+    }
+    // Tables 2 and 3.
+    const Json& ex = s["examples"];
+    if (!ex["nearest"].empty() || !ex["arithmetic"].empty()) {
+      h += "<h3>Nearest concepts and vector arithmetic (Tables 2 and 3)</h3><table><tr>";
+      auto header = [](const Json& e) {
+        if (e.contains("query")) return esc(e["query"].get<std::string>());
+        std::string t;
+        for (const Json& p : e["positive"]) t += (t.empty() ? "" : " + ") + esc(p.get<std::string>());
+        for (const Json& n : e["negative"]) t += " &minus; " + esc(n.get<std::string>());
+        return t;
+      };
+      std::vector<const Json*> columns;
+      for (const Json& e : ex["nearest"]) columns.push_back(&e);
+      for (const Json& e : ex["arithmetic"]) columns.push_back(&e);
+      for (const Json* e : columns) h += "<th>" + header(*e) + "</th>";
+      h += "</tr>";
+      for (size_t rank = 0; rank < 5; ++rank) {
+        h += "<tr>";
+        for (const Json* e : columns) {
+          const Json& hits = (*e)["hits"];
+          h += rank < hits.size() ? "<td style='text-align:left'>" + esc(hits[rank]["name"].get<std::string>()) + " (" +
+                                        fmt(hits[rank]["score"], 2) + ")</td>"
+                                  : "<td></td>";
+        }
+        h += "</tr>";
+      }
+      h += "</table>";
     }
     // Failures: mean val score by train-image count.
     const Json& f = s["failures"];

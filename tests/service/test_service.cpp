@@ -268,6 +268,17 @@ TEST_F(ServiceTest, ReportCoversEveryNetworkSpaceAndTheComparison) {
   EXPECT_FALSE(contains(html, "http://"));
   EXPECT_FALSE(contains(html, "https://"));
   EXPECT_EQ(report_json(service_, {"othernet.fc.seg"})["spaces"].size(), 1u);
+  // Tables 2 and 3 for the paper's examples the catalog has: dog, house, car and person are here,
+  // wheel, street and bedroom are not; of the sums only person - torso lacks a
+  // concept (torso).
+  const Json& ex = report["spaces"][0]["examples"];
+  std::vector<std::string> queries;
+  for (const Json& e : ex["nearest"]) queries.push_back(e["query"]);
+  EXPECT_EQ(queries, (std::vector<std::string>{"dog", "house", "car", "person"}));
+  EXPECT_EQ(ex["nearest"][0]["hits"].size(), 5u);
+  EXPECT_EQ(ex["arithmetic"].size(), 4u);
+  EXPECT_EQ(ex["arithmetic"][2]["negative"][0], "wood");  // tree - wood
+  EXPECT_TRUE(contains(html, "Tables 2 and 3"));
 }
 
 TEST(AnalogyBody, ParsesAndNamesTheBadKey) {
