@@ -191,4 +191,42 @@ FailureAnalysis failure_analysis(const std::vector<ScoredConcept>& concepts) {
   return f;
 }
 
+namespace {
+
+// Non-zero stats and nearest-rank deciles of one column (learned or single) of the images.
+void distribution(const std::vector<ImageIouRecord>& images, float ImageIouRecord::*field, NonZeroStats& stats,
+                  std::vector<DecileExample>& deciles) {
+  std::vector<std::pair<double, int>> nonzero;  // (IoU, row)
+  for (const ImageIouRecord& i : images) {
+    const float v = i.*field;
+    if (!std::isfinite(v)) continue;
+    ++stats.images;
+    if (v > 0) nonzero.emplace_back(v, i.image_row);
+  }
+  stats.nonzero = static_cast<int>(nonzero.size());
+  std::vector<double> values;
+  for (const auto& [v, row] : nonzero) values.push_back(v);
+  const MeanSe m = mean_se(values);
+  stats.mean = m.mean;
+  stats.sd = m.n >= 2 ? m.se * std::sqrt(static_cast<double>(m.n)) : NAN;
+  if (nonzero.empty()) return;
+  std::stable_sort(nonzero.begin(), nonzero.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t n = nonzero.size();
+  for (int d = 1; d <= 10; ++d) {
+    // Nearest rank: the smallest value with at least d/10 of the values at or below it.
+    const size_t rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(d / 10.0 * n - 1e-9)));
+    const auto& [v, row] = nonzero[rank - 1];
+    deciles.push_back({d / 10.0, v, row});
+  }
+}
+
+}  // namespace
+
+ImageIouDistribution image_iou_distribution(const std::vector<ImageIouRecord>& images) {
+  ImageIouDistribution d;
+  distribution(images, &ImageIouRecord::learned, d.learned, d.learned_deciles);
+  distribution(images, &ImageIouRecord::single, d.single, d.single_deciles);
+  return d;
+}
+
 }  // namespace n2v

@@ -9,6 +9,7 @@
 //   * Figure 9     -- per concept, Pearson's r between max(w, 0) and the per-filter val set IoU
 //                     (paper 5.2) with its two-sided p-value (Student's t, n - 2 degrees of
 //                     freedom); per space, the share significant at p < 0.01;
+//   * Figures 7, 8 -- a concept's per-image IoU: mean and sd of the non-zero part, deciles;
 //   * failures     -- score against the number of train images and against alpha, per
 //                     category (the paper ties failures to few or tiny examples).
 // The service (src/service) serves them, `net2vec report` writes them.
@@ -92,5 +93,24 @@ struct FailureAnalysis {
   std::vector<BinnedScores> by_train_count, by_alpha;
 };
 FailureAnalysis failure_analysis(const std::vector<ScoredConcept>& concepts);
+
+// ---- Figures 7 and 8 ----
+// A concept's per-image val IoU as the paper reports it: the mean and standard deviation of
+// the non-zero part (images where the mask found anything of the concept), and one example
+// image at each decile of that part.
+struct NonZeroStats {
+  int images = 0, nonzero = 0;  // defined values, and those > 0
+  double mean = 0, sd = 0;      // over the non-zero values (NaN when none; sd NaN below 2)
+};
+struct DecileExample {
+  double quantile = 0;  // 0.1, 0.2, ..., 1.0 (1.0: the best image)
+  double iou = 0;       // the value at that quantile of the non-zero part (nearest rank)
+  int row = 0;          // the image it belongs to (index.csv data row)
+};
+struct ImageIouDistribution {
+  NonZeroStats learned, single;
+  std::vector<DecileExample> learned_deciles, single_deciles;  // empty when nothing is non-zero
+};
+ImageIouDistribution image_iou_distribution(const std::vector<ImageIouRecord>& images);
 
 }  // namespace n2v

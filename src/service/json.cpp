@@ -169,6 +169,17 @@ Json to_json(const CompareResponse& r) {
           {"pairs", std::move(pairs)}};
 }
 
+namespace {
+Json nonzero_json(const NonZeroStats& s) {
+  return {{"images", s.images}, {"nonzero", s.nonzero}, {"mean", num(s.mean)}, {"sd", num(s.sd)}};
+}
+Json deciles_json(const std::vector<DecileExample>& deciles) {
+  Json out = Json::array();
+  for (const DecileExample& d : deciles) out.push_back({{"quantile", d.quantile}, {"iou", num(d.iou)}, {"row", d.row}});
+  return out;
+}
+}  // namespace
+
 Json to_json(const ConceptResponse& r) {
   const ConceptReport& c = r.report;
   const bool seg = !is_reference(r.space) && r.space.task == Task::kSegmentation;
@@ -202,7 +213,11 @@ Json to_json(const ConceptResponse& r) {
                                                       {"zero_single", c.zero_iou_single},
                                                       {"bins", r.image_iou.edges},
                                                       {"learned", r.image_iou.learned},
-                                                      {"single", r.image_iou.single}};
+                                                      {"single", r.image_iou.single},
+                                                      {"nonzero", {{"learned", nonzero_json(r.distribution.learned)},
+                                                                   {"single", nonzero_json(r.distribution.single)}}},
+                                                      {"deciles", {{"learned", deciles_json(r.distribution.learned_deciles)},
+                                                                   {"single", deciles_json(r.distribution.single_deciles)}}}};
   out["l1_norm"] = num(c.l1_norm);
   out["l2_norm"] = num(c.l2_norm);
   out["filters_for_half"] = c.filters_for_half;

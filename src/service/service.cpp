@@ -133,6 +133,7 @@ ConceptResponse Service::concept_detail(const ConceptRequest& request) {
   r.space = engine_.space_info(request.space);
   r.report = engine_.concept_report(request.space, request.name, request.top);
   if (!r.report.image_iou.empty()) {
+    r.distribution = image_iou_distribution(r.report.image_iou);
     constexpr int kBins = 20;
     ImageIouHistogram& h = r.image_iou;
     for (int b = 0; b <= kBins; ++b) h.edges.push_back(static_cast<double>(b) / kBins);

@@ -140,6 +140,7 @@ struct ConceptResponse {
   SpaceInfo space;
   ConceptReport report;
   ImageIouHistogram image_iou;  // empty edges where the concept has no per-image IoU
+  ImageIouDistribution distribution;  // Figures 7 and 8: the non-zero part and its deciles
 };
 
 // A concept's val images of the probe set, best first by the learned weights' IoU (images

@@ -152,3 +152,38 @@ TEST(FailureAnalysis, BinsByTrainImagesAndAlpha) {
 
 }  // namespace
 }  // namespace n2v
+
+namespace n2v {
+namespace {
+
+// Learned IoUs 0, 0.1, ..., 1.0 on rows 0..10 (and one undefined): the non-zero part is
+// 0.1 .. 1.0, mean 0.55, sd sqrt(sum (x - 0.55)^2 / 9) = sqrt(0.0916667) = 0.302765; its
+// nearest-rank deciles are the values themselves, 0.1 on row 1 ... 1.0 on row 10. Single:
+// all zero -> no deciles.
+TEST(ImageIouDistribution, NonZeroPartAndDeciles) {
+  std::vector<ImageIouRecord> images;
+  for (int i = 0; i <= 10; ++i) images.push_back({i, i / 10.0f, 0.0f});
+  images.push_back({11, NAN, NAN});
+  const ImageIouDistribution d = image_iou_distribution(images);
+  EXPECT_EQ(d.learned.images, 11);
+  EXPECT_EQ(d.learned.nonzero, 10);
+  EXPECT_NEAR(d.learned.mean, 0.55, 1e-6);
+  EXPECT_NEAR(d.learned.sd, std::sqrt(0.825 / 9), 1e-6);
+  ASSERT_EQ(d.learned_deciles.size(), 10u);
+  for (int q = 0; q < 10; ++q) {
+    EXPECT_NEAR(d.learned_deciles[q].quantile, (q + 1) / 10.0, 1e-12);
+    EXPECT_NEAR(d.learned_deciles[q].iou, (q + 1) / 10.0, 1e-6);
+    EXPECT_EQ(d.learned_deciles[q].row, q + 1);
+  }
+  EXPECT_EQ(d.single.nonzero, 0);
+  EXPECT_TRUE(std::isnan(d.single.mean));
+  EXPECT_TRUE(d.single_deciles.empty());
+  // Four values: the 10% .. 25% deciles take the first, 30% .. 50% the second, and so on.
+  const ImageIouDistribution four = image_iou_distribution({{5, 0.4f, 0}, {6, 0.2f, 0}, {7, 0.8f, 0}, {8, 0.6f, 0}});
+  EXPECT_EQ(four.learned_deciles[1].row, 6);   // 20%: rank ceil(0.8) = 1 -> 0.2
+  EXPECT_EQ(four.learned_deciles[2].row, 5);   // 30%: rank ceil(1.2) = 2 -> 0.4
+  EXPECT_EQ(four.learned_deciles[9].row, 7);   // 100%: the best
+}
+
+}  // namespace
+}  // namespace n2v
