@@ -502,6 +502,37 @@ async function main() {
         await until(async () => (await card.locator('.note').innerText()).includes('--probe'), 'a note on serve --probe');
       }
     }
+    if (conceptData.image_iou?.nonzero && conceptData.image_iou?.deciles) {
+      // Figures 7 and 8: the non-zero mean as printed, and one entry per learned-weights decile
+      // (thumbnails with --probe, else a table cell each).
+      const card = page.locator('.card.deciles');
+      await card.waitFor();
+      const { nonzero, deciles } = conceptData.image_iou;
+      assertEqual(await card.locator('.nonzero-learned .nz-mean').innerText(), fmt(nonzero.learned.mean, 3), 'non-zero mean (learned)');
+      assertEqual(await card.locator('.nonzero-single .nz-mean').innerText(), fmt(nonzero.single.mean, 3), 'non-zero mean (single)');
+      const entries = card.locator('.decile[data-set="learned"]');
+      await until(async () => (await entries.count()) === deciles.learned.length, `${deciles.learned.length} learned deciles shown`);
+      if (nonzero.learned.nonzero > 0) assert(deciles.learned.length === 10, 'ten deciles when some IoU is non-zero');
+      if (deciles.learned.length) {
+        const last = deciles.learned[deciles.learned.length - 1];
+        assert((await entries.last().innerText()).includes(fmt(last.iou, 2)), 'best decile last');
+      }
+      const radio = card.locator('input[type=radio][value=single]');
+      if (await radio.count()) {
+        // Images served: the thumbnails load, and the keyboard switches to the single filter's.
+        const photos = card.locator('.thumb img:not(.mask)');
+        await until(() => photos.evaluateAll((els) => els.length > 0 && els.every((e) => e.complete && e.naturalWidth > 0)), 'decile thumbnails loaded');
+        await card.locator('input[type=radio][value=learned]').focus();
+        await page.keyboard.press('ArrowRight');
+        await until(async () => (await card.locator('.decile[data-set="single"]').count()) === deciles.single.length, 'single-filter deciles after the keyboard switch');
+        assertEqual(await card.locator('.decile[data-set="learned"]').count(), 0, 'learned deciles replaced');
+        await until(() => photos.evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0)), 'single-filter decile thumbnails loaded');
+        await page.keyboard.press('ArrowLeft');
+        await until(async () => (await entries.count()) === deciles.learned.length, 'back to the learned deciles');
+      } else {
+        assertEqual(await card.locator('img').count(), 0, 'no probe image requested when not served');
+      }
+    }
     if (conceptData.filter_iou_val && conceptData.weights?.length) {
       // Paper 5.2: one dot per filter (with a defined single-filter IoU) and Pearson's r.
       const dots = conceptData.filter_iou_val.filter(Number.isFinite).length;

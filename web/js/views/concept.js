@@ -1,8 +1,9 @@
 // A concept's page (paper 5.2): its scores (learned weights vs the best single filter), its
-// weight vector over the layer's filters, the F sweep and the per-image IoU histogram.
+// weight vector over the layer's filters, the F sweep, the per-image IoU histogram and its
+// deciles (Figures 7 and 8).
 
 import { api } from '../api.js';
-import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
+import { h, replace, append, fmt, fmtInt, fmtPct, uid, loadSlot, emptyBox, metricName } from '../dom.js';
 import { filterBars, lineChart, columns, legend, inlineBar, scatter, pearson } from '../charts.js';
 import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
 import { categoryChip } from './common.js';
@@ -157,7 +158,7 @@ function weightIouCard(d, openFilter) {
  * over each (a toggle). The image and mask URLs come from the API (relative, like every
  * request); they are null when the server was not given the probe folder (serve --probe).
  */
-function imagesCard(d) {
+function imagesCard(d, images) {
   const grid = h('div', { class: 'thumbs with-masks' });
   const toggle = h('input', { type: 'checkbox', checked: true });
   toggle.addEventListener('change', () => grid.classList.toggle('with-masks', toggle.checked));
@@ -165,7 +166,7 @@ function imagesCard(d) {
     h('div', { class: 'card-head' }, h('h2', {}, 'Val images, best first'),
       h('label', { class: 'check' }, toggle, 'ground-truth mask')),
     grid);
-  loadSlot(grid).load((signal) => api.images({ space: d.space, name: d.name, limit: 12 }, signal), (r) => {
+  loadSlot(grid).load(images, (r) => {
     if (!r.images.length) {
       append(grid, emptyBox('No val images with this concept.'));
     } else if (!r.served) {
@@ -179,6 +180,95 @@ function imagesCard(d) {
         h('figcaption', {}, h('span', { title: 'set IoU of the learned weights on this image' }, `IoU ${fmt(im.learned, 2)}`),
           h('span', { class: 'muted', title: 'set IoU of the best single filter on this image' }, ` · single ${fmt(im.single, 2)}`)))));
     }
+  });
+  return section;
+}
+
+const DECILE_SETS = [
+  { key: 'learned', label: 'learned weights', title: 'Learned weights' },
+  { key: 'single', label: 'best single filter', title: 'Best single filter' },
+];
+
+/** "10%" for a decile's quantile (0.1). */
+function decilePct(q) {
+  return fmtPct(q, 0);
+}
+
+/** A probe image URL, relative like every request; only built once the server said it serves them. */
+function probeUrl(kind, params) {
+  return `api/probe/${kind}?${new URLSearchParams(params)}`;
+}
+
+/**
+ * Paper Figures 7 and 8: the mean ± sd of the non-zero per-image IoUs (zeros are images the
+ * concept's mask is predicted nowhere on, which the paper leaves out) and an example image at
+ * each decile of that non-zero part, best last. With the probe images served (the images
+ * answer's `served`), one thumbnail per decile, learned weights or best single filter (radio
+ * buttons); without them only the values, as a table: a probe URL would answer 404.
+ */
+function decilesCard(d, images) {
+  const nz = d.image_iou?.nonzero;
+  const dec = d.image_iou?.deciles;
+  if (!nz || !dec) return null;
+  const stat = (set) => {
+    const s = nz[set.key];
+    return [
+      h('dt', {}, set.title),
+      h('dd', { class: `nonzero-${set.key}` },
+        h('span', { class: 'nz-mean' }, fmt(s?.mean, 3)), ' ± ', h('span', { class: 'nz-sd' }, fmt(s?.sd, 3)),
+        h('span', { class: 'muted' }, ` (${fmtInt(s?.nonzero)} of ${fmtInt(s?.images)} images non-zero)`)),
+    ];
+  };
+  const head = h('div', { class: 'card-head' }, h('h2', {}, 'Per-image IoU by decile (paper Figures 7, 8)'));
+  const body = h('div', { class: 'decile-body' });
+  const section = h('section', { class: 'card wide deciles' }, head,
+    h('dl', { class: 'facts' }, DECILE_SETS.map(stat)),
+    h('p', { class: 'caption' }, 'Mean ± sd of the non-zero per-image IoUs on val, as the paper reports them.'),
+    body);
+  if (!dec.learned?.length && !dec.single?.length) {
+    append(body, emptyBox('No val image has a non-zero IoU, so there are no deciles.'));
+    return section;
+  }
+  loadSlot(body).load(images, (r) => {
+    if (!r.served) {
+      // Both sets in one table: nothing to switch between without the pictures.
+      const quantiles = (dec.learned.length ? dec.learned : dec.single).map((e) => e.quantile);
+      append(body,
+        h('div', { class: 'table-scroll' }, h('table', { class: 'data decile-table' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'decile'),
+            quantiles.map((q) => h('th', { scope: 'col', class: 'num' }, decilePct(q))))),
+          h('tbody', {}, DECILE_SETS.map((set) => h('tr', {},
+            h('th', { scope: 'row' }, set.title),
+            dec[set.key].map((e) => h('td', { class: 'num decile', 'data-set': set.key, title: `index.csv row ${e.row}` }, fmt(e.iou, 2)))))))),
+        h('p', { class: 'note' }, 'Non-zero per-image IoU at each decile; start ', h('code', {}, 'net2vec serve --probe'),
+          ' to see the image at each.'));
+      return;
+    }
+    const row = h('div', { class: 'thumbs decile-thumbs with-masks' });
+    const show = (key) => {
+      const set = DECILE_SETS.find((s) => s.key === key);
+      replace(row, dec[key].map((e) => h('figure', { class: 'thumb decile', 'data-set': key },
+        h('div', { class: 'thumb-box' },
+          h('img', {
+            src: probeUrl('image', { space: d.space, row: e.row }),
+            alt: `${d.name}: val image at the ${decilePct(e.quantile)} decile of the non-zero IoU of the ${set.label}`,
+            loading: 'lazy',
+          }),
+          h('img', { class: 'mask', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true', loading: 'lazy' })),
+        h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`))));
+    };
+    // Radio buttons, not clickable tabs: arrow keys switch the set, and the choice is announced.
+    const name = uid('decile-set');
+    const radios = h('fieldset', { class: 'radios' }, h('legend', {}, 'deciles of'),
+      DECILE_SETS.map((set) => h('label', { class: 'radio' },
+        h('input', {
+          type: 'radio', name, value: set.key, checked: set.key === 'learned',
+          onChange: (ev) => { if (ev.target.checked) show(set.key); },
+        }),
+        set.label)));
+    head.append(radios);
+    show('learned');
+    append(body, row);
   });
   return section;
 }
@@ -207,6 +297,13 @@ export function create(root, ctx) {
         replace(eyebrow, 'Concept #', String(d.number), ' in ', h('strong', {}, d.space),
           h('span', { class: 'muted' }, ` · ${info?.task || 'reference space'} · ${fmtInt(d.dim)} ${d.kind === 'reference' ? 'dimensions' : 'filters'}`));
         const openFilter = (k) => ctx.navigate(filterHref(d.space, k));
+        // The images answer says whether the probe images are served; the deciles card and the
+        // images card both need it, so it is fetched once.
+        let imagesAnswer = null;
+        const images = (signal) => {
+          imagesAnswer ??= api.images({ space: d.space, name: d.name, limit: 12 }, signal);
+          return imagesAnswer;
+        };
         if (d.kind === 'reference') {
           // No scores to plot: the note, the vector and its largest coordinates.
           append(body, h('div', { class: 'grid two' }, scoreCard(d), topFiltersCard(d)), weightsCard(d, null));
@@ -220,7 +317,8 @@ export function create(root, ctx) {
           weightsCard(d, openFilter),
           h('div', { class: 'grid two' }, topFiltersCard(d),
             h('div', { class: 'stack' }, filterScoresCard(d, openFilter), weightIouCard(d, openFilter))),
-          d.task === 'segmentation' && d.image_count > 0 ? imagesCard(d) : null);
+          d.task === 'segmentation' && d.image_count > 0 ? decilesCard(d, images) : null,
+          d.task === 'segmentation' && d.image_count > 0 ? imagesCard(d, images) : null);
       }, { suggest: suggestionLinks(route) });
     },
     destroy() {
