@@ -6,6 +6,7 @@
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <map>
+#include <random>
 
 namespace n2v {
 
@@ -227,6 +228,216 @@ ImageIouDistribution image_iou_distribution(const std::vector<ImageIouRecord>& i
   distribution(images, &ImageIouRecord::learned, d.learned, d.learned_deciles);
   distribution(images, &ImageIouRecord::single, d.single, d.single_deciles);
   return d;
+}
+
+// ---- map ----
+
+namespace {
+
+// Unit-normalised copy of the rows (zero rows stay zero).
+std::vector<double> unit_rows(const std::vector<float>& rows, int n, int d) {
+  std::vector<double> u(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n) * d);
+  for (int i = 0; i < n; ++i) {
+    double norm = 0;
+    for (int j = 0; j < d; ++j) norm += u[i * d + j] * u[i * d + j];
+    norm = std::sqrt(norm);
+    if (norm > 0)
+      for (int j = 0; j < d; ++j) u[i * d + j] /= norm;
+  }
+  return u;
+}
+
+double squared_distance(const double* a, const double* b, int d) {
+  double s = 0;
+  for (int j = 0; j < d; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
+  return s;
+}
+
+// The symmetric t-SNE input affinities P (n x n, row-major, summing to 1).
+std::vector<double> affinities(const std::vector<double>& dist, int n, double perplexity) {
+  std::vector<double> p(static_cast<size_t>(n) * n, 0.0);
+  const double target = std::log(perplexity);  // entropy in nats
+  for (int i = 0; i < n; ++i) {
+    double beta = 1, lo = 0, hi = INFINITY;
+    const double* di = dist.data() + static_cast<size_t>(i) * n;
+    double* pi = p.data() + static_cast<size_t>(i) * n;
+    for (int step = 0; step < 100; ++step) {
+      // Shift by the smallest distance so that exp does not underflow for every j.
+      double dmin = INFINITY;
+      for (int j = 0; j < n; ++j)
+        if (j != i) dmin = std::min(dmin, di[j]);
+      double sum = 0, weighted = 0;
+      for (int j = 0; j < n; ++j) {
+        pi[j] = j == i ? 0 : std::exp(-beta * (di[j] - dmin));
+        sum += pi[j];
+        weighted += pi[j] * (di[j] - dmin);
+      }
+      const double entropy = std::log(sum) + beta * weighted / sum;
+      for (int j = 0; j < n; ++j) pi[j] /= sum;
+      if (std::fabs(entropy - target) < 1e-5) break;
+      if (entropy > target) {  // too flat: sharpen
+        lo = beta;
+        beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
+      } else {
+        hi = beta;
+        beta = (beta + lo) / 2;
+      }
+    }
+  }
+  std::vector<double> sym(p.size());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      sym[static_cast<size_t>(i) * n + j] = std::max((p[static_cast<size_t>(i) * n + j] + p[static_cast<size_t>(j) * n + i]) / (2.0 * n), 1e-12);
+  return sym;
+}
+
+// k-means++ seeding and Lloyd iterations on unit rows; returns the cluster of each row,
+// clusters renumbered by size (largest first, ties by first member).
+std::vector<int> kmeans(const std::vector<double>& u, int n, int d, int k, std::mt19937& rng) {
+  std::vector<double> centres;
+  std::uniform_int_distribution<int> first(0, n - 1);
+  const int c0 = first(rng);
+  centres.insert(centres.end(), u.begin() + static_cast<std::ptrdiff_t>(c0) * d, u.begin() + static_cast<std::ptrdiff_t>(c0 + 1) * d);
+  std::vector<double> nearest(n, INFINITY);
+  for (int c = 1; c < k; ++c) {
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+      nearest[i] = std::min(nearest[i], squared_distance(&u[static_cast<size_t>(i) * d], &centres[static_cast<size_t>(c - 1) * d], d));
+      total += nearest[i];
+    }
+    std::uniform_real_distribution<double> pick(0, total);
+    double target = pick(rng), acc = 0;
+    int chosen = n - 1;
+    for (int i = 0; i < n; ++i) {
+      acc += nearest[i];
+      if (acc >= target) {
+        chosen = i;
+        break;
+      }
+    }
+    centres.insert(centres.end(), u.begin() + static_cast<std::ptrdiff_t>(chosen) * d,
+                   u.begin() + static_cast<std::ptrdiff_t>(chosen + 1) * d);
+  }
+  std::vector<int> label(n, 0);
+  for (int iter = 0; iter < 300; ++iter) {
+    bool changed = false;
+    for (int i = 0; i < n; ++i) {
+      int best = 0;
+      double best_d = INFINITY;
+      for (int c = 0; c < k; ++c) {
+        const double dc = squared_distance(&u[static_cast<size_t>(i) * d], &centres[static_cast<size_t>(c) * d], d);
+        if (dc < best_d) {
+          best_d = dc;
+          best = c;
+        }
+      }
+      changed = changed || label[i] != best;
+      label[i] = best;
+    }
+    if (!changed && iter > 0) break;
+    std::vector<double> sum(static_cast<size_t>(k) * d, 0.0);
+    std::vector<int> count(k, 0);
+    for (int i = 0; i < n; ++i) {
+      ++count[label[i]];
+      for (int j = 0; j < d; ++j) sum[static_cast<size_t>(label[i]) * d + j] += u[static_cast<size_t>(i) * d + j];
+    }
+    for (int c = 0; c < k; ++c)
+      if (count[c] > 0)  // an emptied cluster keeps its centre
+        for (int j = 0; j < d; ++j) centres[static_cast<size_t>(c) * d + j] = sum[static_cast<size_t>(c) * d + j] / count[c];
+  }
+  // Renumber by size.
+  std::vector<int> count(k, 0), first_member(k, n);
+  for (int i = 0; i < n; ++i) {
+    ++count[label[i]];
+    first_member[label[i]] = std::min(first_member[label[i]], i);
+  }
+  std::vector<int> order(k);
+  for (int c = 0; c < k; ++c) order[c] = c;
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return count[a] != count[b] ? count[a] > count[b] : first_member[a] < first_member[b];
+  });
+  std::vector<int> rank(k);
+  for (int r = 0; r < k; ++r) rank[order[r]] = r;
+  for (int& l : label) l = rank[l];
+  return label;
+}
+
+}  // namespace
+
+SpaceMap map_space(const std::vector<float>& rows, int n, int d, const MapOptions& options) {
+  SpaceMap m;
+  if (n <= 0 || d <= 0) return m;
+  const std::vector<double> u = unit_rows(rows, n, d);
+  std::mt19937 rng(options.seed);
+  m.k = std::clamp(options.clusters, 1, n);
+  m.cluster = kmeans(u, n, d, m.k, rng);
+  m.x.assign(n, 0.0);
+  m.y.assign(n, 0.0);
+  if (n < 3) {
+    for (int i = 0; i < n; ++i) m.x[i] = i;
+    return m;
+  }
+  std::vector<double> dist(static_cast<size_t>(n) * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      dist[static_cast<size_t>(i) * n + j] = squared_distance(&u[static_cast<size_t>(i) * d], &u[static_cast<size_t>(j) * d], d);
+  const double perplexity = std::clamp(options.perplexity, 1.0, std::max(1.0, (n - 1) / 3.0));
+  const std::vector<double> P = affinities(dist, n, perplexity);
+
+  std::normal_distribution<double> normal(0.0, 1e-4);
+  std::vector<double> Y(2 * static_cast<size_t>(n)), update(Y.size(), 0.0), gains(Y.size(), 1.0), grad(Y.size());
+  for (double& v : Y) v = normal(rng);
+  const double lr = std::max(n / 12.0, 50.0);  // n / early exaggeration (Belkina et al. 2019)
+  std::vector<double> num(static_cast<size_t>(n) * n);
+  for (int iter = 0; iter < options.iterations; ++iter) {
+    const double exaggeration = iter < 250 ? 12.0 : 1.0;
+    const double momentum = iter < 250 ? 0.5 : 0.8;
+    double qsum = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) {
+        const double dx = Y[2 * i] - Y[2 * j], dy = Y[2 * i + 1] - Y[2 * j + 1];
+        const double q = 1.0 / (1.0 + dx * dx + dy * dy);
+        num[static_cast<size_t>(i) * n + j] = num[static_cast<size_t>(j) * n + i] = q;
+        qsum += 2 * q;
+      }
+    std::fill(grad.begin(), grad.end(), 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        if (i == j) continue;
+        const double q = num[static_cast<size_t>(i) * n + j];
+        const double f = 4 * (exaggeration * P[static_cast<size_t>(i) * n + j] - q / qsum) * q;
+        grad[2 * i] += f * (Y[2 * i] - Y[2 * j]);
+        grad[2 * i + 1] += f * (Y[2 * i + 1] - Y[2 * j + 1]);
+      }
+    for (size_t t = 0; t < Y.size(); ++t) {
+      gains[t] = (grad[t] > 0) != (update[t] > 0) ? gains[t] + 0.2 : std::max(0.01, gains[t] * 0.8);
+      update[t] = momentum * update[t] - lr * gains[t] * grad[t];
+      Y[t] += update[t];
+    }
+    // Keep the map centred (the objective does not see translations).
+    double cx = 0, cy = 0;
+    for (int i = 0; i < n; ++i) {
+      cx += Y[2 * i];
+      cy += Y[2 * i + 1];
+    }
+    for (int i = 0; i < n; ++i) {
+      Y[2 * i] -= cx / n;
+      Y[2 * i + 1] -= cy / n;
+    }
+    if (iter + 1 == options.iterations) {
+      double kl = 0;
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j)
+          if (i != j) kl += P[static_cast<size_t>(i) * n + j] * std::log(P[static_cast<size_t>(i) * n + j] /
+                                                                         std::max(num[static_cast<size_t>(i) * n + j] / qsum, 1e-300));
+      m.kl = kl;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    m.x[i] = Y[2 * i];
+    m.y[i] = Y[2 * i + 1];
+  }
+  return m;
 }
 
 }  // namespace n2v

@@ -10,10 +10,12 @@
 //                     (paper 5.2) with its two-sided p-value (Student's t, n - 2 degrees of
 //                     freedom); per space, the share significant at p < 0.01;
 //   * Figures 7, 8 -- a concept's per-image IoU: mean and sd of the non-zero part, deciles;
+//   * map          -- a seeded t-SNE map of a space and its k-means clusters;
 //   * failures     -- score against the number of train images and against alpha, per
 //                     category (the paper ties failures to few or tiny examples).
 // The service (src/service) serves them, `net2vec report` writes them.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,5 +114,25 @@ struct ImageIouDistribution {
   std::vector<DecileExample> learned_deciles, single_deciles;  // empty when nothing is non-zero
 };
 ImageIouDistribution image_iou_distribution(const std::vector<ImageIouRecord>& images);
+
+// ---- a 2-D map of a space and its clusters (the paper's supplementary analysis) ----
+struct MapOptions {
+  double perplexity = 30;  // clipped to (n - 1) / 3 for small spaces
+  int iterations = 1000;
+  uint32_t seed = 1;       // the same seed and input give the same map, bit for bit
+  int clusters = 8;        // k of k-means (clipped to n)
+};
+struct SpaceMap {
+  std::vector<double> x, y;    // per row of the input
+  std::vector<int> cluster;    // k-means cluster of each row, 0..k-1 (clusters numbered by size, largest first)
+  int k = 0;
+  double kl = 0;               // the final Kullback-Leibler divergence of the t-SNE fit
+};
+// Exact t-SNE (van der Maaten & Hinton 2008: perplexity-calibrated Gaussian affinities on
+// cosine distances, Student-t map affinities, early exaggeration 12 for 250 iterations,
+// momentum 0.5 then 0.8, gains) of n unit-normalised rows of dimension d (row-major), and
+// k-means++ / Lloyd clusters of the same rows (cosine via unit vectors). O(n^2) per
+// iteration: meant for concept spaces (~1,200 rows at most), not for millions of points.
+SpaceMap map_space(const std::vector<float>& rows, int n, int d, const MapOptions& options = {});
 
 }  // namespace n2v

@@ -341,6 +341,18 @@ const std::vector<RouteEntry>& route_table() {
       const Params p(c.query, {"space"});
       return json_response(to_json(s.analyses(p.required("space"))));
     });
+    add("GET", "/api/map", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "perplexity", "iterations", "seed", "clusters"});
+      MapRequest r;
+      r.space = p.required("space");
+      r.options.perplexity = p.integer("perplexity", static_cast<int>(r.options.perplexity));
+      r.options.iterations = p.integer("iterations", r.options.iterations);
+      const int seed = p.integer("seed", static_cast<int>(r.options.seed));
+      N2V_CHECK(seed >= 0, kInvalidArgument, "seed must be a non-negative integer, got " << seed);
+      r.options.seed = static_cast<uint32_t>(seed);
+      r.options.clusters = p.integer("clusters", r.options.clusters);
+      return json_response(to_json(s.map(r)));
+    });
     add("GET", "/api/export", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "format", "normalize"});
       const ExportFormat format = parse_export_format(p.get("format").value_or("tsv"));

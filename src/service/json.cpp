@@ -302,6 +302,29 @@ Json to_json(const AnalysesResponse& r) {
   return out;
 }
 
+Json to_json(const MapResponse& r) {
+  Json out = space_header(r.space, std::nullopt);  // a map has no score
+  out["perplexity"] = r.options.perplexity;
+  out["iterations"] = r.options.iterations;
+  out["seed"] = r.options.seed;
+  out["kl"] = num(r.map.kl);
+  out["k"] = r.map.k;
+  Json points = Json::array();
+  std::vector<Json> members(r.map.k, Json::array());
+  for (size_t i = 0; i < r.concepts.size(); ++i) {
+    const ConceptVector& c = r.concepts[i];
+    points.push_back({{"number", c.concept_number}, {"name", c.name}, {"category", c.category}, {"x", num(r.map.x[i])},
+                      {"y", num(r.map.y[i])}, {"cluster", r.map.cluster[i]}});
+    members[r.map.cluster[i]].push_back(c.name);
+  }
+  out["points"] = std::move(points);
+  Json clusters = Json::array();
+  for (int c = 0; c < r.map.k; ++c)
+    clusters.push_back({{"cluster", c}, {"concept_count", members[c].size()}, {"members", std::move(members[c])}});
+  out["clusters"] = std::move(clusters);
+  return out;
+}
+
 Json to_json(const FilterUsageResponse& r) {
   Json out = space_header(r.space, score_metric(r.space));
   out["dim"] = r.usage.dim;

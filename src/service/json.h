@@ -21,6 +21,7 @@ Json to_json(const CompareResponse& r);
 Json to_json(const ConceptResponse& r);
 Json to_json(const ConceptImagesResponse& r);
 Json to_json(const AnalysesResponse& r);
+Json to_json(const MapResponse& r);
 Json to_json(const FilterUsageResponse& r);
 Json to_json(const FilterResponse& r);
 

@@ -182,6 +182,35 @@ AnalysesResponse Service::analyses(const std::string& space) {
   return r;
 }
 
+MapResponse Service::map(const MapRequest& request) {
+  const MapOptions& o = request.options;
+  N2V_CHECK(o.perplexity >= 2 && o.perplexity <= 100, kInvalidArgument,
+            "perplexity must be between 2 and 100, got " << o.perplexity);
+  N2V_CHECK(o.iterations >= 250 && o.iterations <= 5000, kInvalidArgument,
+            "iterations must be between 250 and 5000, got " << o.iterations);
+  N2V_CHECK(o.clusters >= 1 && o.clusters <= 50, kInvalidArgument, "clusters must be between 1 and 50, got " << o.clusters);
+  const uint64_t generation = catalog_.generation();
+  const SpaceInfo info = engine_.space_info(request.space);
+  const std::string key = request.space + "|" + std::to_string(o.perplexity) + "|" + std::to_string(o.iterations) + "|" +
+                          std::to_string(o.seed) + "|" + std::to_string(o.clusters) + "|" + std::to_string(generation);
+  {
+    std::lock_guard lock(map_mutex_);
+    if (const auto it = maps_.find(key); it != maps_.end()) return *it->second;
+  }
+  auto r = std::make_shared<MapResponse>();
+  r->space = info;
+  r->options = o;
+  r->concepts = engine_.vectors(request.space);
+  std::vector<float> rows;
+  for (const ConceptVector& v : r->concepts) rows.insert(rows.end(), v.weights.begin(), v.weights.end());
+  r->map = map_space(rows, static_cast<int>(r->concepts.size()), info.dim, o);
+  for (ConceptVector& v : r->concepts) v.weights.clear();
+  std::lock_guard lock(map_mutex_);
+  if (maps_.size() > 64) maps_.clear();  // a bound, not an LRU: maps are cheap to redo
+  maps_[key] = r;
+  return *r;
+}
+
 FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
   N2V_ASSERT(!request.filter);
   check_top(request.top);

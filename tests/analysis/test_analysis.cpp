@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 namespace n2v {
 namespace {
@@ -183,6 +184,83 @@ TEST(ImageIouDistribution, NonZeroPartAndDeciles) {
   EXPECT_EQ(four.learned_deciles[1].row, 6);   // 20%: rank ceil(0.8) = 1 -> 0.2
   EXPECT_EQ(four.learned_deciles[2].row, 5);   // 30%: rank ceil(1.2) = 2 -> 0.4
   EXPECT_EQ(four.learned_deciles[9].row, 7);   // 100%: the best
+}
+
+}  // namespace
+}  // namespace n2v
+
+namespace n2v {
+namespace {
+
+// Three well-separated clusters of 20 points in 10-D (directions e0, e1, e2 plus small noise).
+std::vector<float> three_clusters(std::vector<int>& truth) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  std::vector<float> rows;
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 20; ++i) {
+      for (int j = 0; j < 10; ++j) rows.push_back((j == c ? 1.0f : 0.0f) + noise(rng));
+      truth.push_back(c);
+    }
+  return rows;
+}
+
+TEST(MapSpace, KMeansFindsSeparatedClusters) {
+  std::vector<int> truth;
+  const std::vector<float> rows = three_clusters(truth);
+  MapOptions o;
+  o.clusters = 3;
+  o.iterations = 300;
+  const SpaceMap m = map_space(rows, 60, 10, o);
+  ASSERT_EQ(m.cluster.size(), 60u);
+  EXPECT_EQ(m.k, 3);
+  // Each true cluster maps to exactly one found cluster, and different ones to different.
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(m.cluster[c * 20 + i], m.cluster[c * 20]) << c << " " << i;
+  EXPECT_NE(m.cluster[0], m.cluster[20]);
+  EXPECT_NE(m.cluster[0], m.cluster[40]);
+  EXPECT_NE(m.cluster[20], m.cluster[40]);
+}
+
+// t-SNE keeps separated clusters apart: every point's nearest map neighbour is from its own
+// cluster, and each cluster's centre is farther from the others than its points are from it.
+// The same seed gives the same map.
+TEST(MapSpace, TsneKeepsClustersApartAndIsReproducible) {
+  std::vector<int> truth;
+  const std::vector<float> rows = three_clusters(truth);
+  MapOptions o;
+  o.perplexity = 10;
+  o.iterations = 500;
+  const SpaceMap m = map_space(rows, 60, 10, o);
+  int same = 0;
+  for (int i = 0; i < 60; ++i) {
+    int best = -1;
+    double best_d = INFINITY;
+    for (int j = 0; j < 60; ++j) {
+      if (j == i) continue;
+      const double d = std::hypot(m.x[i] - m.x[j], m.y[i] - m.y[j]);
+      if (d < best_d) {
+        best_d = d;
+        best = j;
+      }
+    }
+    same += truth[best] == truth[i];
+  }
+  EXPECT_EQ(same, 60);
+  double cx[3] = {}, cy[3] = {}, spread = 0;
+  for (int i = 0; i < 60; ++i) {
+    cx[truth[i]] += m.x[i] / 20;
+    cy[truth[i]] += m.y[i] / 20;
+  }
+  for (int i = 0; i < 60; ++i) spread = std::max(spread, std::hypot(m.x[i] - cx[truth[i]], m.y[i] - cy[truth[i]]));
+  for (int a = 0; a < 3; ++a)
+    for (int b = a + 1; b < 3; ++b) EXPECT_GT(std::hypot(cx[a] - cx[b], cy[a] - cy[b]), 2 * spread);
+  const SpaceMap again = map_space(rows, 60, 10, o);
+  EXPECT_EQ(again.x, m.x);
+  EXPECT_EQ(again.y, m.y);
+  EXPECT_TRUE(std::isfinite(m.kl));
+  o.seed = 2;
+  EXPECT_NE(map_space(rows, 60, 10, o).x, m.x);
 }
 
 }  // namespace

@@ -82,6 +82,8 @@ TEST_F(ApiTest, RoutesAnswerJson) {
   EXPECT_EQ(body(get("/api/filters?space=toynet.conv.seg"))["concepts_per_filter"].size(), 64u);
   EXPECT_EQ(body(get("/api/filters?space=toynet.conv.seg&filter=2"))["filter"], 2);
   EXPECT_EQ(body(get("/api/analyses?space=toynet.conv.seg"))["learned_vs_single"][0]["concept_count"], 42);
+  EXPECT_EQ(body(get("/api/map?space=othernet.fc.seg&iterations=250&clusters=4&seed=3"))["clusters"].size(), 4u);
+  expect_error(get("/api/map?space=othernet.fc.seg&seed=-1"), 400, "invalid_argument");
   // A raw vector, percent-encoded commas and a '+' for a space in a category value.
   std::string vector = "1%2C0";  // 32 values, the first comma percent-encoded
   for (int i = 0; i < 30; ++i) vector += ",0";

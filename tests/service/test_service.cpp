@@ -255,6 +255,44 @@ TEST_F(ServiceTest, AnalysesOfANetworkSpace) {
   EXPECT_TRUE(contains(m, "reference space")) << m;
 }
 
+TEST_F(ServiceTest, MapOfASpaceIsCachedAndChecked) {
+  MapRequest r;
+  r.space = "toynet.conv.seg";
+  r.options.iterations = 300;
+  r.options.clusters = 6;
+  const MapResponse m = service_.map(r);
+  ASSERT_EQ(m.concepts.size(), 42u);
+  EXPECT_EQ(m.map.x.size(), 42u);
+  EXPECT_EQ(m.map.k, 6);
+  const Json j = to_json(m);
+  EXPECT_TRUE(j["metric"].is_null());
+  int members = 0;
+  for (const Json& c : j["clusters"]) members += c["concept_count"].get<int>();
+  EXPECT_EQ(members, 42);
+  EXPECT_EQ(j["points"][0]["name"], m.concepts[0].name);
+  // The same request is answered from the cache: the same map.
+  EXPECT_EQ(service_.map(r).map.x, m.map.x);
+  // The concepts of one kind of thing (the catalog's groups: vehicles) share a cluster more
+  // often than not: car's cluster holds at least two other vehicles.
+  int car = 0;
+  while (m.concepts[car].name != "car") ++car;
+  int vehicles = 0;
+  for (size_t i = 0; i < m.concepts.size(); ++i)
+    for (const char* v : {"bus", "truck", "bicycle", "airplane", "boat", "train"})
+      vehicles += m.concepts[i].name == v && m.map.cluster[i] == m.map.cluster[car];
+  EXPECT_GE(vehicles, 2);
+  r.options.perplexity = 1;
+  error_of([&] { service_.map(r); }, ErrorCode::kInvalidArgument);
+  r.options.perplexity = 30;
+  r.options.clusters = 0;
+  error_of([&] { service_.map(r); }, ErrorCode::kInvalidArgument);
+  // Reference spaces have maps too.
+  MapRequest ref;
+  ref.space = "wordnet";
+  ref.options.iterations = 250;
+  EXPECT_EQ(service_.map(ref).concepts.size(), 42u);
+}
+
 TEST_F(ServiceTest, ReportCoversEveryNetworkSpaceAndTheComparison) {
   const Json report = report_json(service_);
   ASSERT_EQ(report["spaces"].size(), 3u);
