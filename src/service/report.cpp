@@ -55,6 +55,9 @@ Json report_json(Service& service, const std::vector<std::string>& requested) {
   for (const std::string& id : analysed) {
     Json a = to_json(service.analyses(id));
     a["examples"] = examples_json(service, id);
+    MapRequest map;
+    map.space = id;
+    a["map"] = to_json(service.map(map));
     spaces.push_back(std::move(a));
   }
   Json comparison = nullptr;
@@ -232,6 +235,40 @@ std::string correlation_histogram(const Json& concepts) {
   return svg;
 }
 
+// The t-SNE map coloured by k-means cluster, and each cluster's members.
+std::string map_svg(const Json& map) {
+  static const char* colours[] = {"#1d4ed8", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2",
+                                  "#65a30d", "#db2777", "#92400e", "#475569"};
+  const Json& points = map["points"];
+  if (points.empty()) return "";
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (const Json& p : points) {
+    x0 = std::min(x0, val(p["x"]));
+    x1 = std::max(x1, val(p["x"]));
+    y0 = std::min(y0, val(p["y"]));
+    y1 = std::max(y1, val(p["y"]));
+  }
+  const double sx = 380 / std::max(x1 - x0, 1e-9), sy = 380 / std::max(y1 - y0, 1e-9);
+  std::string svg = "<svg viewBox='0 0 400 400' width='400' height='400' role='img'>";
+  for (const Json& p : points) {
+    char dot[512];
+    std::snprintf(dot, sizeof dot, "<circle cx='%.1f' cy='%.1f' r='3.5' fill='%s'><title>%s (%s), cluster %d</title></circle>",
+                  10 + (val(p["x"]) - x0) * sx, 10 + (val(p["y"]) - y0) * sy, colours[p["cluster"].get<int>() % 10],
+                  esc(p["name"].get<std::string>()).c_str(), esc(p["category"].get<std::string>()).c_str(),
+                  p["cluster"].get<int>());
+    svg += dot;
+  }
+  svg += "</svg><table>";
+  for (const Json& c : map["clusters"]) {
+    std::string names;
+    for (const Json& m : c["members"]) names += (names.empty() ? "" : ", ") + esc(m.get<std::string>());
+    svg += "<tr><th><span style='color:" + std::string(colours[c["cluster"].get<int>() % 10]) + "'>&#9679;</span> " +
+           std::to_string(c["cluster"].get<int>()) + "</th><td>" + std::to_string(c["concept_count"].get<int>()) +
+           "</td><td style='text-align:left'>" + names + "</td></tr>";
+  }
+  return svg + "</table>";
+}
+
 // A matrix as a table with shaded cells (darker = larger).
 std::string matrix_table(const Json& spaces, const Json& matrix, bool higher_is_closer) {
   double lo = INFINITY, hi = -INFINITY;
@@ -349,6 +386,9 @@ std::string report_html(const Json& report) {
       }
       h += "</table>";
     }
+    if (s.contains("map") && !s["map"]["points"].empty())
+      h += "<h3>Map of the space (t-SNE, perplexity " + fmt(s["map"]["perplexity"], 0) + ", seed " +
+           std::to_string(s["map"]["seed"].get<int>()) + ") and its k-means clusters</h3>" + map_svg(s["map"]);
     // Failures: mean val score by train-image count.
     const Json& f = s["failures"];
     h += "<h3>Score by number of train images</h3><table><tr><th>category</th>";
