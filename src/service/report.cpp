@@ -413,6 +413,29 @@ std::string report_html(const Json& report) {
          " concepts every space shares. D<sub>ij</sub>: lower = more alike; CKA: higher = more alike.</p><h3>D<sub>ij</sub></h3>" +
          matrix_table(cmp["spaces"], cmp["distance"], false) + "<h3>Linear CKA</h3>" +
          matrix_table(cmp["spaces"], cmp["cka"], true);
+    // Per category: the mean D_ijc of each pair (the paper's Figure 10 bars).
+    std::vector<std::string> cats;
+    for (const Json& p : cmp["pairs"])
+      for (const Json& c : p["categories"])
+        if (std::find(cats.begin(), cats.end(), c["category"].get<std::string>()) == cats.end())
+          cats.push_back(c["category"].get<std::string>());
+    std::sort(cats.begin(), cats.end());
+    h += "<h3>Mean D<sub>ijc</sub> by category, per pair</h3><table><tr><th>pair</th>";
+    for (const std::string& c : cats) h += "<th>" + esc(c) + "</th>";
+    h += "<th>concepts that differ most</th></tr>";
+    for (const Json& p : cmp["pairs"]) {
+      h += "<tr><th>" + esc(p["a"].get<std::string>()) + " / " + esc(p["b"].get<std::string>()) + "</th>";
+      for (const std::string& cat : cats) {
+        std::string cell = "<td>&ndash;</td>";
+        for (const Json& c : p["categories"])
+          if (c["category"] == cat) cell = "<td>" + fmt(c["mean"], 2) + "</td>";
+        h += cell;
+      }
+      std::string names;
+      for (const Json& c : p["per_concept"]) names += (names.empty() ? "" : ", ") + esc(c["name"].get<std::string>());
+      h += "<td style='text-align:left'>" + names + "</td></tr>";
+    }
+    h += "</table>";
   } else if (cmp.is_object()) {
     h += "<p class=note>Not computed: " + esc(cmp.value("message", "")) + "</p>";
   } else {

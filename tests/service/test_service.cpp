@@ -301,6 +301,8 @@ TEST_F(ServiceTest, ReportCoversEveryNetworkSpaceAndTheComparison) {
   const std::string html = report_html(report);
   EXPECT_TRUE(contains(html, "paper Table 1"));
   EXPECT_TRUE(contains(html, "Figure 10"));
+  EXPECT_TRUE(contains(html, "by category, per pair"));
+  EXPECT_TRUE(contains(html, "toynet.conv.seg / toynet.conv.cls") || contains(html, "othernet.fc.seg / toynet.conv.cls"));
   for (const Json& s : report["spaces"]) EXPECT_TRUE(contains(html, s["space"].get<std::string>()));
   EXPECT_FALSE(contains(html, "<script"));  // self-contained and static
   EXPECT_FALSE(contains(html, "http://"));

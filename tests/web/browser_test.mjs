@@ -617,6 +617,68 @@ async function main() {
     }
   });
 
+  await check('the map: points, colour by cluster, search, zoom and the cluster list', async () => {
+    const expected = await apiGet(`map?space=${q(SPACE)}&clusters=8&seed=1`);
+    await goto(`#/neighbors?space=${q(SPACE)}`);
+    await page.locator('nav.views a[data-view=map]').click();
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/map')
+      && (await hashParams()).get('space') === SPACE, 'map URL');
+    const points = page.locator('svg.map-chart circle.map-point');
+    await points.first().waitFor();
+    assertEqual(await points.count(), expected.points.length, 'point marks');
+    assertEqual(await page.locator('nav.views a[aria-current=page]').getAttribute('data-view'), 'map', 'nav entry current');
+    // Every point names its concept on hover.
+    assert((await points.first().locator('title').textContent()).length > 0, 'point title');
+
+    await page.locator('.map-form select[name=color]').selectOption('cluster');
+    await until(async () => (await hashParams()).get('color') === 'cluster', 'color=cluster in the URL');
+    await until(async () => (await page.locator('.map-legend .legend-item').count()) === expected.k,
+      `legend entries = k (${expected.k})`);
+    const legendText = await texts('.map-legend .legend-item');
+    assert(legendText.every((t) => t.startsWith('cluster ')), `cluster legend: ${legendText.join(' | ')}`);
+
+    const search = page.locator('.map-form input[role=combobox]');
+    await search.fill(CONCEPT);
+    await search.press('Enter');
+    await until(async () => (await page.locator('svg.map-chart .map-point.is-match').count()) === 1, 'exactly one highlighted point');
+    assertEqual(await page.locator('svg.map-chart .map-label').evaluateAll((els) => els.map((e) => e.textContent)), [CONCEPT], 'the match\'s label');
+    assertEqual((await hashParams()).get('highlight'), CONCEPT, 'highlight in the URL');
+    assert(await page.locator('svg.map-chart.has-highlight').count() === 1, 'the others are dimmed');
+
+    const chart = page.locator('svg.map-chart');
+    const before = await chart.getAttribute('viewBox');
+    await page.locator('.map-zoom-buttons button[aria-label="Zoom in"]').focus();
+    await page.keyboard.press('Enter');
+    const zoomed = await until(async () => {
+      const v = await chart.getAttribute('viewBox');
+      return v !== before && v;
+    }, 'the + button changes the viewBox');
+    // The wheel zooms further around the pointer; Reset returns to the whole map.
+    const box = await chart.boundingBox();
+    await page.mouse.move(box.x + box.width / 3, box.y + box.height / 3);
+    await page.mouse.wheel(0, -300);
+    await until(async () => (await chart.getAttribute('viewBox')) !== zoomed, 'the wheel changes the viewBox');
+    await page.locator('.map-zoom-buttons button[aria-label="Reset zoom"]').click();
+    assertEqual(await chart.getAttribute('viewBox'), before, 'reset viewBox');
+
+    const clusters = page.locator('ol.map-clusters > li.map-cluster');
+    assertEqual(await clusters.count(), expected.k, 'clusters listed');
+    const sizes = (await texts('ol.map-clusters .cluster-size')).map((t) => Number(t.replace(/,/g, '')));
+    assertEqual(sizes.reduce((a, b) => a + b, 0), expected.points.length, 'cluster sizes sum to the points');
+    assertEqual(sizes, expected.clusters.map((c) => c.concept_count), 'cluster sizes');
+    // Clicking a cluster highlights exactly its points.
+    await clusters.nth(0).locator('button.map-cluster-toggle').click();
+    await until(async () => (await page.locator('svg.map-chart .map-point.is-match').count()) === expected.clusters[0].concept_count,
+      'the first cluster\'s points highlighted');
+    assertEqual(await clusters.nth(0).locator('button').getAttribute('aria-pressed'), 'true', 'cluster toggle pressed');
+    await shot('map');
+
+    // A point opens its concept page.
+    await page.locator('.map-zoom-buttons button[aria-label="Reset zoom"]').click();
+    await page.locator('svg.map-chart .map-point.is-match').first().click();
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/concept/'), 'a point opens its concept page');
+  });
+
   await check('no console errors, page errors or failed requests', async () => {
     assert(problems.length === 0, `${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   });

@@ -96,4 +96,7 @@ export const api = {
 
   /** A network space's analyses (paper Table 1, Figures 2, 3 and 9, failure bins); 400 for a reference space. */
   analyses: ({ space }, signal) => request('analyses', { params: { space }, signal }),
+
+  /** A seeded 2-D t-SNE map and k-means clusters: {space, k, kl, points: [...], clusters: [...]} */
+  map: ({ space, clusters, seed }, signal) => request('map', { params: { space, clusters, seed }, signal }),
 };

@@ -13,6 +13,7 @@ import * as compare from './views/compare.js';
 import * as concept from './views/concept.js';
 import * as filters from './views/filters.js';
 import * as analyses from './views/analyses.js';
+import * as map from './views/map.js';
 
 const VIEWS = {
   neighbors,
@@ -22,11 +23,12 @@ const VIEWS = {
   filters: { create: filters.createOverview },
   filter: { create: filters.createFilter },
   analyses,
+  map,
 };
 
 // The nav entry a view belongs to (the filter page sits under "Filters").
 const NAV_OF = {
-  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses',
+  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses', map: 'map',
 };
 
 const main = document.getElementById('view');

@@ -78,10 +78,20 @@ function frame(width, height, label, ...children) {
   }, title(label), ...children);
 }
 
-/** A legend as HTML: [{label, cls}] rendered as coloured swatches. */
+/** A legend as HTML: [{label, cls, style}] rendered as coloured swatches. */
 export function legend(items) {
-  return h('div', { class: 'legend' }, items.map(({ label, cls }) =>
-    h('span', { class: 'legend-item' }, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), label)));
+  return h('div', { class: 'legend' }, items.map(({ label, cls, style }) =>
+    h('span', { class: 'legend-item' }, h('span', { class: `swatch ${cls}`, style, 'aria-hidden': 'true' }), label)));
+}
+
+/**
+ * The colour of the k-th of many series (map categories and clusters): the classes s0..s7 for
+ * the first eight (as in Figure 3), then hues spaced by the golden angle, as an inline custom
+ * property so CSS rules using var(--series) work for every k. Returns {cls, style}.
+ */
+export function seriesColor(k) {
+  if (k < 8) return { cls: `s${k}`, style: null };
+  return { cls: 'sx', style: `--series: hsl(${Math.round((k * 137.508) % 360)} 55% 42%)` };
 }
 
 // ---- inline bar (tables of scores) -------------------------------------------------------------
@@ -535,4 +545,116 @@ export function pearson(xs, ys) {
   }
   // A constant coordinate (e.g. all weights <= 0) has no correlation.
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
+}
+
+// ---- pan and zoom (the concept map) -------------------------------------------------------------
+
+/**
+ * Zoom and pan for an <svg> by rewriting its viewBox (no transform on the content, so the
+ * browser keeps hit-testing and <title> tooltips in one coordinate system). The wheel zooms
+ * around the pointer, a drag pans, and when the SVG has focus + / - / 0 and the arrow keys do
+ * the same. The CSS custom property --zoom (the current scale) lets styles keep marks and
+ * labels the same size on screen. base = {x, y, w, h} is the full view (scale 1).
+ * Returns {zoomBy(factor), reset(), scale()}.
+ */
+export function panZoom(chart, base, { maxScale = 40, onChange = null } = {}) {
+  let view = { ...base };
+  const scale = () => base.w / view.w;
+  const apply = () => {
+    chart.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`);
+    chart.style.setProperty('--zoom', String(scale()));
+    onChange?.(scale());
+  };
+  // Keeps the view inside the base rectangle, so the map cannot be lost off-screen.
+  const clamp = () => {
+    view.x = Math.min(Math.max(view.x, base.x), base.x + base.w - view.w);
+    view.y = Math.min(Math.max(view.y, base.y), base.y + base.h - view.h);
+  };
+  // The user-space point under a client (screen) position.
+  const toUser = (clientX, clientY) => {
+    const m = chart.getScreenCTM();
+    if (!m) return { x: view.x + view.w / 2, y: view.y + view.h / 2 };
+    const p = new DOMPoint(clientX, clientY).matrixTransform(m.inverse());
+    return { x: p.x, y: p.y };
+  };
+  const zoomAt = (factor, at = { x: view.x + view.w / 2, y: view.y + view.h / 2 }) => {
+    const next = Math.min(Math.max(scale() * factor, 1), maxScale);
+    const f = next / scale();
+    if (f === 1) return;
+    // The point under the pointer stays where it is.
+    view = { x: at.x - (at.x - view.x) / f, y: at.y - (at.y - view.y) / f, w: view.w / f, h: view.h / f };
+    clamp();
+    apply();
+  };
+  const panBy = (dx, dy) => {
+    view.x += dx;
+    view.y += dy;
+    clamp();
+    apply();
+  };
+
+  chart.addEventListener('wheel', (event) => {
+    event.preventDefault(); // the page must not scroll while the map zooms
+    // deltaMode 1 is lines (Firefox), 0 pixels: about 100 px per notch either way.
+    const delta = event.deltaY * (event.deltaMode === 1 ? 33 : 1);
+    zoomAt(Math.exp(-delta / 300), toUser(event.clientX, event.clientY));
+  }, { passive: false });
+
+  // A drag starts only after a few pixels, so a click on a point still opens it; the pointer
+  // is captured from then on (capturing earlier would retarget that click to the <svg>).
+  let drag = null;
+  let dragged = false; // the click that ends a drag is not a click on a point
+  chart.addEventListener('pointerdown', (event) => {
+    if (event.button !== 0) return;
+    dragged = false;
+    drag = { id: event.pointerId, x: event.clientX, y: event.clientY, moving: false };
+  });
+  chart.addEventListener('click', (event) => {
+    if (dragged) event.stopPropagation();
+    dragged = false;
+  }, { capture: true });
+  chart.addEventListener('pointermove', (event) => {
+    if (!drag || event.pointerId !== drag.id) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (!drag.moving && Math.hypot(dx, dy) < 4) return;
+    if (!drag.moving) {
+      drag.moving = true;
+      chart.setPointerCapture(event.pointerId);
+      chart.classList.add('dragging');
+    }
+    const perPixel = view.w / chart.getBoundingClientRect().width;
+    panBy(-dx * perPixel, -dy * perPixel);
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+  });
+  const end = () => {
+    if (drag?.moving) {
+      chart.classList.remove('dragging');
+      dragged = true;
+    }
+    drag = null;
+  };
+  chart.addEventListener('pointerup', end);
+  chart.addEventListener('pointercancel', end);
+
+  chart.addEventListener('keydown', (event) => {
+    if (event.target !== chart) return;
+    const step = view.w / 10;
+    const keys = {
+      '+': () => zoomAt(1.5), '=': () => zoomAt(1.5), '-': () => zoomAt(1 / 1.5), 0: () => reset(),
+      ArrowLeft: () => panBy(-step, 0), ArrowRight: () => panBy(step, 0), ArrowUp: () => panBy(0, -step), ArrowDown: () => panBy(0, step),
+    };
+    const action = keys[event.key];
+    if (!action) return;
+    event.preventDefault();
+    action();
+  });
+
+  function reset() {
+    view = { ...base };
+    apply();
+  }
+  apply();
+  return { zoomBy: (factor) => zoomAt(factor), reset, scale };
 }

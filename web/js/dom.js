@@ -140,13 +140,13 @@ export function errorBox(error, suggest) {
 export function loadSlot(box) {
   let current = null;
   return {
-    async load(fetcher, render, { suggest } = {}) {
+    async load(fetcher, render, { suggest, loading = 'Loading…' } = {}) {
       current?.abort();
       const ctrl = new AbortController();
       current = ctrl;
       box.classList.add('is-stale');
       box.setAttribute('aria-busy', 'true');
-      const timer = setTimeout(() => replace(box, loadingBox()), 150);
+      const timer = setTimeout(() => replace(box, loadingBox(loading)), 150);
       let data;
       let failure = null;
       try {

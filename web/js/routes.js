@@ -7,11 +7,12 @@
 //   #/filters?space=S
 //   #/filter/K?space=S
 //   #/analyses?space=S
+//   #/map?space=S&clusters=8&seed=1&color=category&highlight=dog&cluster=2
 //
 // List values (analogy terms) are repeated keys rather than comma-joined, so names with
 // commas survive; space ids contain no commas, so `spaces` stays readable.
 
-export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses'];
+export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses', 'map'];
 
 /** '#/view/arg?params' from a view name, a params object (arrays repeat) and a path argument. */
 export function href(view, params = {}, arg = null) {
@@ -51,6 +52,7 @@ export const neighborsHref = (space, concept) => href('neighbors', { space, conc
 export const filterHref = (space, filter) => href('filter', { space }, filter);
 export const filtersHref = (space) => href('filters', { space });
 export const analysesHref = (space) => href('analyses', { space });
+export const mapHref = (space, params = {}) => href('map', { space, ...params });
 
 /** The URL of `route` with some parameters changed (null removes one). */
 export function withParams(route, changes = {}) {
