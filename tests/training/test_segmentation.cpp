@@ -157,6 +157,51 @@ TEST(Segmentation, NoOverlapOnTrainMeansNoBestFilter) {
   EXPECT_FLOAT_EQ(out[0].image_iou[0].single, 0.0f);
 }
 
+// The paper's eq. 2 has no bias, and here that, not the loss, decides (docs/METHOD.md "A
+// bias, not the loss"). Filter 0 reproduces the concept's mask (the top-left 2x2 block of a
+// 4x4 mask) and filter 1 fires on the top row of the 2x2 activations, a superset (the top
+// half). Bilinear upsampling (u = [1, .75, .25, 0]) gives at pixel (1,1) S0 = .5625,
+// S1 = .75 and at (2,0) S0 = S1 = .25: keeping (1,1) needs .5625 w0 + .75 w1 > 0, dropping
+// (2,0) needs w0 + w1 < 0 -- impossible together without a bias. So both losses stop short
+// of IoU 1 without a bias, and both reach it with one.
+struct LossCase {
+  Toy t;
+  LossCase() {
+    std::vector<Bit> on;
+    for (int i = 0; i < 8; ++i) {
+      on.push_back({i, 0, 0, 0});
+      on.push_back({i, 1, 0, 0});
+      on.push_back({i, 1, 0, 1});
+      t.ann.rows.push_back(i);
+      t.ann.splits.push_back(i < 6 ? Split::kTrain : Split::kVal);
+      t.ann.masks.push_back({i, 7, rect_mask(4, 4, 0, 0, 2, 2)});
+      t.ann.present.push_back({7});
+    }
+    t.acts = make_acts(8, 2, 2, 2, on);
+    t.ann.mask_height = t.ann.mask_width = 4;
+  }
+  // lr 0.1 for 300 epochs: long enough to converge on 6 train images.
+  float val_set_iou(bool log_loss, bool bias) {
+    SegmentationOptions o;
+    o.sgd.epochs = 300;
+    o.sgd.lr = 0.1;
+    o.log_loss = log_loss;
+    o.bias = bias;
+    o.subsets = {};
+    const std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, o);
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? -1.0f : out[0].score_val;
+  }
+};
+
+TEST(Segmentation, WithoutABiasNeitherLossSeparatesASuperset) {
+  LossCase c;
+  EXPECT_LT(c.val_set_iou(false, false), 0.9f);  // eq. 4 as printed, eq. 2 as printed: 0.667 here
+  EXPECT_LT(c.val_set_iou(true, false), 0.9f);   // --log-loss alone does not help
+  EXPECT_FLOAT_EQ(c.val_set_iou(false, true), 1.0f);  // --seg-bias does, with either loss
+  EXPECT_FLOAT_EQ(c.val_set_iou(true, true), 1.0f);
+}
+
 TEST(Segmentation, LearnedMaskScoresMatchPlainLoopReference) {
   Toy t = toy();
   std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));
