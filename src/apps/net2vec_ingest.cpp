@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   app.add_flag("--log-loss", o.log_loss, "Use the log (cross-entropy) form of eq. 4 instead of the "
                                         "linear form as printed (and as the authors' code does)");
   app.add_flag("--seg-bias", o.seg_bias, "Learn a bias in segmentation (eq. 2 has none)");
+  app.add_flag("--align-corners", o.align_corners,
+               "Upsample thresholded maps with bilinear align_corners = true, as the authors' PyTorch did "
+               "(default: false, today's PyTorch)");
   app.add_option("--min-train-images", o.min_train_images,
                  "Leave out concepts in fewer train images than this")
       ->capture_default_str();

@@ -62,6 +62,7 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
                        {"lr", seg.sgd.lr},               {"momentum", seg.sgd.momentum},
                        {"loss", seg.log_loss ? "log" : "linear"},
                        {"bias", seg.bias},               {"subsets", seg.subsets},
+                       {"align_corners", seg.align_corners},
                        {"min_train_images", seg.min_train_images},
                        {"mask_threshold", 0.5},          {"single_filter_threshold", 0.5},
                        {"alpha", "1 - mean concept pixel fraction over X_train,c"}};
@@ -188,6 +189,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   seg.sgd = {o.epochs, o.batch_size, o.lr, o.momentum};
   seg.log_loss = o.log_loss;
   seg.bias = o.seg_bias;
+  seg.align_corners = o.align_corners;
   if (o.seg_subsets) seg.subsets = *o.seg_subsets;
   seg.min_train_images = o.min_train_images;
   seg.seed = o.seed;

@@ -35,6 +35,7 @@ struct IngestOptions {
   double momentum = 0.9;
   bool log_loss = false;
   bool seg_bias = false;
+  bool align_corners = false;  // bilinear upsampling as the authors' PyTorch did
   std::optional<std::vector<int>> seg_subsets;  // unset: the paper's list
   int min_train_images = 1;
 

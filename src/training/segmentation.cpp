@@ -42,20 +42,27 @@ struct SegData {
   std::vector<int> labels;                     // concept index -> label number
   std::vector<std::vector<int64_t>> train, val;  // per concept: pair indices
   std::vector<float> alpha;                    // per concept
-  // Bilinear upsampling (align_corners = false) is separable: S(z) = Ry z Rx^T with
-  // Ry [mh, h], Rx [mw, w]. As matrices it runs as batched BLAS products, forward and
-  // adjoint alike.
+  // Bilinear upsampling is separable: S(z) = Ry z Rx^T with Ry [mh, h], Rx [mw, w]. As
+  // matrices it runs as batched BLAS products, forward and adjoint alike.
   torch::Tensor Ry, Rx;
+  bool align_corners = false;
 };
 
-// The interpolation matrix of one axis, as torch.nn.functional.interpolate(bilinear,
-// align_corners=false) computes it: source = max(0, (o + 0.5) * in / out - 0.5).
-torch::Tensor upsample_matrix(int64_t in, int64_t out) {
+// Where output index o of an axis samples the input (bilinear upsampling, as
+// torch.nn.functional.interpolate computes it): align_corners = false (today's PyTorch):
+// max(0, (o + 0.5) * in / out - 0.5); align_corners = true (the PyTorch the authors used):
+// o * (in - 1) / (out - 1), so the first and last samples sit on the first and last inputs.
+double source_coordinate(int64_t o, int64_t in, int64_t out, bool align_corners) {
+  if (align_corners) return out > 1 ? static_cast<double>(o) * (in - 1) / (out - 1) : 0.0;
+  return std::max(0.0, (o + 0.5) * static_cast<double>(in) / out - 0.5);
+}
+
+// The interpolation matrix of one axis.
+torch::Tensor upsample_matrix(int64_t in, int64_t out, bool align_corners) {
   torch::Tensor R = torch::zeros({out, in}, torch::kFloat32);
   auto a = R.accessor<float, 2>();
-  const double scale = static_cast<double>(in) / out;
   for (int64_t o = 0; o < out; ++o) {
-    double src = std::max(0.0, (o + 0.5) * scale - 0.5);
+    double src = source_coordinate(o, in, out, align_corners);
     int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
     int64_t i1 = std::min<int64_t>(i0 + 1, in - 1);
     float f = static_cast<float>(src - i0);
@@ -128,8 +135,9 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
                 .clone()
                 .to(d.device);
   d.mask_bytes = mask_bytes;
-  d.Ry = upsample_matrix(d.h, d.mh).to(d.device);
-  d.Rx = upsample_matrix(d.w, d.mw).to(d.device);
+  d.align_corners = options.align_corners;
+  d.Ry = upsample_matrix(d.h, d.mh, d.align_corners).to(d.device);
+  d.Rx = upsample_matrix(d.w, d.mw, d.align_corners).to(d.device);
   d.mask_cpu = std::move(mask_data);
   d.pixels_cpu = pixels;
   d.pair_image = detail::long_tensor(d.pair_image_cpu, d.device);
@@ -347,14 +355,12 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   }
 }
 
-// Bilinear upsampling (align_corners = false) along one axis, as a splat: for each input
-// index, the output indices it contributes to and with what weight (matches
-// torch.nn.functional.interpolate: source = (o + 0.5) * in / out - 0.5, clamped at 0).
-std::vector<std::vector<std::pair<int, double>>> splat_weights(int in, int out) {
+// Bilinear upsampling along one axis, as a splat: for each input index, the output indices
+// it contributes to and with what weight (the same coordinates as upsample_matrix).
+std::vector<std::vector<std::pair<int, double>>> splat_weights(int in, int out, bool align_corners) {
   std::vector<std::vector<std::pair<int, double>>> w(in);
-  const double scale = static_cast<double>(in) / out;
   for (int o = 0; o < out; ++o) {
-    double src = std::max(0.0, (o + 0.5) * scale - 0.5);
+    double src = source_coordinate(o, in, out, align_corners);
     int i0 = std::min(static_cast<int>(src), in - 1);
     int i1 = std::min(i0 + 1, in - 1);
     double f = src - i0;
@@ -377,8 +383,8 @@ void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
                         std::vector<double>& union_sum, const std::vector<uint8_t>& pair_is_val) {
   const int64_t C = static_cast<int64_t>(d.labels.size());
   const int64_t K = d.k, hw = d.h * d.w, S = d.mh * d.mw;
-  const auto wy = splat_weights(static_cast<int>(d.h), static_cast<int>(d.mh));
-  const auto wx = splat_weights(static_cast<int>(d.w), static_cast<int>(d.mw));
+  const auto wy = splat_weights(static_cast<int>(d.h), static_cast<int>(d.mh), d.align_corners);
+  const auto wx = splat_weights(static_cast<int>(d.w), static_cast<int>(d.mw), d.align_corners);
   // Pairs grouped by image (the annotations are sorted by image).
   const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
   std::vector<int64_t> starts;

@@ -33,6 +33,9 @@ struct SegmentationOptions {
   SgdOptions sgd;                  // paper: lr 1e-4, momentum 0.9, batch 64, 30 epochs
   bool log_loss = false;           // eq. 4 as printed (linear in M) unless set
   bool bias = false;               // eq. 2 has no bias
+  // Bilinear upsampling of the thresholded maps: align_corners = false (today's PyTorch
+  // default) unless set; the authors' PyTorch of the time behaved as align_corners = true.
+  bool align_corners = false;
   std::vector<int> subsets = paper_segmentation_subsets();
   int min_train_images = 1;        // concepts with fewer train (or zero val) images are left out
   int pairs_per_chunk = 512;       // (image, concept) pairs per pass: ~25 MB tensors at 112x112

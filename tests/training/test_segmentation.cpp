@@ -133,6 +133,20 @@ std::vector<double> upsample(const std::vector<double>& in, int h, int w, int oh
   return out;
 }
 
+// --align-corners: bilinear 2 -> 4 with align_corners = true samples at 0, 1/3, 2/3, 1, so
+// u = [1, 2/3, 1/3, 0] and the upsampled single filter at (0,0) exceeds 1/2 on 3 pixels of
+// the 2x2 block ((1,1) gets 4/9), not on all 4 as with align_corners = false: train set IoU
+// 3/4 instead of 1.
+TEST(Segmentation, AlignCornersMovesTheSamplePoints) {
+  Toy t = toy();
+  SegmentationOptions o = one_step(0.1);
+  o.align_corners = true;
+  const std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, o);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].best_filter, 0);
+  EXPECT_FLOAT_EQ(out[0].best_filter_train, 0.75f);
+}
+
 // A concept no filter overlaps on train (the bottom-left block; filters 0 and 1 fire on the
 // top row) has no best filter: -1, not filter 0 (which would over-count filter 0 in the
 // paper's Figure 5). Its per-filter val IoUs are still stored.
