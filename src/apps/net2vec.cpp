@@ -163,7 +163,8 @@ int cmd_report(const Common& c, const ReportArgs& a) {
 // ---- reference ----
 
 struct ReferenceArgs {
-  std::string wordnet_dir = "/usr/share/wordnet", overrides, name, file, format = "auto";
+  std::string wordnet_dir = "/usr/share/wordnet", overrides, name, file, format = "auto", multi_word = "mean";
+  bool no_instance_hypernyms = false;
 };
 
 int print_import(const Common& c, const n2v::ReferenceImportReport& r) {
@@ -183,12 +184,15 @@ int print_import(const Common& c, const n2v::ReferenceImportReport& r) {
 
 int cmd_reference(const Common& c, const ReferenceArgs& a, bool wordnet) {
   Catalog catalog = Catalog::open(c.db, Catalog::Mode::kReadWrite);
-  if (wordnet) return print_import(c, n2v::import_wordnet(catalog, a.wordnet_dir, a.overrides));
+  if (wordnet)
+    return print_import(c, n2v::import_wordnet(catalog, a.wordnet_dir, a.overrides, !a.no_instance_hypernyms));
+  N2V_CHECK(a.multi_word == "mean" || a.multi_word == "skip", kInvalidArgument,
+            "multi-word must be mean or skip, got '" << a.multi_word << "'");
   n2v::WordVectorFormat format = n2v::WordVectorFormat::kAuto;
   if (a.format == "bin") format = n2v::WordVectorFormat::kWord2VecBinary;
   else if (a.format == "text") format = n2v::WordVectorFormat::kText;
   else N2V_CHECK(a.format == "auto", kInvalidArgument, "word-vector format must be auto, bin or text, got '" << a.format << "'");
-  return print_import(c, n2v::import_word_vectors(catalog, a.name, a.file, format));
+  return print_import(c, n2v::import_word_vectors(catalog, a.name, a.file, format, a.multi_word == "mean"));
 }
 
 }  // namespace
@@ -308,11 +312,17 @@ int main(int argc, char** argv) {
   add_common(wordnet, common);
   wordnet->add_option("--wordnet-dir", ra.wordnet_dir, "WNDB files (index.noun, data.noun)")->capture_default_str();
   wordnet->add_option("--overrides", ra.overrides, "TSV of concept name -> synset offset (e.g. data/wordnet_overrides.tsv)");
+  wordnet->add_flag("--no-instance-hypernyms", ra.no_instance_hypernyms,
+                    "Follow hypernym pointers only, as the paper's authors did (default: instance hypernyms too)");
   CLI::App* vectors = reference->add_subcommand("vectors", "Word vectors (word2vec / GloVe) for the catalog's concepts");
   add_common(vectors, common);
   vectors->add_option("--name", ra.name, "Space id to write, e.g. glove-100d")->required();
   vectors->add_option("--file", ra.file, "Vector file")->required();
   vectors->add_option("--format", ra.format, "auto, bin (word2vec binary) or text (word2vec / GloVe text)")
+      ->capture_default_str();
+  vectors->add_option("--multi-word", ra.multi_word,
+                      "A multi-word name the file lacks as a phrase: mean (of its words' vectors) or skip (the "
+                      "authors' choice)")
       ->capture_default_str();
 
   n2v::ServerOptions so;

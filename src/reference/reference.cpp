@@ -30,7 +30,7 @@ std::string some(const std::vector<std::string>& names, size_t limit = 10) {
 }  // namespace
 
 ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordnet_dir,
-                                     const std::string& overrides_tsv) {
+                                     const std::string& overrides_tsv, bool instance_hypernyms) {
   const std::vector<std::string> names = catalog_concepts(catalog);
   const WordNet wordnet = WordNet::load(wordnet_dir);
   const SynsetOverrides overrides =
@@ -48,12 +48,13 @@ ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordne
   N2V_CHECK(report.unmapped.size() < names.size(), kNotFound,
             "no catalog concept is a WordNet noun in " << wordnet_dir << ": " << some(names));
   std::vector<SynsetOffset> dims;
-  const auto vectors = wordnet_vectors(wordnet, mapped, &dims);
+  const auto vectors = wordnet_vectors(wordnet, mapped, &dims, instance_hypernyms);
   report.mapped = static_cast<int>(vectors.size());
   report.dim = static_cast<int>(dims.size());
 
   std::ostringstream source;
-  source << "WordNet noun hypernym closures (indicator, L2-normalised) from " << wordnet_dir << " ("
+  source << "WordNet noun hypernym closures" << (instance_hypernyms ? " with instance hypernyms" : " (hypernyms only)")
+         << " (indicator, L2-normalised) from " << wordnet_dir << " ("
          << wordnet.synset_count() << " synsets); overrides: "
          << (overrides_tsv.empty() ? std::string("none") : overrides_tsv) << " (" << used_overrides
          << " used); " << report.mapped << " concepts, " << report.dim
@@ -64,7 +65,8 @@ ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordne
 }
 
 ReferenceImportReport import_word_vectors(Catalog& catalog, const std::string& name,
-                                          const std::string& path, WordVectorFormat format) {
+                                          const std::string& path, WordVectorFormat format,
+                                          bool average_words) {
   check_id_part(name, "reference space id");
   const std::vector<std::string> names = catalog_concepts(catalog);
   std::unordered_set<std::string> wanted;
@@ -78,7 +80,7 @@ ReferenceImportReport import_word_vectors(Catalog& catalog, const std::string& n
   report.dim = vectors.dim;
   std::vector<std::pair<std::string, std::vector<float>>> rows;
   for (const std::string& concept_name : names) {
-    if (auto v = concept_word_vector(vectors, concept_name))
+    if (auto v = concept_word_vector(vectors, concept_name, average_words))
       rows.emplace_back(concept_name, std::move(*v));
     else
       report.unmapped.push_back(concept_name);
@@ -93,7 +95,7 @@ ReferenceImportReport import_word_vectors(Catalog& catalog, const std::string& n
                                                                          : "GloVe text";
   source << "word vectors (" << kind << ", as stored: not normalised) from " << path << " ("
          << vectors.file_words << " words, dim " << vectors.dim << "); " << report.mapped
-         << " concepts (multi-word names: mean of their words)";
+         << " concepts (multi-word names: " << (average_words ? "mean of their words" : "only as whole phrases") << ")";
   catalog.write_reference_space(name, source.str(), vectors.dim, rows);
   std::sort(report.unmapped.begin(), report.unmapped.end());
   return report;

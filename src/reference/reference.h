@@ -23,13 +23,18 @@ struct ReferenceImportReport {
 // WordNet 3.0 from WNDB files (index.noun, data.noun under `wordnet_dir`, Debian
 // wordnet-base: /usr/share/wordnet). `overrides_tsv`: concept name -> synset offset table
 // (data/wordnet_overrides.tsv); "" for none. Writes space "wordnet" (replacing it).
+// instance_hypernyms: follow instance-hypernym pointers ('@i') too (default); the authors'
+// closure uses hypernyms ('@') only.
 ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordnet_dir,
-                                     const std::string& overrides_tsv);
+                                     const std::string& overrides_tsv, bool instance_hypernyms = true);
 
 enum class WordVectorFormat { kAuto, kWord2VecBinary, kText };
 // Word vectors (word2vec binary, word2vec text with a "count dim" header, or GloVe text
 // without one). Writes space `name` (e.g. "glove-100d"), replacing it.
+// average_words: a multi-word concept name the file lacks as a phrase gets the mean of its
+// words' vectors (default); false leaves it out (the authors' choice).
 ReferenceImportReport import_word_vectors(Catalog& catalog, const std::string& name,
-                                          const std::string& path, WordVectorFormat format);
+                                          const std::string& path, WordVectorFormat format,
+                                          bool average_words = true);
 
 }  // namespace n2v

@@ -446,12 +446,12 @@ std::vector<std::string> word_vector_keys(std::string_view concept_name) {
 }
 
 std::optional<std::vector<float>> concept_word_vector(const WordVectors& vectors,
-                                                      std::string_view concept_name) {
+                                                      std::string_view concept_name, bool average_words) {
   std::string base;
   for (const std::string& key : whole_keys(concept_name, &base))
     if (const float* v = vectors.find(key)) return std::vector<float>(v, v + vectors.dim);
   const std::vector<std::string> words = split_words(base);
-  if (words.size() < 2) return std::nullopt;
+  if (words.size() < 2 || !average_words) return std::nullopt;
   std::vector<double> sum(vectors.dim, 0.0);
   for (const std::string& w : words) {
     const float* v = vectors.find(w);

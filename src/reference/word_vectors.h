@@ -68,7 +68,9 @@ std::vector<std::string> word_vector_keys(std::string_view concept_name);
 // A concept's vector: the whole name (or phrase) when the file has it (first match among the
 // keys above), else the mean of its words' vectors (each word as is or lower-cased) when it
 // has several and the file has them all; nullopt otherwise.
+// average_words = false leaves a multi-word name without a vector unless the file has the
+// whole phrase (the authors' choice).
 std::optional<std::vector<float>> concept_word_vector(const WordVectors& vectors,
-                                                      std::string_view concept_name);
+                                                      std::string_view concept_name, bool average_words = true);
 
 }  // namespace n2v

@@ -310,7 +310,7 @@ std::optional<std::string> WordNet::base_form(std::string_view word) const {
   return std::nullopt;
 }
 
-std::vector<SynsetOffset> WordNet::hypernym_closure(SynsetOffset offset) const {
+std::vector<SynsetOffset> WordNet::hypernym_closure(SynsetOffset offset, bool instance_hypernyms) const {
   N2V_CHECK(synset(offset) != nullptr, kNotFound,
             "no synset " << format_offset(offset) << " in " << dir_ << "/data.noun");
   std::unordered_set<SynsetOffset> seen = {offset};
@@ -318,9 +318,11 @@ std::vector<SynsetOffset> WordNet::hypernym_closure(SynsetOffset offset) const {
   while (!stack.empty()) {
     const Synset& s = synsets_.at(stack.back());
     stack.pop_back();
-    for (const auto* list : {&s.hypernyms, &s.instance_hypernyms})
+    for (const auto* list : {&s.hypernyms, &s.instance_hypernyms}) {
+      if (list == &s.instance_hypernyms && !instance_hypernyms) continue;
       for (SynsetOffset target : *list)
         if (seen.insert(target).second) stack.push_back(target);
+    }
   }
   std::vector<SynsetOffset> result(seen.begin(), seen.end());
   std::sort(result.begin(), result.end());
@@ -417,12 +419,12 @@ std::vector<ConceptSynset> map_concepts_to_synsets(const WordNet& wordnet,
 
 std::vector<std::pair<std::string, std::vector<float>>> wordnet_vectors(
     const WordNet& wordnet, const std::vector<ConceptSynset>& mapped,
-    std::vector<SynsetOffset>* dims) {
+    std::vector<SynsetOffset>* dims, bool instance_hypernyms) {
   std::vector<std::pair<const ConceptSynset*, std::vector<SynsetOffset>>> closures;
   std::vector<SynsetOffset> all;
   for (const ConceptSynset& m : mapped) {
     if (m.rule == SynsetRule::kUnmapped) continue;
-    closures.emplace_back(&m, wordnet.hypernym_closure(m.offset));
+    closures.emplace_back(&m, wordnet.hypernym_closure(m.offset, instance_hypernyms));
     all.insert(all.end(), closures.back().second.begin(), closures.back().second.end());
   }
   std::sort(all.begin(), all.end());

@@ -50,7 +50,8 @@ class WordNet {
 
   // Every synset reachable by hypernym and instance-hypernym pointers, along every path,
   // the synset itself included; sorted. Throws kNotFound for an unknown offset.
-  std::vector<SynsetOffset> hypernym_closure(SynsetOffset offset) const;
+  // instance_hypernyms = false follows '@' pointers only (the authors' closure).
+  std::vector<SynsetOffset> hypernym_closure(SynsetOffset offset, bool instance_hypernyms = true) const;
 
   size_t synset_count() const { return synsets_.size(); }
   size_t lemma_count() const { return index_.size(); }
@@ -123,6 +124,6 @@ std::vector<ConceptSynset> map_concepts_to_synsets(const WordNet& wordnet,
 // is 1/sqrt(closure size)). `dims` receives the offset of each dimension.
 std::vector<std::pair<std::string, std::vector<float>>> wordnet_vectors(
     const WordNet& wordnet, const std::vector<ConceptSynset>& mapped,
-    std::vector<SynsetOffset>* dims = nullptr);
+    std::vector<SynsetOffset>* dims = nullptr, bool instance_hypernyms = true);
 
 }  // namespace n2v

@@ -166,6 +166,10 @@ TEST(WordVectors, ConceptNames) {
   EXPECT_EQ(vec("big light"), std::nullopt);  // ... or lower-cased, never capitalised
   EXPECT_EQ(vec("red light"), std::nullopt);  // a missing word: absent
   EXPECT_EQ(vec("unicorn"), std::nullopt);
+  // The authors' choice: multi-word names only as whole phrases.
+  EXPECT_EQ(concept_word_vector(v, "traffic light", false), std::nullopt);
+  EXPECT_EQ(concept_word_vector(v, "New York", false), (std::vector<float>{-1, 1}));
+  EXPECT_EQ(concept_word_vector(v, "blue-c", false), (std::vector<float>{0.5f, 0.25f}));
 
   const auto keys = word_vector_keys("Traffic Light-c");
   for (const char* k : {"Traffic Light-c", "traffic light-c", "Traffic_Light-c", "Traffic_Light",

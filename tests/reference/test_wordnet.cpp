@@ -114,6 +114,9 @@ TEST(WordNetFixture, ClosuresWorkedOutByHand) {
   // Instance hypernyms are followed, both of them.
   EXPECT_EQ(wn.hypernym_closure(kHero), sorted({kHero, kInventor, kMathematician, kPerson,
                                                 kOrganism, kObject, kPhysicalEntity, kEntity}));
+  // The authors' closure (hypernyms only): Hero has no '@' pointer, so it stays alone.
+  EXPECT_EQ(wn.hypernym_closure(kHero, false), (std::vector<SynsetOffset>{kHero}));
+  EXPECT_EQ(wn.hypernym_closure(kDog, false), wn.hypernym_closure(kDog));
   EXPECT_EQ(wn.hypernym_closure(kHeronBird),
             sorted({kHeronBird, kBird, kAnimal, kOrganism, kObject, kPhysicalEntity, kEntity}));
   EXPECT_EQ(wn.hypernym_closure(kBlue), sorted({kBlue, kChromatic, kColor, kAbstraction, kEntity}));
