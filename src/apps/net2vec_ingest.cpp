@@ -77,6 +77,12 @@ int main(int argc, char** argv) {
   app.add_option("--cls-lr", o.cls_lr,
                  "Classification learning rate (SGD, momentum 0.9), on pooled features divided by the RMS norm of the train rows")
       ->capture_default_str();
+  std::string cls_budget = "ours";
+  app.add_option("--cls-budget", cls_budget,
+                 "ours: ceil(N_train / batch) balanced steps per concept per epoch on centred, scaled features; "
+                 "authors: one balanced pass of 2 min(P, N) images per concept per epoch on raw features, "
+                 "lr 1e-4 unless --cls-lr is given (docs/METHOD.md)")
+      ->capture_default_str();
   app.add_option("--seg-subsets", seg_subsets,
                  "Filter counts F to retrain segmentation with (top-F by |w|); '' for none. "
                  "Default: the paper's 1,2,4,8,16,32,64,128,160,192,224");
@@ -121,6 +127,10 @@ int main(int argc, char** argv) {
     for (const std::string& t : n2v::split(tasks, ',')) o.tasks.push_back(n2v::parse_task(std::string(n2v::trim(t))));
     if (app.count("--seg-subsets")) o.seg_subsets = n2v::parse_int_list(seg_subsets, "--seg-subsets");
     if (app.count("--cls-subsets")) o.cls_subsets = n2v::parse_int_list(cls_subsets, "--cls-subsets");
+    N2V_CHECK(cls_budget == "ours" || cls_budget == "authors", kInvalidArgument,
+              "--cls-budget must be ours or authors, got '" << cls_budget << "'");
+    o.cls_authors_budget = cls_budget == "authors";
+    if (o.cls_authors_budget && !app.count("--cls-lr")) o.cls_lr = 1e-4;
     if (!mean.empty()) o.mean = parse_triple(mean, "--mean");
     if (!stdev.empty()) o.std = parse_triple(stdev, "--std");
     using Mode = n2v::Progress::Mode;

@@ -68,6 +68,9 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
                        {"alpha", "1 - mean concept pixel fraction over X_train,c"}};
   j["classification"] = {{"epochs", cls.sgd.epochs},   {"batch_size", cls.sgd.batch_size},
                          {"lr", cls.sgd.lr},           {"momentum", cls.sgd.momentum},
+                         {"budget", cls.authors_budget ? "authors: ceil(2 min(P, N) / batch) steps per concept per epoch"
+                                                       : "ceil(N_train / batch) steps per concept per epoch"},
+                         {"features", cls.authors_budget ? "raw pooled" : "pooled, centred on the train mean, / RMS norm"},
                          {"subsets", cls.subsets},     {"min_train_images", cls.min_train_images},
                          {"sampling", "balanced: batch/2 positives + batch/2 negatives"},
                          {"accuracy", "balanced (mean of TPR and TNR) on val"}};
@@ -196,6 +199,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   seg.device = device;
   ClassificationOptions cls;
   cls.sgd = {o.cls_epochs, o.batch_size, o.cls_lr, o.momentum};
+  cls.authors_budget = o.cls_authors_budget;
   if (o.cls_subsets) cls.subsets = *o.cls_subsets;
   cls.min_train_images = o.min_train_images;
   cls.seed = o.seed;

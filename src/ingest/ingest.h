@@ -42,6 +42,7 @@ struct IngestOptions {
   // Classification (paper 3.2).
   int cls_epochs = 30;
   double cls_lr = 1.0;
+  bool cls_authors_budget = false;  // the authors' classification budget (training.h)
   std::optional<std::vector<int>> cls_subsets;  // unset: the paper's list
 
   // Preprocessing overrides (unset: what the model file declares, else ImageNet defaults

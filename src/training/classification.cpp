@@ -26,6 +26,7 @@ struct ClsData {
   torch::Device device{torch::kCPU};
   int64_t n = 0, k = 0;
   float scale = 1;             // features are (pooled - mean) / scale during training
+  std::vector<int64_t> authors_steps;  // per concept: ceil(2 min(P, N) / batch)
   torch::Tensor mean;          // float [k]: mean pooled activation over the train images
   torch::Tensor x;             // float [n, k], centred and scaled
   torch::Tensor y;             // float [n, C] presence
@@ -102,6 +103,15 @@ ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   d.scale = static_cast<float>(std::sqrt(ms));
   if (!(d.scale > 0) || !std::isfinite(d.scale)) d.scale = 1;
   d.mean = mean.to(torch::kFloat32);
+  if (opt.authors_budget) {  // raw features, as the authors trained
+    d.scale = 1;
+    d.mean = torch::zeros({d.k}, torch::kFloat32);
+  }
+  // Steps per epoch of each concept under the authors' budget: 2 min(P, N) images.
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t p = d.train_count[c], n = static_cast<int64_t>(train_rows.size()) - p;
+    d.authors_steps.push_back((2 * std::min(p, n) + opt.sgd.batch_size - 1) / opt.sgd.batch_size);
+  }
   d.x = ((raw - d.mean) / d.scale).to(d.device);
   d.mean = d.mean.to(d.device);
   d.y = torch::from_blob(y.data(), {d.n, C}, torch::kFloat32).clone().to(d.device);
@@ -126,7 +136,14 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
   torch::Tensor all = torch::ones({C}, fopt);
   const int64_t half = std::max(1, opt.sgd.batch_size / 2);
   const int64_t n_train = d.train_rows.size(0);
-  const int64_t steps = (n_train + opt.sgd.batch_size - 1) / opt.sgd.batch_size;
+  int64_t steps = (n_train + opt.sgd.batch_size - 1) / opt.sgd.batch_size;
+  // The authors' budget: concept c takes part in the first authors_steps[c] steps of each
+  // epoch only (the others' rows are left alone by the update).
+  torch::Tensor concept_steps;
+  if (opt.authors_budget) {
+    steps = d.authors_steps.empty() ? 0 : *std::max_element(d.authors_steps.begin(), d.authors_steps.end());
+    concept_steps = torch::tensor(d.authors_steps, torch::kLong).to(d.device);
+  }
   const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / (half * d.k));  // <= 16 MB
   Progress progress(stage, steps * opt.sgd.epochs, "steps");
   for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
@@ -154,8 +171,9 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
       torch::Tensor logit_n = torch::mm(d.x.index_select(0, cand), W.t()) + b;  // [4h, C]
       torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
       (0.5 * loss_n.sum()).backward();
-      detail::sgd_rows_step(W, vW, W.grad(), all, opt.sgd.lr, opt.sgd.momentum, keep);
-      detail::sgd_rows_step(b, vb, b.grad(), all, opt.sgd.lr, opt.sgd.momentum);
+      const torch::Tensor active = opt.authors_budget ? (concept_steps > s).to(torch::kFloat32) : all;
+      detail::sgd_rows_step(W, vW, W.grad(), active, opt.sgd.lr, opt.sgd.momentum, keep);
+      detail::sgd_rows_step(b, vb, b.grad(), active, opt.sgd.lr, opt.sgd.momentum);
       W.mutable_grad().zero_();
       b.mutable_grad().zero_();
       progress.advance();

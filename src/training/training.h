@@ -47,6 +47,12 @@ struct ClassificationOptions {
   // lr applies to features divided by one global scale (the RMS norm of the train rows),
   // so the same lr suits any layer and width; the stored w is for raw features.
   SgdOptions sgd{30, 64, 1.0, 0.9};
+  // false (default): every concept gets ceil(N_train / batch) balanced steps an epoch on
+  // features centred on the train mean and divided by one global scale. true: the authors'
+  // budget -- one balanced pass of 2 min(P, N) images an epoch per concept (P, N: its train
+  // positives and negatives), ceil(2 min(P, N) / batch) steps, on raw pooled features (their
+  // lr was 1e-4). docs/METHOD.md compares the two.
+  bool authors_budget = false;
   std::vector<int> subsets = paper_classification_subsets();
   int min_train_images = 1;
   uint64_t seed = 1;

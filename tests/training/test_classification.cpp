@@ -41,6 +41,45 @@ Data make(int n, unsigned seed) {
   return d;
 }
 
+// The authors' budget on features every positive (and every negative) shares, so a step's
+// gradient is known whatever the sampling: 12 train images, concept 5 in 2 of them
+// (P = 2, N = 10), batch 4 -> ceil(2 min(P, N) / 4) = 1 step per epoch, on raw features.
+// From w = 0, b = 0 (logits 0, sigmoid 1/2) the loss 0.5 mean softplus(-z_pos) + 0.5 mean
+// softplus(z_neg) has gradient 0.25 (x_neg - x_pos) for w and 0 for b; one step of lr 0.01
+// with momentum 0 gives w = 0.0025 (x_pos - x_neg) = 0.0025 (3, -1).
+TEST(Classification, AuthorsBudgetStepsPerConceptOnRawFeatures) {
+  Data d;
+  d.acts.n = 16;
+  d.acts.k = 2;
+  d.acts.h = d.acts.w = 1;
+  for (int i = 0; i < 16; ++i) {
+    const bool train = i < 12, pos = i % 6 == 0;  // train positives: 0, 6; val: 12
+    d.acts.pooled.push_back(pos ? 4.0f : 1.0f);
+    d.acts.pooled.push_back(pos ? 2.0f : 3.0f);
+    d.acts.rows.push_back(i);
+    d.ann.rows.push_back(i);
+    d.ann.splits.push_back(train ? Split::kTrain : Split::kVal);
+    d.ann.present.push_back(pos ? std::vector<int>{5} : std::vector<int>{});
+  }
+  d.acts.kept.assign(16, true);
+  d.acts.thresholds.assign(2, 0);
+  d.acts.bits.assign(d.acts.bytes_per_image() * 16, 0);
+  ClassificationOptions o;
+  o.sgd = {1, 2, 0.01, 0.0};
+  o.subsets = {};
+  o.authors_budget = true;
+  o.sgd.batch_size = 4;
+  std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NEAR(out[0].weights[0], 0.0025f * 3.0f, 1e-7);
+  EXPECT_NEAR(out[0].weights[1], -0.0025f * 1.0f, 1e-7);
+  EXPECT_NEAR(out[0].bias, 0.0f, 1e-7);
+  // Our budget runs ceil(12 / 4) = 3 steps on centred, scaled features: other weights.
+  o.authors_budget = false;
+  out = train_classification(d.acts, d.ann, o);
+  EXPECT_GT(std::fabs(out[0].weights[0] - 0.0075f), 1e-4);
+}
+
 float raw_balanced_accuracy(const Data& d, const ConceptEmbedding& e, Split split) {
   double tp = 0, p = 0, tn = 0, q = 0;
   for (int i = 0; i < d.acts.n; ++i) {
