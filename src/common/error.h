@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace n2v {
 
@@ -29,10 +30,18 @@ class Error : public std::runtime_error {
   const std::string& message() const { return message_; }
   const char* file() const { return file_; }
   int line() const { return line_; }
+  // For kNotFound of a name: the closest existing names ("did you mean"), best first, so
+  // front ends can offer them without parsing the message. Often empty.
+  const std::vector<std::string>& suggestions() const { return suggestions_; }
+  Error& with_suggestions(std::vector<std::string> names) {
+    suggestions_ = std::move(names);
+    return *this;
+  }
 
  private:
   ErrorCode code_;
   std::string message_;
+  std::vector<std::string> suggestions_;
   const char* file_;
   int line_;
 };
@@ -50,6 +59,14 @@ namespace detail {
     std::ostringstream n2v_msg_;                                                       \
     n2v_msg_ << msg;                                                                   \
     ::n2v::detail::throw_error(::n2v::ErrorCode::code, n2v_msg_.str(), __FILE__, __LINE__); \
+  } while (0)
+
+// N2V_THROW with the closest existing names attached (Error::suggestions).
+#define N2V_THROW_SUGGESTING(code, names, msg)                                              \
+  do {                                                                                      \
+    std::ostringstream n2v_msg_;                                                            \
+    n2v_msg_ << msg;                                                                        \
+    throw ::n2v::Error(::n2v::ErrorCode::code, n2v_msg_.str(), __FILE__, __LINE__).with_suggestions(names); \
   } while (0)
 
 // A user-facing check: throws n2v::Error with the given code when cond is false.

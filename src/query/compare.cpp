@@ -125,7 +125,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
         std::sort(all.begin(), all.end());
         all.erase(std::unique(all.begin(), all.end()), all.end());
         const std::vector<std::string> close = closest_names(name, all);
-        N2V_THROW(kNotFound, "no concept '" << name << "' in any of the spaces compared"
+        N2V_THROW_SUGGESTING(kNotFound, close, "no concept '" << name << "' in any of the spaces compared"
                                             << (close.empty() ? "" : "; did you mean " + detail::quoted_list(close) + "?"));
       }
       N2V_CHECK(lacking.empty(), kNotFound,

@@ -98,7 +98,7 @@ void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
   if (ids.empty()) N2V_THROW(kNotFound, "no space '" << space << "': the catalog has no spaces yet");
   const std::vector<std::string> close = closest_names(space, ids);
   if (!close.empty())
-    N2V_THROW(kNotFound, "no space '" << space << "'; did you mean " << detail::quoted_list(close) << "?");
+    N2V_THROW_SUGGESTING(kNotFound, close, "no space '" << space << "'; did you mean " << detail::quoted_list(close) << "?");
   std::vector<std::string> some(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 8));
   N2V_THROW(kNotFound, "no space '" << space << "'; the catalog has " << ids.size() << " space"
                                     << (ids.size() == 1 ? "" : "s") << ": " << detail::quoted_list(some, "and")
@@ -135,7 +135,8 @@ int QueryEngine::Impl::row(const detail::SpaceData& s, const std::string& name) 
   if (it != s.row_of.end()) return it->second;
   const std::vector<std::string> close = closest_names(name, s.names);
   if (!close.empty())
-    N2V_THROW(kNotFound, "no concept '" << name << "' in space '" << s.info.id << "'; did you mean "
+    N2V_THROW_SUGGESTING(kNotFound, close,
+                         "no concept '" << name << "' in space '" << s.info.id << "'; did you mean "
                                         << detail::quoted_list(close) << "?");
   N2V_THROW(kNotFound, "no concept '" << name << "' in space '" << s.info.id << "' (it has " << s.n
                                       << " concepts, none with a similar name)");
@@ -152,7 +153,7 @@ int QueryEngine::Impl::valid_row(const detail::SpaceData& s, const std::string& 
 void QueryEngine::Impl::check_category(const detail::SpaceData& s, const std::string& category) {
   if (std::binary_search(s.category_names.begin(), s.category_names.end(), category)) return;
   const std::vector<std::string> close = closest_names(category, s.category_names);
-  N2V_THROW(kNotFound, "no category '" << category << "' in space '" << s.info.id << "'"
+  N2V_THROW_SUGGESTING(kNotFound, close, "no category '" << category << "' in space '" << s.info.id << "'"
                                        << (close.empty() ? "" : "; did you mean " + detail::quoted_list(close) + "?")
                                        << " (categories: " << detail::quoted_list(s.category_names, "and") << ")");
 }

@@ -476,7 +476,11 @@ HttpResponse Api::handle(const HttpRequest& request) const noexcept {
     if (const auto file = file_below(web_root_, relative)) return file_response(*file);
     return error_response(404, "not_found", "no file " + relative + (web_root_.empty() ? " (no web folder is served)" : ""));
   } catch (const Error& e) {
-    return error_response(http_status(e.code()), to_string(e.code()), e.message());
+    HttpResponse r;
+    r.status = http_status(e.code());
+    r.body = error_json(e).dump();
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
   } catch (const std::exception& e) {
     return error_response(500, "internal", std::string("internal error: ") + e.what());
   } catch (...) {

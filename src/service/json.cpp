@@ -351,11 +351,14 @@ Json to_json(const FilterResponse& r) {
   return out;
 }
 
-Json error_json(const std::string& code, int status, const std::string& message) {
-  return {{"error", {{"code", code}, {"status", status}, {"message", message}}}};
+Json error_json(const std::string& code, int status, const std::string& message,
+                const std::vector<std::string>& suggestions) {
+  return {{"error", {{"code", code}, {"status", status}, {"message", message}, {"suggestions", suggestions}}}};
 }
 
-Json error_json(const Error& e) { return error_json(to_string(e.code()), http_status(e.code()), e.message()); }
+Json error_json(const Error& e) {
+  return error_json(to_string(e.code()), http_status(e.code()), e.message(), e.suggestions());
+}
 
 // ---- request bodies ----
 

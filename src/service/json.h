@@ -25,9 +25,11 @@ Json to_json(const MapResponse& r);
 Json to_json(const FilterUsageResponse& r);
 Json to_json(const FilterResponse& r);
 
-// {"error": {"code", "status", "message"}}; `code` is an ErrorCode name or an HTTP-level
-// one ("method_not_allowed", "payload_too_large", ...).
-Json error_json(const std::string& code, int status, const std::string& message);
+// {"error": {"code", "status", "message", "suggestions"}}; `code` is an ErrorCode name or an
+// HTTP-level one ("method_not_allowed", "payload_too_large", ...); `suggestions` the closest
+// existing names for an unknown one (often empty).
+Json error_json(const std::string& code, int status, const std::string& message,
+                const std::vector<std::string>& suggestions = {});
 Json error_json(const Error& e);
 
 // A request body: an object with the request's keys (docs/API.md). Unknown keys and values

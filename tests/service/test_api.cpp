@@ -96,8 +96,13 @@ TEST_F(ApiTest, PathParametersArePercentDecoded) {
   const HttpResponse r = get("/api/concepts/red%2Dc?space=toynet.conv.seg");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(body(r)["name"], "red-c");
-  const std::string m = expect_error(get("/api/concepts/dgo?space=toynet.conv.seg"), 404, "not_found");
+  const HttpResponse unknown = get("/api/concepts/dgo?space=toynet.conv.seg");
+  const std::string m = expect_error(unknown, 404, "not_found");
   EXPECT_TRUE(contains(m, "did you mean 'dog'")) << m;
+  EXPECT_EQ(body(unknown)["error"]["suggestions"][0], "dog");
+  EXPECT_EQ(body(get("/api/neighbors?space=toynet.conv.sge&concept=dog"))["error"]["suggestions"][0], "toynet.conv.seg");
+  EXPECT_EQ(body(get("/api/neighbors?space=toynet.conv.seg&concept=dog&category=colr"))["error"]["suggestions"][0], "color");
+  EXPECT_TRUE(body(get("/api/neighbors?space=toynet.conv.seg&concept=dog&k=0"))["error"]["suggestions"].empty());
 }
 
 TEST_F(ApiTest, BadParametersAre400WithTheirName) {
