@@ -875,30 +875,28 @@ std::vector<ConceptVector> Catalog::vectors(const std::string& space_id) const {
   return result;
 }
 
-std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
-                                                  const std::string& concept_name) const {
-  const Impl::Reader conn = impl_->reader();
-  Transaction tx(*conn, "BEGIN");
-  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
-  if (!info) impl_->throw_no_space(space_id);
-  // Names are unique in BRODEN; should a probe set repeat one, the lowest number wins.
-  Stmt stmt = conn->prepare(
-      "SELECT e.id, c.number, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
-      " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
-      " e.best_filter_train, e.best_filter_val, e.filter_iou_val FROM embedding e"
-      " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 AND c.name = ?2"
-      " ORDER BY c.number LIMIT 1");
-  stmt.bind_text(1, space_id).bind_text(2, concept_name);
-  if (!stmt.step()) return std::nullopt;
-  const int64_t embedding_id = stmt.int64(0);
+namespace {
+
+// The embedding columns both readers select, in this order (then what each adds).
+constexpr std::string_view kEmbeddingSelect =
+    "SELECT e.id, c.number, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
+    " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
+    " e.best_filter_train, e.best_filter_val, e.filter_iou_val, c.name, c.category FROM embedding e"
+    " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1";
+
+// Columns 1..14 of kEmbeddingSelect (not subsets or per-image IoU); vector sizes checked
+// against the space's dimension, naming the concept.
+EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& path, const std::string& space_id) {
+  const size_t bytes = static_cast<size_t>(dim) * 4;
+  const std::string_view blob = stmt.blob(4), filter_blob = stmt.blob(14);  // NULL reads as empty
+  N2V_CHECK(blob.size() == bytes && (filter_blob.empty() || filter_blob.size() == bytes), kCorrupt,
+            "catalog " << path << ": space " << space_id << ", concept '" << stmt.text(15) << "': weights of "
+                       << blob.size() << " bytes and filter IoUs of " << filter_blob.size() << " bytes for dim "
+                       << dim);
   EmbeddingRecord e;
   e.concept_number = stmt.int32(1);
   e.train_count = stmt.int32(2);
   e.val_count = stmt.int32(3);
-  const std::string_view blob = stmt.blob(4);
-  N2V_CHECK(blob.size() == static_cast<size_t>(info->dim) * 4, kCorrupt,
-            "catalog " << impl_->path << ": space " << space_id << ", concept '" << concept_name
-                       << "': vector of " << blob.size() << " bytes for dim " << info->dim);
   e.weights = decode_vector(blob);
   e.bias = static_cast<float>(stmt.real(5));
   e.alpha = static_cast<float>(stmt.real(6));
@@ -909,12 +907,24 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
   e.best_filter = stmt.int32(11);
   e.best_filter_train = stmt.opt_float(12);
   e.best_filter_val = stmt.opt_float(13);
-  const std::string_view filter_blob = stmt.blob(14);  // NULL reads as empty
-  N2V_CHECK(filter_blob.empty() || filter_blob.size() == static_cast<size_t>(info->dim) * 4,
-            kCorrupt, "catalog " << impl_->path << ": space " << space_id << ", concept '"
-                                 << concept_name << "': filter IoUs of " << filter_blob.size()
-                                 << " bytes for dim " << info->dim);
   e.filter_iou_val = decode_vector(filter_blob);
+  return e;
+}
+
+}  // namespace
+
+std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
+                                                  const std::string& concept_name) const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
+  if (!info) impl_->throw_no_space(space_id);
+  // Names are unique in BRODEN; should a probe set repeat one, the lowest number wins.
+  Stmt stmt = conn->prepare(std::string(kEmbeddingSelect) + " AND c.name = ?2 ORDER BY c.number LIMIT 1");
+  stmt.bind_text(1, space_id).bind_text(2, concept_name);
+  if (!stmt.step()) return std::nullopt;
+  const int64_t embedding_id = stmt.int64(0);
+  EmbeddingRecord e = decode_embedding(stmt, info->dim, impl_->path, space_id);
 
   Stmt subsets = conn->prepare(
       "SELECT filters, score FROM subset_score WHERE embedding_id = ?1 ORDER BY filters");
@@ -974,41 +984,17 @@ std::vector<ScoredConcept> Catalog::concept_scores(const std::string& space_id) 
   Transaction tx(*conn, "BEGIN");
   const std::optional<SpaceInfo> info = read_space(*conn, space_id);
   if (!info) impl_->throw_no_space(space_id);
-  Stmt stmt = conn->prepare(
-      "SELECT e.id, c.number, c.name, c.category, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
-      " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
-      " e.best_filter_train, e.best_filter_val, e.filter_iou_val FROM embedding e"
-      " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 ORDER BY c.number");
+  Stmt stmt = conn->prepare(std::string(kEmbeddingSelect) + " ORDER BY c.number");
   stmt.bind_text(1, space_id);
   std::vector<ScoredConcept> out;
   std::unordered_map<int64_t, size_t> row_of_embedding;
   std::unordered_set<std::string> names;
-  const size_t bytes = static_cast<size_t>(info->dim) * 4;
   while (stmt.step()) {
     ScoredConcept sc;
-    sc.name = stmt.text(2);
+    sc.name = stmt.text(15);
     if (!names.insert(sc.name).second) continue;  // a repeated name: the lowest number wins
-    sc.category = stmt.text(3);
-    EmbeddingRecord& e = sc.embedding;
-    e.concept_number = stmt.int32(1);
-    e.train_count = stmt.int32(4);
-    e.val_count = stmt.int32(5);
-    const std::string_view blob = stmt.blob(6), filter_blob = stmt.blob(16);
-    N2V_CHECK(blob.size() == bytes && (filter_blob.empty() || filter_blob.size() == bytes), kCorrupt,
-              "catalog " << impl_->path << ": space " << space_id << ", concept '" << sc.name
-                         << "': vectors of " << blob.size() << " / " << filter_blob.size() << " bytes for dim "
-                         << info->dim);
-    e.weights = decode_vector(blob);
-    e.bias = static_cast<float>(stmt.real(7));
-    e.alpha = static_cast<float>(stmt.real(8));
-    e.set_iou_train = stmt.opt_float(9);
-    e.set_iou_val = stmt.opt_float(10);
-    e.accuracy_train = stmt.opt_float(11);
-    e.accuracy_val = stmt.opt_float(12);
-    e.best_filter = stmt.int32(13);
-    e.best_filter_train = stmt.opt_float(14);
-    e.best_filter_val = stmt.opt_float(15);
-    e.filter_iou_val = decode_vector(filter_blob);
+    sc.category = stmt.text(16);
+    sc.embedding = decode_embedding(stmt, info->dim, impl_->path, space_id);
     row_of_embedding[stmt.int64(0)] = out.size();
     out.push_back(std::move(sc));
   }
