@@ -269,6 +269,58 @@ std::string map_svg(const Json& map) {
   return svg + "</table>";
 }
 
+// An example's column title: the query, or the arithmetic "a + b - c".
+std::string example_title(const Json& e) {
+  if (e.contains("query")) return esc(e["query"].get<std::string>());
+  std::string t;
+  for (const Json& p : e["positive"]) t += (t.empty() ? "" : " + ") + esc(p.get<std::string>());
+  for (const Json& n : e["negative"]) t += " &minus; " + esc(n.get<std::string>());
+  return t;
+}
+
+// Tables 2 and 3: one column per example (title, its hits), the top 5 hits down the rows.
+std::string examples_table(const std::vector<std::pair<std::string, const Json*>>& columns) {
+  std::string t = "<table><tr>";
+  for (const auto& [title, e] : columns) t += "<th>" + title + "</th>";
+  t += "</tr>";
+  for (size_t rank = 0; rank < 5; ++rank) {
+    t += "<tr>";
+    for (const auto& [title, e] : columns) {
+      const Json& hits = (*e)["hits"];
+      t += rank < hits.size() ? "<td style='text-align:left'>" + esc(hits[rank]["name"].get<std::string>()) + " (" +
+                                    fmt(hits[rank]["score"], 2) + ")</td>"
+                              : "<td></td>";
+    }
+    t += "</tr>";
+  }
+  return t + "</table>";
+}
+
+// The paper's Tables 2 and 3 put segmentation and classification side by side: for each
+// layer with both spaces, every example either has, seg column then cls column.
+std::string examples_side_by_side(const Json& spaces) {
+  std::string out;
+  for (const Json& seg : spaces) {
+    const std::string id = seg["space"].get<std::string>();
+    if (seg["task"] != "segmentation") continue;
+    const std::string layer = id.substr(0, id.size() - 4);  // "<network>.<layer>"
+    const Json* cls = nullptr;
+    for (const Json& s : spaces)
+      if (s["space"] == layer + ".cls") cls = &s;
+    if (cls == nullptr) continue;
+    std::vector<std::pair<std::string, const Json*>> columns;
+    for (const char* kind : {"nearest", "arithmetic"})
+      for (const Json& e : seg["examples"][kind])
+        for (const Json& c : (*cls)["examples"][kind])
+          if (example_title(c) == example_title(e)) {
+            columns.emplace_back(example_title(e) + " (seg)", &e);
+            columns.emplace_back(example_title(c) + " (cls)", &c);
+          }
+    if (!columns.empty()) out += "<h3>" + esc(layer) + "</h3>" + examples_table(columns);
+  }
+  return out;
+}
+
 // A matrix as a table with shaded cells (darker = larger).
 std::string matrix_table(const Json& spaces, const Json& matrix, bool higher_is_closer) {
   double lo = INFINITY, hi = -INFINITY;
@@ -343,6 +395,10 @@ std::string report_html(const Json& report) {
   }
   h += "</table>";
 
+  if (const std::string side = examples_side_by_side(spaces); !side.empty())
+    h += "<h2>Nearest concepts and vector arithmetic, segmentation vs classification (paper Tables 2 and 3)</h2>"
+         "<p class=note>The paper's examples each layer's spaces both have; cosine in brackets.</p>" + side;
+
   for (const Json& s : spaces) {
     const std::string metric = s["metric"].is_string() ? s["metric"].get<std::string>() : "score";
     h += "<h2>" + esc(s["space"].get<std::string>()) + "</h2><div class=row><div><h3>Scores by category (Figure 2)</h3>" +
@@ -359,33 +415,11 @@ std::string report_html(const Json& report) {
            correlation_histogram(corr["concepts"]);
     }
     // Tables 2 and 3.
-    const Json& ex = s["examples"];
-    if (!ex["nearest"].empty() || !ex["arithmetic"].empty()) {
-      h += "<h3>Nearest concepts and vector arithmetic (Tables 2 and 3)</h3><table><tr>";
-      auto header = [](const Json& e) {
-        if (e.contains("query")) return esc(e["query"].get<std::string>());
-        std::string t;
-        for (const Json& p : e["positive"]) t += (t.empty() ? "" : " + ") + esc(p.get<std::string>());
-        for (const Json& n : e["negative"]) t += " &minus; " + esc(n.get<std::string>());
-        return t;
-      };
-      std::vector<const Json*> columns;
-      for (const Json& e : ex["nearest"]) columns.push_back(&e);
-      for (const Json& e : ex["arithmetic"]) columns.push_back(&e);
-      for (const Json* e : columns) h += "<th>" + header(*e) + "</th>";
-      h += "</tr>";
-      for (size_t rank = 0; rank < 5; ++rank) {
-        h += "<tr>";
-        for (const Json* e : columns) {
-          const Json& hits = (*e)["hits"];
-          h += rank < hits.size() ? "<td style='text-align:left'>" + esc(hits[rank]["name"].get<std::string>()) + " (" +
-                                        fmt(hits[rank]["score"], 2) + ")</td>"
-                                  : "<td></td>";
-        }
-        h += "</tr>";
-      }
-      h += "</table>";
-    }
+    std::vector<std::pair<std::string, const Json*>> columns;
+    for (const char* kind : {"nearest", "arithmetic"})
+      for (const Json& e : s["examples"][kind]) columns.emplace_back(example_title(e), &e);
+    if (!columns.empty())
+      h += "<h3>Nearest concepts and vector arithmetic (Tables 2 and 3)</h3>" + examples_table(columns);
     if (s.contains("map") && !s["map"]["points"].empty())
       h += "<h3>Map of the space (t-SNE, perplexity " + fmt(s["map"]["perplexity"], 0) + ", seed " +
            std::to_string(s["map"]["seed"].get<int>()) + ") and its k-means clusters</h3>" + map_svg(s["map"]);

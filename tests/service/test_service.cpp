@@ -319,6 +319,9 @@ TEST_F(ServiceTest, ReportCoversEveryNetworkSpaceAndTheComparison) {
   EXPECT_EQ(ex["arithmetic"].size(), 4u);
   EXPECT_EQ(ex["arithmetic"][2]["negative"][0], "wood");  // tree - wood
   EXPECT_TRUE(contains(html, "Tables 2 and 3"));
+  // toynet.conv has both tasks: its examples side by side, seg then cls.
+  EXPECT_TRUE(contains(html, "segmentation vs classification"));
+  EXPECT_TRUE(contains(html, "<th>dog (seg)</th><th>dog (cls)</th>")) << html.substr(0, 2000);
 }
 
 TEST(AnalogyBody, ParsesAndNamesTheBadKey) {
