@@ -354,6 +354,12 @@ async function main() {
     assert(text.includes(`no concept '${TYPO}'`) && text.includes('did you mean'), `alert text: ${text}`);
     const suggestion = alert.locator('a.suggestion', { hasText: CONCEPT }).first();
     assert(await suggestion.count(), `a suggestion link for ${CONCEPT}`);
+    // The page's first link is the API's structured error.suggestions[0], not a guess from the text.
+    const answer = await fetch(new URL(`api/neighbors?space=${q(SPACE)}&concept=${q(TYPO)}`, base));
+    const apiError = (await answer.json())?.error;
+    assert(answer.status === 404 && Array.isArray(apiError?.suggestions), `API error with suggestions: ${JSON.stringify(apiError)}`);
+    const first = (await alert.locator('a.suggestion').first().innerText()).trim();
+    assert(first === apiError.suggestions[0], `first suggestion ${first} = API suggestions[0] ${apiError.suggestions[0]}`);
     await suggestion.click();
     await until(async () => (await hashParams()).get('concept') === CONCEPT, 'suggestion searches the concept');
     await page.locator('table.hits tbody tr').first().waitFor();

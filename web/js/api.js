@@ -1,13 +1,17 @@
 // The JSON API of `net2vec serve` (docs/API.md). Every URL is relative ("api/..."), resolved
 // against the page, so the page also works when served under a path prefix.
 
-/** An error answer of the API: {"error": {"code", "status", "message"}}. */
+/**
+ * An error answer of the API: {"error": {"code", "status", "message", "suggestions"}}.
+ * `suggestions` is null when the answer had no such field (an older server, or no answer).
+ */
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = 'network' } = {}) {
+  constructor(message, { status = 0, code = 'network', suggestions = null } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.suggestions = suggestions;
   }
 }
 
@@ -44,7 +48,11 @@ async function request(path, { params, body, signal } = {}) {
   if (!response.ok || data === null) {
     const e = data?.error;
     throw new ApiError(e?.message || `HTTP ${response.status} ${response.statusText}`,
-      { status: e?.status || response.status, code: e?.code || 'http' });
+      {
+        status: e?.status || response.status,
+        code: e?.code || 'http',
+        suggestions: Array.isArray(e?.suggestions) ? e.suggestions.map(String) : null,
+      });
   }
   return data;
 }

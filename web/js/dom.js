@@ -101,6 +101,7 @@ export function emptyBox(...children) {
  * "no concept|space|category '...'" and end like "...; did you mean 'dog', 'cat' or 'horse'?"
  * (an unknown space may instead list them: "the catalog has 4 spaces: 'a', 'b' and 'c'").
  * Names may contain spaces or apostrophes, so a quote only closes a name before a separator.
+ * Only a fallback for servers without the structured `error.suggestions` (see suggestionsOf).
  */
 export function parseSuggestions(message) {
   const head = /^no (concept|space|category) '/.exec(message || '');
@@ -115,12 +116,24 @@ export function parseSuggestions(message) {
 }
 
 /**
+ * The names proposed for an error: {kind, names} or null. Prefers the server's structured
+ * `error.suggestions` (ApiError.suggestions), because quoting in the message text is ambiguous
+ * for names with quotes or separators; parses the message only when that field is absent
+ * (an older server). The kind (concept, space or category) still comes from the message head.
+ */
+export function suggestionsOf(error, message) {
+  if (!Array.isArray(error?.suggestions)) return parseSuggestions(message);
+  const head = /^no (concept|space|category) '/.exec(message || '');
+  return head && error.suggestions.length ? { kind: head[1], names: error.suggestions } : null;
+}
+
+/**
  * A visible alert with the server's message. `suggest(kind, name, message)` returns a link
  * target for a proposed name (or null when that kind cannot be linked from this view).
  */
 export function errorBox(error, suggest) {
   const message = error?.message || String(error);
-  const parsed = parseSuggestions(message);
+  const parsed = suggestionsOf(error, message);
   const links = parsed && suggest
     ? parsed.names.map((name) => [name, suggest(parsed.kind, name, message)]).filter(([, href]) => href)
     : [];
