@@ -199,13 +199,12 @@ struct Call {
   const detail::ProbeFiles& probes;
 };
 
-// The served folder of a space's probe set; kNotFound naming what to pass to `serve`.
-std::string probe_dir(Service& s, const detail::ProbeFiles& probes, const std::string& space, const std::string& concept_name) {
-  const ConceptImagesResponse r = s.concept_images({space, concept_name, 1});
-  N2V_CHECK(!r.images.probe_name.empty(), kNotFound, "space '" << space << "' has no probe images (a reference space)");
-  const auto dir = probes.dir_for(r.images.probe_name, r.images.probe_path);
-  N2V_CHECK(dir, kNotFound, "the probe set '" << r.images.probe_name << "' (" << r.images.probe_path
-                                                << ") is not served: start the server with --probe DIR");
+// The served folder of a catalog probe set; kNotFound naming what to pass to `serve`.
+std::string probe_dir(const detail::ProbeFiles& probes, const std::string& name, const std::string& path) {
+  N2V_CHECK(!name.empty(), kNotFound, "this space has no probe images (a reference space)");
+  const auto dir = probes.dir_for(name, path);
+  N2V_CHECK(dir, kNotFound, "the probe set '" << name << "' (" << path
+                                               << ") is not served: start the server with --probe DIR");
   return *dir;
 }
 
@@ -309,11 +308,9 @@ const std::vector<RouteEntry>& route_table() {
       const int row = p.integer("row", -1);
       const auto image = s.catalog().probe_image(space, row);
       N2V_CHECK(image, kNotFound, "no probe image at row " << row << " for space '" << space << "'");
-      const auto dir = c.probes.dir_for(image->probe_name, image->probe_path);
-      N2V_CHECK(dir, kNotFound, "the probe set '" << image->probe_name << "' (" << image->probe_path
-                                                    << ") is not served: start the server with --probe DIR");
-      const auto file = c.probes.image_file(*dir, image->path);
-      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found under " << *dir << "/images");
+      const std::string dir = probe_dir(c.probes, image->probe_name, image->probe_path);
+      const auto file = c.probes.image_file(dir, image->path);
+      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found under " << dir << "/images");
       HttpResponse r = file_response(*file);
       r.headers.back().second = "max-age=3600";
       return r;
@@ -322,8 +319,8 @@ const std::vector<RouteEntry>& route_table() {
       const Params p(c.query, {"space", "row", "concept"});
       const std::string space = p.required("space"), name = p.required("concept");
       const int row = p.integer("row", -1);
-      const std::string dir = probe_dir(s, c.probes, space, name);
-      const ConceptImagesResponse images = s.concept_images({space, name, 1});
+      const ConceptImagesResponse images = s.concept_images({space, name, 1});  // one catalog read
+      const std::string dir = probe_dir(c.probes, images.images.probe_name, images.images.probe_path);
       return bytes_response(c.probes.concept_mask_png(dir, row, images.images.concept_number), "image/png");
     });
     add("GET", "/api/filters", [](Service& s, const Call& c) {
