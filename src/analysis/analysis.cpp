@@ -2,6 +2,8 @@
 
 #include "analysis/analysis.h"
 
+#include "common/deciles.h"
+
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
@@ -194,31 +196,29 @@ FailureAnalysis failure_analysis(const std::vector<ScoredConcept>& concepts) {
 
 namespace {
 
-// Non-zero stats and nearest-rank deciles of one column (learned or single) of the images.
+// Non-zero stats and nearest-rank deciles of one column (learned or single) of the images;
+// the picks follow common/deciles.h, the rule training used to choose which predicted masks
+// to store.
 void distribution(const std::vector<ImageIouRecord>& images, float ImageIouRecord::*field, NonZeroStats& stats,
                   std::vector<DecileExample>& deciles) {
-  std::vector<std::pair<double, int>> nonzero;  // (IoU, row)
+  std::vector<float> column;
+  std::vector<int64_t> rows;
+  std::vector<double> values;  // the finite non-zero values
   for (const ImageIouRecord& i : images) {
     const float v = i.*field;
+    column.push_back(v);
+    rows.push_back(i.image_row);
     if (!std::isfinite(v)) continue;
     ++stats.images;
-    if (v > 0) nonzero.emplace_back(v, i.image_row);
+    if (v > 0) values.push_back(v);
   }
-  stats.nonzero = static_cast<int>(nonzero.size());
-  std::vector<double> values;
-  for (const auto& [v, row] : nonzero) values.push_back(v);
+  stats.nonzero = static_cast<int>(values.size());
   const MeanSe m = mean_se(values);
   stats.mean = m.mean;
   stats.sd = m.n >= 2 ? m.se * std::sqrt(static_cast<double>(m.n)) : NAN;
-  if (nonzero.empty()) return;
-  std::stable_sort(nonzero.begin(), nonzero.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const size_t n = nonzero.size();
-  for (int d = 1; d <= 10; ++d) {
-    // Nearest rank: the smallest value with at least d/10 of the values at or below it.
-    const size_t rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(d / 10.0 * n - 1e-9)));
-    const auto& [v, row] = nonzero[rank - 1];
-    deciles.push_back({d / 10.0, v, row});
-  }
+  const std::vector<size_t> picks = nonzero_decile_picks(column, rows);
+  for (size_t d = 0; d < picks.size(); ++d)
+    deciles.push_back({(d + 1) / 10.0, column[picks[d]], images[picks[d]].image_row});
 }
 
 }  // namespace

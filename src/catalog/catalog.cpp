@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -96,6 +98,23 @@ ErrorCode error_code_for(int rc) {
   text << "catalog " << path << ": " << what << ": " << message << " (" << sqlite3_errstr(rc)
        << ")";
   detail::throw_error(error_code_for(rc), text.str(), __FILE__, __LINE__);
+}
+
+// ---- Fault injection: exists only for the fault tests (tests/reliability) ----
+// NET2VEC_FAULT=catalog-write-after-N makes this process SIGKILL itself inside a write
+// transaction (write_ingest, write_reference_space) just before its (N+1)-th row insert,
+// NET2VEC_FAULT=catalog-write-before-commit just before COMMIT: points inside the catalog
+// write that no output shows from outside. Unset or anything else: nothing happens.
+void fault_point(int64_t rows_written, bool before_commit) {
+  static const int64_t after = [] {
+    const char* value = std::getenv("NET2VEC_FAULT");
+    constexpr std::string_view kAfter = "catalog-write-after-";
+    if (value == nullptr) return int64_t{-1};
+    if (std::string_view(value) == "catalog-write-before-commit") return int64_t{-2};
+    if (std::string_view(value).substr(0, kAfter.size()) != kAfter) return int64_t{-1};
+    return static_cast<int64_t>(std::strtoll(value + kAfter.size(), nullptr, 10));
+  }();
+  if (after != -1 && (before_commit ? after == -2 : after == rows_written)) std::raise(SIGKILL);
 }
 
 struct DbCloser {
@@ -333,6 +352,7 @@ struct Catalog::Impl : Connection {
 
   // Called before each row insert of write_ingest: the test hook fails there.
   void before_insert() {
+    fault_point(rows_written, false);
     if (fail_after_rows >= 0 && rows_written >= fail_after_rows)
       N2V_THROW(kInternal,
                 "test hook: failing write_ingest after " << rows_written << " row inserts");
@@ -518,6 +538,17 @@ void validate(const IngestRecord& record) {
                   "space " << space.id << ", concept '" << name << "': image row " << iou.image_row
                            << " appears twice");
       }
+      std::unordered_set<int> mask_rows;
+      for (const PredictedMaskRecord& m : e.predicted_masks) {
+        const size_t bytes = (static_cast<size_t>(std::max(m.height, 0)) * std::max(m.width, 0) + 7) / 8;
+        N2V_CHECK(m.height > 0 && m.width > 0 && m.learned.size() == bytes && m.single.size() == bytes,
+                  kInvalidArgument,
+                  "space " << space.id << ", concept '" << name << "': predicted masks of image row "
+                           << m.image_row << " are not " << m.height << " x " << m.width << " bits");
+        N2V_CHECK(rows.count(m.image_row) != 0 && mask_rows.insert(m.image_row).second, kInvalidArgument,
+                  "space " << space.id << ", concept '" << name << "': predicted masks of image row "
+                           << m.image_row << " (not a probe image, or given twice)");
+      }
     }
   }
 }
@@ -658,6 +689,9 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
   Stmt insert_iou = prepare(
       "INSERT INTO image_iou(embedding_id, probe_image_id, learned, single)"
       " VALUES (?1, ?2, ?3, ?4)");
+  Stmt insert_mask = prepare(
+      "INSERT INTO predicted_mask(embedding_id, probe_image_id, height, width, learned, single)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   for (const SpaceRecord& space : record.spaces) {
     // The old space and, through ON DELETE CASCADE, its embeddings, subset scores and
     // image IoUs: a replaced space never keeps rows of concepts the new one lacks.
@@ -714,11 +748,23 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
             .bind_opt(4, iou.single)
             .run();
       }
+      for (const PredictedMaskRecord& m : e.predicted_masks) {
+        before_insert();
+        insert_mask.reset()
+            .bind_int(1, embedding_id)
+            .bind_int(2, image_ids.at(m.image_row))
+            .bind_int(3, m.height)
+            .bind_int(4, m.width)
+            .bind_blob(5, m.learned.data(), m.learned.size())
+            .bind_blob(6, m.single.data(), m.single.size())
+            .run();
+      }
     }
   }
   // Runs whose spaces were all replaced (their thresholds cascade).
   exec("DELETE FROM run WHERE id NOT IN (SELECT run_id FROM space WHERE run_id IS NOT NULL)",
        "deleting orphaned runs");
+  fault_point(rows_written, true);
   tx.commit();
   return run_id;
 }
@@ -1038,6 +1084,35 @@ std::optional<ConceptImages> Catalog::concept_images(const std::string& space_id
   return out;
 }
 
+std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& space_id,
+                                                          const std::string& concept_name) const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  Stmt stmt = conn->prepare(
+      "SELECT e.id FROM embedding e JOIN concept c ON c.id = e.concept_id"
+      " WHERE e.space_id = ?1 AND c.name = ?2 ORDER BY c.number LIMIT 1");
+  stmt.bind_text(1, space_id).bind_text(2, concept_name);
+  N2V_CHECK(stmt.step(), kNotFound,
+            "no concept '" << concept_name << "' in space " << space_id << " of catalog " << impl_->path);
+  Stmt masks = conn->prepare(
+      "SELECT p.row, m.height, m.width, m.learned, m.single FROM predicted_mask m"
+      " JOIN probe_image p ON p.id = m.probe_image_id WHERE m.embedding_id = ?1 ORDER BY p.row");
+  masks.bind_int(1, stmt.int64(0));
+  std::vector<PredictedMaskRecord> out;
+  while (masks.step()) {
+    const std::string_view learned = masks.blob(3), single = masks.blob(4);
+    PredictedMaskRecord m{masks.int32(0), masks.int32(1), masks.int32(2), {learned.begin(), learned.end()},
+                          {single.begin(), single.end()}};
+    const size_t bytes = (static_cast<size_t>(std::max(m.height, 0)) * std::max(m.width, 0) + 7) / 8;
+    N2V_CHECK(m.learned.size() == bytes && m.single.size() == bytes, kCorrupt,
+              "catalog " << impl_->path << ": predicted masks of '" << concept_name << "' in " << space_id
+                         << ", row " << m.image_row << ", are not " << m.height << " x " << m.width << " bits");
+    out.push_back(std::move(m));
+  }
+  tx.commit();
+  return out;
+}
+
 std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_id, int row) const {
   const Impl::Reader conn = impl_->reader();
   Stmt stmt = conn->prepare(
@@ -1098,6 +1173,7 @@ void Catalog::write_reference_space(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, best_filter) VALUES (?1, ?2, ?3, 0, 0, 0, 0, -1)");
   for (size_t i = 0; i < vectors_by_concept_name.size(); ++i) {
+    fault_point(static_cast<int64_t>(i), false);
     const std::vector<unsigned char> blob = encode_vector(vectors_by_concept_name[i].second);
     insert.reset()
         .bind_text(1, id)
@@ -1106,6 +1182,7 @@ void Catalog::write_reference_space(
         .run();
   }
   // (No run can be orphaned: the id, one id part, never names a network space.)
+  fault_point(static_cast<int64_t>(vectors_by_concept_name.size()), true);
   tx.commit();
 }
 

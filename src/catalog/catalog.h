@@ -73,6 +73,15 @@ struct ImageIouRecord {
   float learned = 0, single = 0;
 };
 
+// The masks predicted on one val image (schema version 4, sql/004_predicted_masks.sql):
+// learned weights and best single filter, height x width, bit-packed row-major (bit j of
+// byte i = pixel 8i + j). Ingest stores them for the images at the deciles (Figure 8).
+struct PredictedMaskRecord {
+  int image_row = 0;  // ProbeImageRecord::row
+  int height = 0, width = 0;
+  std::vector<uint8_t> learned, single;
+};
+
 struct SubsetScore {
   int filters = 0;   // F
   float score = 0;   // val set IoU (segmentation) or val balanced accuracy (classification)
@@ -93,6 +102,9 @@ struct EmbeddingRecord {
   // Segmentation: val set IoU of every single filter k (size filter_count); empty otherwise.
   std::vector<float> filter_iou_val;
   std::vector<ImageIouRecord> image_iou;  // segmentation only: every val image
+  // Segmentation only: the decile images' predicted masks. Written by write_ingest; read
+  // by Catalog::predicted_masks (embedding() leaves it empty).
+  std::vector<PredictedMaskRecord> predicted_masks;
 };
 
 struct SpaceRecord {
@@ -199,6 +211,11 @@ class Catalog {
     std::string probe_name, probe_path, path;
   };
   std::optional<ProbeImageRef> probe_image(const std::string& space_id, int row) const;
+  // The predicted masks stored for a concept of a space, by row (empty when none: a
+  // classification or reference space, or a catalog ingested before schema version 4);
+  // kNotFound when the space has no such concept.
+  std::vector<PredictedMaskRecord> predicted_masks(const std::string& space_id,
+                                                   const std::string& concept_name) const;
 
   // ---- Reference spaces (schema version 2; see sql/002_reference_spaces.sql) ----
 

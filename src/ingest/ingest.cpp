@@ -114,6 +114,9 @@ SpaceRecord to_space_record(const std::string& id, Task task,
     r.filter_iou_val = e.filter_iou_val;
     for (const ImageIou& i : e.image_iou)
       r.image_iou.push_back({static_cast<int>(acts.rows[i.image]), i.learned, i.single});
+    for (const PredictedMask& m : e.decile_masks)
+      r.predicted_masks.push_back(
+          {static_cast<int>(acts.rows[m.image]), e.mask_height, e.mask_width, m.learned, m.single});
     space.embeddings.push_back(std::move(r));
   }
   return space;

@@ -208,6 +208,23 @@ std::string probe_dir(const detail::ProbeFiles& probes, const std::string& name,
   return *dir;
 }
 
+// A stored predicted mask (Figure 8) as a PNG of its own size: the predicted pixels in one
+// colour, 55 % opaque (cyan: learned weights; yellow: best single filter, as the concept
+// page's legend says), the rest transparent, to lay over the photo.
+std::string predicted_mask_png(const PredictedMaskRecord& m, bool learned) {
+  const std::vector<uint8_t>& bits = learned ? m.learned : m.single;
+  const uint8_t colour[3] = {static_cast<uint8_t>(learned ? 0 : 255), static_cast<uint8_t>(learned ? 200 : 214),
+                             static_cast<uint8_t>(learned ? 255 : 0)};
+  const size_t n = static_cast<size_t>(m.height) * m.width;
+  std::vector<uint8_t> rgba(n * 4, 0);
+  for (size_t p = 0; p < n; ++p)
+    if ((bits[p / 8] >> (p % 8)) & 1) {
+      std::copy(colour, colour + 3, rgba.begin() + 4 * p);
+      rgba[4 * p + 3] = 140;
+    }
+  return encode_png_rgba(m.height, m.width, rgba);
+}
+
 HttpResponse bytes_response(std::string body, const char* type) {
   HttpResponse r;
   r.content_type = type;
@@ -322,6 +339,14 @@ const std::vector<RouteEntry>& route_table() {
       const ConceptImagesResponse images = s.concept_images({space, name, 1});  // one catalog read
       const std::string dir = probe_dir(c.probes, images.images.probe_name, images.images.probe_path);
       return bytes_response(c.probes.concept_mask_png(dir, row, images.images.concept_number), "image/png");
+    });
+    add("GET", "/api/probe/prediction", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "row", "concept", "method"});
+      const std::string method = p.get("method").value_or("learned");
+      N2V_CHECK(method == "learned" || method == "single", kInvalidArgument,
+                "query parameter 'method' must be learned or single, got '" << method << "'");
+      const PredictedMaskRecord mask = s.predicted_mask({p.required("space"), p.required("concept"), p.integer("row", -1)});
+      return bytes_response(predicted_mask_png(mask, method == "learned"), "image/png");
     });
     add("GET", "/api/filters", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "filter", "top"});

@@ -2,6 +2,7 @@
 
 #include "service/json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -173,9 +174,14 @@ namespace {
 Json nonzero_json(const NonZeroStats& s) {
   return {{"images", s.images}, {"nonzero", s.nonzero}, {"mean", num(s.mean)}, {"sd", num(s.sd)}};
 }
-Json deciles_json(const std::vector<DecileExample>& deciles) {
+// `predicted`: whether the catalog holds the predicted masks of that image (Figure 8).
+Json deciles_json(const std::vector<DecileExample>& deciles, const std::vector<int>& predicted_rows) {
   Json out = Json::array();
-  for (const DecileExample& d : deciles) out.push_back({{"quantile", d.quantile}, {"iou", num(d.iou)}, {"row", d.row}});
+  for (const DecileExample& d : deciles)
+    out.push_back({{"quantile", d.quantile},
+                   {"iou", num(d.iou)},
+                   {"row", d.row},
+                   {"predicted", std::find(predicted_rows.begin(), predicted_rows.end(), d.row) != predicted_rows.end()}});
   return out;
 }
 }  // namespace
@@ -216,8 +222,8 @@ Json to_json(const ConceptResponse& r) {
                                                       {"single", r.image_iou.single},
                                                       {"nonzero", {{"learned", nonzero_json(r.distribution.learned)},
                                                                    {"single", nonzero_json(r.distribution.single)}}},
-                                                      {"deciles", {{"learned", deciles_json(r.distribution.learned_deciles)},
-                                                                   {"single", deciles_json(r.distribution.single_deciles)}}}};
+                                                      {"deciles", {{"learned", deciles_json(r.distribution.learned_deciles, r.predicted_rows)},
+                                                                   {"single", deciles_json(r.distribution.single_deciles, r.predicted_rows)}}}};
   out["l1_norm"] = num(c.l1_norm);
   out["l2_norm"] = num(c.l2_norm);
   out["filters_for_half"] = c.filters_for_half;

@@ -144,8 +144,20 @@ ConceptResponse Service::concept_detail(const ConceptRequest& request) {
       if (std::isfinite(i.learned)) ++h.learned[bin(i.learned)];
       if (std::isfinite(i.single)) ++h.single[bin(i.single)];
     }
+    for (const PredictedMaskRecord& m : catalog_.predicted_masks(request.space, r.report.name))
+      r.predicted_rows.push_back(m.image_row);
   }
   return r;
+}
+
+PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request) {
+  engine_.space_info(request.space);                     // kNotFound for the space
+  engine_.concept_report(request.space, request.name, 1);  // kNotFound with suggestions
+  for (PredictedMaskRecord& m : catalog_.predicted_masks(request.space, request.name))
+    if (m.image_row == request.row) return std::move(m);
+  N2V_THROW(kNotFound, "no predicted mask of '" << request.name << "' in space '" << request.space << "' for row "
+                                                << request.row
+                                                << " (ingest stores them for the decile images of segmentation spaces)");
 }
 
 ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& request) {

@@ -149,6 +149,14 @@ struct ConceptResponse {
   ConceptReport report;
   ImageIouHistogram image_iou;  // empty edges where the concept has no per-image IoU
   ImageIouDistribution distribution;  // Figures 7 and 8: the non-zero part and its deciles
+  std::vector<int> predicted_rows;    // rows whose predicted masks are stored (Figure 8)
+};
+
+// The masks predicted on one val image of a concept (Figure 8): learned weights or best
+// single filter, as stored by ingest for the decile images.
+struct PredictedMaskRequest {
+  std::string space, name;
+  int row = -1;       // index.csv data row
 };
 
 // A concept's val images of the probe set, best first by the learned weights' IoU (images
@@ -219,6 +227,9 @@ class Service {
   CompareResponse compare(const CompareRequest& request);
   ConceptResponse concept_detail(const ConceptRequest& request);
   ConceptImagesResponse concept_images(const ConceptImagesRequest& request);
+  // kNotFound (with suggestions for the name) when the space, the concept or a mask stored
+  // for that row is missing.
+  PredictedMaskRecord predicted_mask(const PredictedMaskRequest& request);
   // A network space's analyses; kInvalidArgument for a reference space (it has no scores).
   AnalysesResponse analyses(const std::string& space);
   // Computed once per space, options and catalog generation, then cached (t-SNE is

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/clock.h"
+#include "common/deciles.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/tensors.h"
@@ -256,6 +257,60 @@ std::vector<PairIou> evaluate_groups(const SegData& d, const std::vector<std::ve
     at += n;
   }
   return out;
+}
+
+// Bit-packs rows of a 0/1 tensor [B, n] (bit j of byte i = element 8i + j).
+std::vector<std::vector<uint8_t>> pack_rows(const torch::Tensor& on) {
+  torch::Tensor cpu = on.to(torch::kUInt8).cpu().contiguous();
+  const int64_t rows = cpu.size(0), n = cpu.size(1);
+  const uint8_t* p = cpu.data_ptr<uint8_t>();
+  std::vector<std::vector<uint8_t>> out(rows, std::vector<uint8_t>((n + 7) / 8, 0));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i)
+      if (p[r * n + i]) out[r][i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  return out;
+}
+
+// Figure 8: for every concept, the predicted masks (learned and best single filter) of the
+// val images at the deciles of the non-zero per-image IoU of either -- at most 20 images a
+// concept, so they are recomputed here rather than kept from the evaluation pass.
+void decile_masks(const SegData& d, const torch::Tensor& W, const torch::Tensor& b, const torch::Tensor& W_single,
+                  const torch::Tensor& b_single, int64_t chunk, std::vector<ConceptEmbedding>& out) {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> pairs;  // (concept, image) pairs to draw, concept by concept
+  for (size_t c = 0; c < out.size(); ++c) {
+    ConceptEmbedding& e = out[c];
+    e.mask_height = static_cast<int>(d.mh);
+    e.mask_width = static_cast<int>(d.mw);
+    std::vector<float> learned, single;
+    std::vector<int64_t> keys;
+    for (const ImageIou& r : e.image_iou) {
+      learned.push_back(r.learned);
+      single.push_back(r.single);
+      keys.push_back(r.image);  // kept images are in index.csv order, like the rows
+    }
+    std::vector<size_t> picks = nonzero_decile_picks(learned, keys);
+    for (size_t i : nonzero_decile_picks(single, keys)) picks.push_back(i);
+    std::sort(picks.begin(), picks.end());
+    picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+    for (size_t i : picks) {
+      pairs.push_back(d.val[c][i]);
+      e.decile_masks.push_back({e.image_iou[i].image, {}, {}});
+    }
+  }
+  std::vector<std::vector<uint8_t>> learned, single;
+  for (size_t begin = 0; begin < pairs.size(); begin += chunk) {
+    const std::vector<int64_t> part(pairs.begin() + begin, pairs.begin() + std::min(pairs.size(), begin + chunk));
+    for (auto& bits : pack_rows(pair_logits(d, part, W, b) > 0)) learned.push_back(std::move(bits));
+    for (auto& bits : pack_rows(pair_logits(d, part, W_single, b_single) > 0)) single.push_back(std::move(bits));
+  }
+  size_t at = 0;
+  for (ConceptEmbedding& e : out)
+    for (PredictedMask& m : e.decile_masks) {
+      m.learned = std::move(learned[at]);
+      m.single = std::move(single[at]);
+      ++at;
+    }
 }
 
 float set_iou(const PairIou& r) {
@@ -537,6 +592,7 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
       e.image_iou.push_back(r);
     }
   }
+  decile_masks(d, W, b, W_single, b_single, chunk, out);
   t.eval_seconds += seconds_since(t2);
 
   // 4. Filter subsets (paper 3.2.2, applied to segmentation): top-F filters by |w|, retrained.

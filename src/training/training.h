@@ -65,6 +65,14 @@ struct ImageIou {
   float single = 0;     // IoU_ind with the best single filter
 };
 
+// A val image's predicted masks at the mask size (mask_height x mask_width of the
+// embedding): sigmoid(eq. 2) > 1/2 for the learned weights, S(I(A_k > T_k)) > 1/2 for the best
+// single filter; bit-packed row-major, bit j of byte i = pixel 8i + j.
+struct PredictedMask {
+  int image = 0;  // kept-image index
+  std::vector<uint8_t> learned, single;
+};
+
 struct ConceptEmbedding {
   int label = 0;                       // concept (label number)
   int train_count = 0, val_count = 0;  // images containing it, per split
@@ -79,8 +87,12 @@ struct ConceptEmbedding {
   std::vector<std::pair<int, float>> subsets;  // (F, val score)
   std::vector<ImageIou> image_iou;     // segmentation: every val image of the concept
   // Segmentation: set IoU on val of every single filter k, IoU_set(c; M_k, val) (paper
-  // section 4.3 correlates it with max(w, 0)); empty for classification.
+  // section 5.2 correlates it with max(w, 0)); empty for classification.
   std::vector<float> filter_iou_val;
+  // Segmentation: the predicted masks of the val images at the deciles of the non-zero
+  // per-image IoU, learned and single (common/deciles.h; paper Figure 8).
+  int mask_height = 0, mask_width = 0;
+  std::vector<PredictedMask> decile_masks;
 };
 
 struct TrainingTimings {

@@ -67,7 +67,7 @@ inline std::vector<long long> table_counts(const std::string& path) {
   RawDb db(path);
   std::vector<long long> counts;
   for (const char* table : {"probe_set", "concept", "probe_image", "network", "run", "threshold",
-                            "space", "embedding", "subset_score", "image_iou"})
+                            "space", "embedding", "subset_score", "image_iou", "predicted_mask"})
     counts.push_back(db.count(table));
   return counts;
 }

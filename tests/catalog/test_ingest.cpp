@@ -1,6 +1,7 @@
 // write_ingest and the readers: round trips, replacement, failures and validation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -412,6 +413,60 @@ TEST(CatalogIngest, ValidationErrorsWriteNothing) {
     EXPECT_EQ(test::table_counts(path), counts);
     EXPECT_EQ(test::checksum(catalog.vectors("net.conv5.seg")), seg);
   }
+}
+
+// Figure 8's decile masks: stored with their embedding, read back by row with every bit,
+// dropped when the space is replaced; a mask of the wrong size or on an unknown image is
+// refused before anything is written.
+TEST(CatalogIngest, PredictedMasksRoundTripAndAreValidated) {
+  test::TempDir dir;
+  const std::string path = dir.file("catalog.db");
+  Catalog catalog = Catalog::open(path);
+  IngestRecord record = test::make_record({});
+  EmbeddingRecord& e = record.spaces[0].embeddings[1];  // c2 of net.conv5.seg
+  const int h = 3, w = 5;  // 15 bits -> 2 bytes, the last bit of byte 1 unused
+  e.predicted_masks.push_back({e.image_iou[2].image_row, h, w, {0xff, 0x7f}, {0x01, 0x40}});
+  e.predicted_masks.push_back({e.image_iou[0].image_row, h, w, {0x00, 0x00}, {0xa5, 0x5a}});
+  catalog.write_ingest(record);
+
+  const std::vector<PredictedMaskRecord> got = catalog.predicted_masks("net.conv5.seg", "c2");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_LT(got[0].image_row, got[1].image_row);  // by row
+  for (const PredictedMaskRecord& want : e.predicted_masks) {
+    const auto it = std::find_if(got.begin(), got.end(), [&](const auto& m) { return m.image_row == want.image_row; });
+    ASSERT_NE(it, got.end()) << want.image_row;
+    EXPECT_EQ(it->height, h);
+    EXPECT_EQ(it->width, w);
+    EXPECT_EQ(it->learned, want.learned);
+    EXPECT_EQ(it->single, want.single);
+  }
+  EXPECT_TRUE(catalog.predicted_masks("net.conv5.seg", "c1").empty());
+  EXPECT_TRUE(catalog.predicted_masks("net.conv5.cls", "c2").empty());
+  EXPECT_THROW(catalog.predicted_masks("net.conv5.seg", "no such concept"), Error);
+  EXPECT_EQ(RawDb(path).value("SELECT count(*) FROM predicted_mask"), "2");
+
+  const auto counts = test::table_counts(path);
+  for (int which = 0; which < 3; ++which) {
+    SCOPED_TRACE(which);
+    IngestRecord bad = record;
+    PredictedMaskRecord& m = bad.spaces[0].embeddings[1].predicted_masks[0];
+    if (which == 0) m.learned.push_back(0);      // 3 bytes for 15 bits
+    if (which == 1) m.image_row = 1000;          // no such probe image
+    if (which == 2) bad.spaces[0].embeddings[1].predicted_masks.push_back(m);  // twice
+    try {
+      catalog.write_ingest(bad);
+      ADD_FAILURE() << "no throw";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(error.message().find("predicted masks"), std::string::npos) << error.message();
+    }
+    EXPECT_EQ(test::table_counts(path), counts);
+  }
+
+  // A re-ingest of the space without masks drops them (cascade from the embedding).
+  catalog.write_ingest(test::make_record({}));
+  EXPECT_TRUE(catalog.predicted_masks("net.conv5.seg", "c2").empty());
+  EXPECT_EQ(RawDb(path).value("SELECT count(*) FROM predicted_mask"), "0");
 }
 
 // BRODEN scale: ~1,200 concepts x 2 spaces x 512 filters and ~500k per-image IoUs. The

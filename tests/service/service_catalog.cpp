@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "common/deciles.h"
 #include "reference/reference.h"
 
 namespace n2v::test {
@@ -54,6 +55,38 @@ std::vector<float> vector_for(const std::string& name, int dim, std::mt19937& rn
   return w;
 }
 
+
+// Figure 8's predicted masks for the decile images, as ingest stores them (same picks,
+// common/deciles.h), at the probe's 16 x 16 mask size: the learned mask a disk whose radius
+// grows with the image's IoU, the single filter's a square in the top-left corner.
+void add_decile_masks(EmbeddingRecord& e) {
+  std::vector<float> learned, single;
+  std::vector<int64_t> rows;
+  for (const ImageIouRecord& i : e.image_iou) {
+    learned.push_back(i.learned);
+    single.push_back(i.single);
+    rows.push_back(i.image_row);
+  }
+  std::vector<size_t> picks = nonzero_decile_picks(learned, rows);
+  for (size_t i : nonzero_decile_picks(single, rows)) picks.push_back(i);
+  std::sort(picks.begin(), picks.end());
+  picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+  constexpr int kSize = 16;
+  for (size_t i : picks) {
+    PredictedMaskRecord m{e.image_iou[i].image_row, kSize, kSize, std::vector<uint8_t>(kSize * kSize / 8, 0),
+                          std::vector<uint8_t>(kSize * kSize / 8, 0)};
+    const float radius = 2.0f + 6.0f * e.image_iou[i].learned;
+    const int side = 2 + static_cast<int>(10 * e.image_iou[i].single);
+    for (int y = 0; y < kSize; ++y)
+      for (int x = 0; x < kSize; ++x) {
+        const int p = y * kSize + x;
+        if ((y - 8) * (y - 8) + (x - 8) * (x - 8) <= radius * radius) m.learned[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
+        if (y < side && x < side) m.single[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
+      }
+    e.predicted_masks.push_back(std::move(m));
+  }
+}
+
 void add_space(IngestRecord& r, const std::string& network, const std::string& layer, Task task, int dim,
                uint32_t seed) {
   std::mt19937 rng(seed);
@@ -82,6 +115,7 @@ void add_space(IngestRecord& r, const std::string& network, const std::string& l
       for (int k = 0; k < dim; ++k) e.filter_iou_val.push_back(std::max(0.0f, single * unit(rng)));
       e.filter_iou_val[e.best_filter] = single;
       for (int i = 0; i < 20; ++i) e.image_iou.push_back({i + 1, std::min(1.0f, learned * 2 * unit(rng)), single * 2 * unit(rng)});
+      add_decile_masks(e);
     } else {
       e.accuracy_train = 0.6f + 0.35f * unit(rng);
       e.accuracy_val = e.accuracy_train.value() - 0.05f;

@@ -58,6 +58,10 @@ class ProbeImagesTest : public ::testing::Test {
     dog.weights = {1, 0};
     dog.set_iou_val = 0.5f;
     dog.image_iou = {{0, 0.2f, 0.1f}, {1, 0.8f, 0.3f}, {2, NAN, 0.0f}};
+    // Figure 8's masks of the two decile images (4x4, 2 bytes): row 1 learned = the top-left
+    // 2x2 block (pixels 0, 1, 4, 5), single = the left column (0, 4, 8, 12); row 0 empty /
+    // everything.
+    dog.predicted_masks = {{1, 4, 4, {0x33, 0x00}, {0x11, 0x11}}, {0, 4, 4, {0x00, 0x00}, {0xff, 0xff}}};
     EmbeddingRecord cat;
     cat.concept_number = 2;
     cat.weights = {0, 1};
@@ -109,6 +113,50 @@ TEST_F(ProbeImagesTest, BestFirstWithUrlsWhenServed) {
   ASSERT_EQ(m.width, 4);
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x) EXPECT_EQ(m.pixels[3 * (y * 4 + x)], (y < 2 && x < 2) ? 255 : 0) << y << "," << x;
+}
+
+// The predicted masks of the decile images (Figure 8) come from the catalog, with or
+// without a served probe folder; the concept's deciles say which rows have them.
+TEST_F(ProbeImagesTest, PredictedMasksOfTheDecileImages) {
+  Service service(catalog_);
+  Api api(service, {"", {}});
+  const Json detail = body(api.handle({"GET", "/api/concepts/dog?space=probenet.l.seg", "", ""}));
+  const Json& deciles = detail["image_iou"]["deciles"]["learned"];
+  ASSERT_EQ(deciles.size(), 10u);
+  for (const Json& d : deciles) EXPECT_TRUE(d["predicted"].get<bool>()) << d.dump();
+  EXPECT_EQ(deciles[9]["row"], 1);  // the best image last
+
+  auto png = [&](const std::string& query) {
+    const HttpResponse r = api.handle({"GET", "/api/probe/prediction?" + query, "", ""});
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    EXPECT_EQ(r.content_type, "image/png");
+    test::write_file(dir_.file("prediction.png"), r.body);
+    return read_image_file(dir_.file("prediction.png"));
+  };
+  const RgbImage learned = png("space=probenet.l.seg&concept=dog&row=1");  // method learned by default
+  const RgbImage single = png("space=probenet.l.seg&concept=dog&row=1&method=single");
+  const RgbImage full = png("space=probenet.l.seg&concept=dog&row=0&method=single");
+  ASSERT_EQ(learned.height, 4);
+  ASSERT_EQ(learned.width, 4);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) {
+      const int p = 3 * (y * 4 + x);
+      EXPECT_EQ(learned.pixels[p + 1], (y < 2 && x < 2) ? 200 : 0) << y << "," << x;  // cyan
+      EXPECT_EQ(single.pixels[p], x == 0 ? 255 : 0) << y << "," << x;                 // yellow
+      EXPECT_EQ(full.pixels[p], 255) << y << "," << x;
+    }
+
+  auto error = [&](const std::string& query, int status, const std::string& piece) {
+    const HttpResponse r = api.handle({"GET", "/api/probe/prediction?" + query, "", ""});
+    EXPECT_EQ(r.status, status) << query << ": " << r.body;
+    EXPECT_TRUE(contains(r.body, piece)) << query << ": " << r.body;
+  };
+  error("space=probenet.l.seg&concept=dog&row=2", 404, "decile images");
+  error("space=probenet.l.seg&concept=cat&row=1", 404, "no predicted mask");
+  error("space=probenet.l.seg&concept=dgo&row=1", 404, "dog");  // did you mean
+  error("space=probenet.l.seg&concept=dog&row=1&method=both", 400, "learned or single");
+  error("space=nowhere.l.seg&concept=dog&row=1", 404, "nowhere");
+  error("space=probenet.l.seg&row=1", 400, "concept");
 }
 
 TEST_F(ProbeImagesTest, NothingOutsideTheProbeImagesFolder) {

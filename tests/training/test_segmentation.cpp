@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
@@ -247,6 +248,46 @@ TEST(Segmentation, LearnedMaskScoresMatchPlainLoopReference) {
   EXPECT_DOUBLE_EQ(up[0 * 4 + 1], 0.75);
   EXPECT_DOUBLE_EQ(up[1 * 4 + 1], 0.5625);
   EXPECT_DOUBLE_EQ(up[2 * 4 + 2], 0.0625);
+}
+
+// Figure 8: the predicted masks of the decile images. The toy has one val image (image 1),
+// so every decile of either distribution is that image: one entry. Its single-filter mask
+// is filter 0's upsampled block at (0,1): the top-right 2x2 block of the 4x4 mask; its
+// learned mask is z > 0 of the plain-loop reference.
+TEST(Segmentation, DecileImagesKeepTheirPredictedMasks) {
+  Toy t = toy();
+  std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));
+  const ConceptEmbedding& e = out[0];
+  EXPECT_EQ(e.mask_height, 4);
+  EXPECT_EQ(e.mask_width, 4);
+  ASSERT_EQ(e.decile_masks.size(), 1u);
+  const PredictedMask& m = e.decile_masks[0];
+  EXPECT_EQ(m.image, 1);
+  const PackedMask top_right = rect_mask(4, 4, 0, 2, 2, 4);
+  EXPECT_EQ(m.single, top_right.bytes);
+  std::vector<double> z(16, 0.0);
+  for (int f = 0; f < 2; ++f) {
+    std::vector<double> map(4);
+    for (int p = 0; p < 4; ++p) map[p] = t.acts.bit(1, f, p) ? 1.0 : 0.0;
+    const std::vector<double> up = upsample(map, 2, 2, 4, 4);
+    for (int p = 0; p < 16; ++p) z[p] += e.weights[f] * up[p];
+  }
+  std::vector<uint8_t> learned(16);
+  for (int p = 0; p < 16; ++p) learned[p] = z[p] > 0;
+  EXPECT_EQ(m.learned, pack_mask(learned).bytes);
+  EXPECT_GT(std::count(learned.begin(), learned.end(), 1), 0);  // not trivially empty
+
+  // A concept whose val images all score 0 has no deciles and stores no masks.
+  Toy none = toy();
+  none.ann.masks[1].mask = rect_mask(4, 4, 3, 0, 4, 1);  // val target: a corner nothing covers
+  std::vector<ConceptEmbedding> miss = train_segmentation(none.acts, none.ann, one_step(0.1));
+  ASSERT_EQ(miss[0].image_iou.size(), 1u);
+  if (miss[0].image_iou[0].learned == 0 && miss[0].image_iou[0].single == 0) {
+    EXPECT_TRUE(miss[0].decile_masks.empty());
+  } else {
+    ADD_FAILURE() << "the corner target was meant to score 0: " << miss[0].image_iou[0].learned << ", "
+                  << miss[0].image_iou[0].single;
+  }
 }
 
 TEST(Segmentation, LogLossGradientDiffersAndIsByHand) {

@@ -524,18 +524,27 @@ async function main() {
         assert((await entries.last().innerText()).includes(fmt(last.iou, 2)), 'best decile last');
       }
       const radio = card.locator('input[type=radio][value=single]');
+      const predicted = (set) => deciles[set].filter((e) => e.predicted).length;
       if (await radio.count()) {
-        // Images served: the thumbnails load, and the keyboard switches to the single filter's.
-        const photos = card.locator('.thumb img:not(.mask)');
-        await until(() => photos.evaluateAll((els) => els.length > 0 && els.every((e) => e.complete && e.naturalWidth > 0)), 'decile thumbnails loaded');
+        // Thumbnails (photos with --probe; Figure 8's predicted masks whenever ingest stored
+        // them): every image loads, and the keyboard switches to the single filter's.
+        const pictures = card.locator('.thumb img');
+        await until(() => pictures.evaluateAll((els) => els.length > 0 && els.every((e) => e.complete && e.naturalWidth > 0)), 'decile thumbnails loaded');
+        assertEqual(await card.locator('img.mask.prediction').count(), predicted('learned'), 'one predicted mask per stored learned decile');
+        const images = await apiGet(`concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&limit=1`);
+        if (!images.served) assertEqual(await card.locator('img.photo').count(), 0, 'no photo requested when not served');
         await card.locator('input[type=radio][value=learned]').focus();
         await page.keyboard.press('ArrowRight');
         await until(async () => (await card.locator('.decile[data-set="single"]').count()) === deciles.single.length, 'single-filter deciles after the keyboard switch');
         assertEqual(await card.locator('.decile[data-set="learned"]').count(), 0, 'learned deciles replaced');
-        await until(() => photos.evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0)), 'single-filter decile thumbnails loaded');
+        await until(() => pictures.evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0)), 'single-filter decile thumbnails loaded');
+        const srcs = await card.locator('img.mask.prediction').evaluateAll((els) => els.map((e) => e.getAttribute('src')));
+        assertEqual(srcs.length, predicted('single'), 'one predicted mask per stored single-filter decile');
+        assert(srcs.every((src) => src.includes('method=single')), 'the single filter\'s masks after the switch');
         await page.keyboard.press('ArrowLeft');
         await until(async () => (await entries.count()) === deciles.learned.length, 'back to the learned deciles');
       } else {
+        assertEqual(predicted('learned') + predicted('single'), 0, 'the table only when no predicted mask is stored');
         assertEqual(await card.locator('img').count(), 0, 'no probe image requested when not served');
       }
     }

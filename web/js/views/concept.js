@@ -229,8 +229,11 @@ function decilesCard(d, images) {
     append(body, emptyBox('No val image has a non-zero IoU, so there are no deciles.'));
     return section;
   }
+  // Figure 8: the masks ingest stored for the decile images (`predicted`) come from the
+  // catalog, with or without the photos; the photos and ground truth need `serve --probe`.
+  const predicted = DECILE_SETS.some((set) => (dec[set.key] || []).some((e) => e.predicted));
   loadSlot(body).load(images, (r) => {
-    if (!r.served) {
+    if (!r.served && !predicted) {
       // Both sets in one table: nothing to switch between without the pictures.
       const quantiles = (dec.learned.length ? dec.learned : dec.single).map((e) => e.quantile);
       append(body,
@@ -244,18 +247,33 @@ function decilesCard(d, images) {
           ' to see the image at each.'));
       return;
     }
-    const row = h('div', { class: 'thumbs decile-thumbs with-masks' });
+    const row = h('div', { class: `thumbs decile-thumbs with-masks${r.served ? '' : ' masks-only'}` });
+    const legend = h('p', { class: 'legend decile-legend' });
     const show = (key) => {
       const set = DECILE_SETS.find((s) => s.key === key);
-      replace(row, dec[key].map((e) => h('figure', { class: 'thumb decile', 'data-set': key },
-        h('div', { class: 'thumb-box' },
-          h('img', {
-            src: probeUrl('image', { space: d.space, row: e.row }),
-            alt: `${d.name}: val image at the ${decilePct(e.quantile)} decile of the non-zero IoU of the ${set.label}`,
-            loading: 'lazy',
-          }),
-          h('img', { class: 'mask', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true', loading: 'lazy' })),
-        h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`))));
+      replace(legend,
+        h('span', { class: 'legend-item' }, h('span', { class: `swatch prediction-${key}`, 'aria-hidden': 'true' }),
+          `mask predicted by the ${set.label}`),
+        r.served
+          ? h('span', { class: 'legend-item' }, h('span', { class: 'swatch truth', 'aria-hidden': 'true' }), 'ground truth')
+          : h('span', { class: 'legend-item' }, 'start ', h('code', {}, 'net2vec serve --probe'), ' to see the photos and the ground truth under them'));
+      replace(row, dec[key].map((e) => {
+        const where = `val image at the ${decilePct(e.quantile)} decile of the non-zero IoU of the ${set.label}`;
+        return h('figure', { class: 'thumb decile', 'data-set': key },
+          h('div', { class: 'thumb-box' },
+            r.served ? h('img', { class: 'photo', src: probeUrl('image', { space: d.space, row: e.row }), alt: `${d.name}: ${where}`, loading: 'lazy' }) : null,
+            r.served ? h('img', { class: 'mask truth', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true', loading: 'lazy' }) : null,
+            e.predicted
+              ? h('img', {
+                class: 'mask prediction',
+                src: probeUrl('prediction', { space: d.space, row: e.row, concept: d.name, method: key }),
+                alt: r.served ? '' : `${d.name}: mask predicted by the ${set.label} on the ${where}`,
+                'aria-hidden': r.served ? 'true' : null,
+                loading: 'lazy',
+              })
+              : null),
+          h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`));
+      }));
     };
     // Radio buttons, not clickable tabs: arrow keys switch the set, and the choice is announced.
     const name = uid('decile-set');
@@ -268,7 +286,7 @@ function decilesCard(d, images) {
         set.label)));
     head.append(radios);
     show('learned');
-    append(body, row);
+    append(body, row, legend);
   });
   return section;
 }
