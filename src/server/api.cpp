@@ -122,9 +122,14 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+// The JSON text of an answer. Messages quote the client's bytes (a path, a key, a name),
+// which need not be UTF-8: such bytes become U+FFFD instead of a json type_error, which
+// escaped as a 500 or, thrown from handle()'s catch, terminated the server (tests/fuzz).
+std::string dump_json(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 HttpResponse json_response(const Json& j) {
   HttpResponse r;
-  r.body = j.dump();
+  r.body = dump_json(j);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
@@ -292,6 +297,17 @@ const std::vector<RouteEntry>& route_table() {
       r.per_concept = per && *per == "all" ? CompareRequest::kAll : p.integer("per_concept", r.per_concept);
       return json_response(to_json(s.compare(r)));
     });
+    add("GET", "/api/examples", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "queries", "sums", "k"});
+      ExamplesRequest r;
+      r.space = p.required("space");
+      r.queries = p.list("queries");
+      if (const auto sums = p.get("sums"))
+        for (const std::string& sum : split(*sums, ';'))
+          if (!trim(sum).empty()) r.sums.push_back(parse_concept_sum(sum));
+      r.k = p.integer("k", r.k);
+      return json_response(to_json(s.examples(r)));
+    });
     add("GET", "/api/concepts/{name}", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "top"});
       ConceptRequest r;
@@ -427,7 +443,7 @@ std::string percent_decode(std::string_view text, bool plus_is_space) {
 HttpResponse error_response(int status, const std::string& code, const std::string& message) {
   HttpResponse r;
   r.status = status;
-  r.body = error_json(code, status, message).dump();
+  r.body = dump_json(error_json(code, status, message));
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
@@ -500,7 +516,7 @@ HttpResponse Api::handle(const HttpRequest& request) const noexcept {
   } catch (const Error& e) {
     HttpResponse r;
     r.status = http_status(e.code());
-    r.body = error_json(e).dump();
+    r.body = dump_json(error_json(e));
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   } catch (const std::exception& e) {

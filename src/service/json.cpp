@@ -136,6 +136,20 @@ Json to_json(const AnalogyResponse& r) {
   return out;
 }
 
+Json to_json(const ExamplesResponse& r) {
+  Json out = space_header(r.space, "cosine");
+  out["k"] = r.k;
+  Json nearest = Json::array(), arithmetic = Json::array();
+  for (const NeighborsResponse& n : r.nearest)
+    nearest.push_back({{"query", n.result.query}, {"hits", hits_json(n.result.hits)}});
+  for (const AnalogyResponse& a : r.arithmetic)
+    arithmetic.push_back({{"positive", a.result.positive}, {"negative", a.result.negative}, {"hits", hits_json(a.result.hits)}});
+  out["nearest"] = std::move(nearest);
+  out["arithmetic"] = std::move(arithmetic);
+  out["missing"] = r.missing;
+  return out;
+}
+
 Json to_json(const CompareResponse& r) {
   const SpaceComparison& c = r.comparison;
   Json spaces = Json::array();

@@ -18,6 +18,7 @@ Json to_json(const ConceptsResponse& r);
 Json to_json(const NeighborsResponse& r);
 Json to_json(const AnalogyResponse& r);
 Json to_json(const CompareResponse& r);
+Json to_json(const ExamplesResponse& r);
 Json to_json(const ConceptResponse& r);
 Json to_json(const ConceptImagesResponse& r);
 Json to_json(const AnalysesResponse& r);

@@ -13,36 +13,13 @@ namespace n2v {
 
 namespace {
 
-// Paper Tables 2 and 3: the nearest concepts of its examples, and its vector arithmetic,
-// for those whose concepts the space has (BRODEN names colours "<colour>-c").
+// Paper Tables 2 and 3: the nearest concepts of its examples and its vector arithmetic,
+// for those whose concepts the space has (Service::examples).
 Json examples_json(Service& service, const std::string& space) {
-  const std::vector<std::string> queries = {"dog", "house", "wheel", "street", "bedroom", "car", "person"};
-  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> sums = {
-      {{"grass", "blue-c"}, {"green-c"}}, {{"grass"}, {"green-c"}}, {{"tree"}, {"wood"}}, {{"person"}, {"torso"}},
-      {{"lime", "yellow-c"}, {"green-c"}}};
-  Json nearest = Json::array(), arithmetic = Json::array();
-  for (const std::string& q : queries) {
-    NeighborsRequest r;
-    r.space = space;
-    r.concept_name = q;
-    r.k = 5;
-    try {
-      nearest.push_back({{"query", q}, {"hits", to_json(service.neighbors(r))["hits"]}});
-    } catch (const Error&) {  // not in this space (or a zero vector): the paper's list is a wish list
-    }
-  }
-  for (const auto& [positive, negative] : sums) {
-    AnalogyRequest r;
-    r.space = space;
-    r.positive = positive;
-    r.negative = negative;
-    r.k = 5;
-    try {
-      arithmetic.push_back({{"positive", positive}, {"negative", negative}, {"hits", to_json(service.analogy(r))["hits"]}});
-    } catch (const Error&) {
-    }
-  }
-  return {{"nearest", std::move(nearest)}, {"arithmetic", std::move(arithmetic)}};
+  ExamplesRequest request;
+  request.space = space;
+  const Json all = to_json(service.examples(request));
+  return {{"nearest", all["nearest"]}, {"arithmetic", all["arithmetic"]}};
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "common/version.h"
 #include "index/vector_index.h"
 
@@ -123,6 +124,75 @@ CompareResponse Service::compare(const CompareRequest& request) {
     if (request.per_concept != CompareRequest::kAll && static_cast<int>(order.size()) > request.per_concept)
       order.resize(request.per_concept);
     r.differing.push_back(std::move(order));
+  }
+  return r;
+}
+
+const std::vector<std::string>& paper_nearest_examples() {
+  static const std::vector<std::string> q = {"dog", "house", "wheel", "street", "bedroom", "car", "person"};
+  return q;
+}
+
+const std::vector<ConceptSum>& paper_arithmetic_examples() {
+  static const std::vector<ConceptSum> s = {{{"grass", "blue-c"}, {"green-c"}},
+                                            {{"grass"}, {"green-c"}},
+                                            {{"tree"}, {"wood"}},
+                                            {{"person"}, {"torso"}},
+                                            {{"lime", "yellow-c"}, {"green-c"}}};
+  return s;
+}
+
+std::string to_string(const ConceptSum& sum) {
+  std::string out;
+  for (const std::string& p : sum.positive) out += (out.empty() ? "" : " + ") + p;
+  for (const std::string& n : sum.negative) out += " - " + n;
+  return out;
+}
+
+ConceptSum parse_concept_sum(const std::string& text) {
+  const size_t slash = text.find('/');
+  N2V_CHECK(text.find('/', slash == std::string::npos ? slash : slash + 1) == std::string::npos, kInvalidArgument,
+            "a sum is positives,.../negatives,..., with one '/' at most: '" << text << "'");
+  ConceptSum sum;
+  auto names = [](std::string_view part, std::vector<std::string>& out) {
+    for (const std::string& n : split(part, ','))
+      if (!trim(n).empty()) out.emplace_back(trim(n));
+  };
+  names(std::string_view(text).substr(0, slash), sum.positive);
+  if (slash != std::string::npos) names(std::string_view(text).substr(slash + 1), sum.negative);
+  N2V_CHECK(!sum.positive.empty(), kInvalidArgument, "the sum '" << text << "' has no positive concept");
+  return sum;
+}
+
+ExamplesResponse Service::examples(const ExamplesRequest& request) {
+  check_k(request.k);
+  ExamplesResponse r;
+  r.space = engine_.space_info(request.space);
+  r.k = request.k;
+  for (const std::string& q : request.queries.empty() ? paper_nearest_examples() : request.queries) {
+    NeighborsRequest n;
+    n.space = request.space;
+    n.concept_name = q;
+    n.k = request.k;
+    try {
+      r.nearest.push_back(neighbors(n));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kInvalidArgument) throw;
+      r.missing.push_back(q);  // not in this space, or a zero vector
+    }
+  }
+  for (const ConceptSum& sum : request.sums.empty() ? paper_arithmetic_examples() : request.sums) {
+    AnalogyRequest a;
+    a.space = request.space;
+    a.positive = sum.positive;
+    a.negative = sum.negative;
+    a.k = request.k;
+    try {
+      r.arithmetic.push_back(analogy(a));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kInvalidArgument) throw;
+      r.missing.push_back(to_string(sum));
+    }
   }
   return r;
 }

@@ -138,6 +138,34 @@ struct CompareResponse {
   std::vector<std::vector<int>> differing;
 };
 
+// Paper Tables 2 and 3 for one space: the nearest concepts of a list of queries and the
+// vector arithmetic of a list of sums. Empty lists mean the paper's own examples
+// (paper_examples()). An example whose concepts the space lacks is listed in `missing`
+// rather than failing the whole request: the paper's list is a wish list for any catalog.
+struct ConceptSum {
+  std::vector<std::string> positive, negative;
+};
+struct ExamplesRequest {
+  std::string space;
+  std::vector<std::string> queries;
+  std::vector<ConceptSum> sums;
+  int k = 5;
+};
+struct ExamplesResponse {
+  SpaceInfo space;
+  int k = 5;
+  std::vector<NeighborsResponse> nearest;
+  std::vector<AnalogyResponse> arithmetic;
+  std::vector<std::string> missing;  // each example left out, as written ("dog", "grass + blue-c - green-c")
+};
+// The examples of the paper's Tables 2 and 3 (BRODEN names colours "<colour>-c").
+const std::vector<std::string>& paper_nearest_examples();
+const std::vector<ConceptSum>& paper_arithmetic_examples();
+// "grass + blue-c - green-c" for a sum; parse_concept_sum reads "grass,blue-c/green-c"
+// (positives, then after '/' the negatives), the API's form.
+std::string to_string(const ConceptSum& sum);
+ConceptSum parse_concept_sum(const std::string& text);
+
 // Per-image val IoU (segmentation) as a histogram over [0, 1].
 struct ImageIouHistogram {
   std::vector<double> edges;               // bins + 1 edges, 0 .. 1
@@ -225,6 +253,7 @@ class Service {
   NeighborsResponse neighbors(const NeighborsRequest& request);
   AnalogyResponse analogy(const AnalogyRequest& request);
   CompareResponse compare(const CompareRequest& request);
+  ExamplesResponse examples(const ExamplesRequest& request);
   ConceptResponse concept_detail(const ConceptRequest& request);
   ConceptImagesResponse concept_images(const ConceptImagesRequest& request);
   // kNotFound (with suggestions for the name) when the space, the concept or a mask stored

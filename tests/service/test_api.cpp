@@ -92,6 +92,49 @@ TEST_F(ApiTest, RoutesAnswerJson) {
   EXPECT_TRUE(body(v)["query"].is_null());
 }
 
+// Tables 2 and 3: each example answers exactly what /api/neighbors and /api/analogy answer
+// for it; the paper's examples the space lacks are listed as missing, not errors.
+TEST_F(ApiTest, ExamplesAreNeighboursAndAnalogiesOfTheListedConcepts) {
+  const HttpResponse r = get("/api/examples?space=toynet.conv.seg");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json j = body(r);
+  EXPECT_EQ(j["k"], 5);
+  std::set<std::string> answered, missing;
+  for (const Json& n : j["nearest"]) {
+    const std::string q = n["query"];
+    answered.insert(q);
+    EXPECT_EQ(n["hits"], body(get("/api/neighbors?space=toynet.conv.seg&k=5&concept=" + q))["hits"]) << q;
+  }
+  for (const Json& m : j["missing"]) missing.insert(m.get<std::string>());
+  for (const std::string& q : paper_nearest_examples()) {
+    const bool known = get("/api/neighbors?space=toynet.conv.seg&concept=" + q).status == 200;
+    EXPECT_EQ(answered.count(q), known ? 1u : 0u) << q;
+    EXPECT_EQ(missing.count(q), known ? 0u : 1u) << q;
+  }
+  EXPECT_TRUE(answered.count("dog") && answered.count("car"));  // the catalog has these two
+  ASSERT_FALSE(j["arithmetic"].empty());
+  const Json& first = j["arithmetic"][0];  // grass + blue-c - green-c
+  EXPECT_EQ(first["positive"], Json({"grass", "blue-c"}));
+  const HttpResponse a = api_.handle({"POST", "/api/analogy",
+                                      R"({"space": "toynet.conv.seg", "positive": ["grass", "blue-c"], "negative": ["green-c"], "k": 5})",
+                                      "application/json"});
+  EXPECT_EQ(first["hits"], body(a)["hits"]);
+  EXPECT_TRUE(missing.count("person - torso")) << r.body;
+
+  // A chosen list: two queries, two sums (positives/negatives), k = 2.
+  const Json c = body(get("/api/examples?space=toynet.conv.seg&queries=cat,nosuch&sums=lime,yellow-c/green-c;tree&k=2"));
+  ASSERT_EQ(c["nearest"].size(), 1u);
+  EXPECT_EQ(c["nearest"][0]["hits"].size(), 2u);
+  ASSERT_EQ(c["arithmetic"].size(), 2u);
+  EXPECT_EQ(c["arithmetic"][0]["negative"], Json({"green-c"}));
+  EXPECT_EQ(c["arithmetic"][1]["positive"], Json({"tree"}));
+  EXPECT_EQ(c["missing"], Json({"nosuch"}));
+  expect_error(get("/api/examples?space=toynet.conv.seg&sums=a/b/c"), 400, "invalid_argument");
+  expect_error(get("/api/examples?space=toynet.conv.seg&sums=/green-c"), 400, "invalid_argument");
+  expect_error(get("/api/examples?space=toynet.conv.seg&k=0"), 400, "invalid_argument");
+  expect_error(get("/api/examples?space=nowhere"), 404, "not_found");
+}
+
 TEST_F(ApiTest, PathParametersArePercentDecoded) {
   const HttpResponse r = get("/api/concepts/red%2Dc?space=toynet.conv.seg");
   EXPECT_EQ(r.status, 200) << r.body;
