@@ -694,6 +694,75 @@ async function main() {
     await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/concept/'), 'a point opens its concept page');
   });
 
+  await check('examples: Tables 2 and 3 with the seg and cls spaces side by side; a custom query', async () => {
+    // The layer's other task (net.layer.seg <-> net.layer.cls), segmentation first as in the paper.
+    const partner = spaces.find((s) => s.kind === 'network' && s.id !== SPACE && s.network === spaceInfo.network
+      && s.layer === spaceInfo.layer && s.task && s.task !== spaceInfo.task);
+    const columns = [spaceInfo, partner].filter(Boolean)
+      .sort((a, b) => (a.task === 'segmentation' ? 0 : 1) - (b.task === 'segmentation' ? 0 : 1)).map((s) => s.id);
+    const sumKey = (e) => [e.positive.join(' + '), ...e.negative.map((n) => `- ${n}`)].join(' ');
+    // Every card shows, per space, the API's hits in order with 3-decimal similarities.
+    const compareCards = async (params) => {
+      const answers = await Promise.all(columns.map((id) => apiGet(`examples?space=${q(id)}${params}`)));
+      const cards = page.locator('#view .example-card');
+      const expectedCards = new Set(answers.flatMap((a) => [...a.nearest.map((e) => `nearest:${e.query}`), ...a.arithmetic.map((e) => `arithmetic:${sumKey(e)}`)]));
+      await until(async () => (await cards.count()) === expectedCards.size, `${expectedCards.size} example cards`);
+      for (const [i, id] of columns.entries()) {
+        for (const [kind, entries, key] of [['nearest', answers[i].nearest, (e) => e.query], ['arithmetic', answers[i].arithmetic, sumKey]]) {
+          for (const entry of entries) {
+            const card = page.locator(`#view .example-card[data-kind="${kind}"][data-example="${key(entry)}"]`);
+            assertEqual(await card.locator(`td.name[data-space="${id}"] a`).allInnerTexts(), entry.hits.map((x) => x.name), `${id} ${kind} ${key(entry)} names`);
+            assertEqual(await card.locator(`td.sim[data-space="${id}"]`).allInnerTexts(), entry.hits.map((x) => fmt(x.score, 3)), `${id} ${kind} ${key(entry)} similarities`);
+          }
+        }
+      }
+      return answers;
+    };
+    await goto(`#/neighbors?space=${q(SPACE)}`);
+    await page.locator('nav.views a[data-view=examples]').click();
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/examples')
+      && (await hashParams()).get('space') === SPACE, 'examples URL');
+    assertEqual(await page.locator('nav.views a[aria-current=page]').getAttribute('data-view'), 'examples', 'nav entry current');
+    const paper = await compareCards('');
+    assert(paper[0].nearest.length > 0 && paper[0].arithmetic.length > 0, 'the paper\'s examples give hits here');
+    assertEqual(await page.locator('#view .example-card').first().locator('th.space-col').evaluateAll((els) => els.map((e) => e.dataset.space)),
+      columns, 'one column per space, segmentation first');
+    if (partner) assertEqual(columns.length, 2, 'the pair side by side');
+    if (paper[0].missing.length) {
+      assert((await page.locator('#view .note.missing').first().innerText()).includes(paper[0].missing[0]), 'the paper\'s missing examples noted');
+    }
+    await shot('examples');
+
+    // A custom query through the form (the sums submitted with Ctrl+Enter): the hash and the cards follow.
+    const absent = 'no-such-concept';
+    const sumLine = [POSITIVE.join(' + '), ...NEGATIVE.map((n) => `- ${n}`)].join(' ');
+    const sumsParam = `${POSITIVE.join(',')}${NEGATIVE.length ? `/${NEGATIVE.join(',')}` : ''}`;
+    await page.locator('#view input[name=queries]').fill(`${CONCEPT}, ${absent}`);
+    await page.locator('#view input[name=k]').fill('3');
+    await page.locator('#view textarea[name=sums]').fill(sumLine);
+    await page.locator('#view textarea[name=sums]').press('Control+Enter');
+    await until(async () => {
+      const p = await hashParams();
+      return p.get('queries') === `${CONCEPT},${absent}` && p.get('sums') === sumsParam && p.get('k') === '3';
+    }, 'the hash holds the custom queries, sums and k');
+    const custom = await compareCards(`&queries=${q(`${CONCEPT},${absent}`)}&sums=${q(sumsParam)}&k=3`);
+    assertEqual(custom[0].nearest.map((e) => e.query), [CONCEPT], 'one nearest example');
+    assert(custom[0].missing.includes(absent), `the API reports ${absent} missing`);
+    await until(async () => (await page.locator('#view .note.missing').allInnerTexts()).join(' ').includes(absent), 'the missing name in the note');
+
+    // Back returns to the paper's examples; a hit opens its concept page in its own space.
+    await page.goBack();
+    await until(async () => !(await hashParams()).get('queries')
+      && (await page.locator('#view .example-card[data-kind=nearest]').count()) === paper[0].nearest.length, 'back to the paper\'s examples');
+    const last = columns[columns.length - 1];
+    const link = page.locator(`#view .example-card td.name[data-space="${last}"] a`).first();
+    const name = await link.innerText();
+    await link.click();
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith(`#/concept/${encodeURIComponent(name)}`)
+      && (await hashParams()).get('space') === last, `the hit opens ${name} in ${last}`);
+    await until(async () => (await page.locator('#view h1').innerText()).includes(name), 'concept page heading');
+  });
+
   await check('no console errors, page errors or failed requests', async () => {
     assert(problems.length === 0, `${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   });

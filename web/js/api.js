@@ -107,4 +107,7 @@ export const api = {
 
   /** A seeded 2-D t-SNE map and k-means clusters: {space, k, kl, points: [...], clusters: [...]} */
   map: ({ space, clusters, seed }, signal) => request('map', { params: { space, clusters, seed }, signal }),
+
+  /** Paper Tables 2 and 3 in one space: {space, k, nearest: [{query, hits}], arithmetic: [{positive, negative, hits}], missing} */
+  examples: ({ space, queries, sums, k }, signal) => request('examples', { params: { space, queries, sums, k }, signal }),
 };

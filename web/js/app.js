@@ -14,6 +14,7 @@ import * as concept from './views/concept.js';
 import * as filters from './views/filters.js';
 import * as analyses from './views/analyses.js';
 import * as map from './views/map.js';
+import * as examples from './views/examples.js';
 
 const VIEWS = {
   neighbors,
@@ -24,11 +25,12 @@ const VIEWS = {
   filter: { create: filters.createFilter },
   analyses,
   map,
+  examples,
 };
 
 // The nav entry a view belongs to (the filter page sits under "Filters").
 const NAV_OF = {
-  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses', map: 'map',
+  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses', map: 'map', examples: 'examples',
 };
 
 const main = document.getElementById('view');

@@ -8,11 +8,12 @@
 //   #/filter/K?space=S
 //   #/analyses?space=S
 //   #/map?space=S&clusters=8&seed=1&color=category&highlight=dog&cluster=2
+//   #/examples?space=S&queries=dog,house&sums=grass,blue-c/green-c;tree/wood&k=5
 //
 // List values (analogy terms) are repeated keys rather than comma-joined, so names with
 // commas survive; space ids contain no commas, so `spaces` stays readable.
 
-export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses', 'map'];
+export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses', 'map', 'examples'];
 
 /** '#/view/arg?params' from a view name, a params object (arrays repeat) and a path argument. */
 export function href(view, params = {}, arg = null) {
