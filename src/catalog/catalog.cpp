@@ -97,6 +97,24 @@ ErrorCode error_code_for(int rc) {
   std::ostringstream text;
   text << "catalog " << path << ": " << what << ": " << message << " (" << sqlite3_errstr(rc)
        << ")";
+  // What SQLite's words leave out (tests/reliability): what may be behind an I/O failure
+  // (SQLite keeps the OS error of a failed WAL write to itself), why a write or a lock failed.
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+      text << "; is the disk full, a file size limit (ulimit -f) reached, or the disk failing?";
+      break;
+    case SQLITE_READONLY:
+      text << "; the file or its folder is not writable (SQLite also writes " << path
+           << "-wal and -shm next to it)";
+      break;
+    case SQLITE_BUSY:
+      text << "; another process kept the catalog locked for more than " << kBusyTimeoutMs / 1000
+           << " s (an ingest or a reference import writing to it?)";
+      break;
+    default:
+      break;
+  }
   detail::throw_error(error_code_for(rc), text.str(), __FILE__, __LINE__);
 }
 
