@@ -43,10 +43,44 @@ struct StbFree {
 };
 using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
 
+// Debian's stb_image (git 2022-09-08) trusts the code counts of a JPEG Huffman table (DHT
+// segment): a table declaring more than 256 codes writes past stb's 257-byte size and 256-byte
+// value arrays (found by tests/fuzz/fuzz_image; upstream stb_image 2.28 refuses it too). So we
+// walk the JPEG's segments as stb does and refuse such a table before stb sees it.
+void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_t>& b) {
+  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return;  // not a JPEG
+  size_t i = 2;
+  while (i + 1 < b.size()) {
+    const uint8_t m = b[i + 1];
+    if (b[i] != 0xFF || m == 0xFF || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+      i += b[i] == 0xFF && m != 0xFF ? 2 : 1;  // entropy-coded data, fill bytes, RSTn
+      continue;
+    }
+    if (m == 0xD9 || i + 3 >= b.size()) return;  // EOI or the end
+    const size_t length = static_cast<size_t>(b[i + 2]) << 8 | b[i + 3];  // counts its own 2 bytes
+    if (m == 0xC4) {  // DHT: tables of (class/id, 16 code counts, the codes' values)
+      long remaining = static_cast<long>(length) - 2;
+      size_t p = i + 4;
+      while (remaining > 0 && p < b.size()) {
+        if ((b[p] >> 4) > 1 || (b[p] & 15) > 3) break;  // stb refuses the header itself
+        size_t codes = 0;
+        for (size_t k = p + 1; k <= p + 16 && k < b.size(); ++k) codes += b[k];
+        N2V_CHECK(codes <= 256, kCorrupt,
+                  path << ": cannot decode image (a JPEG Huffman table declares " << codes
+                       << " codes, at most 256)");
+        p += 17 + codes;
+        remaining -= static_cast<long>(17 + codes);
+      }
+    }
+    i += 2 + length;
+  }
+}
+
 // Decodes to 8-bit RGB; also reports the channel count stored in the file.
 StbPixels decode_rgb(const std::string& path, const std::vector<uint8_t>& bytes, int* height,
                      int* width, int* file_channels) {
   int w = 0, h = 0, n = 0;
+  check_jpeg_huffman_tables(path, bytes);
   StbPixels pixels(stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h,
                                          &n, 3));
   if (!pixels) {
