@@ -154,6 +154,7 @@ struct Server::Impl {
   Shared shared;
   asio::io_context ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;  // paces accept retries when descriptors run out
   std::vector<std::thread> threads;
   std::mutex stop_mutex;
   bool stopped = false;
@@ -164,7 +165,8 @@ struct Server::Impl {
         api(service, ApiOptions{options.web_root, options.probe_dirs}),
         shared{api, options},
         ioc(threads_for(options.threads)),
-        acceptor(ioc) {
+        acceptor(ioc),
+        accept_retry(ioc) {
     N2V_CHECK(options.port >= 0 && options.port <= 65535, kInvalidArgument,
               "port must be between 0 and 65535, got " << options.port);
     beast::error_code ec;
@@ -187,6 +189,16 @@ struct Server::Impl {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (!acceptor.is_open()) return;  // closed by stop()
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+            ec == beast::errc::too_many_files_open_in_system) {
+          // Out of descriptors or memory: accept fails at once until one is freed, so retrying
+          // at once would spin a thread. Retry after a pause (docs/reliability/load.md).
+          accept_retry.expires_after(std::chrono::milliseconds(50));
+          accept_retry.async_wait([this](beast::error_code) {
+            if (acceptor.is_open()) do_accept();
+          });
+          return;
+        }
       } else {
         std::make_shared<Session>(std::move(socket), shared)->run();
       }
