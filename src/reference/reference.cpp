@@ -32,9 +32,15 @@ std::string some(const std::vector<std::string>& names, size_t limit = 10) {
 ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordnet_dir,
                                      const std::string& overrides_tsv, bool instance_hypernyms) {
   const std::vector<std::string> names = catalog_concepts(catalog);
-  const WordNet wordnet = WordNet::load(wordnet_dir);
   const SynsetOverrides overrides =
       overrides_tsv.empty() ? SynsetOverrides{} : read_synset_overrides(overrides_tsv);
+  // Nouns, plus the data file of any other part of speech an override names (textures map
+  // to adjective senses).
+  std::string other_parts;
+  for (const auto& [name, o] : overrides)
+    if (const char pos = synset_pos(o.offset); pos != 'n' && other_parts.find(pos) == std::string::npos)
+      other_parts += pos;
+  const WordNet wordnet = WordNet::load(wordnet_dir, other_parts);
   const std::vector<ConceptSynset> mapped =
       map_concepts_to_synsets(wordnet, names, overrides, overrides_tsv);
 
@@ -53,7 +59,9 @@ ReferenceImportReport import_wordnet(Catalog& catalog, const std::string& wordne
   report.dim = static_cast<int>(dims.size());
 
   std::ostringstream source;
-  source << "WordNet noun hypernym closures" << (instance_hypernyms ? " with instance hypernyms" : " (hypernyms only)")
+  std::string parts;
+  for (char pos : other_parts) parts += std::string(parts.empty() ? "" : ", ") + (pos == 'a' ? "adjective" : pos == 'v' ? "verb" : "adverb");
+  source << "WordNet hypernym closures of nouns" << (parts.empty() ? "" : " (and " + parts + " synsets the overrides name)") << (instance_hypernyms ? " with instance hypernyms" : " (hypernyms only)")
          << " (indicator, L2-normalised) from " << wordnet_dir << " ("
          << wordnet.synset_count() << " synsets); overrides: "
          << (overrides_tsv.empty() ? std::string("none") : overrides_tsv) << " (" << used_overrides

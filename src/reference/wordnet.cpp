@@ -89,7 +89,111 @@ std::string_view trim_gloss(std::string_view gloss) {
 
 const std::vector<SynsetOffset> kNoSenses;
 
+constexpr uint32_t kPosStride = 100000000;  // offsets are 8 decimal digits
+
+int pos_index(char pos) {
+  switch (pos) {
+    case 'n': return 0;
+    case 'v': return 1;
+    case 'a':
+    case 's': return 2;
+    case 'r': return 3;
+    default: return -1;
+  }
+}
+
+// One WNDB data file (data.noun, data.verb, data.adj, data.adv) into `synsets`, keyed by
+// synset_key(pos, offset). Keeps '@' and '@i' pointers to the same part of speech.
+void read_data(const std::string& data_path, char pos, std::unordered_map<SynsetOffset, Synset>& synsets) {
+  // offset lex_filenum ss_type w_cnt (word lex_id)... p_cnt (ptr)... [frames] | gloss
+  const std::string data = read_file(data_path);
+  const std::string types = pos == 'a' ? "as" : std::string(1, pos);
+  size_t count = 0;
+  for_each_line(data, [&](std::string_view line, int number) {
+    if (line.empty() || is_header_line(line)) return;
+    const size_t bar = line.find('|');
+    std::string_view fields_text = line.substr(0, bar);
+    const std::vector<std::string_view> f = tokens(fields_text);
+    auto at = [&](size_t i, std::string_view what) -> std::string_view {
+      N2V_CHECK(i < f.size(), kCorrupt,
+                data_path << ":" << number << ": line ends before the " << what);
+      return f[i];
+    };
+    auto offset_at = [&](size_t i, std::string_view what, char part) {
+      const std::string_view text = at(i, what);
+      const std::optional<long> raw = text.size() == 8 ? parse_number(text, 10) : std::nullopt;
+      return synset_key(part, static_cast<uint32_t>(require(raw, data_path, number,
+                                                            std::string(what) + " '" + std::string(text) +
+                                                                "' is not 8 digits")));
+    };
+    Synset s;
+    s.line = number;
+    s.offset = offset_at(0, "synset offset", pos);
+    s.lex_filenum = static_cast<int>(require(parse_number(at(1, "lexicographer file"), 10),
+                                             data_path, number, "bad lexicographer file number"));
+    N2V_CHECK(at(2, "synset type").size() == 1 && types.find(f[2][0]) != std::string::npos, kCorrupt,
+              data_path << ":" << number << ": synset type '" << f[2] << "' is not " << types);
+    const long w_cnt = require(parse_number(at(3, "word count"), 16), data_path, number,
+                               "word count '" + std::string(f[3]) + "' is not hexadecimal");
+    N2V_CHECK(w_cnt > 0, kCorrupt, data_path << ":" << number << ": synset without words");
+    size_t i = 4;
+    for (long w = 0; w < w_cnt; ++w) {
+      std::string_view word = at(i, "word");
+      // data.adj marks a syntactic position after the word: "long(a)", "elect(ip)".
+      if (pos == 'a' && word.ends_with(")") && word.find('(') != std::string_view::npos)
+        word = word.substr(0, word.find('('));
+      s.words.emplace_back(word);
+      require(parse_number(at(i + 1, "lex_id"), 16), data_path, number,
+              "lex_id of '" + std::string(f[i]) + "' is not hexadecimal");
+      i += 2;
+    }
+    const long p_cnt = require(parse_number(at(i, "pointer count"), 10), data_path, number,
+                               "pointer count '" + std::string(at(i, "")) + "' is not a number");
+    ++i;
+    for (long p = 0; p < p_cnt; ++p) {
+      const std::string_view symbol = at(i, "pointer symbol");
+      const std::string_view part = at(i + 2, "pointer part of speech");
+      N2V_CHECK(part.size() == 1 && pos_index(part[0]) >= 0, kCorrupt,
+                data_path << ":" << number << ": pointer part of speech '" << part << "' is not n, v, a, s or r");
+      const SynsetOffset target = offset_at(i + 1, "pointer offset", part[0]);
+      at(i + 3, "pointer source/target");
+      if (part[0] == pos && symbol == "@") s.hypernyms.push_back(target);
+      if (part[0] == pos && symbol == "@i") s.instance_hypernyms.push_back(target);
+      i += 4;
+    }
+    if (pos == 'v' && i < f.size()) {  // verb frames: f_cnt + f_cnt x (+ f_num w_num)
+      const long frames = require(parse_number(f[i], 10), data_path, number, "frame count is not a number");
+      i += 1 + 3 * static_cast<size_t>(frames);
+    }
+    N2V_CHECK(i == f.size(), kCorrupt,
+              data_path << ":" << number << ": " << (f.size() > i ? f.size() - i : i - f.size())
+                        << (f.size() > i ? " unexpected fields after the pointers" : " fields missing"));
+    N2V_CHECK(bar != std::string_view::npos, kCorrupt,
+              data_path << ":" << number << ": no '|' before the gloss");
+    s.gloss = std::string(trim_gloss(line.substr(bar + 1)));
+    const SynsetOffset key = s.offset;
+    N2V_CHECK(synsets.emplace(key, std::move(s)).second, kCorrupt,
+              data_path << ":" << number << ": synset " << format_offset(key) << " appears twice");
+    ++count;
+  });
+  N2V_CHECK(count > 0, kCorrupt, data_path << ": no synsets");
+}
+
 }  // namespace
+
+SynsetOffset synset_key(char pos, uint32_t offset) {
+  const int i = pos_index(pos);
+  N2V_CHECK(i >= 0 && offset < kPosStride, kInvalidArgument,
+            "no synset key for part of speech '" << pos << "' and offset " << offset);
+  return static_cast<SynsetOffset>(i) * kPosStride + offset;
+}
+
+char synset_pos(SynsetOffset key) { return "nvar"[std::min<uint32_t>(key / kPosStride, 3)]; }
+
+std::string data_file_name(SynsetOffset key) {
+  static const char* const kFiles[] = {"data.noun", "data.verb", "data.adj", "data.adv"};
+  return kFiles[std::min<uint32_t>(key / kPosStride, 3)];
+}
 
 // ---- Small helpers ----
 
@@ -114,18 +218,23 @@ std::string lexfile_name(int lex_filenum) {
   return "lexfile." + std::to_string(lex_filenum);
 }
 
-std::string format_offset(SynsetOffset offset) {
-  std::string digits = std::to_string(offset);
+std::string format_offset(SynsetOffset key) {
+  std::string digits = std::to_string(key % kPosStride);
   if (digits.size() < 8) digits.insert(0, 8 - digits.size(), '0');
-  return digits;
+  const char pos = synset_pos(key);
+  return pos == 'n' ? digits : pos + digits;
 }
 
 std::optional<SynsetOffset> parse_offset(std::string_view text) {
-  if (!text.empty() && text[0] == 'n') text.remove_prefix(1);
+  char pos = 'n';
+  if (!text.empty() && pos_index(text[0]) >= 0) {
+    pos = text[0];
+    text.remove_prefix(1);
+  }
   if (text.size() != 8) return std::nullopt;
   const std::optional<long> value = parse_number(text, 10);
   if (!value) return std::nullopt;
-  return static_cast<SynsetOffset>(*value);
+  return synset_key(pos, static_cast<uint32_t>(*value));
 }
 
 std::string wordnet_lemma(std::string_view concept_name) {
@@ -158,75 +267,25 @@ const char* to_string(SynsetRule rule) {
 
 // ---- WNDB reader ----
 
-WordNet WordNet::load(const std::string& dir) {
+WordNet WordNet::load(const std::string& dir, const std::string& other_parts) {
   WordNet wn;
   wn.dir_ = dir;
-  const std::string data_path = dir + "/data.noun";
   const std::string index_path = dir + "/index.noun";
-
-  // data.noun: offset lex_filenum ss_type w_cnt (word lex_id)... p_cnt (ptr)... | gloss
-  const std::string data = read_file(data_path);
-  for_each_line(data, [&](std::string_view line, int number) {
-    if (line.empty() || is_header_line(line)) return;
-    const size_t bar = line.find('|');
-    std::string_view fields_text = line.substr(0, bar);
-    const std::vector<std::string_view> f = tokens(fields_text);
-    auto at = [&](size_t i, std::string_view what) -> std::string_view {
-      N2V_CHECK(i < f.size(), kCorrupt,
-                data_path << ":" << number << ": line ends before the " << what);
-      return f[i];
-    };
-    Synset s;
-    s.line = number;
-    s.offset = require(parse_offset(at(0, "synset offset")), data_path, number,
-                       "synset offset '" + std::string(f[0]) + "' is not 8 digits");
-    s.lex_filenum = static_cast<int>(require(parse_number(at(1, "lexicographer file"), 10),
-                                             data_path, number, "bad lexicographer file number"));
-    N2V_CHECK(at(2, "synset type") == "n", kCorrupt,
-              data_path << ":" << number << ": synset type '" << f[2] << "' is not n (noun)");
-    const long w_cnt = require(parse_number(at(3, "word count"), 16), data_path, number,
-                               "word count '" + std::string(f[3]) + "' is not hexadecimal");
-    N2V_CHECK(w_cnt > 0, kCorrupt, data_path << ":" << number << ": synset without words");
-    size_t i = 4;
-    for (long w = 0; w < w_cnt; ++w) {
-      s.words.emplace_back(at(i, "word"));
-      require(parse_number(at(i + 1, "lex_id"), 16), data_path, number,
-              "lex_id of '" + std::string(f[i]) + "' is not hexadecimal");
-      i += 2;
-    }
-    const long p_cnt = require(parse_number(at(i, "pointer count"), 10), data_path, number,
-                               "pointer count '" + std::string(at(i, "")) + "' is not a number");
-    ++i;
-    for (long p = 0; p < p_cnt; ++p) {
-      const std::string_view symbol = at(i, "pointer symbol");
-      const SynsetOffset target =
-          require(parse_offset(at(i + 1, "pointer offset")), data_path, number,
-                  "pointer offset '" + std::string(f[i + 1]) + "' is not 8 digits");
-      const std::string_view pos = at(i + 2, "pointer part of speech");
-      at(i + 3, "pointer source/target");
-      if (pos == "n" && symbol == "@") s.hypernyms.push_back(target);
-      if (pos == "n" && symbol == "@i") s.instance_hypernyms.push_back(target);
-      i += 4;
-    }
-    N2V_CHECK(i == f.size(), kCorrupt,
-              data_path << ":" << number << ": " << f.size() - i
-                        << " unexpected fields after the pointers");
-    N2V_CHECK(bar != std::string_view::npos, kCorrupt,
-              data_path << ":" << number << ": no '|' before the gloss");
-    s.gloss = std::string(trim_gloss(line.substr(bar + 1)));
-    const SynsetOffset offset = s.offset;
-    N2V_CHECK(
-        wn.synsets_.emplace(offset, std::move(s)).second, kCorrupt,
-        data_path << ":" << number << ": synset " << format_offset(offset) << " appears twice");
-  });
-  N2V_CHECK(!wn.synsets_.empty(), kCorrupt, data_path << ": no synsets");
+  read_data(dir + "/data.noun", 'n', wn.synsets_);
+  for (size_t i = 0; i < other_parts.size(); ++i) {
+    const char pos = other_parts[i];
+    N2V_CHECK(pos == 'v' || pos == 'a' || pos == 'r', kInvalidArgument,
+              "WordNet part of speech '" << pos << "' is not v, a or r");
+    if (other_parts.find(pos) < i) continue;  // listed twice
+    read_data(dir + "/" + data_file_name(synset_key(pos, 0)), pos, wn.synsets_);
+  }
   for (const auto& [offset, s] : wn.synsets_) {
     for (const auto* list : {&s.hypernyms, &s.instance_hypernyms})
       for (SynsetOffset target : *list)
         N2V_CHECK(wn.synsets_.count(target) != 0, kCorrupt,
-                  data_path << ":" << s.line << ": synset " << format_offset(offset)
-                            << " has hypernym " << format_offset(target)
-                            << ", which data.noun lacks");
+                  dir << "/" << data_file_name(offset) << ":" << s.line << ": synset " << format_offset(offset)
+                      << " has hypernym " << format_offset(target) << ", which " << data_file_name(target)
+                      << " lacks");
   }
 
   // index.noun: lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt offsets
@@ -312,7 +371,7 @@ std::optional<std::string> WordNet::base_form(std::string_view word) const {
 
 std::vector<SynsetOffset> WordNet::hypernym_closure(SynsetOffset offset, bool instance_hypernyms) const {
   N2V_CHECK(synset(offset) != nullptr, kNotFound,
-            "no synset " << format_offset(offset) << " in " << dir_ << "/data.noun");
+            "no synset " << format_offset(offset) << " in " << dir_ << "/" << data_file_name(offset));
   std::unordered_set<SynsetOffset> seen = {offset};
   std::vector<SynsetOffset> stack = {offset};
   while (!stack.empty()) {
@@ -350,7 +409,7 @@ SynsetOverrides read_synset_overrides(const std::string& path) {
     SynsetOverride o;
     o.line = number;
     o.offset = require(parse_offset(cols[1]), path, number,
-                       "offset '" + cols[1] + "' is not 8 digits (optionally after 'n')");
+                       "offset '" + cols[1] + "' is not 8 digits (optionally after n, v, a, s or r)");
     if (cols.size() >= 3) o.word = cols[2];
     N2V_CHECK(overrides.emplace(cols[0], o).second, kCorrupt,
               path << ":" << number << ": concept '" << cols[0] << "' appears twice");
@@ -373,8 +432,9 @@ std::vector<ConceptSynset> map_concepts_to_synsets(const WordNet& wordnet,
       const Synset* s = wordnet.synset(o.offset);
       N2V_CHECK(s != nullptr, kCorrupt,
                 table << ":" << o.line << ": concept '" << name << "' -> synset "
-                      << format_offset(o.offset) << ", which " << wordnet.dir()
-                      << "/data.noun lacks (is it WordNet 3.0?)");
+                      << format_offset(o.offset) << ", which " << wordnet.dir() << "/"
+                      << data_file_name(o.offset) << " lacks (is it WordNet 3.0?"
+                      << (synset_pos(o.offset) == 'n' ? "" : " Was that file read?") << ")");
       if (!o.word.empty()) {
         const std::string want = wordnet_lemma(o.word);
         const bool found = std::any_of(s->words.begin(), s->words.end(),

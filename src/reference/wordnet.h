@@ -18,7 +18,14 @@
 
 namespace n2v {
 
+// A synset's id: its 8-digit offset in data.noun for nouns. Offsets restart in each part of
+// speech's data file, so a verb, adjective or adverb synset is keyed 100,000,000 x (1, 2 or
+// 3) + offset (adjective satellites 's' share the adjectives' file and key). Nouns -- all
+// but a few override-table rows -- keep their plain offset.
 using SynsetOffset = uint32_t;
+// Parts of speech: 'n', 'v', 'a' (adjective, satellites included), 'r' (adverb).
+SynsetOffset synset_key(char pos, uint32_t offset);
+char synset_pos(SynsetOffset key);
 
 struct Synset {
   SynsetOffset offset = 0;
@@ -32,10 +39,13 @@ struct Synset {
 
 class WordNet {
  public:
-  // Reads `dir`/index.noun and `dir`/data.noun (and `dir`/noun.exc when present). Throws
-  // kNotFound for a missing file, kCorrupt naming the file and line for a malformed line or
-  // a pointer to a synset that data.noun lacks.
-  static WordNet load(const std::string& dir);
+  // Reads `dir`/index.noun and `dir`/data.noun (and `dir`/noun.exc when present), and the
+  // data file of each other part of speech in `other_parts` ('v': data.verb, 'a': data.adj,
+  // 'r': data.adv) -- their synsets only, for the override table's rows that name one (the
+  // authors map textures to adjective senses); lemma lookups stay nouns. Throws kNotFound
+  // for a missing file, kCorrupt naming the file and line for a malformed line or a pointer
+  // to a synset that its data file lacks.
+  static WordNet load(const std::string& dir, const std::string& other_parts = "");
 
   // nullptr when data.noun has no such synset.
   const Synset* synset(SynsetOffset offset) const;
@@ -49,7 +59,8 @@ class WordNet {
   std::optional<std::string> base_form(std::string_view word) const;
 
   // Every synset reachable by hypernym and instance-hypernym pointers, along every path,
-  // the synset itself included; sorted. Throws kNotFound for an unknown offset.
+  // the synset itself included; sorted. Throws kNotFound for an unknown offset. Adjectives
+  // and adverbs have no hypernyms: their closure is the synset alone.
   // instance_hypernyms = false follows '@' pointers only (the authors' closure).
   std::vector<SynsetOffset> hypernym_closure(SynsetOffset offset, bool instance_hypernyms = true) const;
 
@@ -66,10 +77,13 @@ class WordNet {
 
 // "noun.animal" for 5 (lexnames(5WN)); "lexfile.<n>" outside the table.
 std::string lexfile_name(int lex_filenum);
-// "02084071" for 2084071.
-std::string format_offset(SynsetOffset offset);
-// "02084071" or "n02084071" -> 2084071; nullopt otherwise.
+// "02084071" for noun 2084071; "a01790808" for the adjective synset at 1790808.
+std::string format_offset(SynsetOffset key);
+// "02084071" or "n02084071" -> noun 2084071; "v", "a", "s" or "r" + 8 digits -> that part of
+// speech's key; nullopt otherwise.
 std::optional<SynsetOffset> parse_offset(std::string_view text);
+// "data.noun", "data.verb", "data.adj", "data.adv": the file a key's synset comes from.
+std::string data_file_name(SynsetOffset key);
 
 // WordNet's lemma form of a concept name: trimmed, lower case, spaces -> '_'.
 std::string wordnet_lemma(std::string_view concept_name);
@@ -80,7 +94,8 @@ std::optional<std::string> strip_broden_suffix(std::string_view name);
 // The override table (data/wordnet_overrides.tsv): concept name -> synset, for names whose
 // first noun sense is not the intended one. Tab-separated columns:
 //   concept  offset  [word]  [comment...]
-// offset is 8 digits, optionally with WordNet's 'n' prefix; `word`, when not empty, must be
+// offset is 8 digits, optionally with WordNet's 'n' prefix, or with 'v', 'a', 's' or 'r' for
+// a synset of another part of speech (import_wordnet then reads that data file too); `word`, when not empty, must be
 // one of the synset's lemmas (checked by map_concepts_to_synsets: it catches a table made
 // for another WordNet version). '#' starts a comment line; blank lines are skipped.
 struct SynsetOverride {

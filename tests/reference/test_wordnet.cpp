@@ -312,7 +312,7 @@ class RealWordNet : public ::testing::Test {
   void SetUp() override {
     if (!std::filesystem::exists(kRealWordNet + "/data.noun"))
       GTEST_SKIP() << kRealWordNet << " absent (apt-get install wordnet-base)";
-    static const WordNet wn = WordNet::load(kRealWordNet);
+    static const WordNet wn = WordNet::load(kRealWordNet, "a");  // nouns + data.adj (textures)
     wn_ = &wn;
   }
   // The first lemma of each synset in the closure.
@@ -376,6 +376,50 @@ TEST_F(RealWordNet, InstanceHypernymsAndOverrides) {
   const auto vectors = wordnet_vectors(*wn_, mapped);
   ASSERT_EQ(vectors.size(), names.size());
   for (const auto& [name, v] : vectors) EXPECT_NEAR(dot(v, v), 1.0, 1e-5) << name;
+}
+
+// Parts of speech beyond nouns: the override table maps BRODEN textures to adjective senses
+// (the authors' choice). Adjective synsets are keyed apart from nouns (offsets restart in
+// data.adj), read with their words' syntactic markers removed, and have no hypernyms: a
+// texture's vector is its synset alone.
+TEST_F(RealWordNet, TexturesMapToAdjectiveSenses) {
+  const SynsetOffset striped = synset_key('a', 1790808u);
+  EXPECT_EQ(parse_offset("s01790808"), striped);  // a satellite lives in data.adj
+  EXPECT_EQ(parse_offset("a01790808"), striped);
+  EXPECT_EQ(format_offset(striped), "a01790808");
+  EXPECT_EQ(data_file_name(striped), "data.adj");
+  EXPECT_EQ(synset_pos(striped), 'a');
+  EXPECT_EQ(format_offset(2084071u), "02084071");  // nouns unchanged
+  const Synset* s = wn_->synset(striped);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->words, (std::vector<std::string>{"striped", "stripy"}));
+  EXPECT_NE(s->gloss.find("stripes"), std::string::npos) << s->gloss;
+  EXPECT_EQ(wn_->hypernym_closure(striped), std::vector<SynsetOffset>{striped});
+  // data.adj's "outback(a)" is read as the lemma "outback".
+  const Synset* outback = wn_->synset(synset_key('a', 20103u));
+  ASSERT_NE(outback, nullptr);
+  EXPECT_EQ(outback->words[0], "outback");
+  // The same digits in data.noun are not this synset (there, no synset starts at that byte).
+  EXPECT_NE(striped, 1790808u);
+  EXPECT_EQ(wn_->synset(1790808u), nullptr);
+
+  const std::string table = std::string(NET2VEC_SOURCE_DIR) + "/data/wordnet_overrides.tsv";
+  const SynsetOverrides overrides = read_synset_overrides(table);
+  const auto mapped = map_concepts_to_synsets(*wn_, {"striped", "dotted", "flecked", "dog"}, overrides, table);
+  EXPECT_EQ(mapped[0].rule, SynsetRule::kOverride);
+  EXPECT_EQ(mapped[0].offset, striped);
+  EXPECT_EQ(mapped[1].offset, mapped[2].offset);  // dotted and flecked share a synset
+  const auto vectors = wordnet_vectors(*wn_, mapped);
+  ASSERT_EQ(vectors.size(), 4u);
+  EXPECT_NEAR(dot(vectors[0].second, vectors[0].second), 1.0, 1e-6);
+  EXPECT_NEAR(dot(vectors[0].second, vectors[1].second), 0.0, 1e-9);  // no shared hypernym
+  EXPECT_NEAR(dot(vectors[1].second, vectors[2].second), 1.0, 1e-6);
+  EXPECT_NEAR(dot(vectors[0].second, vectors[3].second), 0.0, 1e-9);
+
+  // Without data.adj the override cannot resolve, and the error says which file.
+  static const WordNet nouns = WordNet::load(kRealWordNet);
+  expect_error([&] { map_concepts_to_synsets(nouns, {"striped"}, overrides, table); }, ErrorCode::kCorrupt,
+               {"a01790808", "data.adj"});
 }
 
 }  // namespace
