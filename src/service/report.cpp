@@ -255,6 +255,32 @@ std::string example_title(const Json& e) {
   return t;
 }
 
+// Mean val score per category (rows) and bin (columns; only bins some concept falls in),
+// the concept count in each cell's title.
+std::string binned_table(const Json& rows, const std::vector<std::string>& labels) {
+  std::vector<size_t> used;
+  for (size_t b = 0; b < labels.size(); ++b)
+    for (const Json& row : rows)
+      if (b < row["bins"].size() && row["bins"][b]["n"].get<int>() > 0) {
+        used.push_back(b);
+        break;
+      }
+  if (used.empty()) return "<p class=note>No concepts to bin.</p>";
+  std::string h = "<table><tr><th>category</th>";
+  for (size_t b : used) h += "<th>" + labels[b] + "</th>";
+  h += "</tr>";
+  for (const Json& row : rows) {
+    h += "<tr><th>" + esc(row["category"].get<std::string>()) + "</th>";
+    for (size_t b : used) {
+      const Json& bin = row["bins"][b];
+      const int n = bin["n"].get<int>();
+      h += "<td title='n " + std::to_string(n) + "'>" + (n ? fmt(bin["mean"], 3) + " <small>(" + std::to_string(n) + ")</small>" : "") + "</td>";
+    }
+    h += "</tr>";
+  }
+  return h + "</table>";
+}
+
 // Tables 2 and 3: one column per example (title, its hits), the top 5 hits down the rows.
 std::string examples_table(const std::vector<std::pair<std::string, const Json*>>& columns) {
   std::string t = "<table><tr>";
@@ -400,21 +426,24 @@ std::string report_html(const Json& report) {
     if (s.contains("map") && !s["map"]["points"].empty())
       h += "<h3>Map of the space (t-SNE, perplexity " + fmt(s["map"]["perplexity"], 0) + ", seed " +
            std::to_string(s["map"]["seed"].get<int>()) + ") and its k-means clusters</h3>" + map_svg(s["map"]);
-    // Failures: mean val score by train-image count.
+    // Failures: mean val score by train-image count and (segmentation) by concept size.
     const Json& f = s["failures"];
-    h += "<h3>Score by number of train images</h3><table><tr><th>category</th>";
+    std::vector<std::string> count_labels, size_labels;
     const Json& edges = f["train_count_edges"];
     for (size_t b = 0; b + 1 < edges.size(); ++b)
-      h += "<th>" + std::to_string(static_cast<long long>(val(edges[b]))) +
-           (b + 2 < edges.size() ? "&ndash;" + std::to_string(static_cast<long long>(val(edges[b + 1]))) : "+") + "</th>";
-    h += "</tr>";
-    for (const Json& row : f["by_train_count"]) {
-      h += "<tr><th>" + esc(row["category"].get<std::string>()) + "</th>";
-      for (const Json& b : row["bins"])
-        h += "<td title='n " + std::to_string(b["n"].get<int>()) + "'>" + (b["n"].get<int>() ? fmt(b["mean"], 3) : "") + "</td>";
-      h += "</tr>";
-    }
-    h += "</table>";
+      count_labels.push_back(std::to_string(static_cast<long long>(val(edges[b]))) +
+                             (b + 2 < edges.size() ? "&ndash;" + std::to_string(static_cast<long long>(val(edges[b + 1])) - 1) : "+"));
+    // alpha = 1 - mean concept share of its images: bin [a, b) covers (1 - b, 1 - a].
+    const Json& alpha = f["alpha_edges"];
+    auto pct = [](double x) { return std::to_string(static_cast<int>(std::lround(std::max(0.0, x) * 100))) + "%"; };
+    for (size_t b = 0; b + 1 < alpha.size(); ++b)
+      size_labels.push_back(b == 0                   ? "&gt; " + pct(1 - val(alpha[1]))
+                            : b + 2 == alpha.size() ? "&lt; " + pct(1 - val(alpha[b]))
+                                                    : pct(1 - val(alpha[b + 1])) + "&ndash;" + pct(1 - val(alpha[b])));
+    h += "<h3>Score by number of train images</h3>" + binned_table(f["by_train_count"], count_labels);
+    if (f.contains("by_alpha") && !f["by_alpha"].empty())
+      h += "<h3>Score by concept size (share of its images it covers, 1 &minus; &alpha;)</h3>" +
+           binned_table(f["by_alpha"], size_labels);
   }
 
   const Json& cmp = report["compare"];

@@ -621,7 +621,18 @@ async function main() {
     } else {
       assert(await page.locator('.card.wide .state.empty').count(), 'a note instead of Figure 9');
     }
-    assertEqual(await page.locator('table.failures tbody tr').count(), expected.failures.by_train_count.length, 'failure table rows');
+    // Failures: one table by train-image count, and (segmentation) one by concept size (alpha);
+    // each non-empty cell is the bin's mean as the API gives it.
+    const failureTables = page.locator('table.failures');
+    const failureSets = [expected.failures.by_train_count, expected.failures.by_alpha || []].filter((rows) => rows.some((r) => r.bins.some((b) => b.n > 0)));
+    assertEqual(await failureTables.count(), failureSets.length, 'failure tables (train count, concept size)');
+    for (let t = 0; t < failureSets.length; ++t) {
+      const rows = failureSets[t];
+      assertEqual(await failureTables.nth(t).locator('tbody tr').count(), rows.length, `failure table ${t} rows`);
+      const means = rows[0].bins.filter((b) => b.n > 0).map((b) => fmt(b.mean, 3));
+      const cells = await failureTables.nth(t).locator('tbody tr').first().locator('td').evaluateAll((els) => els.map((e) => e.firstChild?.textContent || ''));
+      assertEqual(cells.filter((c) => c !== '–'), means, `failure table ${t}: first category's bin means`);
+    }
     await shot('analyses');
     const reference = spaces.find((s) => s.kind === 'reference');
     if (reference) {

@@ -176,28 +176,44 @@ function binLabels(edges) {
   return edges.slice(0, -1).map((a, i) => (edges[i + 1] >= 1e8 ? `${fmtInt(a)}+` : `${fmtInt(a)}–${fmtInt(edges[i + 1] - 1)}`));
 }
 
+/** Concept-size labels of the alpha edges: alpha = 1 − mean concept share of the image, so
+ * the bin [a, b) holds concepts covering (1 − b, 1 − a] of their images. */
+function sizeLabels(edges) {
+  const pct = (x) => `${Math.round(Math.max(0, x) * 100)}%`;
+  return edges.slice(0, -1).map((a, i) => (i === 0 ? `> ${pct(1 - edges[1])}` : i === edges.length - 2
+    ? `< ${pct(1 - a)}` : `${pct(1 - edges[i + 1])}–${pct(1 - a)}`));
+}
+
+/** One category row per category, one column per bin some concept falls in. */
+function binnedTable(rows, labels, headLabel) {
+  // Only the bins some concept falls in: most are empty for any one space.
+  const used = labels.map((_, i) => i).filter((i) => rows.some((r) => r.bins[i]?.n > 0));
+  if (!rows.length || !used.length) return null;
+  return h('div', { class: 'table-scroll' }, h('table', { class: 'data failures' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, headLabel),
+      used.map((i) => h('th', { scope: 'col', class: 'num' }, labels[i])))),
+    h('tbody', {}, rows.map((r) => h('tr', {},
+      h('th', { scope: 'row' }, categoryChip(r.category)),
+      used.map((i) => {
+        const b = r.bins[i];
+        return b?.n > 0
+          ? h('td', { class: 'num', title: `${fmtInt(b.n)} concept${b.n === 1 ? '' : 's'}, ± ${fmt(b.se, 3)}` },
+            fmt(b.mean, 3), h('span', { class: 'muted n' }, ` (${fmtInt(b.n)})`))
+          : h('td', { class: 'num muted' }, '–');
+      }))))));
+}
+
 function failures(d) {
   const f = d.failures;
-  const title = 'Mean val score by number of train images';
-  const rows = f?.by_train_count || [];
-  const labels = binLabels(f?.train_count_edges || []);
-  // Only the bins some concept falls in: most of the 9 are empty for any one space.
-  const used = labels.map((_, i) => i).filter((i) => rows.some((r) => r.bins[i]?.n > 0));
-  if (!rows.length || !used.length) return card(title, emptyBox('No concepts to bin.'));
+  const title = 'Where learning fails: few or tiny examples';
+  const byCount = binnedTable(f?.by_train_count || [], binLabels(f?.train_count_edges || []), 'train images');
+  // Segmentation only: alpha (eq. 4) measures how small the concept is in its images.
+  const bySize = binnedTable(f?.by_alpha || [], sizeLabels(f?.alpha_edges || []), 'concept size');
+  if (!byCount && !bySize) return card(title, emptyBox('No concepts to bin.'));
   return card(title,
-    h('div', { class: 'table-scroll' }, h('table', { class: 'data failures' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Category'),
-        used.map((i) => h('th', { scope: 'col', class: 'num' }, labels[i])))),
-      h('tbody', {}, rows.map((r) => h('tr', {},
-        h('th', { scope: 'row' }, categoryChip(r.category)),
-        used.map((i) => {
-          const b = r.bins[i];
-          return b?.n > 0
-            ? h('td', { class: 'num', title: `${fmtInt(b.n)} concept${b.n === 1 ? '' : 's'}, ± ${fmt(b.se, 3)}` },
-              fmt(b.mean, 3), h('span', { class: 'muted n' }, ` (${fmtInt(b.n)})`))
-            : h('td', { class: 'num muted' }, '–');
-        })))))),
-    h('p', { class: 'caption' }, `Mean val ${metricName(d.metric)} of the learned weights (concepts in brackets), by the concept’s number of train images: where few examples leave the weights weak.`));
+    byCount ? [h('h3', { class: 'sub' }, 'By number of train images'), byCount] : null,
+    bySize ? [h('h3', { class: 'sub' }, 'By concept size (share of its images it covers, 1 − α)'), bySize] : null,
+    h('p', { class: 'caption' }, `Mean val ${metricName(d.metric)} of the learned weights (concepts in brackets), per category: the paper links failures to concepts with few examples or tiny ones.`));
 }
 
 // ---- the view ---------------------------------------------------------------------------------
