@@ -99,7 +99,7 @@ function merge(requested, results, keyOf) {
 function columnHead(col) {
   const { id, info } = col;
   const label = info?.kind === 'reference' ? 'Reference' : TASK_LABEL[info?.task] || 'Space';
-  return h('th', { scope: 'colgroup', colspan: 2, class: 'space-col', 'data-space': id },
+  return h('th', { scope: 'colgroup', colspan: 2, class: 'space-col', 'data-space': id, title: id },
     label, h('span', { class: 'space-id' }, id));
 }
 
@@ -131,6 +131,8 @@ function exampleCard({ kind, key, title, actions, entries, columns, caption }) {
     h('div', { class: 'card-head' }, h('h3', {}, title), actions),
     h('table', { class: 'data example-hits' },
       h('caption', { class: 'visually-hidden' }, caption),
+      // Fixed layout takes its widths from here: rank and similarity narrow, names share the rest.
+      h('colgroup', {}, h('col', { class: 'rank' }), columns.map(() => [h('col', {}), h('col', { class: 'sim' })])),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, '#'), columns.map(columnHead))),
       h('tbody', {}, body)));
 }
