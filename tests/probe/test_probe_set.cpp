@@ -190,6 +190,13 @@ TEST_F(ProbeSetTest, LineEndingsBlankLinesAndTrailingCommaMismatch) {
   const ProbeSet again = ProbeSet::open(dir_.path());
   ASSERT_EQ(again.images().size(), 1u);
   EXPECT_EQ(again.images()[0].image_labels[0], std::vector<int>{5});
+
+  // A UTF-8 byte order mark (spreadsheets write one) before the header: the first column is
+  // still "image", not "\xEF\xBB\xBFimage".
+  write("index.csv", "\xEF\xBB\xBFimage,split,ih,iw,sh,sw,scene\r\na.png,train,4,4,4,4,5\r\n");
+  const ProbeSet bom = ProbeSet::open(dir_.path());
+  ASSERT_EQ(bom.images().size(), 1u);
+  EXPECT_EQ(bom.images()[0].path, "a.png");
 }
 
 TEST_F(ProbeSetTest, MaxImagesKeepsTheFirstValidRows) {
