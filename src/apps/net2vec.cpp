@@ -325,6 +325,19 @@ int main(int argc, char** argv) {
                       "authors' choice)")
       ->capture_default_str();
 
+  std::string merge_into, merge_conflict = "newer";
+  std::vector<std::string> merge_shards;
+  CLI::App* merge = app.add_subcommand(
+      "merge",
+      "Fold catalog shards (one per cluster job, docs/SCALE.md) into one catalog, in one transaction: a kill or an\n"
+      "error leaves it as it was. Probe sets match by content, networks by name; a space already there from the\n"
+      "same run is left alone (merging a shard twice changes nothing), from another run the later one wins.");
+  merge->add_option("--into", merge_into, "Target catalog (created if absent)")->required();
+  merge->add_option("--on-conflict", merge_conflict,
+                    "A space in the target from another run: newer (keep the run that finished later) or error")
+      ->capture_default_str();
+  merge->add_option("shards", merge_shards, "Shard catalogs, merged in this order")->required();
+
   n2v::ServerOptions so;
   std::string serve_db;
   CLI::App* serve = app.add_subcommand(
@@ -388,6 +401,21 @@ int main(int argc, char** argv) {
     if (*report) return cmd_report(common, rp);
     if (*wordnet) return cmd_reference(common, ra, true);
     if (*vectors) return cmd_reference(common, ra, false);
+    if (*merge) {
+      N2V_CHECK(merge_conflict == "newer" || merge_conflict == "error", kInvalidArgument,
+                "on-conflict must be newer or error, got '" << merge_conflict << "'");
+      Catalog target = Catalog::open(merge_into, Catalog::Mode::kReadWrite);
+      const Catalog::MergeReport r = target.merge(
+          merge_shards, merge_conflict == "error" ? Catalog::OnConflict::kError : Catalog::OnConflict::kNewer);
+      std::printf("merged %d shard%s into %s: %d space%s added, %d replaced by a later run, %d unchanged, %d kept "
+                  "(the target's run is later)\n",
+                  r.shards, r.shards == 1 ? "" : "s", merge_into.c_str(), r.spaces_added, r.spaces_added == 1 ? "" : "s",
+                  r.spaces_replaced, r.spaces_unchanged, r.spaces_kept);
+      for (const std::string& id : r.added) std::printf("  added     %s\n", id.c_str());
+      for (const std::string& id : r.replaced) std::printf("  replaced  %s\n", id.c_str());
+      for (const std::string& id : r.kept) std::printf("  kept      %s\n", id.c_str());
+      return 0;
+    }
     if (*serve) {
       Catalog catalog = Catalog::open(serve_db, Catalog::Mode::kReadOnly);
       return n2v::serve(catalog, so);

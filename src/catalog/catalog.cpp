@@ -1,6 +1,7 @@
 #include "catalog/catalog.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -377,6 +378,13 @@ struct Catalog::Impl : Connection {
     ++rows_written;
   }
 
+  // write_ingest's rows, inside the caller's transaction (write_ingest, merge).
+  int64_t write_rows(const IngestRecord& record);
+  // write_reference_space's rows, inside the caller's transaction; created_at "" = now.
+  void write_reference_rows(const std::string& id, const std::string& source, int dim,
+                            const std::vector<std::pair<std::string, std::vector<float>>>& vectors,
+                            const std::string& created_at);
+
   void open();
   void check_identity(int file_version) const;
   void migrate(int file_version);
@@ -576,32 +584,62 @@ void validate(const IngestRecord& record) {
 // ---- write_ingest ----
 
 int64_t Catalog::Impl::write(const IngestRecord& record) {
-  const ProbeSetRecord& probe = record.probe;
-  const RunRecord& run = record.run;
   rows_written = 0;
   // IMMEDIATE takes the write lock now (waiting up to busy_timeout for another writer)
   // instead of failing half-way at the first write.
   Transaction tx(*this, "BEGIN IMMEDIATE");
+  const int64_t run_id = write_rows(record);
+  fault_point(rows_written, true);
+  tx.commit();
+  return run_id;
+}
 
+int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
+  const ProbeSetRecord& probe = record.probe;
+  const RunRecord& run = record.run;
+  // replace: a stray non-UTF-8 byte in a CSV header must not abort the ingest.
+  const std::string categories =
+      nlohmann::json(probe.categories).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The same content is the same probe set wherever it lies (shards of other machines); a
+  // probe set without a hash is matched by path.
+  int64_t probe_set_id = 0;
+  if (!probe.content_hash.empty()) {
+    Stmt find = prepare("SELECT id FROM probe_set WHERE content_hash = ?1 ORDER BY id LIMIT 1");
+    find.bind_text(1, probe.content_hash);
+    if (find.step()) probe_set_id = find.int64(0);
+  }
   before_insert();
-  const int64_t probe_set_id =
-      prepare(
-          "INSERT INTO probe_set(name, path, image_count, mask_height, mask_width, categories)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-          " ON CONFLICT(path) DO UPDATE SET name = excluded.name,"
-          " image_count = excluded.image_count, mask_height = excluded.mask_height,"
-          " mask_width = excluded.mask_width, categories = excluded.categories,"
-          " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-          " RETURNING id")
-          .bind_text(1, probe.name)
-          .bind_text(2, probe.path)
-          .bind_int(3, probe.image_count)
-          .bind_int(4, probe.mask_height)
-          .bind_int(5, probe.mask_width)
-          // replace: a stray non-UTF-8 byte in a CSV header must not abort the ingest.
-          .bind_text(6, nlohmann::json(probe.categories)
-                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-          .run_returning_id();
+  if (probe_set_id != 0) {
+    prepare(
+        "UPDATE probe_set SET name = ?2, image_count = ?3, mask_height = ?4, mask_width = ?5,"
+        " categories = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1")
+        .bind_int(1, probe_set_id)
+        .bind_text(2, probe.name)
+        .bind_int(3, probe.image_count)
+        .bind_int(4, probe.mask_height)
+        .bind_int(5, probe.mask_width)
+        .bind_text(6, categories)
+        .run();
+  } else {
+    probe_set_id =
+        prepare(
+            "INSERT INTO probe_set(name, path, image_count, mask_height, mask_width, categories, content_hash)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            " ON CONFLICT(path) DO UPDATE SET name = excluded.name,"
+            " image_count = excluded.image_count, mask_height = excluded.mask_height,"
+            " mask_width = excluded.mask_width, categories = excluded.categories,"
+            " content_hash = coalesce(excluded.content_hash, content_hash),"
+            " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+            " RETURNING id")
+            .bind_text(1, probe.name)
+            .bind_text(2, probe.path)
+            .bind_int(3, probe.image_count)
+            .bind_int(4, probe.mask_height)
+            .bind_int(5, probe.mask_width)
+            .bind_text(6, categories)
+            .bind_text_or_null(7, probe.content_hash)
+            .run_returning_id();
+  }
 
   // Upserts keep concept and image ids stable, so other spaces' rows stay attached.
   std::unordered_map<int, int64_t> concept_ids;
@@ -782,8 +820,6 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
   // Runs whose spaces were all replaced (their thresholds cascade).
   exec("DELETE FROM run WHERE id NOT IN (SELECT run_id FROM space WHERE run_id IS NOT NULL)",
        "deleting orphaned runs");
-  fault_point(rows_written, true);
-  tx.commit();
   return run_id;
 }
 
@@ -1167,41 +1203,45 @@ void Catalog::write_reference_space(
   }
 
   Transaction tx(*impl_, "BEGIN IMMEDIATE");
+  impl_->rows_written = 0;
+  impl_->write_reference_rows(id, source_description, dim, vectors_by_concept_name, "");
+  // (No run can be orphaned: the id, one id part, never names a network space.)
+  fault_point(impl_->rows_written, true);
+  tx.commit();
+}
+
+void Catalog::Impl::write_reference_rows(const std::string& id, const std::string& source, int dim,
+                                         const std::vector<std::pair<std::string, std::vector<float>>>& vectors,
+                                         const std::string& created_at) {
   // The concept row each name is attached to: the lowest id of that name.
-  Stmt find_concept = impl_->prepare("SELECT min(id) FROM concept WHERE name = ?1");
+  Stmt find_concept = prepare("SELECT min(id) FROM concept WHERE name = ?1");
   std::vector<int64_t> concept_ids;
-  concept_ids.reserve(vectors_by_concept_name.size());
-  for (const auto& entry : vectors_by_concept_name) {
+  concept_ids.reserve(vectors.size());
+  for (const auto& entry : vectors) {
     find_concept.reset().bind_text(1, entry.first);
     N2V_CHECK(find_concept.step() && !find_concept.is_null(0), kInvalidArgument,
-              "reference space " << id << ": no concept named '" << entry.first
-                                 << "' in catalog " << impl_->path);
+              "reference space " << id << ": no concept named '" << entry.first << "' in catalog " << path);
     concept_ids.push_back(find_concept.int64(0));
   }
   // The old space and, by cascade, its embeddings (and any scores a network space had).
-  impl_->prepare("DELETE FROM space WHERE id = ?1").bind_text(1, id).run();
-  impl_->prepare(
-            "INSERT INTO space(id, network, layer, task, kind, run_id, dim, source)"
-            " VALUES (?1, ?1, '', NULL, 'reference', NULL, ?2, ?3)")
+  prepare("DELETE FROM space WHERE id = ?1").bind_text(1, id).run();
+  prepare(
+      "INSERT INTO space(id, network, layer, task, kind, run_id, dim, source, created_at)"
+      " VALUES (?1, ?1, '', NULL, 'reference', NULL, ?2, ?3,"
+      " coalesce(?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))")
       .bind_text(1, id)
       .bind_int(2, dim)
-      .bind_text(3, source_description)
+      .bind_text(3, source)
+      .bind_text_or_null(4, created_at)
       .run();
-  Stmt insert = impl_->prepare(
+  Stmt insert = prepare(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, best_filter) VALUES (?1, ?2, ?3, 0, 0, 0, 0, -1)");
-  for (size_t i = 0; i < vectors_by_concept_name.size(); ++i) {
-    fault_point(static_cast<int64_t>(i), false);
-    const std::vector<unsigned char> blob = encode_vector(vectors_by_concept_name[i].second);
-    insert.reset()
-        .bind_text(1, id)
-        .bind_int(2, concept_ids[i])
-        .bind_blob(3, blob.data(), blob.size())
-        .run();
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    before_insert();
+    const std::vector<unsigned char> blob = encode_vector(vectors[i].second);
+    insert.reset().bind_text(1, id).bind_int(2, concept_ids[i]).bind_blob(3, blob.data(), blob.size()).run();
   }
-  // (No run can be orphaned: the id, one id part, never names a network space.)
-  fault_point(static_cast<int64_t>(vectors_by_concept_name.size()), true);
-  tx.commit();
 }
 
 std::vector<std::string> Catalog::concept_names() const {
@@ -1210,6 +1250,243 @@ std::vector<std::string> Catalog::concept_names() const {
   std::vector<std::string> names;
   while (stmt.step()) names.push_back(stmt.text(0));
   return names;
+}
+
+// ---- Shards: reading a whole catalog back, and merging ----
+
+std::vector<IngestRecord> Catalog::ingest_records() const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");  // one snapshot for every read below
+  std::vector<IngestRecord> out;
+  Stmt runs = conn->prepare(
+      "SELECT r.id, n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
+      " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
+      " r.images_skipped, r.filter_count, r.act_height, r.act_width, p.id, p.name, p.path,"
+      " p.image_count, p.mask_height, p.mask_width, p.categories, p.content_hash"
+      " FROM run r JOIN network n ON n.id = r.network_id JOIN probe_set p ON p.id = r.probe_set_id"
+      " ORDER BY r.id");
+  while (runs.step()) {
+    IngestRecord rec;
+    const int64_t run_id = runs.int64(0);
+    RunRecord& run = rec.run;
+    run.network = runs.text(1);
+    run.model_path = runs.text(2);
+    run.layer = runs.text(3);
+    run.device = runs.text(4);
+    run.software_version = runs.text(5);
+    run.seed = runs.int64(6);
+    run.tau = runs.real(7);
+    run.params_json = runs.text(8);  // NULL reads as "" and is written back as NULL
+    run.preprocessing_json = runs.text(9);
+    run.timings_json = runs.text(10);
+    run.started_at = runs.text(11);
+    run.finished_at = runs.text(12);
+    run.images_used = runs.int32(13);
+    run.images_skipped = runs.int32(14);
+    run.filter_count = runs.int32(15);
+    run.act_height = runs.int32(16);
+    run.act_width = runs.int32(17);
+    const int64_t probe_set_id = runs.int64(18);
+    rec.probe.name = runs.text(19);
+    rec.probe.path = runs.text(20);
+    rec.probe.image_count = runs.int32(21);
+    rec.probe.mask_height = runs.int32(22);
+    rec.probe.mask_width = runs.int32(23);
+    for (const auto& c : nlohmann::json::parse(runs.text(24), nullptr, false))
+      if (c.is_string()) rec.probe.categories.push_back(c.get<std::string>());
+    rec.probe.content_hash = runs.text(25);
+
+    Stmt thresholds = conn->prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
+    thresholds.bind_int(1, run_id);
+    while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
+    Stmt concepts = conn->prepare(
+        "SELECT number, name, category, categories, frequency, coverage, syns FROM concept"
+        " WHERE probe_set_id = ?1 ORDER BY number");
+    concepts.bind_int(1, probe_set_id);
+    while (concepts.step())
+      rec.concepts.push_back({concepts.int32(0), concepts.text(1), concepts.text(2), concepts.text(3),
+                              concepts.int32(4), concepts.real(5), concepts.text(6)});
+    Stmt images = conn->prepare("SELECT row, path, split FROM probe_image WHERE probe_set_id = ?1 ORDER BY row");
+    images.bind_int(1, probe_set_id);
+    while (images.step()) rec.images.push_back({images.int32(0), images.text(1), images.text(2)});
+
+    Stmt spaces = conn->prepare("SELECT id, task FROM space WHERE run_id = ?1 ORDER BY id");
+    spaces.bind_int(1, run_id);
+    while (spaces.step()) {
+      SpaceRecord space;
+      space.id = spaces.text(0);
+      space.task = parse_task(spaces.text(1));
+      Stmt embeddings = conn->prepare(std::string(kEmbeddingSelect) + " ORDER BY c.number");
+      embeddings.bind_text(1, space.id);
+      std::unordered_map<int64_t, size_t> at;  // embedding id -> index
+      while (embeddings.step()) {
+        at[embeddings.int64(0)] = space.embeddings.size();
+        space.embeddings.push_back(decode_embedding(embeddings, run.filter_count, impl_->path, space.id));
+      }
+      Stmt subsets = conn->prepare(
+          "SELECT e.id, s.filters, s.score FROM subset_score s JOIN embedding e ON e.id = s.embedding_id"
+          " WHERE e.space_id = ?1 ORDER BY e.id, s.filters");
+      subsets.bind_text(1, space.id);
+      while (subsets.step())
+        space.embeddings[at.at(subsets.int64(0))].subsets.push_back(
+            {subsets.int32(1), subsets.opt_float(2).value_or(NAN)});
+      Stmt ious = conn->prepare(
+          "SELECT e.id, p.row, i.learned, i.single FROM image_iou i JOIN embedding e ON e.id = i.embedding_id"
+          " JOIN probe_image p ON p.id = i.probe_image_id WHERE e.space_id = ?1 ORDER BY e.id, p.row");
+      ious.bind_text(1, space.id);
+      while (ious.step())
+        space.embeddings[at.at(ious.int64(0))].image_iou.push_back(
+            {ious.int32(1), ious.opt_float(2).value_or(NAN), ious.opt_float(3).value_or(NAN)});
+      Stmt masks = conn->prepare(
+          "SELECT e.id, p.row, m.height, m.width, m.learned, m.single FROM predicted_mask m"
+          " JOIN embedding e ON e.id = m.embedding_id JOIN probe_image p ON p.id = m.probe_image_id"
+          " WHERE e.space_id = ?1 ORDER BY e.id, p.row");
+      masks.bind_text(1, space.id);
+      while (masks.step()) {
+        const std::string_view learned = masks.blob(4), single = masks.blob(5);
+        space.embeddings[at.at(masks.int64(0))].predicted_masks.push_back(
+            {masks.int32(1), masks.int32(2), masks.int32(3), {learned.begin(), learned.end()},
+             {single.begin(), single.end()}});
+      }
+      rec.spaces.push_back(std::move(space));
+    }
+    if (!rec.spaces.empty()) out.push_back(std::move(rec));
+  }
+  tx.commit();
+  return out;
+}
+
+std::vector<Catalog::ReferenceSpaceRecord> Catalog::reference_space_records() const {
+  std::vector<ReferenceSpaceRecord> out;
+  for (const SpaceInfo& info : spaces()) {
+    if (info.kind != "reference") continue;
+    ReferenceSpaceRecord r{info.id, info.source, info.created_at, info.dim, {}};
+    for (ConceptVector& v : vectors(info.id)) r.vectors_by_concept_name.emplace_back(v.name, std::move(v.weights));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+// A shard, readable at this net2vec's schema version: the file itself, or a migrated copy
+// in a temporary folder (removed with this object) when it is older. The shard file is
+// never written.
+class ShardCopy {
+ public:
+  explicit ShardCopy(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    N2V_CHECK(fs::is_regular_file(path, ec), kNotFound, "shard " << path << " not found");
+    // The version without Catalog::open, which refuses an older file read-only.
+    int version = -1;
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close_v2(raw);
+    if (version <= 0 || version >= Catalog::latest_schema_version()) {
+      // Current, newer (kUnsupported) or not a catalog (kCorrupt): Catalog::open says which.
+      Catalog::open(path, Catalog::Mode::kReadOnly);
+      path_ = path;
+      return;
+    }
+    // Older: copy the file and its WAL (a finished shard has no writer) and migrate the copy.
+    dir_ = (fs::temp_directory_path() / ("net2vec-merge-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(reinterpret_cast<uintptr_t>(this))))
+               .string();
+    fs::create_directories(dir_);
+    path_ = dir_ + "/shard.db";
+    fs::copy_file(path, path_, fs::copy_options::overwrite_existing);
+    if (fs::exists(path + "-wal", ec)) fs::copy_file(path + "-wal", path_ + "-wal", fs::copy_options::overwrite_existing);
+    Catalog::open(path_, Catalog::Mode::kReadWrite);  // migrates
+  }
+  ~ShardCopy() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  ShardCopy(const ShardCopy&) = delete;
+  ShardCopy& operator=(const ShardCopy&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, dir_;
+};
+
+}  // namespace
+
+Catalog::MergeReport Catalog::merge(const std::vector<std::string>& shard_paths, OnConflict on_conflict) {
+  std::lock_guard lock(impl_->mutex);
+  N2V_CHECK(impl_->mode == Mode::kReadWrite, kInvalidArgument, "catalog " << impl_->path << " is open read-only");
+  MergeReport report;
+  impl_->rows_written = 0;
+  Transaction tx(*impl_, "BEGIN IMMEDIATE");
+  // What the target holds of a space: its run's identity, or a reference space's.
+  Stmt network_space = impl_->prepare(
+      "SELECT n.name, r.layer, r.started_at, r.finished_at FROM space s JOIN run r ON r.id = s.run_id"
+      " JOIN network n ON n.id = r.network_id WHERE s.id = ?1");
+  Stmt reference_space = impl_->prepare("SELECT created_at, source, kind FROM space WHERE id = ?1");
+  enum class Fate { kAdd, kReplace, kUnchanged, kKeep };
+  auto decide = [&](const std::string& id, const std::string& shard, bool same, bool shard_newer) {
+    if (same) return Fate::kUnchanged;
+    N2V_CHECK(on_conflict == OnConflict::kNewer, kInvalidArgument,
+              "space " << id << " of shard " << shard << " is already in " << impl_->path
+                       << " from another run (--on-conflict error; newer keeps the later one)");
+    return shard_newer ? Fate::kReplace : Fate::kKeep;
+  };
+  auto count = [&](Fate fate, const std::string& id) {
+    switch (fate) {
+      case Fate::kAdd: ++report.spaces_added; report.added.push_back(id); break;
+      case Fate::kReplace: ++report.spaces_replaced; report.replaced.push_back(id); break;
+      case Fate::kUnchanged: ++report.spaces_unchanged; break;
+      case Fate::kKeep: ++report.spaces_kept; report.kept.push_back(id); break;
+    }
+  };
+  for (const std::string& path : shard_paths) {
+    const ShardCopy copy(path);
+    const Catalog shard = Catalog::open(copy.path(), Mode::kReadOnly);
+    for (IngestRecord& record : shard.ingest_records()) {
+      std::vector<SpaceRecord> keep;
+      for (SpaceRecord& space : record.spaces) {
+        Fate fate = Fate::kAdd;
+        network_space.reset().bind_text(1, space.id);
+        if (network_space.step()) {
+          const bool same = network_space.text(0) == record.run.network && network_space.text(1) == record.run.layer &&
+                            network_space.text(2) == record.run.started_at &&
+                            network_space.text(3) == record.run.finished_at;
+          fate = decide(space.id, path, same, record.run.finished_at > network_space.text(3));
+        } else {
+          reference_space.reset().bind_text(1, space.id);
+          if (reference_space.step()) fate = decide(space.id, path, false, true);  // a reference space of that id
+        }
+        count(fate, space.id);
+        if (fate == Fate::kAdd || fate == Fate::kReplace) keep.push_back(std::move(space));
+      }
+      if (keep.empty()) continue;
+      record.spaces = std::move(keep);
+      validate(record);
+      impl_->write_rows(record);
+    }
+    for (const ReferenceSpaceRecord& r : shard.reference_space_records()) {
+      Fate fate = Fate::kAdd;
+      reference_space.reset().bind_text(1, r.id);
+      if (reference_space.step()) {
+        const bool same = reference_space.text(2) == "reference" && reference_space.text(0) == r.created_at &&
+                          reference_space.text(1) == r.source;
+        fate = decide(r.id, path, same, r.created_at > reference_space.text(0));
+      }
+      count(fate, r.id);
+      if (fate == Fate::kAdd || fate == Fate::kReplace)
+        impl_->write_reference_rows(r.id, r.source, r.dim, r.vectors_by_concept_name, r.created_at);
+    }
+    ++report.shards;
+  }
+  fault_point(impl_->rows_written, true);
+  tx.commit();
+  return report;
 }
 
 }  // namespace n2v

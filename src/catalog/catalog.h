@@ -32,6 +32,9 @@ struct ProbeSetRecord {
   int image_count = 0;     // rows in index.csv
   int mask_height = 0, mask_width = 0;
   std::vector<std::string> categories;  // index.csv category columns
+  // ProbeSet::content_hash() (schema version 5): the probe set's identity across machines;
+  // "" when unknown (matched by path then).
+  std::string content_hash;
 };
 
 struct ConceptRecord {
@@ -233,6 +236,36 @@ class Catalog {
 
   // Distinct names of all concepts of all probe sets, sorted (byte order).
   std::vector<std::string> concept_names() const;
+
+  // ---- Shards (net2vec merge; docs/SCALE.md) ----
+
+  // Every run of this catalog as the IngestRecord that would write it again (its probe
+  // set, all the probe set's concepts and referenced images, the run with its thresholds,
+  // its spaces with every score), in run order; and every reference space.
+  struct ReferenceSpaceRecord {
+    std::string id, source, created_at;
+    int dim = 0;
+    std::vector<std::pair<std::string, std::vector<float>>> vectors_by_concept_name;
+  };
+  std::vector<IngestRecord> ingest_records() const;
+  std::vector<ReferenceSpaceRecord> reference_space_records() const;
+
+  // Folds catalog shards into this catalog in ONE transaction: a kill or an error leaves it
+  // as it was. Probe sets are matched by content hash (else path), concepts by (probe set,
+  // number), networks by name. A space the target already has from the same run (same
+  // network, layer, start and finish times) is left alone, so merging a shard twice changes
+  // nothing; from another run it is replaced when the shard's run finished later (kNewer)
+  // and kept otherwise, or the merge fails with kInvalidArgument naming the space and the
+  // shard (kError). Reference spaces alike, by creation time and source. Shards of an older
+  // schema are migrated in a temporary copy (the shard file is never written); a newer one
+  // is kUnsupported, a file that is not a catalog kCorrupt, naming the shard.
+  enum class OnConflict { kNewer, kError };
+  struct MergeReport {
+    int shards = 0;
+    int spaces_added = 0, spaces_replaced = 0, spaces_unchanged = 0, spaces_kept = 0;
+    std::vector<std::string> added, replaced, kept;  // space ids
+  };
+  MergeReport merge(const std::vector<std::string>& shard_paths, OnConflict on_conflict = OnConflict::kNewer);
 
   // Test hook: make write_ingest fail (throw kInternal) after this many row inserts,
   // to show that a failure mid-transaction leaves the previous content intact. -1: off.

@@ -218,6 +218,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   shared.probe.mask_height = annotations.mask_height;
   shared.probe.mask_width = annotations.mask_width;
   for (const Category& c : probe.categories()) shared.probe.categories.push_back(c.name);
+  shared.probe.content_hash = probe.content_hash();  // shards on other machines: same set, same hash
   for (const Label& l : probe.labels()) {
     ConceptRecord c;
     c.number = l.number;

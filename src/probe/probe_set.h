@@ -89,6 +89,10 @@ class ProbeSet {
   static ProbeSet open(const std::string& dir, const ProbeOptions& options = {});
 
   const std::string& dir() const { return dir_; }
+  // The probe set's identity across machines: a 64-bit FNV-1a hash ("fnv1a64:<16 hex>") of
+  // index.csv, label.csv, category.csv and the c_*.csv files (names and bytes, in name
+  // order), not of the images. Two copies of one probe set hash alike wherever they lie.
+  std::string content_hash() const;
   // Category names in index.csv column order (e.g. color, object, part, material, scene,
   // texture), with category.csv's figures where present.
   const std::vector<Category>& categories() const { return categories_; }

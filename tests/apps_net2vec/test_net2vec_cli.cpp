@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -102,11 +103,15 @@ TEST_F(CliTest, Spaces) {
 
 // cos(dog, cat) = 3/sqrt(10) = 0.9486833, cos(dog, horse) = 1/sqrt(2) = 0.7071068.
 TEST_F(CliTest, OlderCatalogIsMigratedOnOpen) {
-  // Turn the file back into a schema-v2 catalog (v3 only added a column), as an older
-  // net2vec left it; the query tool must migrate it rather than refuse it.
+  // Turn the file back into a schema-v2 catalog (v3 added a column, v4 a table, v5 a column
+  // and an index), as an older net2vec left it; the query tool must migrate it rather than
+  // refuse it.
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE embedding DROP COLUMN filter_iou_val; PRAGMA user_version = 2;",
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE embedding DROP COLUMN filter_iou_val; DROP TABLE predicted_mask;"
+                         " DROP INDEX probe_set_by_hash; ALTER TABLE probe_set DROP COLUMN content_hash;"
+                         " PRAGMA user_version = 2;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(raw);
@@ -260,6 +265,57 @@ TEST_F(CliTest, ExportTsvNormalized) {
   EXPECT_NEAR(values[1][1], 0.3162278, 1e-7);
   EXPECT_EQ(values[5], (std::vector<double>{0, 0}));  // void stays zero
   EXPECT_EQ(read_file(out + "/metadata.tsv").substr(0, 14), "name\tcategory\n");
+}
+
+// `net2vec merge`: shards into one catalog; again changes nothing; a SIGKILL inside the
+// merge's transaction (the fault hook of tests/reliability) leaves the target as it was.
+TEST_F(CliTest, MergeShards) {
+  const std::string s1 = dir_.file("s1.db"), s2 = dir_.file("s2.db"), target = dir_.file("merged.db");
+  {
+    Catalog a = Catalog::open(s1);
+    test::write_toy_space(a, "p", "l", {{"a", "object", {1, 0}}, {"b", "object", {0, 1}}});
+    Catalog b = Catalog::open(s2);
+    test::write_toy_space(b, "q", "l", {{"a", "object", {1, 1}}, {"c", "color", {0, 1}}}, Task::kClassification);
+  }
+  CliRun r = run(dir_, {"merge", "--into", target, s1, s2});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("merged 2 shards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 spaces added"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("added     p.l.seg"), std::string::npos) << r.out;
+  const json spaces = [&] {
+    const CliRun listed = run(dir_, {"spaces", "--db", target, "--json"});
+    EXPECT_EQ(listed.rc, 0) << listed.err;
+    return json::parse(listed.out);
+  }();
+  ASSERT_EQ(spaces["spaces"].size(), 2u);
+  r = run(dir_, {"merge", "--into", target, s2, s1});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("0 spaces added, 0 replaced by a later run, 2 unchanged"), std::string::npos) << r.out;
+
+  // Killed inside the transaction: the target keeps exactly what it had.
+  const std::string partial = dir_.file("partial.db");
+  ASSERT_EQ(run(dir_, {"merge", "--into", partial, s1}).rc, 0);
+  const std::string cmd = "NET2VEC_FAULT=catalog-write-after-2 '" + std::string(NET2VEC_BIN) + "' merge --into '" +
+                          partial + "' '" + s2 + "' >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL)) << status;
+  const CliRun after = run(dir_, {"spaces", "--db", partial, "--json"});
+  ASSERT_EQ(after.rc, 0) << after.err;
+  ASSERT_EQ(json::parse(after.out)["spaces"].size(), 1u) << after.out;
+  EXPECT_EQ(json::parse(after.out)["spaces"][0]["id"], "p.l.seg");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(partial.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* check = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &check, nullptr);
+  ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)), "ok");
+  sqlite3_finalize(check);
+  sqlite3_close_v2(db);
+
+  EXPECT_EQ(run(dir_, {"merge", "--into", target, "--on-conflict", "maybe", s1}).rc, 2);
+  const CliRun missing = run(dir_, {"merge", "--into", target, dir_.file("nope.db")});
+  EXPECT_EQ(missing.rc, 3);
+  EXPECT_NE(missing.err.find("nope.db"), std::string::npos) << missing.err;
 }
 
 TEST_F(CliTest, ErrorsAndExitCodes) {
