@@ -134,7 +134,8 @@ void read_data(const std::string& data_path, char pos, std::unordered_map<Synset
     N2V_CHECK(at(2, "synset type").size() == 1 && types.find(f[2][0]) != std::string::npos, kCorrupt,
               data_path << ":" << number << ": synset type '" << f[2] << "' is not " << types);
     const long w_cnt = require(parse_number(at(3, "word count"), 16), data_path, number,
-                               "word count '" + std::string(f[3]) + "' is not hexadecimal");
+                               "word count '" + std::string(at(3, "word count")) + "' is not hexadecimal");  // not f[3]: the
+                               // message may be built before the at(3) of the first argument checks the size
     N2V_CHECK(w_cnt > 0, kCorrupt, data_path << ":" << number << ": synset without words");
     size_t i = 4;
     for (long w = 0; w < w_cnt; ++w) {
