@@ -354,6 +354,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--probe", so.probe_dirs, "Probe-set folders whose images the concept pages may show (repeatable)");
   serve->add_flag("--quiet", so.quiet, "No access log");
+  serve->add_option("--cache-mb", so.cache_mb,
+                    "Memory for cached spaces in MiB (0: unlimited); past it the least recently used are dropped and\n"
+                    "read again when asked for (a catalog of many spaces, docs/SCALE.md)")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

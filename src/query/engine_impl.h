@@ -21,9 +21,18 @@ struct QueryEngine::Impl {
   struct Cached {
     std::shared_ptr<const detail::SpaceData> data;
     uint64_t generation = 0;  // the catalog generation at which it was last confirmed
+    uint64_t last_used = 0;   // tick of the last query (LRU order)
+    size_t bytes = 0;
   };
-  std::mutex mutex;  // guards cache
+  mutable std::mutex mutex;  // guards cache and the counters
   std::unordered_map<std::string, Cached> cache;
+  uint64_t tick = 0;
+  size_t cached_bytes = 0;
+  int64_t loads = 0, evictions = 0;
+
+  // Drops least recently used spaces, never `keep`, until the cache fits options.cache_bytes.
+  // Under `mutex`.
+  void evict_for(const std::string& keep);
 
   Impl(const Catalog& c, QueryOptions o) : catalog(c), options(o) {}
 

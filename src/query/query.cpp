@@ -112,12 +112,18 @@ std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::stri
   {
     std::lock_guard lock(mutex);
     const auto it = cache.find(space);
-    if (it != cache.end() && it->second.generation == generation) return it->second.data;
+    if (it != cache.end() && it->second.generation == generation) {
+      it->second.last_used = ++tick;
+      return it->second.data;
+    }
   }
   const std::optional<SpaceInfo> info = catalog.space(space);
   if (!info) {
     std::lock_guard lock(mutex);
-    cache.erase(space);
+    if (const auto it = cache.find(space); it != cache.end()) {
+      cached_bytes -= it->second.bytes;
+      cache.erase(it);
+    }
     throw_unknown_space(space);
   }
   // The catalog changed since this space was cached. Its record alone cannot tell whether the
@@ -125,9 +131,39 @@ std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::stri
   // reference space has no run id), so read it again: writes are rare, reads are many.
   // Read outside the lock: a slow read of one space does not hold up queries of others.
   std::shared_ptr<const detail::SpaceData> data = detail::build_space(*info, catalog.vectors(space));
+  // What it holds: stored and unit rows, norms, names; the exact index built on first search
+  // keeps its own copy of the unit rows.
+  size_t bytes = sizeof(detail::SpaceData) + data->weights.size() * sizeof(float) * 3 + data->norms.size() * 8;
+  for (size_t i = 0; i < data->names.size(); ++i) bytes += data->names[i].size() + data->categories[i].size() + 96;
   std::lock_guard lock(mutex);
-  cache[space] = {data, generation};
+  Cached& slot = cache[space];
+  cached_bytes -= slot.bytes;
+  slot = {data, generation, ++tick, bytes};
+  cached_bytes += bytes;
+  ++loads;
+  evict_for(space);
   return data;
+}
+
+void QueryEngine::Impl::evict_for(const std::string& keep) {
+  if (options.cache_bytes == 0) return;
+  while (cached_bytes > options.cache_bytes && cache.size() > 1) {
+    auto oldest = cache.end();
+    for (auto it = cache.begin(); it != cache.end(); ++it)
+      if (it->first != keep && (oldest == cache.end() || it->second.last_used < oldest->second.last_used)) oldest = it;
+    if (oldest == cache.end()) return;
+    // Queries running on it hold their own shared_ptr: they finish on the old copy.
+    cached_bytes -= oldest->second.bytes;
+    cache.erase(oldest);
+    ++evictions;
+  }
+}
+
+const QueryOptions& QueryEngine::options() const { return impl_->options; }
+
+CacheStats QueryEngine::cache_stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return {static_cast<int>(impl_->cache.size()), impl_->cached_bytes, impl_->loads, impl_->evictions};
 }
 
 int QueryEngine::Impl::row(const detail::SpaceData& s, const std::string& name) {
@@ -343,8 +379,13 @@ SpaceInfo QueryEngine::space_info(const std::string& space) {
 
 void QueryEngine::invalidate(const std::string& space) {
   std::lock_guard lock(impl_->mutex);
-  if (space.empty()) impl_->cache.clear();
-  else impl_->cache.erase(space);
+  if (space.empty()) {
+    impl_->cache.clear();
+    impl_->cached_bytes = 0;
+  } else if (const auto it = impl_->cache.find(space); it != impl_->cache.end()) {
+    impl_->cached_bytes -= it->second.bytes;
+    impl_->cache.erase(it);
+  }
 }
 
 std::string QueryEngine::index_name() const {

@@ -40,6 +40,19 @@ struct QueryOptions {
   // kFaiss: FAISS flat inner product (GPU where the installed FAISS has it, see
   // src/index/vector_index.h); kBruteForce: the reference loops (tests, comparisons).
   Index index = Index::kFaiss;
+  // Memory budget of the space cache in bytes (0: unlimited). Past it, the least recently
+  // used spaces are dropped and read again from the catalog when next asked for, so a
+  // server over a catalog of many spaces holds only its working set (`serve --cache-mb`).
+  // A space larger than the budget is still answered; it is just the only one kept.
+  size_t cache_bytes = 0;
+};
+
+// What the space cache holds and has done (QueryEngine::cache_stats).
+struct CacheStats {
+  int spaces = 0;         // cached now
+  size_t bytes = 0;       // their estimated size (vectors, unit rows, names, index)
+  int64_t loads = 0;      // spaces read from the catalog since the engine started
+  int64_t evictions = 0;  // spaces dropped to stay within the budget
 };
 
 // A concept returned by a search.
@@ -219,6 +232,8 @@ class QueryEngine {
   // Drops cached vectors and indexes (one space, or all with ""); the next query reloads.
   // (Not needed to see catalog changes: every commit is noticed by itself.)
   void invalidate(const std::string& space = "");
+  CacheStats cache_stats() const;
+  const QueryOptions& options() const;
   // Which index implementation answers searches ("faiss-flat-ip", "brute-force", ...).
   std::string index_name() const;
 

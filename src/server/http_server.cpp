@@ -153,6 +153,10 @@ struct Server::Impl {
   Api api;
   Shared shared;
   asio::io_context ioc;
+  // The listener's strand: accept completions, the retry timer and stop()'s close of the
+  // acceptor run on it one at a time (an acceptor is not safe to use from two threads at once;
+  // ThreadSanitizer caught close() racing a new async_accept, docs/reliability/sanitizers.md).
+  asio::strand<asio::io_context::executor_type> listener;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;  // paces accept retries when descriptors run out
   std::vector<std::thread> threads;
@@ -161,12 +165,13 @@ struct Server::Impl {
 
   Impl(const Catalog& catalog, ServerOptions o)
       : options(std::move(o)),
-        service(catalog),
+        service(catalog, QueryOptions{QueryOptions::Index::kFaiss, options.cache_mb << 20}),
         api(service, ApiOptions{options.web_root, options.probe_dirs}),
         shared{api, options},
         ioc(threads_for(options.threads)),
-        acceptor(ioc),
-        accept_retry(ioc) {
+        listener(asio::make_strand(ioc)),
+        acceptor(listener),
+        accept_retry(listener) {
     N2V_CHECK(options.port >= 0 && options.port <= 65535, kInvalidArgument,
               "port must be between 0 and 65535, got " << options.port);
     beast::error_code ec;
@@ -234,9 +239,9 @@ void Server::stop() {
   if (s.stopped) return;
   s.stopped = true;
   s.shared.stopping = true;
-  // Close the acceptor on the I/O threads (it is theirs while they run), and wait for it.
+  // Close the acceptor on the listener's strand, where its handlers run, and wait for it.
   auto closed = std::make_shared<std::promise<void>>();
-  asio::post(s.ioc, [&s, closed] {
+  asio::post(s.listener, [&s, closed] {
     beast::error_code ec;
     s.acceptor.close(ec);
     closed->set_value();

@@ -24,6 +24,9 @@ struct ServerOptions {
   std::string web_root = NET2VEC_DEFAULT_WEB_ROOT;  // "" serves the API only
   std::vector<std::string> probe_dirs;  // probe-set folders whose images may be served
   bool quiet = false;  // no access log
+  // Memory budget of the cached spaces in MiB (0: unlimited): past it the least recently used
+  // spaces are dropped and read again on demand (QueryOptions::cache_bytes).
+  size_t cache_mb = 0;
 
   // Defensive limits (docs/API.md lists the statuses they answer with).
   size_t max_body_bytes = 1 << 20;     // 413 beyond

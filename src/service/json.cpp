@@ -73,7 +73,12 @@ Json to_json(const HealthResponse& r) {
           {"schema_version", r.schema_version},
           {"spaces", r.spaces},
           {"index", r.index},
-          {"generation", r.generation}};
+          {"generation", r.generation},
+          {"cache", {{"spaces", r.cache.spaces},
+                     {"bytes", r.cache.bytes},
+                     {"budget_bytes", r.cache_budget},
+                     {"loads", r.cache.loads},
+                     {"evictions", r.cache.evictions}}}};
 }
 
 Json to_json(const SpacesResponse& r) {

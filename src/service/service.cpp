@@ -71,6 +71,8 @@ HealthResponse Service::health() {
   h.generation = catalog_.generation();
   h.spaces = static_cast<int>(catalog_.spaces().size());
   h.index = engine_.index_name();
+  h.cache = engine_.cache_stats();
+  h.cache_budget = engine_.options().cache_bytes;
   return h;
 }
 

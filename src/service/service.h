@@ -108,6 +108,8 @@ struct HealthResponse {
   int spaces = 0;
   std::string index;  // the index implementation ("faiss-flat-ip", ...)
   uint64_t generation = 0;
+  CacheStats cache;   // the space cache: spaces, bytes, loads, evictions
+  size_t cache_budget = 0;  // bytes; 0: unlimited
 };
 
 struct SpacesResponse {

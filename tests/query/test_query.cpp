@@ -218,6 +218,61 @@ TEST(QueryCache, FollowsWritesFromOtherConnections) {
   EXPECT_EQ(engine.neighbors(space, "dog", 1).hits[0].name, "horse");
 }
 
+// A memory budget (serve --cache-mb): past it the least recently used space is dropped and
+// read again when asked for; the answers are the same as without a budget.
+TEST(QueryCache, BudgetKeepsTheRecentlyUsedSpacesAndAnswersTheSame) {
+  test::TempDir dir;
+  Catalog catalog = Catalog::open(dir.file("catalog.db"));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  std::vector<std::string> spaces;
+  for (int s = 0; s < 4; ++s) {
+    std::vector<ToyConcept> concepts;
+    for (int i = 0; i < 200; ++i) {
+      ToyConcept c{"r" + std::to_string(i), "object", std::vector<float>(64)};
+      for (float& v : c.w) v = normal(rng);
+      concepts.push_back(std::move(c));
+    }
+    spaces.push_back(test::write_toy_space(catalog, "net" + std::to_string(s), "l", concepts));
+  }
+  QueryEngine unlimited(catalog);
+  for (const std::string& space : spaces) unlimited.neighbors(space, "r1", 5);
+  const CacheStats all = unlimited.cache_stats();
+  EXPECT_EQ(all.spaces, 4);
+  EXPECT_EQ(all.loads, 4);
+  EXPECT_EQ(all.evictions, 0);
+  const size_t per_space = all.bytes / 4;
+  EXPECT_GT(per_space, 200u * 64 * 4 * 2);  // at least the stored and unit rows
+
+  // Room for two spaces and a half: never more than two cached.
+  QueryEngine budget(catalog, {QueryOptions::Index::kFaiss, per_space * 5 / 2});
+  for (int round = 0; round < 3; ++round)
+    for (const std::string& space : spaces) {
+      const auto a = budget.neighbors(space, "r7", 5), b = unlimited.neighbors(space, "r7", 5);
+      ASSERT_EQ(a.hits.size(), b.hits.size());
+      for (size_t j = 0; j < a.hits.size(); ++j) EXPECT_EQ(a.hits[j].name, b.hits[j].name);
+      const CacheStats now = budget.cache_stats();
+      EXPECT_LE(now.spaces, 2);
+      EXPECT_LE(now.bytes, per_space * 5 / 2);
+    }
+  const CacheStats cycled = budget.cache_stats();
+  EXPECT_EQ(cycled.loads, 12);  // cycling 4 spaces through 2 slots: every query reloads
+  EXPECT_EQ(cycled.evictions, 10);
+  // The most recently used stays: asking it again does not read the catalog.
+  budget.neighbors(spaces[3], "r7", 5);
+  EXPECT_EQ(budget.cache_stats().loads, 12);
+  budget.neighbors(spaces[2], "r7", 5);
+  EXPECT_EQ(budget.cache_stats().loads, 12);
+  budget.neighbors(spaces[0], "r7", 5);  // evicts spaces[3], the least recent of the two
+  budget.neighbors(spaces[2], "r7", 5);
+  EXPECT_EQ(budget.cache_stats().loads, 13);
+
+  // A budget smaller than one space still answers, keeping just that one.
+  QueryEngine tiny(catalog, {QueryOptions::Index::kFaiss, 1});
+  for (const std::string& space : spaces) EXPECT_EQ(tiny.neighbors(space, "r7", 1).hits.size(), 1u);
+  EXPECT_EQ(tiny.cache_stats().spaces, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Indexes, QueryTest,
                          ::testing::Values(QueryOptions::Index::kFaiss, QueryOptions::Index::kBruteForce),
                          [](const auto& info) {
