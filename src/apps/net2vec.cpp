@@ -57,7 +57,9 @@ Catalog open_read(const std::string& db) {
 // Prints a response as its JSON document or its tables.
 template <class Response>
 int print(const Common& c, const Response& r) {
-  if (c.json) std::printf("%s\n", n2v::to_json(r).dump(2).c_str());
+  // replace: a concept name with a stray non-UTF-8 byte (label.csv) prints as U+FFFD rather
+  // than failing the whole answer.
+  if (c.json) std::printf("%s\n", n2v::to_json(r).dump(2, ' ', false, n2v::Json::error_handler_t::replace).c_str());
   else std::fputs(n2v::render_text(r).c_str(), stdout);
   return 0;
 }
@@ -117,7 +119,7 @@ int cmd_export(const Common& c, const ExportArgs& a) {
   if (c.json) {
     std::printf("%s\n", Json{{"space", r.space.id}, {"format", a.format}, {"normalized", r.normalized},
                              {"concept_count", r.vectors.size()}, {"dim", r.space.dim}, {"files", files}}
-                             .dump(2)
+                             .dump(2, ' ', false, Json::error_handler_t::replace)
                              .c_str());
     return 0;
   }
@@ -146,12 +148,12 @@ int cmd_report(const Common& c, const ReportArgs& a) {
   std::filesystem::create_directories(a.out, ec);
   N2V_CHECK(!ec && std::filesystem::is_directory(a.out), kIo, "cannot create directory " << a.out << ": " << ec.message());
   const std::filesystem::path dir(a.out);
-  write_file(dir / "report.json", report.dump(1) + "\n");
+  write_file(dir / "report.json", report.dump(1, ' ', false, Json::error_handler_t::replace) + "\n");
   write_file(dir / "index.html", n2v::report_html(report));
   if (c.json) {
     std::printf("%s\n", Json{{"spaces", report["spaces"].size()},
                              {"files", {(dir / "index.html").string(), (dir / "report.json").string()}}}
-                             .dump(2)
+                             .dump(2, ' ', false, Json::error_handler_t::replace)
                              .c_str());
     return 0;
   }
@@ -170,7 +172,7 @@ struct ReferenceArgs {
 int print_import(const Common& c, const n2v::ReferenceImportReport& r) {
   if (c.json) {
     std::printf("%s\n", Json{{"space", r.space_id}, {"concept_count", r.mapped}, {"unmapped", r.unmapped}, {"dim", r.dim}}
-                             .dump(2)
+                             .dump(2, ' ', false, Json::error_handler_t::replace)
                              .c_str());
     return 0;
   }

@@ -114,9 +114,11 @@ File File::read(const std::string& path) {
       N2V_CHECK(d.is_number_unsigned() && d.get<uint64_t>() < (1ull << 40), kCorrupt,
                 path << ": tensor '" << name << "' has a bad shape " << shape.dump());
       t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
-      numel *= d.get<uint64_t>();
-      N2V_CHECK(numel < (1ull << 48), kCorrupt,
-                path << ": tensor '" << name << "' has a bad shape " << shape.dump());
+      // Checked before multiplying: 2^39 x 2^39 would wrap to 0 and pass every size check.
+      const uint64_t dim = d.get<uint64_t>();
+      N2V_CHECK(dim == 0 || numel <= ((1ull << 48) - 1) / dim, kCorrupt,
+                path << ": tensor '" << name << "' has a bad shape " << shape.dump() << " (over 2^48 elements)");
+      numel *= dim;
     }
     const auto& offsets = value["data_offsets"];
     N2V_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&

@@ -164,6 +164,8 @@ void read_data(const std::string& data_path, char pos, std::unordered_map<Synset
     }
     if (pos == 'v' && i < f.size()) {  // verb frames: f_cnt + f_cnt x (+ f_num w_num)
       const long frames = require(parse_number(f[i], 10), data_path, number, "frame count is not a number");
+      N2V_CHECK(static_cast<size_t>(frames) <= f.size(), kCorrupt,
+                data_path << ":" << number << ": " << frames << " verb frames on a line of " << f.size() << " fields");
       i += 1 + 3 * static_cast<size_t>(frames);
     }
     N2V_CHECK(i == f.size(), kCorrupt,

@@ -318,6 +318,21 @@ TEST_F(CliTest, MergeShards) {
   EXPECT_NE(missing.err.find("nope.db"), std::string::npos) << missing.err;
 }
 
+// A concept name with a byte that is not UTF-8 (a label.csv from anywhere) prints as U+FFFD
+// in --json output instead of failing the answer (it was an internal error, exit 1).
+TEST_F(CliTest, NonUtf8NamesPrintAsReplacementCharacters) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE concept SET name = CAST(X'736BFF79' AS TEXT) WHERE name = 'sky'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  const CliRun r = run(dir_, {"concepts", "--db", db_, "--space", "toy.features.seg", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("sk\xEF\xBF\xBDy"), std::string::npos) << r.out;  // "sk\uFFFDy" as UTF-8
+  EXPECT_NO_THROW(json::parse(r.out));
+}
+
 TEST_F(CliTest, ErrorsAndExitCodes) {
   CliRun r = run(dir_, {"neighbors", "--db", db_, "--space", "toy.features.seg", "--concept", "dgo"});
   EXPECT_EQ(r.rc, 3);

@@ -135,6 +135,9 @@ TEST(Safetensors, MalformedHeadersAreCorrupt) {
       {R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})", four},
       {R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b": {"dtype": "U8", "shape": [2], "data_offsets": [2, 4]}})", four},
       {R"({"__metadata__": {"k": 1}})", ""},
+      // 2^39 x 2^39 x 2^26 elements: the product wraps to 0 (mod 2^64), which would match a
+      // 0-byte tensor if the element count were multiplied before it is checked.
+      {R"({"a": {"dtype": "F32", "shape": [549755813888, 549755813888, 67108864], "data_offsets": [0, 0]}})", ""},
   };
   for (const auto& [header, data] : cases) {
     write_bytes(dir.file("bad"), raw_file(header, data));
