@@ -38,7 +38,7 @@ class ActivationCache {
       close(fd_);
       N2V_THROW(kIo, "cannot reserve " << (bytes_ >> 20) << " MiB for the activation cache in "
                                        << base << ": " << std::strerror(rc)
-                                       << " (use --cache-dir to pick another disk)");
+                                       << " (set ActivationOptions::cache_dir, net2vec-ingest --cache-dir, to use another disk)");
     }
     void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
     if (p == MAP_FAILED) {

@@ -129,15 +129,15 @@ IngestSummary run_ingest(const IngestOptions& o) {
   IngestSummary summary;
   const std::string started = utc_now();
 
-  check_id_part(o.network, "--network");
-  N2V_CHECK(!o.layers.empty(), kInvalidArgument, "--layer: name at least one layer");
-  for (const std::string& layer : o.layers) check_id_part(layer, "--layer");
-  N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "--tasks: name at least one task");
-  N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "--quantile must be in (0, 1), got " << o.tau);
-  N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "--epochs must be >= 0");
-  N2V_CHECK(o.batch_size >= 2, kInvalidArgument, "--batch-size must be >= 2");
+  check_id_part(o.network, "network name");
+  N2V_CHECK(!o.layers.empty(), kInvalidArgument, "no layer named: ingest needs at least one");
+  for (const std::string& layer : o.layers) check_id_part(layer, "layer name");
+  N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "no task named: ingest needs seg, cls or both");
+  N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "the activation quantile tau must be in (0, 1), got " << o.tau);
+  N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "epochs must be >= 0, got " << o.epochs << " and " << o.cls_epochs);
+  N2V_CHECK(o.batch_size >= 2, kInvalidArgument, "the batch size must be >= 2, got " << o.batch_size);
   N2V_CHECK(o.lr > 0 && o.cls_lr > 0, kInvalidArgument, "learning rates must be positive");
-  N2V_CHECK(o.max_images >= 0, kInvalidArgument, "--max-images must be >= 0");
+  N2V_CHECK(o.max_images >= 0, kInvalidArgument, "the image limit must be >= 0, got " << o.max_images);
 
   // Open the catalog first: a bad --db fails before any expensive work.
   Catalog catalog = Catalog::open(o.db_path, Catalog::Mode::kReadWrite);
