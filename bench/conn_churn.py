@@ -41,6 +41,9 @@ import threading
 import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_proc import default_db, stop_server  # noqa: E402
+
 LINGER0 = struct.pack("ii", 1, 0)
 
 
@@ -88,27 +91,6 @@ def start_server(net2vec, db, threads, nofile=None):
         proc.kill()
         raise SystemExit(f"conn_churn: the server did not start: {line!r}")
     return proc, int(line.strip().rstrip("/").rsplit(":", 1)[1])
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return "no exit within 10 s (killed)"
-
-
-def default_db(tmp):
-    db = os.path.join(tmp, "catalog.db")
-    demo = os.path.join(ROOT, "data/demo/catalog.db")
-    if os.path.exists(demo):
-        subprocess.run(["sqlite3", demo, f".backup '{db}'"], check=True)
-    else:
-        subprocess.run([os.path.join(ROOT, "build/tests/service/make-service-catalog"), db], check=True,
-                       stdout=subprocess.DEVNULL)
-    return db
 
 
 def churn_one(port, kind, full_request):

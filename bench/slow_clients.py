@@ -40,6 +40,9 @@ import urllib.parse
 
 HEADER_TIMEOUT_S = 10.0  # ServerOptions::header_timeout_ms (src/server/server.h)
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_proc import default_db, stop_server  # noqa: E402
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,27 +241,6 @@ def start_server(net2vec, db, threads):
         raise SystemExit(f"slow_clients: the server did not start: {line!r} {proc.stderr.read()!r}")
     port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
     return proc, port
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return "no exit within 10 s (killed)"
-
-
-def default_db(tmp):
-    db = os.path.join(tmp, "catalog.db")
-    demo = os.path.join(ROOT, "data/demo/catalog.db")
-    if os.path.exists(demo):
-        subprocess.run(["sqlite3", demo, f".backup '{db}'"], check=True)
-    else:
-        subprocess.run([os.path.join(ROOT, "build/tests/service/make-service-catalog"), db], check=True,
-                       stdout=subprocess.DEVNULL)
-    return db
 
 
 def main():
