@@ -1,0 +1,192 @@
+// net2vec-scale-bench: a catalog at the scale of many networks and layers (issue 11,
+// docs/SCALE.md). Writes --spaces spaces of --concepts concepts each (widths cycling over
+// layer widths of the paper's networks), as --shards shard catalogs the way a job array
+// would, merges them into one catalog, then measures what a server over it sees: open, the
+// first and later neighbour queries of one space, a pass over every space under a cache
+// budget, and compare over a few spaces. Prints figures; asserts nothing about time.
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "query/query.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using n2v::Catalog;
+namespace fs = std::filesystem;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Layer widths of the paper's networks (AlexNet conv1-5, VGG16 blocks, GoogLeNet inception
+// outputs, ResNet-50 stages): each space takes the next one.
+const int kWidths[] = {96, 256, 384, 384, 256, 64, 128, 256, 512, 512, 256, 480, 512, 832, 1024, 256, 512, 1024, 2048};
+
+size_t file_mb(const std::string& path) {
+  std::error_code ec;
+  size_t bytes = fs::file_size(path, ec);
+  if (fs::exists(path + "-wal", ec)) bytes += fs::file_size(path + "-wal", ec);
+  return bytes >> 20;
+}
+
+long rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
+  return -1;
+}
+
+// One ingest record: network `net`, layer `layer`, a segmentation space of `dim` filters over
+// `concepts` concepts of one probe set (the same content hash in every shard).
+n2v::IngestRecord record(const std::string& net, const std::string& layer, int concepts, int dim, uint32_t seed) {
+  n2v::IngestRecord r;
+  r.probe.name = "broden-synthetic";
+  r.probe.path = "/scale/probe";
+  r.probe.content_hash = "fnv1a64:scalebench000000";
+  r.probe.image_count = 1;
+  r.probe.categories = {"object", "part", "material", "scene", "texture", "color"};
+  for (int i = 1; i <= concepts; ++i)
+    r.concepts.push_back({i, "concept" + std::to_string(i), r.probe.categories[i % 6], "", 0, 0, ""});
+  n2v::RunRecord& run = r.run;
+  run.network = net;
+  run.model_path = "/scale/" + net;
+  run.layer = layer;
+  run.device = "cpu";
+  run.software_version = "scale-bench";
+  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
+  run.filter_count = dim;
+  run.thresholds.assign(dim, 1.0f);
+  n2v::SpaceRecord space;
+  space.id = n2v::space_id(net, layer, n2v::Task::kSegmentation);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  for (int i = 1; i <= concepts; ++i) {
+    n2v::EmbeddingRecord e;
+    e.concept_number = i;
+    e.weights.resize(dim);
+    for (float& w : e.weights) w = normal(rng);
+    e.best_filter = static_cast<int>(rng() % dim);
+    e.set_iou_val = 0.1f;
+    space.embeddings.push_back(std::move(e));
+  }
+  r.spaces.push_back(std::move(space));
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"net2vec-scale-bench: shards, merge and serving figures for a catalog of many spaces"};
+  int spaces = 1000, concepts = 1200, shards = 20, compare_spaces = 10, cache_mb = 256;
+  std::string dir = "/tmp/net2vec-scale";
+  bool keep = false;
+  app.add_option("--spaces", spaces, "Spaces in all")->capture_default_str();
+  app.add_option("--concepts", concepts, "Concepts per space")->capture_default_str();
+  app.add_option("--shards", shards, "Shard catalogs (array tasks) the spaces are written to")->capture_default_str();
+  app.add_option("--compare", compare_spaces, "Spaces compared at once")->capture_default_str();
+  app.add_option("--cache-mb", cache_mb, "Cache budget for the pass over every space")->capture_default_str();
+  app.add_option("--dir", dir, "Work folder (its shard and catalog files are replaced)")->capture_default_str();
+  app.add_flag("--keep", keep, "Keep the files afterwards");
+  CLI11_PARSE(app, argc, argv);
+  if (spaces < 2 || concepts < 2 || shards < 1 || compare_spaces < 2) {
+    std::fprintf(stderr, "scale-bench: --spaces, --concepts, --compare >= 2 and --shards >= 1\n");
+    return 2;
+  }
+  fs::create_directories(dir);
+  std::vector<std::string> ids, shard_paths;
+  double floats = 0;
+
+  // 1. Shards: space s goes to shard s % shards, one ingest each (as a job array writes).
+  auto t0 = Clock::now();
+  for (int k = 0; k < shards; ++k) {
+    const std::string path = dir + "/shard-" + std::to_string(k) + ".db";
+    fs::remove(path);
+    fs::remove(path + "-wal");
+    shard_paths.push_back(path);
+  }
+  {
+    std::vector<Catalog> open;
+    for (const std::string& p : shard_paths) open.push_back(Catalog::open(p));
+    for (int s = 0; s < spaces; ++s) {
+      const int dim = kWidths[s % (sizeof kWidths / sizeof kWidths[0])];
+      const std::string net = "net" + std::to_string(s / 8), layer = "layer" + std::to_string(s % 8);
+      open[s % shards].write_ingest(record(net, layer, concepts, dim, static_cast<uint32_t>(s + 1)));
+      ids.push_back(n2v::space_id(net, layer, n2v::Task::kSegmentation));
+      floats += static_cast<double>(concepts) * dim;
+      if ((s + 1) % 100 == 0) std::fprintf(stderr, "  written %d/%d spaces\n", s + 1, spaces);
+    }
+  }
+  const double write_s = seconds_since(t0);
+  size_t shard_mb = 0;
+  for (const std::string& p : shard_paths) shard_mb += file_mb(p);
+
+  // 2. Merge into one catalog.
+  const std::string target = dir + "/catalog.db";
+  fs::remove(target);
+  fs::remove(target + "-wal");
+  auto t1 = Clock::now();
+  n2v::Catalog::MergeReport merged;
+  {
+    Catalog c = Catalog::open(target);
+    merged = c.merge(shard_paths);
+  }
+  const double merge_s = seconds_since(t1);
+
+  // 3. What a server sees: open, first query (reads the space, builds its index), later ones.
+  auto t2 = Clock::now();
+  Catalog catalog = Catalog::open(target, Catalog::Mode::kReadOnly);
+  n2v::QueryEngine engine(catalog);
+  const size_t listed = catalog.spaces().size();
+  const double open_s = seconds_since(t2);
+  const std::string one = ids[ids.size() - 1];  // the widest layers come last in each cycle
+  auto t3 = Clock::now();
+  engine.neighbors(one, "concept1", 10);
+  const double first_ms = seconds_since(t3) * 1e3;
+  std::vector<double> later;
+  for (int i = 0; i < 200; ++i) {
+    auto t = Clock::now();
+    engine.neighbors(one, "concept" + std::to_string(1 + i % concepts), 10);
+    later.push_back(seconds_since(t) * 1e6);
+  }
+  std::sort(later.begin(), later.end());
+
+  // 4. One neighbour query in every space under a cache budget (serve --cache-mb).
+  n2v::QueryEngine budget(catalog, {n2v::QueryOptions::Index::kFaiss, static_cast<size_t>(cache_mb) << 20});
+  auto t4 = Clock::now();
+  for (const std::string& id : ids) budget.neighbors(id, "concept2", 10);
+  const double pass_s = seconds_since(t4);
+  const n2v::CacheStats stats = budget.cache_stats();
+
+  // 5. compare over the first spaces (Figure 10 over a subset; all 1,000 is not streamed yet).
+  std::vector<std::string> some(ids.begin(), ids.begin() + std::min<int>(compare_spaces, spaces));
+  auto t5 = Clock::now();
+  const n2v::SpaceComparison cmp = engine.compare(some);
+  const double compare_s = seconds_since(t5);
+
+  std::printf("catalog of %d spaces x %d concepts (widths %d..%d), %.2f G float32 weights\n", spaces, concepts, 96,
+              2048, floats / 1e9);
+  std::printf("  write %d shards (one ingest per space): %.1f s, %zu MiB on disk\n", shards, write_s, shard_mb);
+  std::printf("  merge into one catalog: %.1f s (%d spaces added), %zu MiB\n", merge_s, merged.spaces_added,
+              file_mb(target));
+  std::printf("  open read-only + list %zu spaces: %.3f s\n", listed, open_s);
+  std::printf("  first neighbours query of %s (%d x %d): %.1f ms; later p50 %.0f us, p99 %.0f us\n", one.c_str(),
+              concepts, kWidths[(spaces - 1) % (sizeof kWidths / sizeof kWidths[0])], first_ms,
+              later[later.size() / 2], later[later.size() * 99 / 100]);
+  std::printf("  one query in every space, cache budget %d MiB: %.1f s (%.1f ms a space), %d spaces / %zu MiB cached, "
+              "%lld loads, %lld evictions, RSS %ld MiB\n",
+              cache_mb, pass_s, pass_s * 1e3 / spaces, stats.spaces, stats.bytes >> 20,
+              static_cast<long long>(stats.loads), static_cast<long long>(stats.evictions), rss_mb());
+  std::printf("  compare of %zu spaces on %d shared concepts: %.2f s\n", some.size(), static_cast<int>(cmp.concepts.size()), compare_s);
+  if (!keep) fs::remove_all(dir);
+  return 0;
+}
