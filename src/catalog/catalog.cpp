@@ -474,6 +474,11 @@ void Catalog::Impl::migrate(int file_version) {
 
 namespace {
 
+// Bytes of one bit-packed predicted mask (sql/004_predicted_masks.sql).
+size_t packed_mask_bytes(const PredictedMaskRecord& m) {
+  return (static_cast<size_t>(std::max(m.height, 0)) * static_cast<size_t>(std::max(m.width, 0)) + 7) / 8;
+}
+
 void validate(const IngestRecord& record) {
   const RunRecord& run = record.run;
   N2V_CHECK(!record.probe.path.empty(), kInvalidArgument, "ingest record: empty probe set path");
@@ -566,7 +571,7 @@ void validate(const IngestRecord& record) {
       }
       std::unordered_set<int> mask_rows;
       for (const PredictedMaskRecord& m : e.predicted_masks) {
-        const size_t bytes = (static_cast<size_t>(std::max(m.height, 0)) * std::max(m.width, 0) + 7) / 8;
+        const size_t bytes = packed_mask_bytes(m);
         N2V_CHECK(m.height > 0 && m.width > 0 && m.learned.size() == bytes && m.single.size() == bytes,
                   kInvalidArgument,
                   "space " << space.id << ", concept '" << name << "': predicted masks of image row "
@@ -1044,16 +1049,17 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
   return e;
 }
 
-RunRecord Catalog::run(int64_t run_id) const {
-  const Impl::Reader conn = impl_->reader();
-  Transaction tx(*conn, "BEGIN");
-  Stmt stmt = conn->prepare(
-      "SELECT n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
-      " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
-      " r.images_skipped, r.filter_count, r.act_height, r.act_width"
-      " FROM run r JOIN network n ON n.id = r.network_id WHERE r.id = ?1");
-  stmt.bind_int(1, run_id);
-  N2V_CHECK(stmt.step(), kNotFound, "no run " << run_id << " in catalog " << impl_->path);
+namespace {
+
+// The run columns both run readers select first, in this order (then what each adds).
+constexpr std::string_view kRunColumns =
+    "n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
+    " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
+    " r.images_skipped, r.filter_count, r.act_height, r.act_width";
+constexpr int kRunColumnCount = 17;
+
+// Columns 0..16 (kRunColumns) and the run's thresholds.
+RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id) {
   RunRecord run;
   run.network = stmt.text(0);
   run.model_path = stmt.text(1);
@@ -1062,7 +1068,7 @@ RunRecord Catalog::run(int64_t run_id) const {
   run.software_version = stmt.text(4);
   run.seed = stmt.int64(5);
   run.tau = stmt.real(6);
-  run.params_json = stmt.text(7);  // NULL reads as ""
+  run.params_json = stmt.text(7);  // NULL reads as "" (and is written back as NULL)
   run.preprocessing_json = stmt.text(8);
   run.timings_json = stmt.text(9);
   run.started_at = stmt.text(10);
@@ -1072,9 +1078,22 @@ RunRecord Catalog::run(int64_t run_id) const {
   run.filter_count = stmt.int32(14);
   run.act_height = stmt.int32(15);
   run.act_width = stmt.int32(16);
-  Stmt thresholds = conn->prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
+  Stmt thresholds = conn.prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
   thresholds.bind_int(1, run_id);
   while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
+  return run;
+}
+
+}  // namespace
+
+RunRecord Catalog::run(int64_t run_id) const {
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  Stmt stmt = conn->prepare("SELECT " + std::string(kRunColumns) +
+                            " FROM run r JOIN network n ON n.id = r.network_id WHERE r.id = ?1");
+  stmt.bind_int(1, run_id);
+  N2V_CHECK(stmt.step(), kNotFound, "no run " << run_id << " in catalog " << impl_->path);
+  RunRecord run = decode_run(*conn, stmt, run_id);
   tx.commit();
   return run;
 }
@@ -1157,7 +1176,7 @@ std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& spa
     const std::string_view learned = masks.blob(3), single = masks.blob(4);
     PredictedMaskRecord m{masks.int32(0), masks.int32(1), masks.int32(2), {learned.begin(), learned.end()},
                           {single.begin(), single.end()}};
-    const size_t bytes = (static_cast<size_t>(std::max(m.height, 0)) * std::max(m.width, 0) + 7) / 8;
+    const size_t bytes = packed_mask_bytes(m);
     N2V_CHECK(m.learned.size() == bytes && m.single.size() == bytes, kCorrupt,
               "catalog " << impl_->path << ": predicted masks of '" << concept_name << "' in " << space_id
                          << ", row " << m.image_row << ", are not " << m.height << " x " << m.width << " bits");
@@ -1258,47 +1277,27 @@ std::vector<IngestRecord> Catalog::ingest_records() const {
   const Impl::Reader conn = impl_->reader();
   Transaction tx(*conn, "BEGIN");  // one snapshot for every read below
   std::vector<IngestRecord> out;
-  Stmt runs = conn->prepare(
-      "SELECT r.id, n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
-      " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
-      " r.images_skipped, r.filter_count, r.act_height, r.act_width, p.id, p.name, p.path,"
-      " p.image_count, p.mask_height, p.mask_width, p.categories, p.content_hash"
-      " FROM run r JOIN network n ON n.id = r.network_id JOIN probe_set p ON p.id = r.probe_set_id"
-      " ORDER BY r.id");
+  Stmt runs = conn->prepare("SELECT " + std::string(kRunColumns) +
+                            ", r.id, p.id, p.name, p.path, p.image_count, p.mask_height, p.mask_width,"
+                            " p.categories, p.content_hash"
+                            " FROM run r JOIN network n ON n.id = r.network_id"
+                            " JOIN probe_set p ON p.id = r.probe_set_id ORDER BY r.id");
   while (runs.step()) {
+    constexpr int c = kRunColumnCount;  // the columns after the run's
     IngestRecord rec;
-    const int64_t run_id = runs.int64(0);
-    RunRecord& run = rec.run;
-    run.network = runs.text(1);
-    run.model_path = runs.text(2);
-    run.layer = runs.text(3);
-    run.device = runs.text(4);
-    run.software_version = runs.text(5);
-    run.seed = runs.int64(6);
-    run.tau = runs.real(7);
-    run.params_json = runs.text(8);  // NULL reads as "" and is written back as NULL
-    run.preprocessing_json = runs.text(9);
-    run.timings_json = runs.text(10);
-    run.started_at = runs.text(11);
-    run.finished_at = runs.text(12);
-    run.images_used = runs.int32(13);
-    run.images_skipped = runs.int32(14);
-    run.filter_count = runs.int32(15);
-    run.act_height = runs.int32(16);
-    run.act_width = runs.int32(17);
-    const int64_t probe_set_id = runs.int64(18);
-    rec.probe.name = runs.text(19);
-    rec.probe.path = runs.text(20);
-    rec.probe.image_count = runs.int32(21);
-    rec.probe.mask_height = runs.int32(22);
-    rec.probe.mask_width = runs.int32(23);
-    for (const auto& c : nlohmann::json::parse(runs.text(24), nullptr, false))
-      if (c.is_string()) rec.probe.categories.push_back(c.get<std::string>());
-    rec.probe.content_hash = runs.text(25);
+    const int64_t run_id = runs.int64(c);
+    rec.run = decode_run(*conn, runs, run_id);
+    const RunRecord& run = rec.run;
+    const int64_t probe_set_id = runs.int64(c + 1);
+    rec.probe.name = runs.text(c + 2);
+    rec.probe.path = runs.text(c + 3);
+    rec.probe.image_count = runs.int32(c + 4);
+    rec.probe.mask_height = runs.int32(c + 5);
+    rec.probe.mask_width = runs.int32(c + 6);
+    for (const auto& category : nlohmann::json::parse(runs.text(c + 7), nullptr, false))
+      if (category.is_string()) rec.probe.categories.push_back(category.get<std::string>());
+    rec.probe.content_hash = runs.text(c + 8);
 
-    Stmt thresholds = conn->prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
-    thresholds.bind_int(1, run_id);
-    while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
     Stmt concepts = conn->prepare(
         "SELECT number, name, category, categories, frequency, coverage, syns FROM concept"
         " WHERE probe_set_id = ?1 ORDER BY number");

@@ -35,4 +35,15 @@ inline std::vector<size_t> nonzero_decile_picks(const std::vector<float>& values
   return picks;
 }
 
+// The images Figure 8 shows for a concept: the picks of both columns (learned weights and
+// best single filter), each image once, in index order. At most 20.
+inline std::vector<size_t> decile_images(const std::vector<float>& learned, const std::vector<float>& single,
+                                         const std::vector<int64_t>& keys) {
+  std::vector<size_t> picks = nonzero_decile_picks(learned, keys);
+  for (size_t i : nonzero_decile_picks(single, keys)) picks.push_back(i);
+  std::sort(picks.begin(), picks.end());
+  picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+  return picks;
+}
+
 }  // namespace n2v

@@ -223,9 +223,17 @@ ConceptResponse Service::concept_detail(const ConceptRequest& request) {
 }
 
 PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request) {
-  engine_.space_info(request.space);                     // kNotFound for the space
-  engine_.concept_report(request.space, request.name, 1);  // kNotFound with suggestions
-  for (PredictedMaskRecord& m : catalog_.predicted_masks(request.space, request.name))
+  std::vector<PredictedMaskRecord> masks;
+  try {
+    masks = catalog_.predicted_masks(request.space, request.name);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    // Only on the way out: the engine's errors name the space or suggest concept names.
+    engine_.space_info(request.space);
+    engine_.concept_report(request.space, request.name, 1);
+    throw;
+  }
+  for (PredictedMaskRecord& m : masks)
     if (m.image_row == request.row) return std::move(m);
   N2V_THROW(kNotFound, "no predicted mask of '" << request.name << "' in space '" << request.space << "' for row "
                                                 << request.row

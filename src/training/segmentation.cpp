@@ -289,11 +289,7 @@ void decile_masks(const SegData& d, const torch::Tensor& W, const torch::Tensor&
       single.push_back(r.single);
       keys.push_back(r.image);  // kept images are in index.csv order, like the rows
     }
-    std::vector<size_t> picks = nonzero_decile_picks(learned, keys);
-    for (size_t i : nonzero_decile_picks(single, keys)) picks.push_back(i);
-    std::sort(picks.begin(), picks.end());
-    picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
-    for (size_t i : picks) {
+    for (size_t i : decile_images(learned, single, keys)) {
       pairs.push_back(d.val[c][i]);
       e.decile_masks.push_back({e.image_iou[i].image, {}, {}});
     }

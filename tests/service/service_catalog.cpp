@@ -67,12 +67,8 @@ void add_decile_masks(EmbeddingRecord& e) {
     single.push_back(i.single);
     rows.push_back(i.image_row);
   }
-  std::vector<size_t> picks = nonzero_decile_picks(learned, rows);
-  for (size_t i : nonzero_decile_picks(single, rows)) picks.push_back(i);
-  std::sort(picks.begin(), picks.end());
-  picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
   constexpr int kSize = 16;
-  for (size_t i : picks) {
+  for (size_t i : decile_images(learned, single, rows)) {
     PredictedMaskRecord m{e.image_iou[i].image_row, kSize, kSize, std::vector<uint8_t>(kSize * kSize / 8, 0),
                           std::vector<uint8_t>(kSize * kSize / 8, 0)};
     const float radius = 2.0f + 6.0f * e.image_iou[i].learned;
