@@ -31,7 +31,6 @@ Every phase is bounded in connections and time. Python 3 standard library only.
 import argparse
 import os
 import resource
-import signal
 import socket
 import struct
 import subprocess
@@ -42,7 +41,7 @@ import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_proc import default_db, stop_server  # noqa: E402
+from server_proc import default_db, http_get as get, stop_server  # noqa: E402
 
 LINGER0 = struct.pack("ii", 1, 0)
 
@@ -60,20 +59,6 @@ def sockets(pid):
         except OSError:
             pass  # closed meanwhile
     return n
-
-
-def get(port, target, timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    return status, data.partition(b"\r\n\r\n")[2]
 
 
 def start_server(net2vec, db, threads, nofile=None):

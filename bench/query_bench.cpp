@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "index/vector_index.h"
 #include "query/query.h"
+#include "synthetic_space.h"
 
 namespace {
 
@@ -120,49 +121,13 @@ double stream_once_us(int n, int d, bool cold) {
   return us[us.size() / 2];
 }
 
-const char* kCategories[] = {"object", "part", "material", "scene", "texture", "color"};
-
-std::string concept_name(int i) { return "concept" + std::to_string(i); }
+using n2v::bench::concept_name;
 
 // One ingest with one space: `dim` filters, concepts numbered 1..count (random Gaussian
 // weights, seeded).
 std::string write_space(Catalog& catalog, const std::string& network, int count, int dim, uint32_t seed) {
-  n2v::IngestRecord r;
-  r.probe.name = "bench";
-  r.probe.path = "/bench/probe";
-  r.probe.image_count = 1;
-  r.probe.categories = {kCategories, kCategories + 6};
-  for (int i = 1; i <= count; ++i) {
-    n2v::ConceptRecord c;
-    c.number = i;
-    c.name = concept_name(i);
-    c.category = kCategories[i % 6];
-    r.concepts.push_back(c);
-  }
-  n2v::RunRecord& run = r.run;
-  run.network = network;
-  run.model_path = "/bench/" + network;
-  run.layer = "l";
-  run.device = "cpu";
-  run.software_version = "bench";
-  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
-  run.filter_count = dim;
-  run.thresholds.assign(dim, 1.0f);
-  n2v::SpaceRecord space;
-  space.id = n2v::space_id(network, "l", n2v::Task::kSegmentation);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  for (int i = 1; i <= count; ++i) {
-    n2v::EmbeddingRecord e;
-    e.concept_number = i;
-    e.weights.resize(dim);
-    for (float& w : e.weights) w = normal(rng);
-    e.best_filter = static_cast<int>(rng() % dim);
-    space.embeddings.push_back(std::move(e));
-  }
-  r.spaces.push_back(std::move(space));
-  catalog.write_ingest(r);
-  return space_id(network, "l", n2v::Task::kSegmentation);
+  catalog.write_ingest(n2v::bench::synthetic_ingest(network, "l", count, dim, seed));
+  return n2v::space_id(network, "l", n2v::Task::kSegmentation);
 }
 
 std::string load_average() {

@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "query/query.h"
+#include "synthetic_space.h"
 
 namespace {
 
@@ -46,40 +46,10 @@ long rss_mb() {
   return -1;
 }
 
-// One ingest record: network `net`, layer `layer`, a segmentation space of `dim` filters over
-// `concepts` concepts of one probe set (the same content hash in every shard).
+// One space's ingest, its probe set recognised as the same one in every shard (content hash).
 n2v::IngestRecord record(const std::string& net, const std::string& layer, int concepts, int dim, uint32_t seed) {
-  n2v::IngestRecord r;
-  r.probe.name = "broden-synthetic";
-  r.probe.path = "/scale/probe";
+  n2v::IngestRecord r = n2v::bench::synthetic_ingest(net, layer, concepts, dim, seed);
   r.probe.content_hash = "fnv1a64:scalebench000000";
-  r.probe.image_count = 1;
-  r.probe.categories = {"object", "part", "material", "scene", "texture", "color"};
-  for (int i = 1; i <= concepts; ++i)
-    r.concepts.push_back({i, "concept" + std::to_string(i), r.probe.categories[i % 6], "", 0, 0, ""});
-  n2v::RunRecord& run = r.run;
-  run.network = net;
-  run.model_path = "/scale/" + net;
-  run.layer = layer;
-  run.device = "cpu";
-  run.software_version = "scale-bench";
-  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
-  run.filter_count = dim;
-  run.thresholds.assign(dim, 1.0f);
-  n2v::SpaceRecord space;
-  space.id = n2v::space_id(net, layer, n2v::Task::kSegmentation);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  for (int i = 1; i <= concepts; ++i) {
-    n2v::EmbeddingRecord e;
-    e.concept_number = i;
-    e.weights.resize(dim);
-    for (float& w : e.weights) w = normal(rng);
-    e.best_filter = static_cast<int>(rng() % dim);
-    e.set_iou_val = 0.1f;
-    space.embeddings.push_back(std::move(e));
-  }
-  r.spaces.push_back(std::move(space));
   return r;
 }
 

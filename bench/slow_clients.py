@@ -29,7 +29,6 @@ import json
 import os
 import random
 import select
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ import urllib.parse
 HEADER_TIMEOUT_S = 10.0  # ServerOptions::header_timeout_ms (src/server/server.h)
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_proc import default_db, stop_server  # noqa: E402
+from server_proc import default_db, http_get, stop_server  # noqa: E402
 
 
 
@@ -176,16 +175,7 @@ class KeepAlive:
 
 
 def get_json(port, target):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data.partition(b"\r\n\r\n")[2])
+    return json.loads(http_get(port, target)[1])
 
 
 def pct(values, q):
