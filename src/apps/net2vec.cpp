@@ -9,16 +9,19 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/progress.h"
 #include "common/text.h"
 #include "common/version.h"
 #include "server/server.h"
@@ -266,6 +269,11 @@ int main(int argc, char** argv) {
   compare->add_option("--per-concept", cmp_per_concept,
                       "Per pair, list the N concepts with the largest D_ijc (0: none; all: every one)")
       ->capture_default_str();
+  compare->add_option("--memory-mb", cmp.memory_mb,
+                      "Memory budget of the comparison in MiB (0: 256); Grams that do not fit go to an unlinked "
+                      "temporary file in $TMPDIR")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
   n2v::ConceptRequest ca;
   CLI::App* concept_cmd = app.add_subcommand(
@@ -393,7 +401,24 @@ int main(int argc, char** argv) {
                   "per-concept must be a count of concepts (0: none) or 'all', got '" << cmp_per_concept << "'");
         cmp.per_concept = *n;
       }
-      return query(common, [&](Service& s) { return s.compare(cmp); });
+      // Progress on stderr only for a long run (e.g. --all over many spaces): the bar starts
+      // once the comparison has taken 2 s.
+      std::unique_ptr<n2v::Progress> bar;
+      int64_t shown = 0;
+      const auto start = std::chrono::steady_clock::now();
+      cmp.progress = [&](int64_t done, int64_t total) {
+        if (!bar) {
+          if (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) return;
+          bar = std::make_unique<n2v::Progress>("compare", total, "steps");
+        }
+        bar->advance(done - shown);
+        shown = done;
+      };
+      return query(common, [&](Service& s) {
+        n2v::CompareResponse r = s.compare(cmp);
+        if (bar) bar->finish();
+        return r;
+      });
     }
     if (*concept_cmd) return query(common, [&](Service& s) { return s.concept_detail(ca); });
     if (*filter) {

@@ -8,17 +8,44 @@
 //   CKA_ij = <H G_i H, H G_j H>_F / (||H G_i H||_F ||H G_j H||_F),  H = I - 11^T / C
 // with <H G_i H, H G_j H>_F = <G_i, G_j>_F - 2C r_i.r_j + C^2 g_i g_j, where r_s = G_s 1 / C
 // (row means) and g_s = 1^T G_s 1 / C^2 (grand mean), so no centred copy is stored.
-// Grams are float (inner_products kernel, upper triangle mirrored); each row's sums are
-// float lanes (squared_distance_and_dot), summed across rows in double.
+//
+// It streams, so that m = 1,000 spaces of C = 1,200 concepts (5.8 GB of Grams, 600 M values
+// of D_ijc) run within a memory budget:
+//   0. names: each space is read once for its names (in parallel), the shared ones kept;
+//   1. Grams: one space per thread at a time (read, Gram in float with the inner_products
+//      kernel, upper triangle mirrored, dropped), written into a store laid out row-interleaved,
+//      [c][s][b]: row c of every space together, so row c of a block of B spaces is one
+//      contiguous B x C panel. Per space only r_s, the row norms n_sc = ||G_s[c]||^2, g_s,
+//      ||G_s||_F^2 and its HSIC term stay. The store is memory when it fits the budget, else an
+//      unlinked temporary file read back with pread into fixed buffers (not mapped, so the
+//      process's resident memory stays within the budget; the page cache holds what it can);
+//   2. pairs: blocks of B spaces, B from the budget; for each block pair I <= J (a task of
+//      the thread pool) and each row c, P = X_Ic X_Jc^T (float GEMM, Eigen, inner dimension
+//      C) gives <G_i[c], G_j[c]> for all of its pairs, and D_ijc = n_ic + n_jc - 2 P_ij
+//      (double, clamped at 0). Where that difference cancels (D_ijc < (n_ic + n_jc) / 16:
+//      rows nearly equal, relative float error of P would show) the row pair is recomputed
+//      directly (squared_distance_and_dot: float lanes, double sum), so identical spaces give
+//      exactly 0. Per pair D_ij, <G_i, G_j> and the per-category sums add up in double in row
+//      order; D_ijc is kept whole (per_concept = -1) or as the N largest (a small heap).
+// Accuracy: float Grams as before; D_ijc to ~1e-5 relative where P is used (float GEMM),
+// <G_i, G_j> per row in float as before. Results do not depend on the number of threads;
+// the block size can change the last digits (GEMM summation order).
 
 #include <Eigen/Dense>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
-#include <mutex>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -28,11 +55,14 @@
 namespace n2v {
 namespace {
 
-// Runs fn(0..n-1) on up to hardware_concurrency threads (std::thread rather than OpenMP:
-// libgomp's spinning workers would compete with OpenBLAS threads in FAISS searches later).
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Runs fn(0..n-1) on up to `workers` threads (std::thread rather than OpenMP: libgomp's
+// spinning workers would compete with OpenBLAS threads in FAISS searches later). The first
+// error (by time) is rethrown once all have stopped.
 template <class Fn>
-void parallel_for(int n, Fn fn) {
-  const int workers = std::max(1, std::min<int>(n, static_cast<int>(std::thread::hardware_concurrency())));
+void parallel_for(int n, int workers, Fn fn) {
+  workers = std::max(1, std::min(n, workers));
   if (workers <= 1) {
     for (int i = 0; i < n; ++i) fn(i);
     return;
@@ -91,37 +121,195 @@ SpaceGram gram(const detail::SpaceData& s, const std::vector<int>& rows) {
   return out;
 }
 
+// What pass 2 needs of a space once its Gram is in the store.
+struct GramSummary {
+  Eigen::VectorXd row_mean;
+  std::vector<double> row_norm2;  // ||G[c]||^2 per row, in double
+  double grand_mean = 0, frob2 = 0, hsic = 0;
+};
+
+// Every space's C x C Gram, row-interleaved: row c of space s at ((c * m + s) * C) floats, so
+// rows c of spaces s0 .. s0+n-1 are one contiguous n x C panel. Memory, or an unlinked
+// temporary file written with pwrite and read with pread.
+class GramStore {
+ public:
+  GramStore(int m, int C, bool in_file, const std::string& dir) : m_(m), C_(C) {
+    const size_t floats = static_cast<size_t>(m) * C * C;
+    if (!in_file) {
+      memory_.assign(floats, 0.0f);
+      return;
+    }
+    std::string base = dir;
+    if (base.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      base = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string path = base + "/net2vec-compare-XXXXXX";
+    fd_ = mkstemp(path.data());
+    N2V_CHECK(fd_ >= 0, kIo, "cannot create compare's Gram file in " << base << ": " << std::strerror(errno));
+    unlink(path.c_str());  // gone from the directory at once; freed when closed
+    const int rc = posix_fallocate(fd_, 0, static_cast<off_t>(floats * sizeof(float)));
+    if (rc != 0) {
+      close(fd_);
+      N2V_THROW(kIo, "cannot reserve " << (floats * sizeof(float) >> 20) << " MiB for compare's Gram file in " << base
+                                       << ": " << std::strerror(rc)
+                                       << " (give another folder: CompareOptions::temp_dir, or a larger memory budget)");
+    }
+  }
+  ~GramStore() {
+    if (fd_ >= 0) close(fd_);
+  }
+  GramStore(const GramStore&) = delete;
+  GramStore& operator=(const GramStore&) = delete;
+
+  bool in_file() const { return fd_ >= 0; }
+
+  // Stores space s's Gram (C x C row-major). Thread-safe for distinct s.
+  void put(int s, const float* g) {
+    for (int c = 0; c < C_; ++c) {
+      const size_t at = offset(c, s);
+      const float* row = g + static_cast<size_t>(c) * C_;
+      if (!in_file()) {
+        std::copy_n(row, C_, memory_.data() + at);
+        continue;
+      }
+      const char* p = reinterpret_cast<const char*>(row);
+      size_t left = static_cast<size_t>(C_) * sizeof(float);
+      off_t pos = static_cast<off_t>(at * sizeof(float));
+      while (left > 0) {
+        const ssize_t n = pwrite(fd_, p, left, pos);
+        if (n < 0 && errno == EINTR) continue;
+        N2V_CHECK(n > 0, kIo, "cannot write compare's Gram file: " << std::strerror(errno));
+        p += n;
+        pos += n;
+        left -= static_cast<size_t>(n);
+      }
+    }
+  }
+
+  // Rows c of spaces s0 .. s0+n-1 (n x C floats): in memory, a pointer into the store;
+  // else read into `buffer` (n x C floats) and returned.
+  const float* panel(int c, int s0, int n, float* buffer) const {
+    const size_t at = offset(c, s0);
+    if (!in_file()) return memory_.data() + at;
+    char* p = reinterpret_cast<char*>(buffer);
+    size_t left = static_cast<size_t>(n) * C_ * sizeof(float);
+    off_t pos = static_cast<off_t>(at * sizeof(float));
+    while (left > 0) {
+      const ssize_t got = pread(fd_, p, left, pos);
+      if (got < 0 && errno == EINTR) continue;
+      N2V_CHECK(got > 0, kIo, "cannot read compare's Gram file: " << (got == 0 ? "unexpected end" : std::strerror(errno)));
+      p += got;
+      pos += got;
+      left -= static_cast<size_t>(got);
+    }
+    return buffer;
+  }
+
+ private:
+  size_t offset(int c, int s) const { return (static_cast<size_t>(c) * m_ + s) * C_; }
+  int m_, C_;
+  std::vector<float> memory_;
+  int fd_ = -1;
+};
+
+// The N largest (value, index) of a stream, in N slots kept as a heap whose top is the
+// weakest; ties go to the lower index. Slots start empty (-inf).
+struct Largest {
+  static bool better(double v, int c, double w, int e) { return v > w || (v == w && c < e); }
+  // Offers (v, c) to the heap in slots[0..n).
+  static void offer(double* value, int* index, int n, double v, int c) {
+    if (!better(v, c, value[0], index[0])) return;
+    // Replace the top and sift it down.
+    int k = 0;
+    for (;;) {
+      const int l = 2 * k + 1, r = l + 1;
+      int weakest = k;
+      double wv = v;
+      int wc = c;
+      if (l < n && better(wv, wc, value[l], index[l])) weakest = l, wv = value[l], wc = index[l];
+      if (r < n && better(wv, wc, value[r], index[r])) weakest = r, wv = value[r], wc = index[r];
+      if (weakest == k) break;
+      value[k] = value[weakest];
+      index[k] = index[weakest];
+      k = weakest;
+    }
+    value[k] = v;
+    index[k] = c;
+  }
+};
+
+// Fraction of n_ic + n_jc below which D_ijc is recomputed directly (see the file comment).
+constexpr double kRecomputeBelow = 1.0 / 16;
+
 }  // namespace
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts) {
+  return compare(spaces, concepts, CompareOptions{});
+}
+
+SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts,
+                                     const CompareOptions& options) {
+  using Clock = std::chrono::steady_clock;
   N2V_CHECK(spaces.size() >= 2, kInvalidArgument,
             "compare needs at least two spaces, got " << spaces.size());
   for (size_t i = 0; i < spaces.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       N2V_CHECK(spaces[i] != spaces[j], kInvalidArgument, "space '" << spaces[i] << "' is named twice");
+  N2V_CHECK(options.per_concept >= -1, kInvalidArgument,
+            "per_concept must be -1 (all), 0 (none) or a count of concepts, got " << options.per_concept);
   const int m = static_cast<int>(spaces.size());
-  std::vector<std::shared_ptr<const detail::SpaceData>> data;
-  for (const std::string& id : spaces) data.push_back(impl_->load(id));
+  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int workers = options.threads > 0 ? options.threads : hardware;
 
-  // The names to compare: every name of the first space that all others have, or the subset
-  // given (each must be in every space).
+  // 0. The names to compare: every name of the first space that all others have, or the subset
+  // given (each must be in every space). The first space fixes the candidates; every other is
+  // read once (in parallel) for which of them it has, and with a direction.
   std::vector<std::string> names;
-  if (concepts.empty()) {
-    for (const std::string& name : data[0]->names) {
-      bool everywhere = true;
-      for (int s = 1; s < m && everywhere; ++s) everywhere = data[s]->row_of.count(name) != 0;
-      if (everywhere) names.push_back(name);
+  {
+    const std::shared_ptr<const detail::SpaceData> first = impl_->load(spaces[0]);
+    if (concepts.empty()) {
+      names = first->names;
+    } else {
+      std::set<std::string> seen;
+      for (const std::string& name : concepts)
+        if (seen.insert(name).second) names.push_back(name);
     }
-  } else {
-    std::set<std::string> seen;
-    for (const std::string& name : concepts) {
-      if (!seen.insert(name).second) continue;
+  }
+  const int candidates = static_cast<int>(names.size());
+  // status[s * candidates + k]: 0 absent, 1 present, 2 present with a zero vector.
+  std::vector<uint8_t> status(static_cast<size_t>(m) * candidates, 0);
+  std::vector<int> dims(m, 0);
+  {
+    std::vector<std::exception_ptr> failed(m);
+    parallel_for(m, workers, [&](int s) {
+      try {
+        const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
+        dims[s] = data->d;
+        for (int k = 0; k < candidates; ++k) {
+          const auto it = data->row_of.find(names[k]);
+          if (it != data->row_of.end()) status[static_cast<size_t>(s) * candidates + k] = data->valid[it->second] ? 1 : 2;
+        }
+      } catch (...) {
+        failed[s] = std::current_exception();
+      }
+    });
+    for (const std::exception_ptr& e : failed)  // the first space in order, as a serial read would
+      if (e) std::rethrow_exception(e);
+  }
+  const auto has = [&](int s, int k) { return status[static_cast<size_t>(s) * candidates + k] != 0; };
+  if (!concepts.empty()) {
+    for (int k = 0; k < candidates; ++k) {
+      const std::string& name = names[k];
       std::vector<std::string> lacking;
       for (int s = 0; s < m; ++s)
-        if (!data[s]->row_of.count(name)) lacking.push_back(spaces[s]);
+        if (!has(s, k)) lacking.push_back(spaces[s]);
       if (static_cast<int>(lacking.size()) == m) {
         std::vector<std::string> all;
-        for (const auto& s : data) all.insert(all.end(), s->names.begin(), s->names.end());
+        for (const std::string& id : spaces) {
+          const auto data = impl_->load(id);
+          all.insert(all.end(), data->names.begin(), data->names.end());
+        }
         std::sort(all.begin(), all.end());
         all.erase(std::unique(all.begin(), all.end()), all.end());
         const std::vector<std::string> close = closest_names(name, all);
@@ -131,24 +319,26 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
       N2V_CHECK(lacking.empty(), kNotFound,
                 "concept '" << name << "' is not in space" << (lacking.size() > 1 ? "s " : " ")
                             << detail::quoted_list(lacking, "and") << ": a comparison needs it in every space");
-      names.push_back(name);
     }
   }
 
   SpaceComparison out;
   out.spaces = spaces;
   out.m = m;
-  std::vector<std::vector<int>> rows(m);
-  for (const std::string& name : names) {
+  for (int k = 0; k < candidates; ++k) {
+    bool everywhere = true;
+    for (int s = 1; s < m && everywhere; ++s) everywhere = has(s, k);
+    if (!everywhere) continue;
     std::string zero_in;
     for (int s = 0; s < m && zero_in.empty(); ++s)
-      if (!data[s]->valid[data[s]->row_of.at(name)]) zero_in = spaces[s];
+      if (status[static_cast<size_t>(s) * candidates + k] == 2) zero_in = spaces[s];
     if (!zero_in.empty()) {
-      out.excluded.push_back(name + " (" + zero_in + ")");
+      out.excluded.push_back(names[k] + " (" + zero_in + ")");
       continue;
     }
-    out.concepts.push_back(name);
+    out.concepts.push_back(names[k]);
   }
+  status = {};
   std::sort(out.concepts.begin(), out.concepts.end());
   const int C = out.shared();
   const std::string which = "spaces " + detail::quoted_list(spaces, "and");
@@ -160,17 +350,122 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
   N2V_CHECK(C > 1, kInvalidArgument,
             "only one concept ('" << out.concepts[0] << "') is shared by all of " << which << left_out
                                   << ": comparing spaces needs at least two");
-  for (const std::string& name : out.concepts) {
-    out.categories.push_back(data[0]->categories[data[0]->row_of.at(name)]);
-    for (int s = 0; s < m; ++s) rows[s].push_back(data[s]->row_of.at(name));
+
+  // Categories: the first space's, as an index per row into the sorted distinct names.
+  {
+    const auto first = impl_->load(spaces[0]);
+    for (const std::string& name : out.concepts) out.categories.push_back(first->categories[first->row_of.at(name)]);
   }
+  std::map<std::string, int> category_size;
+  for (const std::string& cat : out.categories) ++category_size[cat];
+  std::vector<std::string> category_names;
+  for (const auto& [cat, n] : category_size) category_names.push_back(cat);
+  const int K = static_cast<int>(category_names.size());
+  std::vector<int> category_count;
+  for (const auto& [cat, n] : category_size) category_count.push_back(n);
+  std::vector<int> category_of(C);
+  for (int c = 0; c < C; ++c)
+    category_of[c] = static_cast<int>(std::lower_bound(category_names.begin(), category_names.end(), out.categories[c]) -
+                                      category_names.begin());
 
-  std::vector<SpaceGram> grams(m);
-  parallel_for(m, [&](int s) { grams[s] = gram(*data[s], rows[s]); });
+  // The budget. Fixed: the per-space summaries (row means and norms). Pass 1, per thread: its
+  // Gram and its unit rows. Pass 2, per task (block pair of b spaces each): two panels read
+  // from the file, Eigen's packed copies of them, P, and the pairs' accumulators.
+  const int keep = options.per_concept < 0 ? 0 : std::min(options.per_concept, C);
+  const size_t budget = options.memory_bytes ? options.memory_bytes : CompareOptions::kDefaultMemoryBytes;
+  const size_t row_bytes = static_cast<size_t>(C) * sizeof(float);
+  const size_t gram_bytes = row_bytes * C;
+  const size_t store_bytes = gram_bytes * m;
+  const size_t fixed = static_cast<size_t>(m) * C * 2 * sizeof(double);
+  const size_t pass1_thread = gram_bytes + row_bytes * static_cast<size_t>(*std::max_element(dims.begin(), dims.end()));
+  const size_t pair_bytes = (2 + K) * sizeof(double) + keep * (sizeof(double) + sizeof(int));
+  const auto task_bytes = [&](size_t b, bool file) {
+    return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (sizeof(float) + pair_bytes);
+  };
+  const size_t minimum = fixed + std::max(pass1_thread, task_bytes(1, true));
+  N2V_CHECK(budget >= minimum, kInvalidArgument,
+            "compare's memory budget of " << budget << " bytes is too small for " << m << " spaces of " << C
+                                          << " shared concepts: it needs at least " << minimum
+                                          << " bytes (one " << C << " x " << C << " Gram matrix, its space's unit rows and "
+                                          << "the per-space row statistics)");
+  const bool in_file = fixed + store_bytes + std::max(pass1_thread, task_bytes(1, false)) > budget;
+  const size_t avail = budget - fixed - (in_file ? 0 : store_bytes);
+  const int threads1 = static_cast<int>(std::clamp<size_t>(avail / pass1_thread, 1, std::min(workers, m)));
 
-  std::map<std::string, std::vector<int>> by_category;
-  for (int c = 0; c < C; ++c) by_category[out.categories[c]].push_back(c);
+  // Pass 2's block size: as large as `threads` tasks allow, but small enough that there are
+  // at least two tasks per thread.
+  const auto largest_block = [&](int threads) {
+    int lo = 0, hi = m;  // largest b in [0, m] with threads * task_bytes(b) <= avail
+    while (lo < hi) {
+      const int mid = lo + (hi - lo + 1) / 2;
+      if (threads * task_bytes(mid, in_file) <= avail) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  int threads2 = std::min(workers, m * (m + 1) / 2);
+  while (threads2 > 1 && largest_block(threads2) < 1) --threads2;
+  int wanted_blocks = 1;
+  if (threads2 > 1)
+    while (wanted_blocks * (wanted_blocks + 1) / 2 < 2 * threads2) ++wanted_blocks;
+  const int B = std::max(1, std::min(largest_block(threads2), (m + wanted_blocks - 1) / wanted_blocks));
+  const int nb = (m + B - 1) / B;
+  std::vector<std::pair<int, int>> tasks;
+  for (int I = 0; I < nb; ++I)
+    for (int J = I; J < nb; ++J) tasks.emplace_back(I, J);
+  threads2 = std::min<int>(threads2, static_cast<int>(tasks.size()));
 
+  CompareStats& stats = out.stats;
+  stats.budget_bytes = budget;
+  stats.store_bytes = store_bytes;
+  stats.temp_file = in_file;
+  stats.threads = threads2;
+  stats.block = B;
+  stats.blocks = nb;
+  stats.block_pairs = static_cast<int>(tasks.size());
+  stats.working_bytes = fixed + (in_file ? 0 : store_bytes) +
+                        std::max(threads1 * pass1_thread, threads2 * task_bytes(B, in_file));
+
+  const int64_t total_work = m + static_cast<int64_t>(tasks.size()) * C;
+  std::atomic<int64_t> done{0};
+  std::mutex progress_mutex;
+  const auto advance = [&](int64_t units) {
+    const int64_t now = done.fetch_add(units) + units;
+    if (!options.progress) return;
+    std::lock_guard lock(progress_mutex);
+    options.progress(now, total_work);
+  };
+
+  // 1. Grams, one space per thread at a time.
+  const auto t1 = Clock::now();
+  GramStore store(m, C, in_file, options.temp_dir);
+  std::vector<GramSummary> summary(m);
+  parallel_for(m, threads1, [&](int s) {
+    std::vector<int> rows;
+    {
+      const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
+      rows.reserve(C);
+      for (const std::string& name : out.concepts) rows.push_back(data->row_of.at(name));
+      SpaceGram g = gram(*data, rows);
+      GramSummary& sum = summary[s];
+      sum.row_mean = std::move(g.row_mean);
+      sum.grand_mean = g.grand_mean;
+      sum.frob2 = g.frob2;
+      sum.hsic = g.hsic;
+      sum.row_norm2.resize(C);
+      for (int c = 0; c < C; ++c) {
+        const float* r = g.g.data() + static_cast<size_t>(c) * C;
+        double n2 = 0;
+        for (int b = 0; b < C; ++b) n2 += static_cast<double>(r[b]) * r[b];
+        sum.row_norm2[c] = n2;
+      }
+      store.put(s, g.g.data());
+    }
+    advance(1);
+  });
+  stats.gram_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+
+  // 2. Pairs, block pair by block pair, each streamed over the C rows.
   for (int i = 0; i < m; ++i)
     for (int j = i + 1; j < m; ++j) {
       PairComparison pair;
@@ -178,38 +473,89 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
       pair.j = j;
       out.pairs.push_back(std::move(pair));
     }
-  parallel_for(static_cast<int>(out.pairs.size()), [&](int p) {
-    PairComparison& pair = out.pairs[p];
-    const SpaceGram& a = grams[pair.i];
-    const SpaceGram& b = grams[pair.j];
-    pair.per_concept.assign(C, 0.0);
-    double inner = 0, total = 0;
+  const auto pair_index = [m](int i, int j) {  // i < j, row order
+    return static_cast<size_t>(i) * m - static_cast<size_t>(i) * (i + 1) / 2 + (j - i - 1);
+  };
+  if (options.per_concept < 0)
+    for (PairComparison& p : out.pairs) p.per_concept.assign(C, 0.0);
+  const double tiny = 1e-12;  // CKA is undefined when a centred Gram is zero (all concepts alike)
+  std::atomic<int64_t> recomputed{0};
+  const auto t2 = Clock::now();
+  parallel_for(static_cast<int>(tasks.size()), threads2, [&](int t) {
+    const auto [I, J] = tasks[t];
+    const bool diagonal = I == J;
+    const int i0 = I * B, bi = std::min(B, m - i0), j0 = J * B, bj = std::min(B, m - j0);
+    const size_t np = static_cast<size_t>(bi) * bj;  // local pair (a, b) at a * bj + b
+    std::vector<float> panel_i(in_file ? static_cast<size_t>(bi) * C : 0);
+    std::vector<float> panel_j(in_file && !diagonal ? static_cast<size_t>(bj) * C : 0);
+    RowMatrix P(bi, bj);
+    std::vector<double> distance(np, 0.0), inner(np, 0.0), category_sum(np * K, 0.0);
+    std::vector<double> top_value(np * keep, -std::numeric_limits<double>::infinity());
+    std::vector<int> top_index(np * keep, std::numeric_limits<int>::max());
+    int64_t direct = 0;
     for (int c = 0; c < C; ++c) {
-      const float* x = a.g.data() + static_cast<size_t>(c) * C;
-      const float* y = b.g.data() + static_cast<size_t>(c) * C;
-      double sq = 0, dot = 0;
-      squared_distance_and_dot(x, y, C, &sq, &dot);  // float lanes per row, double across rows
-      pair.per_concept[c] = sq;
-      total += sq;
-      inner += dot;
+      const float* xi = store.panel(c, i0, bi, panel_i.data());
+      const float* xj = diagonal ? xi : store.panel(c, j0, bj, panel_j.data());
+      const Eigen::Map<const RowMatrix> Xi(xi, bi, C), Xj(xj, bj, C);
+      if (diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
+      else P.noalias() = Xi * Xj.transpose();
+      double* category_row = category_sum.data() + static_cast<size_t>(category_of[c]) * np;
+      for (int a = 0; a < bi; ++a) {
+        const int i = i0 + a;
+        const double ni = summary[i].row_norm2[c];
+        for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
+          const int j = j0 + b;
+          const double nj = summary[j].row_norm2[c];
+          double dot = P(a, b);
+          double d = ni + nj - 2.0 * dot;
+          if (d < kRecomputeBelow * (ni + nj)) {
+            squared_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
+            ++direct;
+          }
+          d = std::max(d, 0.0);
+          const size_t q = static_cast<size_t>(a) * bj + b;
+          distance[q] += d;
+          inner[q] += dot;
+          category_row[q] += d;
+          if (keep > 0) Largest::offer(top_value.data() + q * keep, top_index.data() + q * keep, keep, d, c);
+          else if (options.per_concept < 0) out.pairs[pair_index(i, j)].per_concept[c] = d;
+        }
+      }
+      advance(1);
     }
-    pair.distance = total;
-    const double hsic = inner - 2.0 * C * a.row_mean.dot(b.row_mean) +
-                        static_cast<double>(C) * C * a.grand_mean * b.grand_mean;
-    // Undefined when a centred Gram is zero (every shared concept points the same way).
-    const double tiny = 1e-12;
-    pair.cka = a.hsic > tiny * a.frob2 && b.hsic > tiny * b.frob2 ? hsic / std::sqrt(a.hsic * b.hsic) : NAN;
-    for (const auto& [category, members] : by_category) {
-      double sum = 0;
-      for (int c : members) sum += pair.per_concept[c];
-      pair.categories.push_back({category, static_cast<int>(members.size()), sum / members.size()});
-    }
+    recomputed += direct;
+    for (int a = 0; a < bi; ++a)
+      for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
+        const int i = i0 + a, j = j0 + b;
+        const size_t q = static_cast<size_t>(a) * bj + b;
+        PairComparison& pair = out.pairs[pair_index(i, j)];
+        const GramSummary& x = summary[i];
+        const GramSummary& y = summary[j];
+        pair.distance = distance[q];
+        const double hsic = inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
+                            static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
+        pair.cka = x.hsic > tiny * x.frob2 && y.hsic > tiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
+        for (int k = 0; k < K; ++k) {
+          const int n = category_count[k];
+          pair.categories.push_back({category_names[k], n, category_sum[static_cast<size_t>(k) * np + q] / n});
+        }
+        if (keep > 0) {
+          for (int e = 0; e < keep; ++e)
+            if (top_index[q * keep + e] != std::numeric_limits<int>::max())
+              pair.largest.emplace_back(top_index[q * keep + e], top_value[q * keep + e]);
+          std::sort(pair.largest.begin(), pair.largest.end(), [](const auto& u, const auto& v) {
+            return Largest::better(u.second, u.first, v.second, v.first);
+          });
+        }
+      }
   });
+  stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
+  stats.rows_recomputed = recomputed;
 
   out.distance.assign(static_cast<size_t>(m) * m, 0.0);
   out.cka.assign(static_cast<size_t>(m) * m, 0.0);
   for (int s = 0; s < m; ++s)
-    out.cka[static_cast<size_t>(s) * m + s] = grams[s].hsic > 1e-12 * grams[s].frob2 ? 1.0 : NAN;
+    out.cka[static_cast<size_t>(s) * m + s] = summary[s].hsic > tiny * summary[s].frob2 ? 1.0 : NAN;
   for (const PairComparison& p : out.pairs) {
     out.distance[static_cast<size_t>(p.i) * m + p.j] = out.distance[static_cast<size_t>(p.j) * m + p.i] = p.distance;
     out.cka[static_cast<size_t>(p.i) * m + p.j] = out.cka[static_cast<size_t>(p.j) * m + p.i] = p.cka;

@@ -25,6 +25,7 @@
 // clamped to the candidates there are (NeighborsResult::candidates says how many).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -98,8 +99,46 @@ struct PairComparison {
   int i = 0, j = 0;
   double distance = 0;              // D_ij = ||d(W_i) - d(W_j)||_F^2
   double cka = 0;                   // linear CKA of the centred Gram matrices; NaN if undefined
-  std::vector<double> per_concept;  // D_ijc, aligned with SpaceComparison::concepts
+  // D_ijc, aligned with SpaceComparison::concepts: only with CompareOptions::per_concept = -1.
+  std::vector<double> per_concept;
+  // (concept index, D_ijc) of the CompareOptions::per_concept = N >= 0 largest D_ijc (all of
+  // them if N >= shared()), largest first, ties by index. Empty with per_concept = -1.
+  std::vector<std::pair<int, double>> largest;
   std::vector<CategoryDistance> categories;  // sorted by category name
+};
+
+struct CompareOptions {
+  // D_ijc kept per pair: -1 every one (PairComparison::per_concept, C doubles a pair), 0
+  // none, N the N largest (PairComparison::largest).
+  int per_concept = -1;
+  // Memory compare may use for its own work (0: kDefaultMemoryBytes): the C x C Gram of every
+  // space (held in memory when they all fit, else in an unlinked temporary file read back in
+  // panels), the Grams being computed and the per-thread blocks of the pairwise pass. Not
+  // counted: the result (O(m^2) pairs, each with its categories and `largest`, or C values
+  // with per_concept = -1) and the engine's space cache (QueryOptions::cache_bytes). Too small
+  // for one Gram of the shared concepts: kInvalidArgument naming the minimum.
+  size_t memory_bytes = 0;
+  static constexpr size_t kDefaultMemoryBytes = size_t{256} << 20;
+  std::string temp_dir;  // where the temporary file goes; "": $TMPDIR, else /tmp
+  int threads = 0;       // worker threads; 0: std::thread::hardware_concurrency()
+  // Called as work is done (from worker threads, one call at a time): one unit per space's
+  // Gram, then one per (block pair, concept row) of the pairwise pass; `total` is known from
+  // the first call.
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+
+// How a comparison ran (SpaceComparison::stats): what the memory budget led to.
+struct CompareStats {
+  size_t budget_bytes = 0;   // CompareOptions::memory_bytes as applied
+  size_t store_bytes = 0;    // m x C x C floats: every Gram
+  bool temp_file = false;    // the Grams went to an unlinked temporary file (else memory)
+  size_t working_bytes = 0;  // estimated peak of compare's own memory (store included if in memory)
+  int threads = 0;           // workers of the pairwise pass
+  int block = 0;             // B: spaces per block of the pairwise pass
+  int blocks = 0;            // ceil(m / B)
+  int block_pairs = 0;       // blocks x (blocks + 1) / 2, each streamed over the C concept rows
+  int64_t rows_recomputed = 0;  // (pair, row) values recomputed directly (rows nearly equal)
+  double gram_seconds = 0, pairs_seconds = 0;
 };
 
 struct SpaceComparison {
@@ -113,6 +152,7 @@ struct SpaceComparison {
   std::vector<double> distance;  // m x m row-major D_ij (symmetric, zero diagonal)
   std::vector<double> cka;       // m x m row-major (symmetric, diagonal 1 where defined)
   std::vector<PairComparison> pairs;  // every i < j, in row order
+  CompareStats stats;
   int shared() const { return static_cast<int>(concepts.size()); }
   const PairComparison& pair(int i, int j) const;  // either order; throws on i == j
 };
@@ -213,9 +253,14 @@ class QueryEngine {
                         const std::optional<std::string>& category = std::nullopt);
 
   // At least two distinct spaces; `concepts` (optional) restricts the comparison to those
-  // names, each of which must be in every space.
+  // names, each of which must be in every space. Streams: one space's vectors and Gram at a
+  // time per thread, then the pairs block by block within options.memory_bytes
+  // (docs/QUERIES.md). The two-argument form keeps every D_ijc (per_concept = -1) under the
+  // default budget.
   SpaceComparison compare(const std::vector<std::string>& spaces,
                           const std::vector<std::string>& concepts = {});
+  SpaceComparison compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts,
+                          const CompareOptions& options);
 
   ConceptReport concept_report(const std::string& space, const std::string& concept_name, int top = 10);
   FilterReport filter_report(const std::string& space, int filter, int top = 10);

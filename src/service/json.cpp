@@ -168,8 +168,8 @@ Json to_json(const CompareResponse& r) {
     for (const CategoryDistance& cd : pair.categories)
       categories.push_back({{"category", cd.category}, {"concept_count", cd.concepts}, {"mean", num(cd.mean)}});
     Json differing = Json::array();
-    for (int ci : r.differing[p])
-      differing.push_back({{"name", c.concepts[ci]}, {"category", c.categories[ci]}, {"d", num(pair.per_concept[ci])}});
+    for (const auto& [ci, d] : r.differing[p])
+      differing.push_back({{"name", c.concepts[ci]}, {"category", c.categories[ci]}, {"d", num(d)}});
     pairs.push_back({{"i", pair.i},
                      {"j", pair.j},
                      {"a", c.spaces[pair.i]},

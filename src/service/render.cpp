@@ -190,7 +190,7 @@ std::string render_text(const CompareResponse& r) {
     out += format("\nConcepts that differ most between [%d] and [%d] (D_ijc, largest first)\n", c.pairs[p].i + 1,
                   c.pairs[p].j + 1);
     Table pc({"concept", "category", ">D_ijc"});
-    for (int ci : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], num(c.pairs[p].per_concept[ci], 4)});
+    for (const auto& [ci, d] : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], num(d, 4)});
     out += pc.str();
   }
   return out;

@@ -115,17 +115,29 @@ CompareResponse Service::compare(const CompareRequest& request) {
   }
   N2V_CHECK(request.per_concept >= CompareRequest::kAll, kInvalidArgument,
             "per_concept must be a count of concepts (0: none) or all, got " << request.per_concept);
+  N2V_CHECK(request.memory_mb >= 0, kInvalidArgument,
+            "the memory budget must be a number of MiB (0: the default), got " << request.memory_mb);
+  CompareOptions options;
+  // kAll keeps every D_ijc (sorted below); a count keeps only the largest, so that --all over
+  // many spaces does not hold C values per pair.
+  options.per_concept = request.per_concept;
+  options.memory_bytes = static_cast<size_t>(request.memory_mb) << 20;
+  options.progress = request.progress;
   CompareResponse r;
-  r.comparison = engine_.compare(ids, request.concepts);
+  r.comparison = engine_.compare(ids, request.concepts, options);
   for (const std::string& id : r.comparison.spaces) r.spaces.push_back(engine_.space_info(id));
   const int shared = r.comparison.shared();
   for (const PairComparison& p : r.comparison.pairs) {
+    if (request.per_concept != CompareRequest::kAll) {
+      r.differing.push_back(p.largest);
+      continue;
+    }
     std::vector<int> order(shared);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.per_concept[x] > p.per_concept[y]; });
-    if (request.per_concept != CompareRequest::kAll && static_cast<int>(order.size()) > request.per_concept)
-      order.resize(request.per_concept);
-    r.differing.push_back(std::move(order));
+    std::vector<std::pair<int, double>> all;
+    for (int c : order) all.emplace_back(c, p.per_concept[c]);
+    r.differing.push_back(std::move(all));
   }
   return r;
 }

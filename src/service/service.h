@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,6 +70,9 @@ struct CompareRequest {
   // Per pair, the concepts with the largest D_ijc: this many; 0: none; kAll: every one.
   static constexpr int kAll = -1;
   int per_concept = 5;
+  int memory_mb = 0;  // compare's memory budget in MiB (CompareOptions::memory_bytes; 0: 256 MiB)
+  // Called as the comparison advances (CompareOptions::progress); may be empty.
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 struct ConceptRequest {
@@ -135,9 +139,9 @@ struct AnalogyResponse {
 struct CompareResponse {
   std::vector<SpaceInfo> spaces;  // as compared, in request order
   SpaceComparison comparison;
-  // Per pair (aligned with comparison.pairs): indexes into comparison.concepts, largest
-  // D_ijc first, as many as the request's per_concept asked.
-  std::vector<std::vector<int>> differing;
+  // Per pair (aligned with comparison.pairs): (index into comparison.concepts, D_ijc),
+  // largest D_ijc first (ties by index), as many as the request's per_concept asked.
+  std::vector<std::vector<std::pair<int, double>>> differing;
 };
 
 // Paper Tables 2 and 3 for one space: the nearest concepts of a list of queries and the

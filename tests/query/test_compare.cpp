@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <random>
 
 #include "common/error.h"
 #include "query/query.h"
@@ -161,6 +164,281 @@ TEST_F(CompareTest, DegenerateCkaIsNaN) {
   const SpaceComparison c = engine_->compare({u, v});
   EXPECT_NEAR(c.pairs[0].distance, 0.0, 1e-9);
   EXPECT_TRUE(std::isnan(c.pairs[0].cka));
+}
+
+// ---- The streamed comparison against a brute-force reference ----
+//
+// m random spaces of C shared concepts ("r<k>", four categories, dimensions 3..6, seeded
+// Gaussian weights); space 3 is space 1 with its coordinates reversed and doubled (the same
+// Gram: D = 0, CKA = 1, rows recomputed directly). The reference is plain double-precision
+// loops: unit rows, Grams, D_ij, D_ijc, category means, and CKA through explicitly centred
+// Grams.
+struct Reference {
+  int m = 0, C = 0;
+  std::vector<std::string> ids, names, categories;  // names sorted, as compare sorts them
+  std::vector<std::vector<double>> gram;            // per space, C x C
+  double d(int i, int j, int c) const {
+    double sum = 0;
+    for (int b = 0; b < C; ++b) {
+      const double x = gram[i][static_cast<size_t>(c) * C + b] - gram[j][static_cast<size_t>(c) * C + b];
+      sum += x * x;
+    }
+    return sum;
+  }
+  double distance(int i, int j) const {
+    double sum = 0;
+    for (int c = 0; c < C; ++c) sum += d(i, j, c);
+    return sum;
+  }
+  std::vector<double> centred(int s) const {
+    std::vector<double> h(static_cast<size_t>(C) * C);
+    std::vector<double> row(C, 0.0);
+    double all = 0;
+    for (int x = 0; x < C; ++x)
+      for (int y = 0; y < C; ++y) row[x] += gram[s][static_cast<size_t>(x) * C + y] / C;
+    for (int x = 0; x < C; ++x) all += row[x] / C;
+    for (int x = 0; x < C; ++x)
+      for (int y = 0; y < C; ++y) h[static_cast<size_t>(x) * C + y] = gram[s][static_cast<size_t>(x) * C + y] - row[x] - row[y] + all;
+    return h;
+  }
+  double cka(int i, int j) const {
+    const std::vector<double> a = centred(i), b = centred(j);
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+      ab += a[k] * b[k];
+      aa += a[k] * a[k];
+      bb += b[k] * b[k];
+    }
+    return ab / std::sqrt(aa * bb);
+  }
+  double category_mean(int i, int j, const std::string& category) const {
+    double sum = 0;
+    int n = 0;
+    for (int c = 0; c < C; ++c)
+      if (categories[c] == category) sum += d(i, j, c), ++n;
+    return sum / n;
+  }
+  // The N largest D_ijc, largest first, ties by index.
+  std::vector<std::pair<int, double>> largest(int i, int j, int n) const {
+    std::vector<std::pair<int, double>> all;
+    for (int c = 0; c < C; ++c) all.emplace_back(c, d(i, j, c));
+    std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    all.resize(std::min<size_t>(all.size(), n));
+    return all;
+  }
+};
+
+class StreamedCompareTest : public ::testing::Test {
+ protected:
+  Reference write(int m, int C, uint32_t seed = 7) {
+    static const char* const kCategories[] = {"object", "part", "color", "scene"};
+    catalog_ = std::make_unique<Catalog>(Catalog::open(dir_.file("streamed.db")));
+    Reference ref;
+    ref.m = m;
+    ref.C = C;
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    std::vector<std::vector<std::vector<float>>> weights(m);  // [space][concept k][filter]
+    for (int s = 0; s < m; ++s) {
+      const int dim = 3 + s % 4;
+      std::vector<ToyConcept> concepts;
+      for (int k = 0; k < C; ++k) {
+        std::vector<float> w(dim);
+        for (float& x : w) x = normal(rng);
+        if (s == 3) {  // space 1 reversed and doubled
+          w.assign(weights[1][k].rbegin(), weights[1][k].rend());
+          for (float& x : w) x *= 2;
+        }
+        weights[s].push_back(w);
+        concepts.push_back({"r" + std::to_string(k), kCategories[k % 4], w});
+      }
+      ref.ids.push_back(test::write_toy_space(*catalog_, "n" + std::to_string(s), "l", concepts));
+    }
+    // compare sorts the shared names: "r0" < "r1" < "r10" < ...
+    std::vector<int> order(C);
+    for (int k = 0; k < C; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [](int a, int b) { return "r" + std::to_string(a) < "r" + std::to_string(b); });
+    for (int k : order) {
+      ref.names.push_back("r" + std::to_string(k));
+      ref.categories.push_back(kCategories[k % 4]);
+    }
+    for (int s = 0; s < m; ++s) {
+      std::vector<std::vector<double>> unit;
+      for (int k : order) {
+        std::vector<double> u(weights[s][k].begin(), weights[s][k].end());
+        double n = 0;
+        for (double x : u) n += x * x;
+        for (double& x : u) x /= std::sqrt(n);
+        unit.push_back(u);
+      }
+      std::vector<double> g(static_cast<size_t>(C) * C);
+      for (int x = 0; x < C; ++x)
+        for (int y = 0; y < C; ++y) {
+          double dot = 0;
+          for (size_t t = 0; t < unit[x].size(); ++t) dot += unit[x][t] * unit[y][t];
+          g[static_cast<size_t>(x) * C + y] = dot;
+        }
+      ref.gram.push_back(std::move(g));
+    }
+    engine_ = std::make_unique<QueryEngine>(*catalog_);
+    return ref;
+  }
+
+  // Everything compare answers, against the reference; `n` = options.per_concept.
+  static void expect_matches(const SpaceComparison& c, const Reference& ref, int n) {
+    const auto near = [](double x, double y) { return std::abs(x - y) <= 1e-6 + 2e-5 * std::abs(y); };
+    ASSERT_EQ(c.concepts, ref.names);
+    ASSERT_EQ(c.categories, ref.categories);
+    ASSERT_EQ(c.pairs.size(), static_cast<size_t>(ref.m * (ref.m - 1) / 2));
+    size_t p = 0;
+    for (int i = 0; i < ref.m; ++i)
+      for (int j = i + 1; j < ref.m; ++j, ++p) {
+        SCOPED_TRACE("pair " + std::to_string(i) + ", " + std::to_string(j));
+        const PairComparison& pair = c.pairs[p];
+        ASSERT_EQ(pair.i, i);
+        ASSERT_EQ(pair.j, j);
+        const double distance = ref.distance(i, j);
+        EXPECT_PRED2(near, pair.distance, distance);
+        EXPECT_EQ(c.distance[static_cast<size_t>(i) * ref.m + j], pair.distance);
+        EXPECT_EQ(c.distance[static_cast<size_t>(j) * ref.m + i], pair.distance);
+        EXPECT_NEAR(pair.cka, ref.cka(i, j), 1e-5);
+        EXPECT_EQ(c.cka[static_cast<size_t>(j) * ref.m + i], pair.cka);
+        ASSERT_EQ(pair.categories.size(), 4u);
+        for (const CategoryDistance& cd : pair.categories) {
+          EXPECT_EQ(cd.concepts, static_cast<int>(std::count(ref.categories.begin(), ref.categories.end(), cd.category)));
+          EXPECT_PRED2(near, cd.mean, ref.category_mean(i, j, cd.category)) << cd.category;
+        }
+        EXPECT_TRUE(std::is_sorted(pair.categories.begin(), pair.categories.end(),
+                                   [](const auto& x, const auto& y) { return x.category < y.category; }));
+        if (n < 0) {
+          EXPECT_TRUE(pair.largest.empty());
+          ASSERT_EQ(static_cast<int>(pair.per_concept.size()), ref.C);
+          for (int k = 0; k < ref.C; ++k) EXPECT_PRED2(near, pair.per_concept[k], ref.d(i, j, k)) << ref.names[k];
+          continue;
+        }
+        EXPECT_TRUE(pair.per_concept.empty());
+        const auto expected = ref.largest(i, j, n);
+        ASSERT_EQ(pair.largest.size(), expected.size());
+        for (size_t k = 0; k < expected.size(); ++k) {
+          EXPECT_PRED2(near, pair.largest[k].second, expected[k].second);
+          if (distance > 1e-6) EXPECT_EQ(pair.largest[k].first, expected[k].first) << k;  // not the equal pair
+          if (k > 0) EXPECT_GE(pair.largest[k - 1].second, pair.largest[k].second);
+        }
+      }
+    for (int s = 0; s < ref.m; ++s) EXPECT_EQ(c.cka[static_cast<size_t>(s) * ref.m + s], 1.0);
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<QueryEngine> engine_;
+};
+
+TEST_F(StreamedCompareTest, InMemoryMatchesTheReference) {
+  const Reference ref = write(7, 40);
+  CompareOptions options;
+  options.threads = 2;
+  const SpaceComparison c = engine_->compare(ref.ids, {}, options);
+  EXPECT_FALSE(c.stats.temp_file);
+  EXPECT_EQ(c.stats.store_bytes, 7u * 40 * 40 * 4);
+  EXPECT_EQ(c.stats.block, 3);  // at least two block pairs per thread: 3 blocks of 3, 3, 1 spaces
+  EXPECT_EQ(c.stats.blocks, 3);
+  EXPECT_EQ(c.stats.block_pairs, 6);
+  EXPECT_GT(c.stats.rows_recomputed, 0);  // spaces 1 and 3: equal rows
+  expect_matches(c, ref, -1);
+  // Spaces 1 and 3 have the same Gram.
+  EXPECT_NEAR(c.pair(1, 3).distance, 0.0, 1e-9);
+  EXPECT_NEAR(c.pair(1, 3).cka, 1.0, 1e-6);
+  // The two-argument form is the same comparison (every D_ijc, default budget).
+  const SpaceComparison plain = engine_->compare(ref.ids);
+  EXPECT_EQ(plain.pairs[5].per_concept.size(), 40u);
+  EXPECT_NEAR(plain.pairs[5].distance, c.pairs[5].distance, 1e-9 * c.pairs[5].distance);
+}
+
+TEST_F(StreamedCompareTest, TinyBudgetStreamsTheGramsThroughAFileInBlocksOfTwo) {
+  // C = 12, m = 7, 3 largest kept, 2 threads. Fixed: m x C row means and row norms, 8 bytes
+  // each = 1,344. Pass 1: one Gram (576) and the widest space's unit rows (12 x 5 floats,
+  // 240) = 816. A block pair of b spaces: two panels and their packed copies (4 b 48) + P and
+  // the accumulators (b^2 (4 + (2 + 4 categories) 8 + 3 x 12)) = 192 b + 88 b^2. The budget
+  // 2,816 = 1,344 + 2 x 736 gives b = 2 (b = 3 would need 2 x 1,368); the store (4,032 bytes)
+  // does not fit: file.
+  const Reference ref = write(7, 12, 11);
+  CompareOptions options;
+  options.threads = 2;
+  options.per_concept = 3;
+  options.memory_bytes = 2816;
+  options.temp_dir = dir_.path();
+  std::vector<std::pair<int64_t, int64_t>> seen;
+  options.progress = [&](int64_t done, int64_t total) { seen.emplace_back(done, total); };
+  const SpaceComparison c = engine_->compare(ref.ids, {}, options);
+  EXPECT_TRUE(c.stats.temp_file);
+  EXPECT_EQ(c.stats.block, 2);
+  EXPECT_EQ(c.stats.blocks, 4);  // 2, 2, 2, 1 spaces
+  EXPECT_EQ(c.stats.block_pairs, 10);
+  EXPECT_LE(c.stats.working_bytes, options.memory_bytes);
+  expect_matches(c, ref, 3);
+  // Progress: one step per Gram, one per (block pair, row); ends at the total.
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().first, 7 + 10 * 12);
+  EXPECT_EQ(seen.back().second, 7 + 10 * 12);
+  for (size_t k = 1; k < seen.size(); ++k) EXPECT_LT(seen[k - 1].first, seen[k].first);
+  // Nothing left in the folder: the file was unlinked at once.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path()) ||
+              std::none_of(std::filesystem::directory_iterator(dir_.path()), std::filesystem::directory_iterator(),
+                           [](const auto& e) { return e.path().filename().string().rfind("net2vec-compare", 0) == 0; }));
+
+  // One byte less than the minimum (fixed + one Gram with its unit rows) is refused, naming it.
+  options.memory_bytes = 2159;
+  try {
+    engine_->compare(ref.ids, {}, options);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(e.message().find("at least 2160 bytes"), std::string::npos) << e.message();
+  }
+  options.memory_bytes = 2160;
+  options.progress = nullptr;
+  const SpaceComparison smallest = engine_->compare(ref.ids, {}, options);
+  EXPECT_EQ(smallest.stats.block, 1);
+  EXPECT_TRUE(smallest.stats.temp_file);
+  expect_matches(smallest, ref, 3);
+}
+
+TEST_F(StreamedCompareTest, FileBlocksNotDividingTheSpacesMatchTheReference) {
+  const Reference ref = write(10, 40, 3);
+  CompareOptions options;
+  options.threads = 3;
+  options.memory_bytes = 60000;  // the store (64,000 bytes) does not fit
+  options.temp_dir = dir_.path();
+  const SpaceComparison c = engine_->compare(ref.ids, {}, options);
+  EXPECT_TRUE(c.stats.temp_file);
+  EXPECT_NE(ref.m % c.stats.block, 0) << c.stats.block;
+  EXPECT_GT(c.stats.blocks, 2);
+  expect_matches(c, ref, -1);
+}
+
+TEST_F(StreamedCompareTest, LargestAreTheTopOfTheReference) {
+  const Reference ref = write(5, 40, 5);
+  CompareOptions options;
+  for (int n : {0, 1, 5, 40, 100}) {
+    SCOPED_TRACE("per_concept " + std::to_string(n));
+    options.per_concept = n;
+    const SpaceComparison c = engine_->compare(ref.ids, {}, options);
+    expect_matches(c, ref, n);
+    EXPECT_EQ(c.pairs[0].largest.size(), static_cast<size_t>(std::min(n, 40)));
+  }
+  // The same numbers whatever the threads (the block size kept).
+  options.per_concept = 5;
+  options.threads = 1;
+  const SpaceComparison one = engine_->compare(ref.ids, {}, options);
+  options.threads = 2;
+  const SpaceComparison two = engine_->compare(ref.ids, {}, options);
+  if (one.stats.block == two.stats.block)
+    for (size_t p = 0; p < one.pairs.size(); ++p) {
+      EXPECT_EQ(one.pairs[p].distance, two.pairs[p].distance);
+      EXPECT_EQ(one.pairs[p].largest, two.pairs[p].largest);
+    }
+  options.per_concept = -2;
+  EXPECT_THROW(engine_->compare(ref.ids, {}, options), Error);
 }
 
 }  // namespace

@@ -143,13 +143,23 @@ TEST_F(ServiceTest, CompareListsTheConceptsThatDifferMostPerPair) {
   const CompareResponse c = service_.compare(r);
   ASSERT_EQ(c.comparison.pairs.size(), 3u);
   ASSERT_EQ(c.differing.size(), 3u);
+  // The top 3 of every D_ijc, as the full vector (per_concept = all) orders them.
+  r.per_concept = CompareRequest::kAll;
+  const CompareResponse full = service_.compare(r);
+  r.per_concept = 3;
   for (size_t p = 0; p < 3; ++p) {
     const auto& d = c.differing[p];
     ASSERT_EQ(d.size(), 3u);
-    const std::vector<double>& per = c.comparison.pairs[p].per_concept;
-    EXPECT_GE(per[d[0]], per[d[1]]);
-    EXPECT_GE(per[d[1]], per[d[2]]);
-    EXPECT_EQ(per[d[0]], *std::max_element(per.begin(), per.end()));
+    EXPECT_TRUE(c.comparison.pairs[p].per_concept.empty());  // only the largest are kept
+    const std::vector<double>& per = full.comparison.pairs[p].per_concept;
+    ASSERT_EQ(static_cast<int>(per.size()), c.comparison.shared());
+    EXPECT_GE(d[0].second, d[1].second);
+    EXPECT_GE(d[1].second, d[2].second);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(d[k].first, full.differing[p][k].first);
+      EXPECT_NEAR(d[k].second, per[d[k].first], 1e-5 * per[d[k].first]);
+    }
+    EXPECT_NEAR(d[0].second, *std::max_element(per.begin(), per.end()), 1e-5 * d[0].second);
   }
   EXPECT_EQ(c.spaces[2].kind, "reference");
   const Json j = to_json(c);
