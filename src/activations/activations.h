@@ -7,9 +7,16 @@
 //   - the spatial means of a_k (classification input, paper eq. 5).
 // Raw activations go through a file-backed cache (unlinked temp file) between the two
 // passes, so the probe set size is bounded by disk, not memory. Torch-free header.
+//
+// Two placements give the same thresholds and bits (tests/activations):
+//   host   -- the CPU path above: maps copied to host memory batch by batch.
+//   device -- the GPU path: the network's layer tensors stay on its device; the raw maps are
+//             held there between the passes, T_k is an exact per-filter top-k there, the bits
+//             are packed there and handed to training in `device_bits` without a host copy.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,14 +25,30 @@
 
 namespace n2v {
 
+enum class Placement { kAuto, kHost, kDevice };  // kAuto: device when the network is on CUDA
+Placement parse_placement(const std::string& name);  // "auto", "host", "device"
+const char* to_string(Placement placement);
+
 struct ActivationOptions {
   std::string layer;
   Preprocessing preprocessing;
   double tau = 0.005;
   int batch_size = 32;
+  int decode_threads = 0;     // JPEG decoding threads per batch (0: the machine's cores)
   bool skip_bad = false;      // drop rows whose image fails to load (else throw)
   std::string cache_dir;      // where the temporary activation cache goes ("" = TMPDIR)
+  Placement placement = Placement::kAuto;
+  // The forward's arithmetic. Reduced precision changes some thresholded bits; the count
+  // against float32 is measured by net2vec-bench --precision-check and docs/GPU.md.
+  Precision precision = Precision::kFloat32;
+  // Device placement: filters thresholded per top-k call, bounded so that their
+  // [filters, N*H*W] copy stays under this many bytes.
+  size_t device_chunk_bytes = size_t{1} << 30;
 };
+
+// The thresholded maps on a device, bit-packed as ProbeActivations::bits (defined in the
+// torch-facing activations/detail/device_maps.h).
+struct DeviceMaps;
 
 struct ProbeActivations {
   int n = 0, k = 0, h = 0, w = 0;  // kept images, filters, activation map size
@@ -35,13 +58,18 @@ struct ProbeActivations {
   std::vector<float> pooled;       // n x k spatial means
   // Thresholded maps: image i, filter f, position p (row-major h x w) is bit
   // (f*h*w + p) of image i's record, which starts at byte i * bytes_per_image().
+  // Empty when the maps live on the device (device_bits set); host_bits() copies them.
   std::vector<uint8_t> bits;
+  std::shared_ptr<const DeviceMaps> device_bits;
   size_t bytes_per_image() const { return (static_cast<size_t>(k) * h * w + 7) / 8; }
   bool bit(int image, int filter, int pos) const {
     size_t b = static_cast<size_t>(filter) * h * w + pos;
     return (bits[image * bytes_per_image() + b / 8] >> (b % 8)) & 1;
   }
 };
+
+// The bit-packed maps in host memory: `bits`, or a copy of `device_bits`.
+std::vector<uint8_t> host_bits(const ProbeActivations& acts);
 
 // Stage timings reported back to the caller's summary.
 struct ActivationTimings {

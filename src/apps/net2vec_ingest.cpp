@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
   app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
       ->capture_default_str();
   app.add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--placement", o.placement,
+                 "Where activations are thresholded and kept: host (copied to memory batch by batch), "
+                 "device (left on the network's device: the GPU path), auto (device on CUDA)")
+      ->capture_default_str();
+  app.add_option("--precision", o.precision,
+                 "The forward's arithmetic: float32, float16 or bfloat16 (reduced precision changes some "
+                 "thresholded bits; docs/GPU.md)")
+      ->capture_default_str();
+  app.add_option("--seg-kernel", o.seg_kernel,
+                 "Segmentation kernel: sparse (host-built index lists, fastest on a CPU), dense (maps "
+                 "unpacked on the device, the GPU's), auto (dense on CUDA)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads for LibTorch (0 = all cores)")->capture_default_str();
   app.add_option("--quantile", o.tau, "tau: each filter's threshold T_k has P(a_k > T_k) = tau")
       ->capture_default_str();

@@ -58,11 +58,14 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
   j["skip_bad"] = o.skip_bad;
   j["threads"] = threads;
   j["activation_batch"] = o.activation_batch;
+  j["placement"] = o.placement;
+  j["precision"] = o.precision;
   j["segmentation"] = {{"epochs", seg.sgd.epochs},       {"batch_size", seg.sgd.batch_size},
                        {"lr", seg.sgd.lr},               {"momentum", seg.sgd.momentum},
                        {"loss", seg.log_loss ? "log" : "linear"},
                        {"bias", seg.bias},               {"subsets", seg.subsets},
                        {"align_corners", seg.align_corners},
+                       {"kernel", to_string(seg.kernel)},
                        {"min_train_images", seg.min_train_images},
                        {"mask_threshold", 0.5},          {"single_filter_threshold", 0.5},
                        {"alpha", "1 - mean concept pixel fraction over X_train,c"}};
@@ -143,6 +146,9 @@ IngestSummary run_ingest(const IngestOptions& o) {
   Catalog catalog = Catalog::open(o.db_path, Catalog::Mode::kReadWrite);
 
   const DeviceKind device = resolve_device(o.device);
+  const Placement placement = parse_placement(o.placement);
+  const Precision precision = parse_precision(o.precision);
+  const SegmentationKernel seg_kernel = parse_segmentation_kernel(o.seg_kernel);
   const int threads = configure_threads(o.threads);
 
   auto t0 = Clock::now();
@@ -182,6 +188,8 @@ IngestSummary run_ingest(const IngestOptions& o) {
   act_options.batch_size = o.activation_batch;
   act_options.skip_bad = o.skip_bad;
   act_options.cache_dir = o.cache_dir;
+  act_options.placement = placement;
+  act_options.precision = precision;
   ActivationTimings act_timings;
   std::vector<ProbeActivations> layer_acts =
       extract_activations(*network, probe, annotations.rows, o.layers, act_options, &act_timings);
@@ -200,6 +208,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   seg.min_train_images = o.min_train_images;
   seg.seed = o.seed;
   seg.device = device;
+  seg.kernel = seg_kernel;
   ClassificationOptions cls;
   cls.sgd = {o.cls_epochs, o.batch_size, o.cls_lr, o.momentum};
   cls.authors_budget = o.cls_authors_budget;

@@ -27,6 +27,12 @@ struct IngestOptions {
   bool skip_bad = false;
   std::string cache_dir;        // activation cache location ("" = TMPDIR)
   int activation_batch = 32;
+  // GPU path knobs (docs/GPU.md): where the maps are thresholded (auto | host | device), the
+  // forward's arithmetic (float32 | float16 | bfloat16) and the segmentation kernel
+  // (auto | sparse | dense). auto: device and dense on CUDA, host and sparse on the CPU.
+  std::string placement = "auto";
+  std::string precision = "float32";
+  std::string seg_kernel = "auto";
 
   // Segmentation (paper 3.1.2 defaults).
   int epochs = 30;

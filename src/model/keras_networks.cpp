@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "model/detail/tensor_forward.h"
 #include "model/network.h"
 #include "model/safetensors.h"
 
@@ -196,7 +197,7 @@ std::vector<Expectation> expectations(const std::string& arch) {
   return {};
 }
 
-class KerasNetwork final : public Network {
+class KerasNetwork final : public Network, public detail::TensorForward {
  public:
   KerasNetwork(const std::string& path, DeviceKind device) : path_(path), device_(device) {
     const safetensors::File file = safetensors::File::read(path);
@@ -234,11 +235,36 @@ class KerasNetwork final : public Network {
     return std::move(forward_layers(pixels, n, height, width, {layer}).front());
   }
 
-  // One pass for all the layers asked for, computing only what they depend on.
   std::vector<LayerActivations> forward_layers(const std::vector<float>& pixels, int n,
                                                int height, int width,
                                                const std::vector<std::string>& layers) override {
     check_input(pixels, n, height, width);
+    try {
+      c10::InferenceMode inference;
+      const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
+                                             at::TensorOptions().dtype(at::kFloat));
+      std::vector<LayerActivations> outs;
+      for (at::Tensor t : forward_tensors(input, layers)) {
+        t = t.to(at::kCPU, at::kFloat).contiguous();
+        LayerActivations out;
+        out.n = static_cast<int>(t.size(0));
+        out.k = static_cast<int>(t.size(1));
+        out.h = t.dim() == 4 ? static_cast<int>(t.size(2)) : 1;
+        out.w = t.dim() == 4 ? static_cast<int>(t.size(3)) : 1;
+        const float* data = t.data_ptr<float>();
+        out.values.assign(data, data + t.numel());
+        outs.push_back(std::move(out));
+      }
+      return outs;
+    } catch (const c10::Error& e) {
+      N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x " << height
+                                                << " x " << width << " batch: " << torch_message(e));
+    }
+  }
+
+  // One pass for all the layers asked for, computing only what they depend on. Dense layers'
+  // outputs (N x K) come back as N x K x 1 x 1.
+  std::vector<at::Tensor> forward_tensors(const at::Tensor& pixels, const std::vector<std::string>& layers) override {
     N2V_CHECK(!layers.empty(), kInvalidArgument, "forward: no layer requested");
     std::vector<int> targets;
     for (const std::string& layer : layers) {
@@ -252,31 +278,32 @@ class KerasNetwork final : public Network {
     try {
       c10::InferenceMode inference;
       c10::NoGradGuard no_grad;
-      at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
-                                       at::TensorOptions().dtype(at::kFloat));
-      if (device_ != DeviceKind::kCpu) input = input.to(torch_device(device_));
-      input = input.contiguous(at::MemoryFormat::ChannelsLast);
-      const std::vector<at::Tensor> results = run(input, targets, current);
-      std::vector<LayerActivations> outs;
-      for (at::Tensor t : results) {
-        t = t.to(at::kCPU, at::kFloat).contiguous();
-        LayerActivations out;
-        out.n = static_cast<int>(t.size(0));
-        out.k = static_cast<int>(t.size(1));
-        out.h = t.dim() == 4 ? static_cast<int>(t.size(2)) : 1;
-        out.w = t.dim() == 4 ? static_cast<int>(t.size(3)) : 1;
-        const float* data = t.data_ptr<float>();
-        out.values.assign(data, data + t.numel());
-        outs.push_back(std::move(out));
-      }
-      return outs;
+      at::Tensor input = pixels.to(torch_device(device_), detail::scalar_type(precision_))
+                             .contiguous(at::MemoryFormat::ChannelsLast);
+      std::vector<at::Tensor> results = run(input, targets, current);
+      for (at::Tensor& t : results)
+        if (t.dim() == 2) t = t.view({t.size(0), t.size(1), 1, 1});
+      return results;
     } catch (const c10::Error& e) {
       N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed at layer '"
                                                 << layers_[current].name << "' ("
-                                                << layers_[current].cls << ") on a " << n
-                                                << " x 3 x " << height << " x " << width
+                                                << layers_[current].cls << ") on a " << pixels.size(0)
+                                                << " x 3 x " << pixels.size(2) << " x " << pixels.size(3)
                                                 << " batch: " << torch_message(e));
     }
+  }
+
+  void set_precision(Precision precision) override {
+    const at::ScalarType type = detail::scalar_type(precision);
+    try {
+      for (Layer& l : layers_) {
+        if (l.weight.defined()) l.weight = l.weight.to(type);
+        if (l.bias.defined()) l.bias = l.bias.to(type);
+      }
+    } catch (const c10::Error& e) {
+      N2V_THROW(kUnsupported, path_ << ": cannot convert the weights: " << torch_message(e));
+    }
+    precision_ = precision;
   }
 
  private:
@@ -888,6 +915,7 @@ class KerasNetwork final : public Network {
 
   std::string path_;
   DeviceKind device_;
+  Precision precision_ = Precision::kFloat32;
   std::string architecture_;
   std::vector<Layer> layers_;  // topological order
   std::map<std::string, int> index_;

@@ -25,6 +25,11 @@ struct Preprocessing {
 };
 
 enum class DeviceKind { kCpu, kCuda };
+// Arithmetic of a network's forward pass (ActivationOptions::precision, ingest --precision).
+enum class Precision { kFloat32, kFloat16, kBFloat16 };
+// "float32", "float16" or "bfloat16"; anything else is kInvalidArgument.
+Precision parse_precision(const std::string& name);
+const char* to_string(Precision precision);
 // "auto" -> CUDA when LibTorch sees a GPU, else CPU; "cuda" without a GPU is an error.
 DeviceKind resolve_device(const std::string& name);
 const char* to_string(DeviceKind device);

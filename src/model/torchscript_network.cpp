@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "common/error.h"
+#include "model/detail/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v {
+
 namespace {
 
 constexpr const char* kLayersAttr = "net2vec_layers";
@@ -70,7 +72,7 @@ c10::Device torch_device(DeviceKind device) {
   return device == DeviceKind::kCuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
 }
 
-class TorchScriptNetwork final : public Network {
+class TorchScriptNetwork final : public Network, public detail::TensorForward {
  public:
   TorchScriptNetwork(std::string path, torch::jit::Module module, DeviceKind device)
       : path_(std::move(path)), module_(std::move(module)), device_(device) {
@@ -98,18 +100,10 @@ class TorchScriptNetwork final : public Network {
     check_input(pixels, n, height, width);
     try {
       c10::InferenceMode inference;
-      torch::NoGradGuard no_grad;
-      at::Tensor input =
-          torch::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
-                           torch::TensorOptions().dtype(torch::kFloat32))
-              .to(torch_device(device_));
-      c10::IValue output = run(input);
+      const at::Tensor input = torch::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
+                                                torch::TensorOptions().dtype(torch::kFloat32));
       std::vector<LayerActivations> result;
-      for (const std::string& layer : layers) {
-        at::Tensor t = select(output, layer);
-        N2V_CHECK(t.dim() == 4 && t.is_floating_point(), kUnsupported,
-                  "layer '" << layer << "' of " << path_ << " has shape " << shape_string(t)
-                            << "; net2vec needs a 4-D (N x K x H x W) float tensor");
+      for (at::Tensor t : forward_tensors(input, layers)) {
         t = t.to(torch::kCPU, torch::kFloat32).contiguous();
         LayerActivations out;
         out.n = static_cast<int>(t.size(0));
@@ -126,6 +120,38 @@ class TorchScriptNetwork final : public Network {
                                                 << height << " x " << width
                                                 << " batch: " << torch_message(e));
     }
+  }
+
+  std::vector<at::Tensor> forward_tensors(const at::Tensor& pixels,
+                                          const std::vector<std::string>& layers) override {
+    try {
+      c10::InferenceMode inference;
+      const at::Tensor input = pixels.to(torch_device(device_), detail::scalar_type(precision_));
+      c10::IValue output = run(input);
+      std::vector<at::Tensor> result;
+      for (const std::string& layer : layers) {
+        at::Tensor t = select(output, layer);
+        N2V_CHECK(t.dim() == 4 && t.is_floating_point(), kUnsupported,
+                  "layer '" << layer << "' of " << path_ << " has shape " << shape_string(t)
+                            << "; net2vec needs a 4-D (N x K x H x W) float tensor");
+        result.push_back(std::move(t));
+      }
+      return result;
+    } catch (const c10::Error& e) {
+      N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << pixels.size(0) << " x 3 x "
+                                                << pixels.size(2) << " x " << pixels.size(3)
+                                                << " batch: " << torch_message(e));
+    }
+  }
+
+  void set_precision(Precision precision) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    try {
+      module_.to(detail::scalar_type(precision));
+    } catch (const c10::Error& e) {
+      N2V_THROW(kUnsupported, path_ << ": cannot convert the module's weights: " << torch_message(e));
+    }
+    precision_ = precision;
   }
 
  private:
@@ -227,7 +253,7 @@ class TorchScriptNetwork final : public Network {
       torch::NoGradGuard no_grad;
       const at::Tensor zeros =
           torch::zeros({1, 3, preprocessing_.height, preprocessing_.width},
-                       torch::TensorOptions().dtype(torch::kFloat32).device(torch_device(device_)));
+                       torch::TensorOptions().dtype(detail::scalar_type(precision_)).device(torch_device(device_)));
       return dict_keys(run(zeros));
     } catch (const c10::Error& e) {
       N2V_THROW(kUnsupported, path_ << " has no " << kLayersAttr
@@ -248,6 +274,7 @@ class TorchScriptNetwork final : public Network {
   Preprocessing preprocessing_;
   mutable std::optional<std::vector<std::string>> layers_;
   mutable std::mutex mutex_;
+  Precision precision_ = Precision::kFloat32;
 };
 
 }  // namespace

@@ -11,10 +11,27 @@
 #include "common/deciles.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "activations/detail/device_maps.h"
 #include "training/detail/tensors.h"
 #include "training/training.h"
 
 namespace n2v {
+
+SegmentationKernel parse_segmentation_kernel(const std::string& name) {
+  if (name == "auto") return SegmentationKernel::kAuto;
+  if (name == "sparse") return SegmentationKernel::kSparse;
+  if (name == "dense") return SegmentationKernel::kDense;
+  N2V_THROW(kInvalidArgument, "unknown segmentation kernel '" << name << "' (expected auto, sparse or dense)");
+}
+
+const char* to_string(SegmentationKernel kernel) {
+  switch (kernel) {
+    case SegmentationKernel::kAuto: return "auto";
+    case SegmentationKernel::kSparse: return "sparse";
+    case SegmentationKernel::kDense: return "dense";
+  }
+  return "unknown";
+}
 
 std::vector<int> paper_segmentation_subsets() { return {1, 2, 4, 8, 16, 32, 64, 128, 160, 192, 224}; }
 
@@ -40,6 +57,9 @@ struct SegData {
   // is a sparse gather rather than a dense K x H x W product.
   std::vector<int64_t> active_offset;  // n + 1
   std::vector<int32_t> active_entry;
+  // The dense kernel's maps instead: uint8 [n, bytes_per_image] on the device.
+  bool dense = false;
+  torch::Tensor maps;
   std::vector<int> labels;                     // concept index -> label number
   std::vector<std::vector<int64_t>> train, val;  // per concept: pair indices
   std::vector<float> alpha;                    // per concept
@@ -145,11 +165,26 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   d.pair_concept = detail::long_tensor(pair_concept, d.device);
   d.pair_concept_cpu = std::move(pair_concept);
 
+  d.mask_pixels = detail::float_tensor(pixels, d.device);
+  d.dense = options.kernel == SegmentationKernel::kDense ||
+            (options.kernel == SegmentationKernel::kAuto && options.device == DeviceKind::kCuda);
   const size_t stride = acts.bytes_per_image();
+  if (d.dense) {
+    d.maps = acts.device_bits
+                 ? acts.device_bits->bits.to(d.device)
+                 : torch::from_blob(const_cast<uint8_t*>(acts.bits.data()),
+                                    {static_cast<int64_t>(acts.n), static_cast<int64_t>(stride)}, torch::kUInt8)
+                       .clone()
+                       .to(d.device);
+    return d;
+  }
+  std::vector<uint8_t> copied;  // the maps come from the device: one host copy
+  if (acts.device_bits) copied = host_bits(acts);
+  const std::vector<uint8_t>& bits = acts.device_bits ? copied : acts.bits;
   const int64_t bits_per_image = d.k * d.h * d.w;
   d.active_offset.push_back(0);
   for (int i = 0; i < acts.n; ++i) {
-    const uint8_t* row = acts.bits.data() + i * stride;
+    const uint8_t* row = bits.data() + i * stride;
     for (size_t byte = 0; byte < stride; ++byte) {
       if (!row[byte]) continue;
       for (int j = 0; j < 8; ++j) {
@@ -159,7 +194,6 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
     }
     d.active_offset.push_back(static_cast<int64_t>(d.active_entry.size()));
   }
-  d.mask_pixels = detail::float_tensor(pixels, d.device);
   return d;
 }
 
@@ -191,28 +225,59 @@ SparseSum sparse_sum(const SegData& d, const std::vector<int64_t>& pairs) {
           static_cast<int64_t>(pairs.size())};
 }
 
-torch::Tensor concept_index(const SegData& d, const std::vector<int64_t>& pairs) {
-  std::vector<int64_t> c(pairs.size());
-  for (size_t p = 0; p < pairs.size(); ++p) c[p] = d.pair_concept_cpu[pairs[p]];
-  return detail::long_tensor(c, d.device);
+// The thresholded maps of a chunk of pairs as the kernel reads them: the sparse kernel's
+// index lists, or the dense kernel's unpacked maps, float [B, K, h*w] (the bits of the pairs'
+// images, gathered and unpacked on the device).
+struct ChunkMaps {
+  SparseSum sparse;
+  torch::Tensor dense;
+  torch::Tensor concepts;  // long [B]: each pair's concept index
+  int64_t pairs = 0;
+};
+
+ChunkMaps chunk_maps(const SegData& d, const std::vector<int64_t>& pairs, const torch::Tensor& idx) {
+  ChunkMaps m;
+  m.pairs = static_cast<int64_t>(pairs.size());
+  m.concepts = d.pair_concept.index_select(0, idx);
+  if (d.dense) {
+    const torch::Tensor images = d.pair_image.index_select(0, idx);
+    m.dense = detail::unpack_bits(d.maps.index_select(0, images), d.k * d.h * d.w).reshape({m.pairs, d.k, d.h * d.w});
+  } else {
+    m.sparse = sparse_sum(d, pairs);
+  }
+  return m;
+}
+
+// z = sum_k w_k I(A_k > T_k) per pair at the map size, [B, h, w].
+torch::Tensor filter_sum(const SegData& d, const ChunkMaps& m, const torch::Tensor& W) {
+  if (d.dense) return torch::bmm(W.index_select(0, m.concepts).unsqueeze(1), m.dense).view({m.pairs, d.h, d.w});
+  torch::Tensor z = torch::zeros({m.pairs * d.h * d.w}, W.options());
+  if (m.sparse.weight_index.numel() > 0)
+    z.index_add_(0, m.sparse.target_index, W.view({-1}).index_select(0, m.sparse.weight_index));
+  return z.view({m.pairs, d.h, d.w});
+}
+
+// The adjoint of filter_sum: gW[c] += sum over the chunk's pairs of concept c of their maps
+// weighted by gz (float [B * h * w]).
+void filter_sum_adjoint(const SegData& d, const ChunkMaps& m, const torch::Tensor& gz, torch::Tensor& gW) {
+  if (d.dense) {
+    gW.index_add_(0, m.concepts, torch::bmm(m.dense, gz.view({m.pairs, d.h * d.w, 1})).squeeze(2));
+  } else if (m.sparse.weight_index.numel() > 0) {
+    gW.view({-1}).index_add_(0, m.sparse.weight_index, gz.index_select(0, m.sparse.target_index));
+  }
 }
 
 // Logits S(sum_k w_k I(A_k > T_k)) + b at the mask size, [B, mh, mw] (paper eq. 2).
 // Upsampling is linear, so it is applied once to the weighted sum.
-torch::Tensor pair_logits(const SegData& d, const SparseSum& sum, const torch::Tensor& concepts,
-                          const torch::Tensor& W, const torch::Tensor& b) {
-  torch::Tensor z = torch::zeros({sum.pairs * d.h * d.w}, W.options());
-  if (sum.weight_index.numel() > 0)
-    z.index_add_(0, sum.target_index, W.view({-1}).index_select(0, sum.weight_index));
-  z = z.view({sum.pairs, d.h, d.w});
-  torch::Tensor up = torch::matmul(torch::matmul(d.Ry, z), d.Rx.t());
-  if (b.defined()) up = up + b.index_select(0, concepts).view({-1, 1, 1});
+torch::Tensor pair_logits(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, const torch::Tensor& b) {
+  torch::Tensor up = torch::matmul(torch::matmul(d.Ry, filter_sum(d, m, W)), d.Rx.t());
+  if (b.defined()) up = up + b.index_select(0, m.concepts).view({-1, 1, 1});
   return up;
 }
 
 torch::Tensor pair_logits(const SegData& d, const std::vector<int64_t>& pairs,
                           const torch::Tensor& W, const torch::Tensor& b) {
-  return pair_logits(d, sparse_sum(d, pairs), concept_index(d, pairs), W, b)
+  return pair_logits(d, chunk_maps(d, pairs, detail::long_tensor(pairs, d.device)), W, b)
       .view({static_cast<int64_t>(pairs.size()), d.mh * d.mw});
 }
 
@@ -365,9 +430,9 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         torch::Tensor idx = detail::long_tensor(part, d.device);
         torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device)
                                 .view({-1, 1, 1});
-        SparseSum sum = sparse_sum(d, part);
-        torch::Tensor concepts = concept_index(d, part);
-        torch::Tensor up = pair_logits(d, sum, concepts, W, b);              // [B, mh, mw]
+        const ChunkMaps maps = chunk_maps(d, part, idx);
+        const torch::Tensor& concepts = maps.concepts;
+        torch::Tensor up = pair_logits(d, maps, W, b);                       // [B, mh, mw]
         torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
         torch::Tensor a = alpha.index_select(0, concepts).view({-1, 1, 1});
         torch::Tensor M = up.sigmoid_();
@@ -387,10 +452,9 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
           g.neg_();
         }
         g.mul_(wts);
-        // Adjoint of the upsampling, then of the sparse sum: scatter into W's rows.
+        // Adjoint of the upsampling, then of the filter sum: into W's rows.
         torch::Tensor gz = torch::matmul(torch::matmul(d.Ry.t(), g), d.Rx).reshape({-1});
-        if (sum.weight_index.numel() > 0)
-          gW.view({-1}).index_add_(0, sum.weight_index, gz.index_select(0, sum.target_index));
+        filter_sum_adjoint(d, maps, gz, gW);
         if (opt.bias) gb.index_add_(0, concepts, g.sum({1, 2}));
       }
       torch::Tensor on = detail::float_tensor(active, d.device);
@@ -503,6 +567,63 @@ void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
   });
 }
 
+// single_filter_sums for the dense kernel, on the device: blocks of whole images (at most 32,
+// and at most `chunk` pairs unless one image has more). Each block's maps are unpacked and
+// upsampled, M_k = S(.) > 1/2 as 0/1 floats [n, K, S]; the targets of each image's pairs are
+// laid out [n, P, S] (P: the block's most pairs of one image, zero rows as padding), so the
+// intersections of every pair with every M_k of its own image are one batched product
+// [n, P, S] x [n, S, K]. Counts are exact in float32 (below 2^24) and summed in float64.
+void single_filter_sums_dense(const SegData& d, std::vector<double>& inter_sum, std::vector<double>& union_sum,
+                              const std::vector<uint8_t>& pair_is_val, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t K = d.k, S = d.mh * d.mw;
+  const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
+  std::vector<int64_t> starts;  // pairs grouped by image (the annotations are sorted by image)
+  for (int64_t p = 0; p < P; ++p)
+    if (p == 0 || d.pair_image_cpu[p] != d.pair_image_cpu[p - 1]) starts.push_back(p);
+  starts.push_back(P);
+  const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
+  std::vector<int64_t> row_cpu(P);
+  for (int64_t p = 0; p < P; ++p) row_cpu[p] = 2 * d.pair_concept_cpu[p] + pair_is_val[p];
+  const torch::Tensor rows = detail::long_tensor(row_cpu, d.device);
+  const auto dopt = torch::TensorOptions().dtype(torch::kFloat64).device(d.device);
+  torch::Tensor inter = torch::zeros({2 * C, K}, dopt), uni = torch::zeros({2 * C, K}, dopt);
+  Progress progress("single filters", P, "pairs");
+  for (int64_t g = 0; g < groups;) {
+    int64_t g1 = g + 1;
+    while (g1 < groups && g1 - g < 32 && starts[g1 + 1] - starts[g] <= chunk) ++g1;
+    const int64_t p0 = starts[g], p1 = starts[g1], n = g1 - g, B = p1 - p0;
+    int64_t most = 0;
+    for (int64_t i = g; i < g1; ++i) most = std::max(most, starts[i + 1] - starts[i]);
+    std::vector<int64_t> images(n), slot(B);  // slot: where pair p0 + j sits in [n * most]
+    for (int64_t i = 0; i < n; ++i) {
+      images[i] = d.pair_image_cpu[starts[g + i]];
+      for (int64_t p = starts[g + i]; p < starts[g + i + 1]; ++p) slot[p - p0] = i * most + (p - starts[g + i]);
+    }
+    const torch::Tensor z = detail::unpack_bits(d.maps.index_select(0, detail::long_tensor(images, d.device)), K * d.h * d.w)
+                                .reshape({n * K, d.h, d.w});
+    const torch::Tensor M = (torch::matmul(torch::matmul(d.Ry, z), d.Rx.t()) > 0.5).to(torch::kFloat32).view({n, K, S});
+    const torch::Tensor area = M.sum(2);  // [n, K]
+    const torch::Tensor pidx = torch::arange(p0, p1, torch::TensorOptions().dtype(torch::kLong).device(d.device));
+    const torch::Tensor at = detail::long_tensor(slot, d.device);
+    const torch::Tensor targets =
+        torch::zeros({n * most, S}, torch::TensorOptions().dtype(torch::kFloat32).device(d.device))
+            .index_copy_(0, at, pair_targets(d, pidx));
+    const torch::Tensor in = torch::bmm(targets.view({n, most, S}), M.transpose(1, 2)).view({n * most, K}).index_select(0, at);
+    const torch::Tensor image_of_pair = at.div(most, "floor");
+    const torch::Tensor un = area.index_select(0, image_of_pair) + d.mask_pixels.index_select(0, pidx).unsqueeze(1) - in;
+    const torch::Tensor r = rows.index_select(0, pidx);
+    inter.index_add_(0, r, in.to(torch::kFloat64));
+    uni.index_add_(0, r, un.to(torch::kFloat64));
+    progress.advance(B);
+    g = g1;
+  }
+  const torch::Tensor i_cpu = inter.cpu().contiguous(), u_cpu = uni.cpu().contiguous();
+  inter_sum.assign(i_cpu.data_ptr<double>(), i_cpu.data_ptr<double>() + i_cpu.numel());
+  union_sum.assign(u_cpu.data_ptr<double>(), u_cpu.data_ptr<double>() + u_cpu.numel());
+}
+
 }  // namespace
 
 std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
@@ -526,7 +647,10 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
   for (const auto& v : d.val)
     for (int64_t p : v) pair_is_val[p] = 1;
   std::vector<double> inter_sum, union_sum;
-  single_filter_sums(d, inter_sum, union_sum, pair_is_val);
+  if (d.dense)
+    single_filter_sums_dense(d, inter_sum, union_sum, pair_is_val, chunk);
+  else
+    single_filter_sums(d, inter_sum, union_sum, pair_is_val);
   auto iou_at = [&](int64_t c, int split, int64_t k) {
     const size_t i = (2 * c + split) * d.k + k;
     return union_sum[i] > 0 ? static_cast<float>(inter_sum[i] / union_sum[i]) : 0.0f;

@@ -29,6 +29,16 @@ struct SgdOptions {
   double momentum = 0.9;
 };
 
+// How segmentation reads the thresholded maps. kSparse: each image's active (filter,
+// position) entries as index lists built on the host (tau = 0.5 % of positions are on, so on
+// a CPU this is the fast kernel). kDense: the bit-packed maps stay on the device and are
+// unpacked and multiplied there, nothing built on the host per step (the GPU's kernel; with
+// ProbeActivations::device_bits the maps never leave the device). kAuto: dense on CUDA,
+// sparse on the CPU. Both give the same results within float tolerance (tests/training).
+enum class SegmentationKernel { kAuto, kSparse, kDense };
+SegmentationKernel parse_segmentation_kernel(const std::string& name);  // auto, sparse, dense
+const char* to_string(SegmentationKernel kernel);
+
 struct SegmentationOptions {
   SgdOptions sgd;                  // paper: lr 1e-4, momentum 0.9, batch 64, 30 epochs
   bool log_loss = false;           // eq. 4 as printed (linear in M) unless set
@@ -41,6 +51,7 @@ struct SegmentationOptions {
   int pairs_per_chunk = 512;       // (image, concept) pairs per pass: ~25 MB tensors at 112x112
   uint64_t seed = 1;
   DeviceKind device = DeviceKind::kCpu;
+  SegmentationKernel kernel = SegmentationKernel::kAuto;
 };
 
 struct ClassificationOptions {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -272,6 +274,57 @@ TEST_F(IngestE2E, BadOptionValues) {
     }
   }();
   EXPECT_EQ(run(args("--device cuda")).status, cuda ? 0 : 6);
+  for (const char* bad : {"--placement gpu", "--precision fp8", "--seg-kernel fast"}) {
+    const Result b = run(args(bad));
+    EXPECT_EQ(b.status, 2) << bad << ": " << b.out;
+    EXPECT_TRUE(contains(b.out, "expected")) << b.out;
+  }
+}
+
+// The path --device cuda takes (maps kept on the network's device, dense segmentation
+// kernel), forced here on NET2VEC_TEST_DEVICE (the CPU in CI, the GPU under tools/gpu-check),
+// against the CPU path: the same thresholds, concepts and scores, weights within float
+// tolerance.
+TEST_F(IngestE2E, TheGpuPathGivesTheCpuResults) {
+  const char* env = std::getenv("NET2VEC_TEST_DEVICE");
+  const std::string device = env && *env ? env : "cpu";
+  const std::string cpu_db = dir.file("cpu.db"), gpu_db = dir.file("gpu.db");
+  const std::string common = "--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
+                             " --layer features,coarse --network toy --quantile 0.125 --seg-subsets 1,2 --cls-subsets 1";
+  Result cpu = run(common + " --db " + cpu_db + " --device cpu --placement host --seg-kernel sparse");
+  ASSERT_EQ(cpu.status, 0) << cpu.out;
+  Result gpu = run(common + " --db " + gpu_db + " --device " + device + " --placement device --seg-kernel dense");
+  ASSERT_EQ(gpu.status, 0) << gpu.out;
+  Catalog a = Catalog::open(cpu_db, Catalog::Mode::kReadOnly), b = Catalog::open(gpu_db, Catalog::Mode::kReadOnly);
+  ASSERT_EQ(a.spaces().size(), 4u);
+  ASSERT_EQ(b.spaces().size(), 4u);
+  int compared = 0;
+  for (const SpaceInfo& s : a.spaces()) {
+    SCOPED_TRACE(s.id);
+    std::optional<SpaceInfo> t = b.space(s.id);
+    ASSERT_TRUE(t);
+    const RunRecord ra = a.run(s.run_id), rb = b.run(t->run_id);
+    ASSERT_EQ(ra.thresholds.size(), rb.thresholds.size());
+    for (size_t k = 0; k < ra.thresholds.size(); ++k) EXPECT_NEAR(ra.thresholds[k], rb.thresholds[k], 1e-6);
+    EXPECT_TRUE(contains(rb.params_json, "\"kernel\":\"dense\"")) << rb.params_json;
+    EXPECT_TRUE(contains(rb.params_json, "\"placement\":\"device\"")) << rb.params_json;
+    const std::vector<ConceptVector> va = a.vectors(s.id), vb = b.vectors(s.id);
+    ASSERT_EQ(va.size(), vb.size());
+    for (size_t c = 0; c < va.size(); ++c) {
+      ASSERT_EQ(va[c].name, vb[c].name);
+      const std::optional<EmbeddingRecord> ea = a.embedding(s.id, va[c].name), eb = b.embedding(s.id, vb[c].name);
+      ASSERT_TRUE(ea && eb);
+      EXPECT_EQ(ea->best_filter, eb->best_filter) << va[c].name;
+      ASSERT_EQ(ea->weights.size(), eb->weights.size());
+      for (size_t k = 0; k < ea->weights.size(); ++k)
+        EXPECT_NEAR(ea->weights[k], eb->weights[k], 1e-4 * (1 + std::fabs(ea->weights[k]))) << va[c].name << " w_" << k;
+      EXPECT_EQ(ea->set_iou_val.has_value(), eb->set_iou_val.has_value());
+      if (ea->set_iou_val) EXPECT_NEAR(*ea->set_iou_val, *eb->set_iou_val, 1e-3) << va[c].name;
+      if (ea->accuracy_val) EXPECT_NEAR(*ea->accuracy_val, *eb->accuracy_val, 1e-3) << va[c].name;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 16);  // 3 seg + 5 cls concepts in each of 2 layers
 }
 
 }  // namespace
