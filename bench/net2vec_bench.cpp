@@ -35,11 +35,14 @@
 #include <vector>
 
 #include <stb/stb_image_write.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
 
 #include "activations/activations.h"
 #include "common/error.h"
 #include "common/process.h"
 #include "common/progress.h"
+#include "model/detail/tensor_forward.h"
 #include "model/network.h"
 #include "probe/annotations.h"
 #include "probe/probe_set.h"
@@ -75,6 +78,12 @@ struct Config {
   int distinct_images = 64;   // JPEG files written; index rows cycle through them
   std::string tmp_dir;        // temporary probe set and activation cache ("" = TMPDIR)
   std::string device = "cpu"; // training device: cpu, cuda, auto
+  std::string placement = "auto";   // ActivationOptions::placement (auto: device on CUDA)
+  std::string seg_kernel = "auto";  // SegmentationOptions::kernel (auto: dense on CUDA)
+  int loop_sample = 0;        // concepts trained one at a time to time the authors' loop (0: none)
+  // --precision-check: a real network and probe set, float32 against reduced precision.
+  std::string real_model, real_layer, real_probe;
+  int real_images = 0;        // 0: every row of the real probe set
   bool progress = false;
   bool default_malloc = false;  // skip net2vec-ingest's mallopt settings
 };
@@ -126,9 +135,24 @@ void fill_activations(float* out, int n, int k, int hw, FastRng& rng) {
 
 // A network that ignores its input and returns random post-ReLU maps of K x h x w: the
 // activations stage is measured without any real model's cost (reported separately).
-class SyntheticNetwork : public n2v::Network {
+// On a device (the GPU path) it draws the maps there: relu(N(0, 1)), ~half the positions
+// positive, as a network's post-ReLU layer.
+class SyntheticNetwork : public n2v::Network, public n2v::detail::TensorForward {
  public:
-  SyntheticNetwork(int k, int h, int w, uint64_t seed) : k_(k), h_(h), w_(w), rng_(seed) {}
+  SyntheticNetwork(int k, int h, int w, uint64_t seed, n2v::DeviceKind device = n2v::DeviceKind::kCpu)
+      : k_(k), h_(h), w_(w), rng_(seed), device_(device) {}
+  std::vector<at::Tensor> forward_tensors(const at::Tensor& input, const std::vector<std::string>& layers) override {
+    auto t0 = Clock::now();
+    N2V_CHECK(layers.size() == 1 && layers[0] == "conv5", kNotFound, "synthetic network: layer conv5 only");
+    const auto options = torch::TensorOptions()
+                             .dtype(n2v::detail::scalar_type(precision_))
+                             .device(device_ == n2v::DeviceKind::kCuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+    at::Tensor maps = torch::randn({input.size(0), k_, h_, w_}, options).relu_();
+    if (device_ == n2v::DeviceKind::kCuda) torch::cuda::synchronize();
+    seconds_ += seconds_since(t0);
+    return {maps};
+  }
+  void set_precision(n2v::Precision precision) override { precision_ = precision; }
   std::vector<std::string> layers() const override { return {"conv5"}; }
   n2v::Preprocessing default_preprocessing() const override { return {}; }
   n2v::LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
@@ -143,12 +167,14 @@ class SyntheticNetwork : public n2v::Network {
     seconds_ += seconds_since(t0);
     return a;
   }
-  n2v::DeviceKind device() const override { return n2v::DeviceKind::kCpu; }
+  n2v::DeviceKind device() const override { return device_; }
   double seconds() const { return seconds_; }
 
  private:
   int k_, h_, w_;
   FastRng rng_;
+  n2v::DeviceKind device_;
+  n2v::Precision precision_ = n2v::Precision::kFloat32;
   double seconds_ = 0;
 };
 
@@ -485,6 +511,150 @@ class Table {
   std::vector<Row> rows_;
 };
 
+// ---------------------------------------------------------------------------------------
+// Comparisons: the authors' one-concept-at-a-time loop, and the memory-bandwidth bound.
+
+struct LoopEstimate {
+  int sampled = 0;
+  double a = 0, b = 0;     // seconds = a + b * pairs, least squares over the sampled concepts
+  double estimate = 0;     // summed over every trained concept
+  double all_at_once = 0;  // train_segmentation wall, all concepts together
+};
+
+// Trains `sample` concepts one at a time (spread over the size range, same options) and
+// scales the fitted cost to every concept: what the authors' loop would take here.
+LoopEstimate time_one_at_a_time(const n2v::ProbeActivations& acts, const n2v::ProbeAnnotations& ann,
+                                const n2v::SegmentationOptions& so,
+                                const std::map<int, std::pair<int64_t, int64_t>>& per_label, int sample,
+                                double all_at_once) {
+  std::vector<std::pair<int64_t, int>> sizes;  // (pairs, label) of the concepts that train
+  for (const auto& [label, p] : per_label)
+    if (p.first >= 1 && p.second >= 1) sizes.push_back({p.first + p.second, label});
+  std::sort(sizes.begin(), sizes.end());
+  LoopEstimate e;
+  e.all_at_once = all_at_once;
+  if (sizes.empty()) return e;
+  const int n = std::min<int>(sample, static_cast<int>(sizes.size()));
+  std::vector<double> xs, ys;
+  std::fprintf(stderr, "net2vec-bench: %d concepts one at a time...\n", n);
+  for (int i = 0; i < n; ++i) {
+    const size_t at = n == 1 ? sizes.size() - 1 : (sizes.size() - 1) * i / (n - 1);
+    const auto [pairs, label] = sizes[at];
+    n2v::ProbeAnnotations one;
+    one.mask_height = ann.mask_height;
+    one.mask_width = ann.mask_width;
+    one.rows = ann.rows;
+    one.splits = ann.splits;
+    one.present = ann.present;
+    for (const n2v::ConceptMask& m : ann.masks)
+      if (m.label == label) one.masks.push_back(m);
+    auto t0 = Clock::now();
+    n2v::train_segmentation(acts, one, so);
+    xs.push_back(static_cast<double>(pairs));
+    ys.push_back(seconds_since(t0));
+  }
+  e.sampled = n;
+  double mx = 0, my = 0;
+  for (int i = 0; i < n; ++i) {
+    mx += xs[i] / n;
+    my += ys[i] / n;
+  }
+  double sxy = 0, sxx = 0;
+  for (int i = 0; i < n; ++i) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) * (xs[i] - mx);
+  }
+  e.b = sxx > 0 ? sxy / sxx : (mx > 0 ? my / mx : 0);
+  e.a = my - e.b * mx;
+  if (e.a < 0 || e.b < 0) {  // noise on a small sample: a line through the origin instead
+    double xy = 0, xx = 0;
+    for (int i = 0; i < n; ++i) {
+      xy += xs[i] * ys[i];
+      xx += xs[i] * xs[i];
+    }
+    e.a = 0;
+    e.b = xx > 0 ? xy / xx : 0;
+  }
+  for (const auto& [pairs, label] : sizes) e.estimate += std::max(0.0, e.a + e.b * static_cast<double>(pairs));
+  return e;
+}
+
+// Copy bandwidth of the device (GB/s, read + write counted): clones of a 256 MiB tensor.
+double copy_bandwidth(n2v::DeviceKind device) {
+  const bool cuda = device == n2v::DeviceKind::kCuda;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  torch::Tensor x = torch::ones({int64_t{64} << 20}, options);
+  torch::Tensor y = x.clone();
+  if (cuda) torch::cuda::synchronize();
+  const int reps = 10;
+  auto t0 = Clock::now();
+  for (int i = 0; i < reps; ++i) y.copy_(x);
+  if (cuda) torch::cuda::synchronize();
+  return 2.0 * reps * static_cast<double>(x.numel()) * 4 / seconds_since(t0) / 1e9;
+}
+
+// A real network's layer over a real probe set, through the device placement, in float32 and
+// then float16 and bfloat16: the forward's time, and how far the reduced precisions move the
+// thresholds and how many thresholded bits they change (issue 10: reduced precision only where
+// it leaves the thresholds unchanged). A precision the device cannot run is reported as such.
+int precision_check(const Config& c, n2v::DeviceKind device) {
+  n2v::ProbeSet probe = n2v::ProbeSet::open(c.real_probe);
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < probe.images().size() && (c.real_images <= 0 || static_cast<int>(i) < c.real_images); ++i)
+    rows.push_back(i);
+  std::printf("precision check: %s layer %s on %s, %zu images of %s\n", c.real_model.c_str(), c.real_layer.c_str(),
+              n2v::to_string(device), rows.size(), c.real_probe.c_str());
+  n2v::ProbeActivations exact;
+  for (n2v::Precision p : {n2v::Precision::kFloat32, n2v::Precision::kFloat16, n2v::Precision::kBFloat16}) {
+    std::unique_ptr<n2v::Network> net = n2v::load_network(c.real_model, device);
+    n2v::ActivationOptions ao;
+    ao.layer = c.real_layer;
+    ao.preprocessing = net->default_preprocessing();
+    ao.tau = kTau;
+    ao.batch_size = c.act_batch;
+    ao.placement = n2v::Placement::kDevice;
+    ao.precision = p;
+    n2v::ActivationTimings at;
+    n2v::ProbeActivations a;
+    auto t0 = Clock::now();
+    try {
+      a = n2v::extract_activations(*net, probe, rows, ao, &at);
+    } catch (const n2v::Error& e) {
+      std::printf("  %-9s not run: %s\n", n2v::to_string(p), e.message().c_str());
+      continue;
+    }
+    const double wall = seconds_since(t0);
+    const std::vector<uint8_t> bits = n2v::host_bits(a);
+    if (p == n2v::Precision::kFloat32) {
+      exact = a;
+      exact.bits = bits;
+      exact.device_bits.reset();
+      size_t set = 0;
+      for (uint8_t b : bits) set += __builtin_popcount(b);
+      std::printf("  %-9s K = %d at %dx%d; %zu set bits; pass %.2f s (forward+decode %.2f s, thresholds %.3f s, "
+                  "bits %.3f s)\n", "float32", a.k, a.h, a.w, set, wall, at.forward_seconds, at.threshold_seconds,
+                  at.binarize_seconds);
+      continue;
+    }
+    size_t changed = 0, set = 0;
+    for (size_t i = 0; i < bits.size() && i < exact.bits.size(); ++i) {
+      changed += __builtin_popcount(bits[i] ^ exact.bits[i]);
+      set += __builtin_popcount(exact.bits[i]);
+    }
+    double worst = 0;
+    int moved = 0;
+    for (int k = 0; k < a.k; ++k) {
+      const double d = std::fabs(static_cast<double>(a.thresholds[k]) - exact.thresholds[k]);
+      worst = std::max(worst, d / std::max(1e-12, std::fabs(static_cast<double>(exact.thresholds[k]))));
+      moved += a.thresholds[k] != exact.thresholds[k];
+    }
+    std::printf("  %-9s changed bits %zu of %zu set (%.3f %%); thresholds moved %d of %d, worst by %.2e relative; "
+                "pass %.2f s (forward+decode %.2f s)\n", n2v::to_string(p), changed, set,
+                100.0 * changed / std::max<size_t>(1, set), moved, a.k, worst, wall, at.forward_seconds);
+  }
+  return 0;
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -495,6 +665,10 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 int run(const Config& c) {
+  if (!c.real_model.empty()) {
+    n2v::configure_threads(c.threads);
+    return precision_check(c, n2v::resolve_device(c.device));
+  }
   std::set<std::string> stages;
   for (const std::string& s : split_list(c.stages)) {
     if (s == "all") {
@@ -582,8 +756,9 @@ int run(const Config& c) {
 
     // The real stage: decode (worker) + network + float cache + streaming thresholds +
     // spatial means, then exact thresholds, then one bit per position.
-    SyntheticNetwork net(c.filters, c.map_size, c.map_size, c.seed);
+    SyntheticNetwork net(c.filters, c.map_size, c.map_size, c.seed, device);
     n2v::ActivationOptions ao;
+    ao.placement = n2v::parse_placement(c.placement);
     ao.layer = "conv5";
     ao.tau = kTau;
     ao.batch_size = c.act_batch;
@@ -601,6 +776,7 @@ int run(const Config& c) {
     table.add("activations: exact thresholds (K filters)", c.images, "images", at.threshold_seconds);
     table.add("activations: binarize to bits", c.images, "images", at.binarize_seconds);
     table.add("activations: extract_activations wall", c.images, "images", wall, cpu);
+    table.note(std::string("  (placement: ") + (acts.device_bits ? "device" : "host") + ")");
     extract_seconds_excl_network = wall - net.seconds();
 
     // ThresholdSelector alone: the streaming part (add) and the final selection.
@@ -628,6 +804,7 @@ int run(const Config& c) {
   const double rss_after_acts = peak_rss_mib();
 
   // --- segmentation ---
+  LoopEstimate loop;
   n2v::TrainingTimings seg_t;
   double seg_wall = 0;
   int subset_runs = 0;
@@ -638,6 +815,7 @@ int run(const Config& c) {
     so.pairs_per_chunk = c.pairs_per_chunk;
     so.seed = c.seed;
     so.device = device;
+    so.kernel = n2v::parse_segmentation_kernel(c.seg_kernel);
     so.subsets = c.subsets ? n2v::paper_segmentation_subsets() : std::vector<int>{};
     for (int f : so.subsets) subset_runs += f > 0 && f < c.filters;
     std::fprintf(stderr, "net2vec-bench: segmentation (%d concepts, %lld pairs)...\n", seg_trained,
@@ -662,6 +840,13 @@ int run(const Config& c) {
       table.add("segmentation: " + std::to_string(subset_runs) + " subset retrains, per epoch",
                 static_cast<double>(train_pairs) * subset_runs, "pairs", seg_t.subset_seconds / c.epochs);
     table.add("segmentation: train_segmentation wall", static_cast<double>(seg_trained), "concpts", seg_wall, cpu);
+    table.note(std::string("  (kernel: ") +
+               (so.kernel == n2v::SegmentationKernel::kDense ||
+                        (so.kernel == n2v::SegmentationKernel::kAuto && device == n2v::DeviceKind::kCuda)
+                    ? "dense"
+                    : "sparse") +
+               ")");
+    if (c.loop_sample > 0) loop = time_one_at_a_time(acts, ann, so, per_label, c.loop_sample, seg_wall);
   }
   const double rss_after_seg = peak_rss_mib();
 
@@ -726,12 +911,43 @@ int run(const Config& c) {
     std::printf("          images: %d distinct %dx%d JPEGs (q90, mean %.1f KiB), reused across index rows\n",
                 c.distinct_images, c.image_size, c.image_size, jpeg_bytes / 1024);
   std::printf("          synthetic probe built in %.1f s (not measured below)\n", setup_seconds);
-  std::printf("training  %d epoch(s), batch %d, %d pairs per chunk, subsets %s; SGD rows are PER EPOCH\n\n",
-              c.epochs, c.batch_size, c.pairs_per_chunk, c.subsets ? "on (paper lists)" : "off");
+  std::printf("training  %d epoch(s), batch %d, %s pairs per chunk, subsets %s; SGD rows are PER EPOCH\n\n",
+              c.epochs, c.batch_size,
+              c.pairs_per_chunk > 0 ? std::to_string(c.pairs_per_chunk).c_str() : "auto (512 CPU, 8,192 CUDA)",
+              c.subsets ? "on (paper lists)" : "off");
 
   table.print();
 
-  const double bits_bytes = static_cast<double>(acts.bits.size());
+  if (stages.count("segmentation") && train_pairs > 0 && c.epochs > 0) {
+    // Per pair step, the least a training step must move: the packed maps of the pair's image,
+    // its packed mask, and the concept's w read and written; then also the upsampled logits
+    // written and read once in float32 (any kernel that materialises them).
+    const double packed = static_cast<double>(acts.bytes_per_image()) + std::ceil(c.mask_size * c.mask_size / 8.0) +
+                          2.0 * 4 * c.filters;
+    const double with_logits = packed + 2.0 * 4 * c.mask_size * c.mask_size;
+    const double gbs = copy_bandwidth(device);
+    const double steps = static_cast<double>(train_pairs) * c.epochs;
+    const double measured = seg_t.train_seconds;
+    std::printf("\nsegmentation SGD against the memory-bandwidth bound (%s, copy bandwidth %.1f GB/s)\n",
+                n2v::to_string(device), gbs);
+    std::printf("  %-58s %10.4f s\n", "measured, all epochs", measured);
+    std::printf("  %-58s %10.4f s  (measured / bound = %.0fx)\n",
+                ("bound, packed inputs only (" + std::to_string(static_cast<int>(packed)) + " B per pair step)").c_str(),
+                steps * packed / (gbs * 1e9), measured / (steps * packed / (gbs * 1e9)));
+    std::printf("  %-58s %10.4f s  (measured / bound = %.0fx)\n",
+                ("bound, + float logits once (" + std::to_string(static_cast<int>(with_logits)) + " B per pair step)").c_str(),
+                steps * with_logits / (gbs * 1e9), measured / (steps * with_logits / (gbs * 1e9)));
+  }
+  if (loop.sampled > 0) {
+    std::printf("\none concept at a time (the authors' loop), %d concepts timed, t = a + b * pairs fitted\n",
+                loop.sampled);
+    std::printf("  a = %.4f s per concept, b = %.2f us per (image, concept) pair\n", loop.a, loop.b * 1e6);
+    std::printf("  %-58s %10.2f s\n", "estimate for every concept, one at a time", loop.estimate);
+    std::printf("  %-58s %10.2f s  (loop / together = %.1fx)\n", "all concepts together (measured above)",
+                loop.all_at_once, loop.estimate / std::max(1e-9, loop.all_at_once));
+  }
+
+  const double bits_bytes = static_cast<double>(acts.bytes_per_image()) * acts.n;
   const double float_bytes = static_cast<double>(acts.n) * per_image_floats * 4;
   const double broden_bits = static_cast<double>(kBrodenImages) * acts.bytes_per_image();
   const double broden_float = static_cast<double>(kBrodenImages) * per_image_floats * 4;
@@ -811,6 +1027,18 @@ int main(int argc, char** argv) {
   app.add_option("--image-size", c.image_size, "side of the temporary JPEG images")->capture_default_str();
   app.add_option("--tmp-dir", c.tmp_dir, "where the temporary probe set and activation cache go");
   app.add_option("--device", c.device, "training device: cpu, cuda or auto")->capture_default_str();
+  app.add_option("--placement", c.placement, "activations kept on the host or the device: auto, host, device")
+      ->capture_default_str();
+  app.add_option("--seg-kernel", c.seg_kernel, "segmentation kernel: auto, sparse, dense")->capture_default_str();
+  app.add_option("--precision-check", c.real_model,
+                 "instead of the synthetic stages: this real network file over --real-probe, float32 vs "
+                 "float16 and bfloat16 (changed thresholded bits)");
+  app.add_option("--real-layer", c.real_layer, "layer of --precision-check's network");
+  app.add_option("--real-probe", c.real_probe, "BRODEN-format probe folder for --precision-check");
+  app.add_option("--real-images", c.real_images, "first N rows of --real-probe (0: all)")->capture_default_str();
+  app.add_option("--loop-sample", c.loop_sample,
+                 "also train this many concepts one at a time and scale to all (the authors' loop; 0: skip)")
+      ->capture_default_str();
   app.add_flag("--progress", c.progress, "show the stages' progress lines");
   app.add_flag("--default-malloc", c.default_malloc,
                "keep glibc's malloc settings (net2vec-ingest raises the mmap and trim thresholds)");

@@ -628,10 +628,12 @@ void single_filter_sums_dense(const SegData& d, std::vector<double>& inter_sum, 
 
 std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
                                                  const ProbeAnnotations& annotations,
-                                                 const SegmentationOptions& options,
+                                                 const SegmentationOptions& given,
                                                  TrainingTimings* timings) {
-  N2V_CHECK(options.sgd.epochs >= 0 && options.sgd.batch_size > 0 && options.pairs_per_chunk > 0,
-            kInvalidArgument, "segmentation: epochs, batch size and chunk must be positive");
+  N2V_CHECK(given.sgd.epochs >= 0 && given.sgd.batch_size > 0 && given.pairs_per_chunk >= 0,
+            kInvalidArgument, "segmentation: epochs and batch size must be positive, the chunk >= 0");
+  SegmentationOptions options = given;
+  if (options.pairs_per_chunk == 0) options.pairs_per_chunk = options.device == DeviceKind::kCuda ? 8192 : 512;
   torch::manual_seed(options.seed);
   SegData d = prepare(acts, annotations, options);
   const int64_t C = static_cast<int64_t>(d.labels.size());

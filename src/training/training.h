@@ -48,7 +48,9 @@ struct SegmentationOptions {
   bool align_corners = false;
   std::vector<int> subsets = paper_segmentation_subsets();
   int min_train_images = 1;        // concepts with fewer train (or zero val) images are left out
-  int pairs_per_chunk = 512;       // (image, concept) pairs per pass: ~25 MB tensors at 112x112
+  // (image, concept) pairs per pass; 0: 512 on the CPU (~25 MB tensors at 113x113), 8,192 on
+  // CUDA (a round of BRODEN's all-concept SGD is ~800 pairs: one pass, fewer launches).
+  int pairs_per_chunk = 0;
   uint64_t seed = 1;
   DeviceKind device = DeviceKind::kCpu;
   SegmentationKernel kernel = SegmentationKernel::kAuto;
