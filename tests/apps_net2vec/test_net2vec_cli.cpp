@@ -179,6 +179,13 @@ TEST_F(CliTest, Compare) {
   ASSERT_EQ(pair["per_concept"].size(), 3u);
   EXPECT_EQ(pair["per_concept"][0]["name"], "a");  // largest D_ijc first
   EXPECT_NEAR(pair["per_concept"][0]["d"].get<double>(), 1.0, 1e-6);
+  // A memory budget changes how it runs, not what it answers; --per-concept N keeps the N largest.
+  const json small = run_json({"compare", "--spaces", "p.l.seg,q.l.cls", "--per-concept", "2", "--memory-mb", "1"});
+  EXPECT_EQ(small["distance"], j["distance"]);
+  EXPECT_EQ(small["cka"], j["cka"]);
+  ASSERT_EQ(small["pairs"][0]["per_concept"].size(), 2u);
+  EXPECT_EQ(small["pairs"][0]["per_concept"][0], pair["per_concept"][0]);
+  EXPECT_EQ(small["pairs"][0]["per_concept"][1], pair["per_concept"][1]);
 
   // --all: the toy space shares nothing with p and q -> a clear error, exit 2.
   const CliRun all = run(dir_, {"compare", "--db", db_, "--all"});
