@@ -267,6 +267,39 @@ void filter_sum_adjoint(const SegData& d, const ChunkMaps& m, const torch::Tenso
   }
 }
 
+// filter_sum for R replicas of every concept (W: [R * C, K], replica r's concept c in row
+// r * C + c): [R * B, h, w], replica-major. The dense kernel unpacks each pair's maps once for
+// all replicas (one [B, R, K] x [B, K, hw] product).
+torch::Tensor replica_filter_sum(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, int64_t R) {
+  if (R == 1) return filter_sum(d, m, W);
+  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const torch::Tensor Wr = W.view({R, C, d.k});
+  if (d.dense)
+    return torch::bmm(Wr.index_select(1, m.concepts).transpose(0, 1), m.dense)  // [B, R, hw]
+        .transpose(0, 1)
+        .reshape({R * m.pairs, d.h, d.w});
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < R; ++r) parts.push_back(filter_sum(d, m, Wr.select(0, r)));
+  return torch::cat(parts, 0);
+}
+
+// The adjoint of replica_filter_sum: gz is float [R * B * h * w], gW [R * C, K].
+void replica_filter_sum_adjoint(const SegData& d, const ChunkMaps& m, const torch::Tensor& gz, torch::Tensor& gW,
+                                int64_t R) {
+  if (R == 1) return filter_sum_adjoint(d, m, gz, gW);
+  const int64_t C = static_cast<int64_t>(d.labels.size()), hw = d.h * d.w;
+  torch::Tensor gWr = gW.view({R, C, d.k});
+  if (d.dense) {
+    const torch::Tensor per_pair = torch::bmm(gz.view({R, m.pairs, hw}).transpose(0, 1), m.dense.transpose(1, 2));
+    gWr.index_add_(1, m.concepts, per_pair.transpose(0, 1));  // [R, B, K] into [R, C, K]
+    return;
+  }
+  for (int64_t r = 0; r < R; ++r) {
+    torch::Tensor rows = gWr.select(0, r);  // a contiguous [C, K] block of gW
+    filter_sum_adjoint(d, m, gz.narrow(0, r * m.pairs * hw, m.pairs * hw), rows);
+  }
+}
+
 // Logits S(sum_k w_k I(A_k > T_k)) + b at the mask size, [B, mh, mw] (paper eq. 2).
 // Upsampling is linear, so it is applied once to the weighted sum.
 torch::Tensor pair_logits(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, const torch::Tensor& b) {
@@ -383,18 +416,28 @@ float set_iou(const PairIou& r) {
 // Learns W (and b) for all concepts at once. Each round gives every concept its next batch
 // of its own train images; a concept's update depends only on its batch, so this equals
 // training concepts one by one with their own optimiser (the authors' protocol).
+//
+// `replicas` R > 1 trains R independent copies of every concept at once (W: [R * C, K], copy r
+// of concept c in row r * C + c, each with its own rows of `keep`): the filter-subset sweep as
+// one run. Every copy sees the same batches, as R runs from the same seed would, and a round
+// moves R times the pairs for one pass over the maps: on a GPU the sweep costs about one
+// training run's rounds, not R.
 void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tensor& W,
                    torch::Tensor& b, const torch::Tensor& keep, const std::string& stage,
-                   int64_t* pair_steps) {
+                   int64_t* pair_steps, int64_t R = 1) {
   const int64_t C = static_cast<int64_t>(d.labels.size());
   // Gradients are written out explicitly (no autograd): the loss is a per-pixel function of
   // a linear map of W, and its adjoint is two small matrix products and a scatter.
   torch::NoGradGuard no_grad;
-  W = torch::zeros({C, d.k}, torch::TensorOptions().device(d.device));
-  if (opt.bias) b = torch::zeros({C}, torch::TensorOptions().device(d.device));
+  W = torch::zeros({R * C, d.k}, torch::TensorOptions().device(d.device));
+  if (opt.bias) b = torch::zeros({R * C}, torch::TensorOptions().device(d.device));
   torch::Tensor vW = torch::zeros_like(W), vb = opt.bias ? torch::zeros_like(b) : torch::Tensor();
   torch::Tensor gW = torch::zeros_like(W), gb = opt.bias ? torch::zeros_like(b) : torch::Tensor();
-  torch::Tensor alpha = detail::float_tensor(d.alpha, d.device);
+  torch::Tensor alpha = detail::float_tensor(d.alpha, d.device).repeat({R});
+  // Row r * C of every replica's concept index (added to a chunk's concepts).
+  const torch::Tensor replica_base =
+      (torch::arange(R, torch::TensorOptions().dtype(torch::kLong).device(d.device)) * C).view({R, 1});
+  const size_t per_chunk = static_cast<size_t>(std::max<int64_t>(1, opt.pairs_per_chunk / R));
 
   const int bs = opt.sgd.batch_size;
   std::mt19937_64 rng(opt.seed);
@@ -424,16 +467,20 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
           weight.push_back(1.0f / static_cast<float>(end - begin));
         }
       }
-      for (size_t begin = 0; begin < pairs.size(); begin += opt.pairs_per_chunk) {
-        size_t end = std::min(pairs.size(), begin + static_cast<size_t>(opt.pairs_per_chunk));
+      for (size_t begin = 0; begin < pairs.size(); begin += per_chunk) {
+        size_t end = std::min(pairs.size(), begin + per_chunk);
         std::vector<int64_t> part(pairs.begin() + begin, pairs.begin() + end);
         torch::Tensor idx = detail::long_tensor(part, d.device);
         torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device)
+                                .repeat({R})
                                 .view({-1, 1, 1});
         const ChunkMaps maps = chunk_maps(d, part, idx);
-        const torch::Tensor& concepts = maps.concepts;
-        torch::Tensor up = pair_logits(d, maps, W, b);                       // [B, mh, mw]
+        // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
+        const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
+        torch::Tensor up = torch::matmul(torch::matmul(d.Ry, replica_filter_sum(d, maps, W, R)), d.Rx.t());
+        if (b.defined()) up = up + b.index_select(0, concepts).view({-1, 1, 1});  // [R * B, mh, mw]
         torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
+        if (R > 1) t = t.repeat({R, 1, 1});
         torch::Tensor a = alpha.index_select(0, concepts).view({-1, 1, 1});
         torch::Tensor M = up.sigmoid_();
         // dL/d(up) per pixel, L = -(1/B) sum [a t m(up) + (1 - a)(1 - t) m(-up)]:
@@ -454,17 +501,17 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         g.mul_(wts);
         // Adjoint of the upsampling, then of the filter sum: into W's rows.
         torch::Tensor gz = torch::matmul(torch::matmul(d.Ry.t(), g), d.Rx).reshape({-1});
-        filter_sum_adjoint(d, maps, gz, gW);
+        replica_filter_sum_adjoint(d, maps, gz, gW, R);
         if (opt.bias) gb.index_add_(0, concepts, g.sum({1, 2}));
       }
-      torch::Tensor on = detail::float_tensor(active, d.device);
+      torch::Tensor on = detail::float_tensor(active, d.device).repeat({R});
       detail::sgd_rows_step(W, vW, gW, on, opt.sgd.lr, opt.sgd.momentum, keep);
       gW.zero_();
       if (opt.bias) {
         detail::sgd_rows_step(b, vb, gb, on, opt.sgd.lr, opt.sgd.momentum);
         gb.zero_();
       }
-      if (pair_steps) *pair_steps += static_cast<int64_t>(pairs.size());
+      if (pair_steps) *pair_steps += static_cast<int64_t>(pairs.size()) * R;
       progress.advance(static_cast<int64_t>(pairs.size()));
     }
   }
@@ -719,14 +766,26 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
 
   // 4. Filter subsets (paper 3.2.2, applied to segmentation): top-F filters by |w|, retrained.
   auto t3 = Clock::now();
+  // The whole sweep trains as one run of replicas (train_weights), each F its own copy of
+  // every concept.
+  std::vector<int> sweep;
+  std::string names;
+  std::vector<torch::Tensor> keeps;
   for (int f : options.subsets) {
     if (f <= 0 || f >= d.k) continue;  // F >= K is the full model, already trained
-    torch::Tensor keep = detail::top_abs_mask(W, f);
+    sweep.push_back(f);
+    keeps.push_back(detail::top_abs_mask(W, f));
+    names += (names.empty() ? "" : ",") + std::to_string(f);
+  }
+  if (!sweep.empty()) {
+    const int64_t R = static_cast<int64_t>(sweep.size());
     torch::Tensor Wf, bf;
-    SegmentationOptions sub = options;
-    train_weights(d, sub, Wf, bf, keep, "segmentation F=" + std::to_string(f), &t.pair_steps);
-    const std::vector<PairIou> sub_iou = evaluate_groups(d, d.val, Wf, bf, chunk);
-    for (int64_t c = 0; c < C; ++c) out[c].subsets.emplace_back(f, set_iou(sub_iou[c]));
+    train_weights(d, options, Wf, bf, torch::cat(keeps, 0), "segmentation F=" + names, &t.pair_steps, R);
+    for (int64_t r = 0; r < R; ++r) {
+      const std::vector<PairIou> sub_iou =
+          evaluate_groups(d, d.val, Wf.narrow(0, r * C, C), bf.defined() ? bf.narrow(0, r * C, C) : torch::Tensor(), chunk);
+      for (int64_t c = 0; c < C; ++c) out[c].subsets.emplace_back(sweep[r], set_iou(sub_iou[c]));
+    }
   }
   t.subset_seconds += seconds_since(t3);
   return out;

@@ -5,6 +5,7 @@
 // kernel runs on the GPU (tools/gpu-check), the sparse one on the CPU as the reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -139,6 +140,33 @@ TEST(SegmentationKernels, DenseEqualsSparseWithBiasAndLogLoss) {
   d.kernel = SegmentationKernel::kDense;
   d.device = test_device();
   expect_same(train_segmentation(r.acts, r.ann, s), train_segmentation(r.acts, r.ann, d));
+}
+
+// The filter-subset sweep trains as one run of replicas (one copy of every concept per F);
+// it must equal one run per F, for either kernel.
+TEST(SegmentationKernels, SubsetSweepAsOneRunEqualsOneRunPerF) {
+  const Random r = random_probe(50, 8, 4, 5, 13, 11, 6, 5);
+  for (SegmentationKernel kernel : {SegmentationKernel::kSparse, SegmentationKernel::kDense}) {
+    SCOPED_TRACE(to_string(kernel));
+    SegmentationOptions all = options(kernel, kernel == SegmentationKernel::kDense ? test_device() : DeviceKind::kCpu);
+    all.subsets = {1, 2, 5, 8, 3};  // 8 = K: the full model, not retrained
+    const std::vector<ConceptEmbedding> together = train_segmentation(r.acts, r.ann, all);
+    ASSERT_GT(together.size(), 2u);
+    for (int f : {1, 2, 5, 3}) {
+      SegmentationOptions one = all;
+      one.subsets = {f};
+      const std::vector<ConceptEmbedding> alone = train_segmentation(r.acts, r.ann, one);
+      ASSERT_EQ(alone.size(), together.size());
+      for (size_t c = 0; c < alone.size(); ++c) {
+        ASSERT_EQ(alone[c].subsets.size(), 1u);
+        const auto it = std::find_if(together[c].subsets.begin(), together[c].subsets.end(),
+                                     [&](const auto& s) { return s.first == f; });
+        ASSERT_NE(it, together[c].subsets.end()) << "F = " << f;
+        EXPECT_NEAR(it->second, alone[c].subsets[0].second, 1e-4) << "concept " << alone[c].label << ", F = " << f;
+      }
+    }
+    for (const ConceptEmbedding& e : together) EXPECT_EQ(e.subsets.size(), 4u);  // F = 8 = K left out
+  }
 }
 
 TEST(SegmentationKernels, NamesParse) {
