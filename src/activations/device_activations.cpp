@@ -87,8 +87,17 @@ class DevicePassImpl final : public DevicePass {
         s.h = t.size(2);
         s.w = t.size(3);
         // The whole probe set's raw maps, in the forward's dtype, on its device.
-        s.raw = at::empty({static_cast<int64_t>(capacity_), s.k * s.h * s.w}, t.options());
-        s.pooled = at::empty({static_cast<int64_t>(capacity_), s.k}, t.options().dtype(at::kFloat));
+        const double gib = static_cast<double>(capacity_) * s.k * s.h * s.w * t.element_size() / (1 << 30);
+        try {
+          s.raw = at::empty({static_cast<int64_t>(capacity_), s.k * s.h * s.w}, t.options());
+          s.pooled = at::empty({static_cast<int64_t>(capacity_), s.k}, t.options().dtype(at::kFloat));
+        } catch (const c10::Error& e) {
+          N2V_THROW(kUnsupported, "the raw maps of layer " << layers_[l] << " (" << capacity_ << " images x " << s.k
+                                  << " x " << s.h << " x " << s.w << ", " << gib << " GiB) do not fit on the "
+                                  << t.device() << " device: use --placement host (maps streamed through host "
+                                  << "memory), fewer layers per pass, or --precision float16 ("
+                                  << e.what_without_backtrace() << ")");
+        }
       }
       N2V_CHECK(t.size(1) == s.k && t.size(2) == s.h && t.size(3) == s.w, kInternal,
                 "layer " << layers_[l] << " changed shape between batches");
