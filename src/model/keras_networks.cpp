@@ -39,6 +39,7 @@
 
 #include "common/error.h"
 #include "model/detail/tensor_forward.h"
+#include "model/detail/torch_util.h"
 #include "model/network.h"
 #include "model/safetensors.h"
 
@@ -163,21 +164,9 @@ int64_t window_output(int64_t in, int64_t k, int64_t s, int64_t d, bool same) {
   return in < k_eff ? 0 : (in - k_eff) / s + 1;
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
-
-std::string torch_message(const c10::Error& e) {
-  std::string s = e.what_without_backtrace();
-  const auto end = s.find('\n');
-  return end == std::string::npos ? s : s.substr(0, end);
-}
-
-c10::Device torch_device(DeviceKind device) {
-  return device == DeviceKind::kCuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
-}
+using detail::join;
+using detail::torch_device;
+using detail::torch_message;
 
 // Known shapes of the built-in architectures (at their default input size): a file that
 // claims one of them must have these layers with these output shapes.
@@ -244,17 +233,7 @@ class KerasNetwork final : public Network, public detail::TensorForward {
       const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
                                              at::TensorOptions().dtype(at::kFloat));
       std::vector<LayerActivations> outs;
-      for (at::Tensor t : forward_tensors(input, layers)) {
-        t = t.to(at::kCPU, at::kFloat).contiguous();
-        LayerActivations out;
-        out.n = static_cast<int>(t.size(0));
-        out.k = static_cast<int>(t.size(1));
-        out.h = t.dim() == 4 ? static_cast<int>(t.size(2)) : 1;
-        out.w = t.dim() == 4 ? static_cast<int>(t.size(3)) : 1;
-        const float* data = t.data_ptr<float>();
-        out.values.assign(data, data + t.numel());
-        outs.push_back(std::move(out));
-      }
+      for (const at::Tensor& t : forward_tensors(input, layers)) outs.push_back(detail::to_layer_activations(t));
       return outs;
     } catch (const c10::Error& e) {
       N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x " << height
@@ -926,7 +905,9 @@ class KerasNetwork final : public Network, public detail::TensorForward {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(),
-                                                 [](char a, char b) { return std::tolower(a) == b; });
+                                                 [](char a, char b) {
+                                                   return std::tolower(static_cast<unsigned char>(a)) == b;
+                                                 });
 }
 
 }  // namespace

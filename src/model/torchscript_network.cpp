@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "model/detail/tensor_forward.h"
+#include "model/detail/torch_util.h"
 #include "model/network.h"
 
 namespace n2v {
@@ -27,14 +28,10 @@ namespace {
 constexpr const char* kLayersAttr = "net2vec_layers";
 constexpr const char* kPreprocessingAttr = "net2vec_preprocessing";
 
-// The first line of a LibTorch message, without the C++ backtrace.
-std::string first_line(const std::string& s) {
-  const auto end = s.find('\n');
-  std::string line = end == std::string::npos ? s : s.substr(0, end);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
-std::string torch_message(const c10::Error& e) { return first_line(e.what_without_backtrace()); }
+using detail::first_line;
+using detail::join;
+using detail::torch_device;
+using detail::torch_message;
 
 // TorchScript error reports put the real message after a "The following operation failed in
 // the TorchScript interpreter." preamble and a traceback; keep the lines that say what
@@ -60,16 +57,6 @@ std::string shape_string(const at::Tensor& t) {
   for (int64_t i = 0; i < t.dim(); ++i) s << (i ? ", " : "") << t.size(i);
   s << "] " << c10::toString(t.scalar_type());
   return s.str();
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
-
-c10::Device torch_device(DeviceKind device) {
-  return device == DeviceKind::kCuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
 }
 
 class TorchScriptNetwork final : public Network, public detail::TensorForward {
@@ -103,17 +90,7 @@ class TorchScriptNetwork final : public Network, public detail::TensorForward {
       const at::Tensor input = torch::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
                                                 torch::TensorOptions().dtype(torch::kFloat32));
       std::vector<LayerActivations> result;
-      for (at::Tensor t : forward_tensors(input, layers)) {
-        t = t.to(torch::kCPU, torch::kFloat32).contiguous();
-        LayerActivations out;
-        out.n = static_cast<int>(t.size(0));
-        out.k = static_cast<int>(t.size(1));
-        out.h = static_cast<int>(t.size(2));
-        out.w = static_cast<int>(t.size(3));
-        const float* data = t.data_ptr<float>();
-        out.values.assign(data, data + t.numel());
-        result.push_back(std::move(out));
-      }
+      for (const at::Tensor& t : forward_tensors(input, layers)) result.push_back(detail::to_layer_activations(t));
       return result;
     } catch (const c10::Error& e) {  // from the copies around the forward
       N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x "
