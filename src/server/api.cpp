@@ -285,7 +285,7 @@ const std::vector<RouteEntry>& route_table() {
       return json_response(to_json(s.analogy(analogy_request_from_json(body))));
     });
     add("GET", "/api/compare", [](Service& s, const Call& c) {
-      const Params p(c.query, {"spaces", "concepts", "per_concept"});
+      const Params p(c.query, {"spaces", "concepts", "per_concept", "memory_mb"});
       CompareRequest r;
       r.spaces = p.list("spaces");
       if (r.spaces.size() == 1 && r.spaces[0] == "all") {
@@ -295,6 +295,7 @@ const std::vector<RouteEntry>& route_table() {
       r.concepts = p.list("concepts");
       const auto per = p.get("per_concept");
       r.per_concept = per && *per == "all" ? CompareRequest::kAll : p.integer("per_concept", r.per_concept);
+      r.memory_mb = p.integer("memory_mb", r.memory_mb);
       return json_response(to_json(s.compare(r)));
     });
     add("GET", "/api/examples", [](Service& s, const Call& c) {

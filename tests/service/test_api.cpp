@@ -78,6 +78,7 @@ TEST_F(ApiTest, RoutesAnswerJson) {
   EXPECT_EQ(body(get("/api/compare?spaces=toynet.conv.seg,othernet.fc.seg&per_concept=all"))["pairs"][0]["per_concept"].size(),
             42u);
   EXPECT_EQ(body(get("/api/compare?spaces=all"))["spaces"].size(), 3u);
+  EXPECT_EQ(body(get("/api/compare?spaces=all&memory_mb=64"))["pairs"].size(), 3u);
   EXPECT_EQ(body(get("/api/concepts/dog?space=toynet.conv.seg&top=3"))["top_filters"].size(), 3u);
   EXPECT_EQ(body(get("/api/filters?space=toynet.conv.seg"))["concepts_per_filter"].size(), 64u);
   EXPECT_EQ(body(get("/api/filters?space=toynet.conv.seg&filter=2"))["filter"], 2);
@@ -165,6 +166,8 @@ TEST_F(ApiTest, BadParametersAre400WithTheirName) {
   expect_error(get("/api/export?space=toynet.conv.seg&format=csv"), 400, "invalid_argument");
   expect_error(get("/api/export?space=toynet.conv.seg&normalize=maybe"), 400, "invalid_argument");
   expect_error(get("/api/compare?spaces=toynet.conv.seg&per_concept=-4"), 400, "invalid_argument");
+  m = expect_error(get("/api/compare?spaces=all&memory_mb=-1"), 400, "invalid_argument");
+  EXPECT_TRUE(contains(m, "memory budget")) << m;
   expect_error(get("/api/health?x=1"), 400, "invalid_argument");
   expect_error(get("/api/neighbors?space=nope&concept=dog"), 404, "not_found");
 }
