@@ -6,6 +6,7 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <span>
 
 #include "common/clock.h"
 #include "common/deciles.h"
@@ -209,7 +210,7 @@ struct SparseSum {
   int64_t pairs = 0;
 };
 
-SparseSum sparse_sum(const SegData& d, const std::vector<int64_t>& pairs) {
+SparseSum sparse_sum(const SegData& d, std::span<const int64_t> pairs) {
   const int64_t hw = d.h * d.w;
   std::vector<int64_t> weight_index, target_index;
   for (size_t p = 0; p < pairs.size(); ++p) {
@@ -235,9 +236,11 @@ struct ChunkMaps {
   int64_t pairs = 0;
 };
 
-ChunkMaps chunk_maps(const SegData& d, const std::vector<int64_t>& pairs, const torch::Tensor& idx) {
+// `pairs`: the chunk's pair indices on the host (read by the sparse kernel only), `idx` the same
+// on the device.
+ChunkMaps chunk_maps(const SegData& d, std::span<const int64_t> pairs, const torch::Tensor& idx) {
   ChunkMaps m;
-  m.pairs = static_cast<int64_t>(pairs.size());
+  m.pairs = idx.size(0);
   m.concepts = d.pair_concept.index_select(0, idx);
   if (d.dense) {
     const torch::Tensor images = d.pair_image.index_select(0, idx);
@@ -445,6 +448,12 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   for (const auto& t : d.train) total_pairs += static_cast<int64_t>(t.size());
   Progress progress(stage, total_pairs * opt.sgd.epochs, "pairs");
 
+  // Rounds of each concept per epoch (ceil(train images / batch)): concept c takes part in
+  // round r while r < its rounds, which the device computes itself each round.
+  std::vector<float> concept_rounds(C);
+  for (int64_t c = 0; c < C; ++c) concept_rounds[c] = static_cast<float>((d.train[c].size() + bs - 1) / bs);
+  const torch::Tensor rounds_of = detail::float_tensor(concept_rounds, d.device).repeat({R});
+
   std::vector<std::vector<int64_t>> order = d.train;
   for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
     size_t rounds = 0;
@@ -452,28 +461,35 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
       std::shuffle(o.begin(), o.end(), rng);
       rounds = std::max(rounds, (o.size() + bs - 1) / bs);
     }
+    // The epoch's pairs in round order, with their loss weights (1 / the concept's batch size),
+    // uploaded once: the rounds below slice them on the device, so a GPU is never made to wait
+    // for a small host copy (a pageable upload synchronises its stream) between rounds.
+    std::vector<int64_t> epoch_pairs;
+    std::vector<float> epoch_weights;
+    std::vector<size_t> round_start{0};
     for (size_t r = 0; r < rounds; ++r) {
-      std::vector<int64_t> pairs;
-      std::vector<float> weight;            // 1 / (the concept's batch size)
-      std::vector<float> active(C, 0.0f);
       for (int64_t c = 0; c < C; ++c) {
         const auto& o = order[c];
-        size_t begin = r * bs;
+        const size_t begin = r * bs;
         if (begin >= o.size()) continue;
-        size_t end = std::min(o.size(), begin + bs);
-        active[c] = 1.0f;
+        const size_t end = std::min(o.size(), begin + bs);
         for (size_t i = begin; i < end; ++i) {
-          pairs.push_back(o[i]);
-          weight.push_back(1.0f / static_cast<float>(end - begin));
+          epoch_pairs.push_back(o[i]);
+          epoch_weights.push_back(1.0f / static_cast<float>(end - begin));
         }
       }
-      for (size_t begin = 0; begin < pairs.size(); begin += per_chunk) {
-        size_t end = std::min(pairs.size(), begin + per_chunk);
-        std::vector<int64_t> part(pairs.begin() + begin, pairs.begin() + end);
-        torch::Tensor idx = detail::long_tensor(part, d.device);
-        torch::Tensor wts = detail::float_tensor({weight.begin() + begin, weight.begin() + end}, d.device)
-                                .repeat({R})
-                                .view({-1, 1, 1});
+      round_start.push_back(epoch_pairs.size());
+    }
+    const torch::Tensor pairs_dev = detail::long_tensor(epoch_pairs, d.device);
+    const torch::Tensor weights_dev = detail::float_tensor(epoch_weights, d.device);
+    for (size_t r = 0; r < rounds; ++r) {
+      const size_t round_pairs = round_start[r + 1] - round_start[r];
+      for (size_t begin = round_start[r]; begin < round_start[r + 1]; begin += per_chunk) {
+        const size_t end = std::min(round_start[r + 1], begin + per_chunk);
+        const int64_t B = static_cast<int64_t>(end - begin);
+        const std::span<const int64_t> part(epoch_pairs.data() + begin, end - begin);
+        const torch::Tensor idx = pairs_dev.narrow(0, static_cast<int64_t>(begin), B);
+        const torch::Tensor wts = weights_dev.narrow(0, static_cast<int64_t>(begin), B).repeat({R}).view({-1, 1, 1});
         const ChunkMaps maps = chunk_maps(d, part, idx);
         // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
         const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
@@ -504,15 +520,15 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         replica_filter_sum_adjoint(d, maps, gz, gW, R);
         if (opt.bias) gb.index_add_(0, concepts, g.sum({1, 2}));
       }
-      torch::Tensor on = detail::float_tensor(active, d.device).repeat({R});
+      const torch::Tensor on = (rounds_of > static_cast<float>(r)).to(torch::kFloat32);
       detail::sgd_rows_step(W, vW, gW, on, opt.sgd.lr, opt.sgd.momentum, keep);
       gW.zero_();
       if (opt.bias) {
         detail::sgd_rows_step(b, vb, gb, on, opt.sgd.lr, opt.sgd.momentum);
         gb.zero_();
       }
-      if (pair_steps) *pair_steps += static_cast<int64_t>(pairs.size()) * R;
-      progress.advance(static_cast<int64_t>(pairs.size()));
+      if (pair_steps) *pair_steps += static_cast<int64_t>(round_pairs) * R;
+      progress.advance(static_cast<int64_t>(round_pairs));
     }
   }
 }

@@ -6,16 +6,18 @@ torch::Device to_device(DeviceKind kind) {
   return kind == DeviceKind::kCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
+// The 256 x 8 table of the bits of every byte value, computed on `device` (built there rather
+// than uploaded: a pageable upload makes a GPU's stream wait).
+torch::Tensor bit_table(torch::Device device) {
+  const auto opt = torch::TensorOptions().dtype(torch::kLong).device(device);
+  return torch::arange(256, opt).unsqueeze(1).bitwise_right_shift(torch::arange(8, opt)).bitwise_and(1).to(torch::kFloat32);
+}
+
 torch::Tensor unpack_bits(const torch::Tensor& bytes, int64_t nbits) {
-  // A 256 x 8 lookup table: one gather instead of eight shift-and-mask passes.
-  static thread_local torch::Tensor cpu_table;
-  if (!cpu_table.defined()) {
-    cpu_table = torch::empty({256, 8}, torch::kFloat32);
-    auto a = cpu_table.accessor<float, 2>();
-    for (int v = 0; v < 256; ++v)
-      for (int j = 0; j < 8; ++j) a[v][j] = static_cast<float>((v >> j) & 1);
-  }
-  torch::Tensor table = cpu_table.to(bytes.device());
+  // A lookup table: one gather instead of eight shift-and-mask passes. Kept on the CPU; on
+  // another device the few small kernels that build it cost less than a synchronising copy.
+  static thread_local torch::Tensor cpu_table = bit_table(torch::kCPU);
+  const torch::Tensor table = bytes.is_cpu() ? cpu_table : bit_table(bytes.device());
   const int64_t rows = bytes.size(0), nbytes = bytes.size(1);
   torch::Tensor out = table.index_select(0, bytes.reshape({-1}).to(torch::kLong))
                           .view({rows, nbytes * 8});
