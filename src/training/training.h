@@ -8,7 +8,6 @@
 // while a GPU sees one large batch. Torch-free header; LibTorch stays in the .cpp files.
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -112,8 +111,6 @@ struct TrainingTimings {
   double single_filter_seconds = 0, train_seconds = 0, subset_seconds = 0, eval_seconds = 0;
   int64_t pair_steps = 0;  // (image, concept) forward+backward passes
 };
-
-using ProgressHook = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
 
 // Concepts with pixel masks, in label order.
 std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
