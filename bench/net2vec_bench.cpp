@@ -664,6 +664,190 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// The stages, each measured into the table.
+
+// Pair statistics of the concepts train_segmentation keeps (>= 1 train and >= 1 val image).
+struct PairStats {
+  std::map<int, std::pair<int64_t, int64_t>> per_label;  // label -> (train, val) images
+  double mask_bytes = 0;
+  int64_t train_pairs = 0, val_pairs = 0;
+  int seg_trained = 0;
+  int64_t all_pairs = 0;
+};
+
+PairStats pair_stats(const n2v::ProbeAnnotations& ann) {
+  PairStats ps;
+  for (const n2v::ConceptMask& m : ann.masks) {
+    auto& p = ps.per_label[m.label];
+    (ann.splits[m.image] == n2v::Split::kTrain ? p.first : p.second)++;
+    ps.mask_bytes += static_cast<double>(m.mask.bytes.size());
+  }
+  for (const auto& [label, p] : ps.per_label)
+    if (p.first >= 1 && p.second >= 1) {
+      ps.train_pairs += p.first;
+      ps.val_pairs += p.second;
+      ++ps.seg_trained;
+    }
+  ps.all_pairs = ps.train_pairs + ps.val_pairs;
+  return ps;
+}
+
+struct ActivationStage {
+  n2v::ProbeActivations acts;
+  double seconds_without_network = -1;  // extract_activations wall minus the synthetic network
+  double jpeg_bytes = 0;
+};
+
+// The real extract_activations over a temporary BRODEN-format probe set (decode + network +
+// thresholds + bits, on the host or the device), plus decoding and ThresholdSelector alone.
+ActivationStage measure_activations(const Config& c, n2v::DeviceKind device, const std::vector<n2v::Split>& splits,
+                                    Table& table) {
+  ActivationStage out;
+  const int hw = c.map_size * c.map_size;
+  TempDir dir(c.tmp_dir);
+  std::fprintf(stderr, "net2vec-bench: writing a temporary probe set in %s...\n", dir.path().c_str());
+  out.jpeg_bytes = write_probe_set(dir.path(), c, splits);
+  n2v::ProbeSet set = n2v::ProbeSet::open(dir.path());
+
+  // Decode + preprocess alone, one thread.
+  {
+    const int count = std::min(c.images, 512);
+    n2v::Preprocessing prep;
+    std::vector<float> pixels;
+    auto t0 = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      pixels.clear();
+      n2v::RgbImage image = set.load_image(static_cast<size_t>(i));
+      n2v::preprocess_image(image.pixels.data(), image.height, image.width, prep, pixels);
+    }
+    table.add("activations: JPEG decode+preprocess (1 thread)", count, "images", seconds_since(t0));
+  }
+
+  // The real stage: decode (a thread pool) + network + thresholds + bits.
+  SyntheticNetwork net(c.filters, c.map_size, c.map_size, c.seed, device);
+  n2v::ActivationOptions ao;
+  ao.placement = n2v::parse_placement(c.placement);
+  ao.layer = "conv5";
+  ao.tau = kTau;
+  ao.batch_size = c.act_batch;
+  ao.cache_dir = dir.path();
+  n2v::ActivationTimings at;
+  std::vector<size_t> rows(c.images);
+  for (int i = 0; i < c.images; ++i) rows[i] = static_cast<size_t>(i);
+  auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
+  out.acts = n2v::extract_activations(net, set, rows, ao, &at);
+  const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
+  table.add("activations: pass 1 (decode..cache, thresholds)", c.images, "images", at.forward_seconds);
+  table.add("  of which synthetic network (not ours)", c.images, "images", net.seconds());
+  table.add("  pass 1 without the network", c.images, "images", at.forward_seconds - net.seconds());
+  table.add("activations: exact thresholds (K filters)", c.images, "images", at.threshold_seconds);
+  table.add("activations: binarize to bits", c.images, "images", at.binarize_seconds);
+  table.add("activations: extract_activations wall", c.images, "images", wall, cpu);
+  table.note(std::string("  (placement: ") + (out.acts.device_bits ? "device" : "host") + ")");
+  out.seconds_without_network = wall - net.seconds();
+
+  // ThresholdSelector alone: the streaming part (add) and the final selection.
+  n2v::ThresholdSelector selector(c.filters, static_cast<int64_t>(c.images) * hw, kTau);
+  std::vector<float> values(static_cast<size_t>(c.filters) * hw);
+  FastRng rng(c.seed + 99);
+  double add_seconds = 0;
+  for (int i = 0; i < c.images; ++i) {
+    fill_activations(values.data(), 1, c.filters, hw, rng);
+    auto ta = Clock::now();
+    for (int f = 0; f < c.filters; ++f) selector.add(f, values.data() + static_cast<size_t>(f) * hw, hw);
+    add_seconds += seconds_since(ta);
+  }
+  auto tt = Clock::now();
+  selector.thresholds(static_cast<int64_t>(c.images) * hw);
+  const double select_seconds = seconds_since(tt);
+  const double positions = static_cast<double>(c.images) * hw * c.filters;
+  table.add("ThresholdSelector::add", positions / 1e6, "Mvalues", add_seconds);
+  table.add("ThresholdSelector::thresholds", positions / 1e6, "Mvalues", select_seconds);
+  return out;
+}
+
+struct SegmentationStage {
+  n2v::TrainingTimings timings;
+  double wall = 0;
+  int subset_runs = 0;
+  LoopEstimate loop;
+};
+
+SegmentationStage measure_segmentation(const Config& c, n2v::DeviceKind device, const n2v::ProbeActivations& acts,
+                                       const n2v::ProbeAnnotations& ann, const PairStats& ps, Table& table) {
+  SegmentationStage out;
+  n2v::SegmentationOptions so;
+  so.sgd.epochs = c.epochs;
+  so.sgd.batch_size = c.batch_size;
+  so.pairs_per_chunk = c.pairs_per_chunk;
+  so.seed = c.seed;
+  so.device = device;
+  so.kernel = n2v::parse_segmentation_kernel(c.seg_kernel);
+  so.subsets = c.subsets ? n2v::paper_segmentation_subsets() : std::vector<int>{};
+  for (int f : so.subsets) out.subset_runs += f > 0 && f < c.filters;
+  std::fprintf(stderr, "net2vec-bench: segmentation (%d concepts, %lld pairs)...\n", ps.seg_trained,
+               static_cast<long long>(ps.all_pairs));
+  auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
+  std::vector<n2v::ConceptEmbedding> emb = n2v::train_segmentation(acts, ann, so, &out.timings);
+  out.wall = seconds_since(t0);
+  const double cpu = cpu_seconds() - cpu0;
+  const n2v::TrainingTimings& t = out.timings;
+  const int64_t expected_steps = ps.train_pairs * c.epochs * (1 + out.subset_runs);
+  if (t.pair_steps != expected_steps || static_cast<int>(emb.size()) != ps.seg_trained)
+    std::fprintf(stderr, "warning: %lld pair steps and %zu concepts, expected %lld and %d\n",
+                 static_cast<long long>(t.pair_steps), emb.size(), static_cast<long long>(expected_steps),
+                 ps.seg_trained);
+  table.add("segmentation: single filters (all pairs)", static_cast<double>(ps.all_pairs), "pairs",
+            t.single_filter_seconds);
+  table.add("segmentation: SGD, per epoch", static_cast<double>(ps.train_pairs), "pairs", t.train_seconds / c.epochs);
+  table.add("segmentation: evaluation (train + 2 x val)", static_cast<double>(ps.train_pairs + 2 * ps.val_pairs),
+            "pairs", t.eval_seconds);
+  if (out.subset_runs > 0)
+    table.add("segmentation: " + std::to_string(out.subset_runs) + " subset retrains, per epoch",
+              static_cast<double>(ps.train_pairs) * out.subset_runs, "pairs", t.subset_seconds / c.epochs);
+  table.add("segmentation: train_segmentation wall", static_cast<double>(ps.seg_trained), "concpts", out.wall, cpu);
+  const bool dense = so.kernel == n2v::SegmentationKernel::kDense ||
+                     (so.kernel == n2v::SegmentationKernel::kAuto && device == n2v::DeviceKind::kCuda);
+  table.note(std::string("  (kernel: ") + (dense ? "dense" : "sparse") + ")");
+  if (c.loop_sample > 0) out.loop = time_one_at_a_time(acts, ann, so, ps.per_label, c.loop_sample, out.wall);
+  return out;
+}
+
+struct ClassificationStage {
+  n2v::TrainingTimings timings;
+  int trained = 0;
+};
+
+ClassificationStage measure_classification(const Config& c, n2v::DeviceKind device, const n2v::ProbeActivations& acts,
+                                           const n2v::ProbeAnnotations& ann, int64_t steps_per_epoch, Table& table) {
+  ClassificationStage out;
+  n2v::ClassificationOptions co;
+  co.sgd.epochs = c.epochs;
+  co.sgd.batch_size = c.batch_size;
+  co.seed = c.seed;
+  co.device = device;
+  co.subsets = c.subsets ? n2v::paper_classification_subsets() : std::vector<int>{};
+  std::fprintf(stderr, "net2vec-bench: classification...\n");
+  auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
+  std::vector<n2v::ConceptEmbedding> emb = n2v::train_classification(acts, ann, co, &out.timings);
+  const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
+  out.trained = static_cast<int>(emb.size());
+  const n2v::TrainingTimings& t = out.timings;
+  table.add("classification: SGD steps (all concepts), per epoch", static_cast<double>(steps_per_epoch), "steps",
+            t.train_seconds / c.epochs);
+  table.add("classification: evaluation", out.trained, "concpts", t.eval_seconds);
+  int retrains = 1;  // F = 1 always (best single filter)
+  for (int f : co.subsets) retrains += f > 1 && f < c.filters;
+  table.add("classification: " + std::to_string(retrains) + " subset retrain(s), all epochs",
+            static_cast<double>(steps_per_epoch * c.epochs * retrains), "steps", t.subset_seconds);
+  table.add("classification: train_classification wall", out.trained, "concpts", wall, cpu);
+  return out;
+}
+
 int run(const Config& c) {
   if (!c.real_model.empty()) {
     n2v::configure_threads(c.threads);
@@ -697,23 +881,8 @@ int run(const Config& c) {
   const n2v::ProbeAnnotations& ann = probe.annotations;
   const double setup_seconds = seconds_since(t_setup);
 
-  // Pair statistics of the concepts train_segmentation keeps (>= 1 train and >= 1 val image).
-  std::map<int, std::pair<int64_t, int64_t>> per_label;
-  double mask_bytes = 0;
-  for (const n2v::ConceptMask& m : ann.masks) {
-    auto& p = per_label[m.label];
-    (ann.splits[m.image] == n2v::Split::kTrain ? p.first : p.second)++;
-    mask_bytes += static_cast<double>(m.mask.bytes.size());
-  }
-  int64_t train_pairs = 0, val_pairs = 0;
-  int seg_trained = 0;
-  for (const auto& [label, p] : per_label)
-    if (p.first >= 1 && p.second >= 1) {
-      train_pairs += p.first;
-      val_pairs += p.second;
-      ++seg_trained;
-    }
-  const int64_t all_pairs = train_pairs + val_pairs;
+  const PairStats ps = pair_stats(ann);
+  const auto& [per_label, mask_bytes, train_pairs, val_pairs, seg_trained, all_pairs] = ps;
   int64_t n_train = 0;
   for (n2v::Split s : ann.splits) n_train += s == n2v::Split::kTrain;
   std::vector<int> sorted_counts = probe.seg_counts;
@@ -734,148 +903,28 @@ int run(const Config& c) {
   double extract_seconds_excl_network = -1;
   double jpeg_bytes = 0;
   if (stages.count("activations")) {
-    TempDir dir(c.tmp_dir);
-    std::fprintf(stderr, "net2vec-bench: writing a temporary probe set in %s...\n", dir.path().c_str());
-    jpeg_bytes = write_probe_set(dir.path(), c, ann.splits);
-    n2v::ProbeSet set = n2v::ProbeSet::open(dir.path());
-
-    // Decode + preprocess alone, one thread (extract_activations runs it on one worker).
-    {
-      const int count = std::min(c.images, 512);
-      n2v::Preprocessing prep;
-      std::vector<float> pixels;
-      auto t0 = Clock::now();
-      for (int i = 0; i < count; ++i) {
-        pixels.clear();
-        n2v::RgbImage image = set.load_image(static_cast<size_t>(i));
-        n2v::preprocess_image(image.pixels.data(), image.height, image.width, prep, pixels);
-      }
-      const double s = seconds_since(t0);
-      table.add("activations: JPEG decode+preprocess (1 thread)", count, "images", s);
-    }
-
-    // The real stage: decode (worker) + network + float cache + streaming thresholds +
-    // spatial means, then exact thresholds, then one bit per position.
-    SyntheticNetwork net(c.filters, c.map_size, c.map_size, c.seed, device);
-    n2v::ActivationOptions ao;
-    ao.placement = n2v::parse_placement(c.placement);
-    ao.layer = "conv5";
-    ao.tau = kTau;
-    ao.batch_size = c.act_batch;
-    ao.cache_dir = dir.path();
-    n2v::ActivationTimings at;
-    std::vector<size_t> rows(c.images);
-    for (int i = 0; i < c.images; ++i) rows[i] = static_cast<size_t>(i);
-    auto t0 = Clock::now();
-    const double cpu0 = cpu_seconds();
-    acts = n2v::extract_activations(net, set, rows, ao, &at);
-    const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
-    table.add("activations: pass 1 (decode..cache, thresholds)", c.images, "images", at.forward_seconds);
-    table.add("  of which synthetic network (not ours)", c.images, "images", net.seconds());
-    table.add("  pass 1 without the network", c.images, "images", at.forward_seconds - net.seconds());
-    table.add("activations: exact thresholds (K filters)", c.images, "images", at.threshold_seconds);
-    table.add("activations: binarize to bits", c.images, "images", at.binarize_seconds);
-    table.add("activations: extract_activations wall", c.images, "images", wall, cpu);
-    table.note(std::string("  (placement: ") + (acts.device_bits ? "device" : "host") + ")");
-    extract_seconds_excl_network = wall - net.seconds();
-
-    // ThresholdSelector alone: the streaming part (add) and the final selection.
-    {
-      n2v::ThresholdSelector selector(c.filters, static_cast<int64_t>(c.images) * hw, kTau);
-      std::vector<float> values(per_image_floats);
-      FastRng rng(c.seed + 99);
-      double add_seconds = 0;
-      for (int i = 0; i < c.images; ++i) {
-        fill_activations(values.data(), 1, c.filters, hw, rng);
-        auto ta = Clock::now();
-        for (int f = 0; f < c.filters; ++f) selector.add(f, values.data() + static_cast<size_t>(f) * hw, hw);
-        add_seconds += seconds_since(ta);
-      }
-      auto tt = Clock::now();
-      std::vector<float> t = selector.thresholds(static_cast<int64_t>(c.images) * hw);
-      const double select_seconds = seconds_since(tt);
-      const double positions = static_cast<double>(c.images) * hw * c.filters;
-      table.add("ThresholdSelector::add", positions / 1e6, "Mvalues", add_seconds);
-      table.add("ThresholdSelector::thresholds", positions / 1e6, "Mvalues", select_seconds);
-    }
+    ActivationStage a = measure_activations(c, device, ann.splits, table);
+    acts = std::move(a.acts);
+    extract_seconds_excl_network = a.seconds_without_network;
+    jpeg_bytes = a.jpeg_bytes;
   } else {
     acts = random_activations(c);
   }
   const double rss_after_acts = peak_rss_mib();
 
   // --- segmentation ---
-  LoopEstimate loop;
-  n2v::TrainingTimings seg_t;
-  double seg_wall = 0;
-  int subset_runs = 0;
-  if (stages.count("segmentation")) {
-    n2v::SegmentationOptions so;
-    so.sgd.epochs = c.epochs;
-    so.sgd.batch_size = c.batch_size;
-    so.pairs_per_chunk = c.pairs_per_chunk;
-    so.seed = c.seed;
-    so.device = device;
-    so.kernel = n2v::parse_segmentation_kernel(c.seg_kernel);
-    so.subsets = c.subsets ? n2v::paper_segmentation_subsets() : std::vector<int>{};
-    for (int f : so.subsets) subset_runs += f > 0 && f < c.filters;
-    std::fprintf(stderr, "net2vec-bench: segmentation (%d concepts, %lld pairs)...\n", seg_trained,
-                 static_cast<long long>(all_pairs));
-    auto t0 = Clock::now();
-    const double cpu0 = cpu_seconds();
-    std::vector<n2v::ConceptEmbedding> emb = n2v::train_segmentation(acts, ann, so, &seg_t);
-    seg_wall = seconds_since(t0);
-    const double cpu = cpu_seconds() - cpu0;
-    const int64_t expected_steps = train_pairs * c.epochs * (1 + subset_runs);
-    if (seg_t.pair_steps != expected_steps || static_cast<int>(emb.size()) != seg_trained)
-      std::fprintf(stderr, "warning: %lld pair steps and %zu concepts, expected %lld and %d\n",
-                   static_cast<long long>(seg_t.pair_steps), emb.size(),
-                   static_cast<long long>(expected_steps), seg_trained);
-    table.add("segmentation: single filters (all pairs)", static_cast<double>(all_pairs), "pairs",
-              seg_t.single_filter_seconds);
-    table.add("segmentation: SGD, per epoch", static_cast<double>(train_pairs), "pairs",
-              seg_t.train_seconds / c.epochs);
-    table.add("segmentation: evaluation (train + 2 x val)", static_cast<double>(train_pairs + 2 * val_pairs),
-              "pairs", seg_t.eval_seconds);
-    if (subset_runs > 0)
-      table.add("segmentation: " + std::to_string(subset_runs) + " subset retrains, per epoch",
-                static_cast<double>(train_pairs) * subset_runs, "pairs", seg_t.subset_seconds / c.epochs);
-    table.add("segmentation: train_segmentation wall", static_cast<double>(seg_trained), "concpts", seg_wall, cpu);
-    table.note(std::string("  (kernel: ") +
-               (so.kernel == n2v::SegmentationKernel::kDense ||
-                        (so.kernel == n2v::SegmentationKernel::kAuto && device == n2v::DeviceKind::kCuda)
-                    ? "dense"
-                    : "sparse") +
-               ")");
-    if (c.loop_sample > 0) loop = time_one_at_a_time(acts, ann, so, per_label, c.loop_sample, seg_wall);
-  }
+  SegmentationStage seg;
+  if (stages.count("segmentation")) seg = measure_segmentation(c, device, acts, ann, ps, table);
+  const n2v::TrainingTimings& seg_t = seg.timings;
+  const LoopEstimate& loop = seg.loop;
   const double rss_after_seg = peak_rss_mib();
 
   // --- classification ---
-  n2v::TrainingTimings cls_t;
-  int cls_trained = 0;
   const int64_t steps_per_epoch = (n_train + c.batch_size - 1) / c.batch_size;
-  if (stages.count("classification")) {
-    n2v::ClassificationOptions co;
-    co.sgd.epochs = c.epochs;
-    co.sgd.batch_size = c.batch_size;
-    co.seed = c.seed;
-    co.device = device;
-    co.subsets = c.subsets ? n2v::paper_classification_subsets() : std::vector<int>{};
-    std::fprintf(stderr, "net2vec-bench: classification...\n");
-    auto t0 = Clock::now();
-    const double cpu0 = cpu_seconds();
-    std::vector<n2v::ConceptEmbedding> emb = n2v::train_classification(acts, ann, co, &cls_t);
-    const double wall = seconds_since(t0), cpu = cpu_seconds() - cpu0;
-    cls_trained = static_cast<int>(emb.size());
-    table.add("classification: SGD steps (all concepts), per epoch", static_cast<double>(steps_per_epoch),
-              "steps", cls_t.train_seconds / c.epochs);
-    table.add("classification: evaluation", cls_trained, "concpts", cls_t.eval_seconds);
-    int retrains = 1;  // F = 1 always (best single filter)
-    for (int f : co.subsets) retrains += f > 1 && f < c.filters;
-    table.add("classification: " + std::to_string(retrains) + " subset retrain(s), all epochs",
-              static_cast<double>(steps_per_epoch * c.epochs * retrains), "steps", cls_t.subset_seconds);
-    table.add("classification: train_classification wall", cls_trained, "concpts", wall, cpu);
-  }
+  ClassificationStage cls;
+  if (stages.count("classification")) cls = measure_classification(c, device, acts, ann, steps_per_epoch, table);
+  const n2v::TrainingTimings& cls_t = cls.timings;
+  const int cls_trained = cls.trained;
   const double rss_end = peak_rss_mib();
   const std::string load_end = read_first_line("/proc/loadavg");
 
