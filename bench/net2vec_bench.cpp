@@ -809,9 +809,7 @@ SegmentationStage measure_segmentation(const Config& c, n2v::DeviceKind device, 
     table.add("segmentation: " + std::to_string(out.subset_runs) + " subset retrains, per epoch",
               static_cast<double>(ps.train_pairs) * out.subset_runs, "pairs", t.subset_seconds / c.epochs);
   table.add("segmentation: train_segmentation wall", static_cast<double>(ps.seg_trained), "concpts", out.wall, cpu);
-  const bool dense = so.kernel == n2v::SegmentationKernel::kDense ||
-                     (so.kernel == n2v::SegmentationKernel::kAuto && device == n2v::DeviceKind::kCuda);
-  table.note(std::string("  (kernel: ") + (dense ? "dense" : "sparse") + ")");
+  table.note(std::string("  (kernel: ") + n2v::to_string(n2v::resolve_kernel(so.kernel, device)) + ")");
   if (c.loop_sample > 0) out.loop = time_one_at_a_time(acts, ann, so, ps.per_label, c.loop_sample, out.wall);
   return out;
 }

@@ -1,6 +1,5 @@
 #include "activations/activations.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "common/temp_file.h"
 #include "activations/detail/device_pass.h"
 
 namespace n2v {
@@ -23,43 +23,23 @@ namespace {
 // so the page cache (not the heap) holds them and large probe sets spill to disk.
 class ActivationCache {
  public:
-  ActivationCache(const std::string& dir, size_t bytes) : bytes_(bytes) {
-    std::string base = dir;
-    if (base.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      base = tmp && *tmp ? tmp : "/tmp";
-    }
-    std::string path = base + "/net2vec-activations-XXXXXX";
-    fd_ = mkstemp(path.data());
-    N2V_CHECK(fd_ >= 0, kIo, "cannot create activation cache in " << base << ": "
-                                 << std::strerror(errno));
-    unlink(path.c_str());  // gone from the directory at once; freed when closed
-    if (bytes_ == 0) return;
-    int rc = posix_fallocate(fd_, 0, static_cast<off_t>(bytes_));
-    if (rc != 0) {
-      close(fd_);
-      N2V_THROW(kIo, "cannot reserve " << (bytes_ >> 20) << " MiB for the activation cache in "
-                                       << base << ": " << std::strerror(rc)
-                                       << " (set ActivationOptions::cache_dir, net2vec-ingest --cache-dir, to use another disk)");
-    }
-    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) {
-      close(fd_);
-      N2V_THROW(kIo, "cannot map the activation cache: " << std::strerror(errno));
-    }
+  ActivationCache(const std::string& dir, size_t bytes)
+      : file_(dir, "net2vec-activations", bytes, "the activation cache",
+              "set ActivationOptions::cache_dir, net2vec-ingest --cache-dir, to use another disk") {
+    if (bytes == 0) return;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file_.fd(), 0);
+    N2V_CHECK(p != MAP_FAILED, kIo, "cannot map the activation cache: " << std::strerror(errno));
     data_ = static_cast<float*>(p);
   }
   ~ActivationCache() {
-    if (data_) munmap(data_, bytes_);
-    if (fd_ >= 0) close(fd_);
+    if (data_) munmap(data_, file_.bytes());
   }
   ActivationCache(const ActivationCache&) = delete;
   ActivationCache& operator=(const ActivationCache&) = delete;
   float* data() { return data_; }
 
  private:
-  size_t bytes_;
-  int fd_ = -1;
+  TempFile file_;
   float* data_ = nullptr;
 };
 

@@ -32,7 +32,6 @@
 // the block size can change the last digits (GEMM summation order).
 
 #include <Eigen/Dense>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,11 +44,13 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "common/error.h"
+#include "common/temp_file.h"
 #include "query/engine_impl.h"
 
 namespace n2v {
@@ -139,30 +140,13 @@ class GramStore {
       memory_.assign(floats, 0.0f);
       return;
     }
-    std::string base = dir;
-    if (base.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      base = tmp && *tmp ? tmp : "/tmp";
-    }
-    std::string path = base + "/net2vec-compare-XXXXXX";
-    fd_ = mkstemp(path.data());
-    N2V_CHECK(fd_ >= 0, kIo, "cannot create compare's Gram file in " << base << ": " << std::strerror(errno));
-    unlink(path.c_str());  // gone from the directory at once; freed when closed
-    const int rc = posix_fallocate(fd_, 0, static_cast<off_t>(floats * sizeof(float)));
-    if (rc != 0) {
-      close(fd_);
-      N2V_THROW(kIo, "cannot reserve " << (floats * sizeof(float) >> 20) << " MiB for compare's Gram file in " << base
-                                       << ": " << std::strerror(rc)
-                                       << " (give another folder: CompareOptions::temp_dir, or a larger memory budget)");
-    }
-  }
-  ~GramStore() {
-    if (fd_ >= 0) close(fd_);
+    file_ = std::make_unique<TempFile>(dir, "net2vec-compare", floats * sizeof(float), "compare's Gram file",
+                                       "give another folder: CompareOptions::temp_dir, or a larger memory budget");
   }
   GramStore(const GramStore&) = delete;
   GramStore& operator=(const GramStore&) = delete;
 
-  bool in_file() const { return fd_ >= 0; }
+  bool in_file() const { return file_ != nullptr; }
 
   // Stores space s's Gram (C x C row-major). Thread-safe for distinct s.
   void put(int s, const float* g) {
@@ -177,7 +161,7 @@ class GramStore {
       size_t left = static_cast<size_t>(C_) * sizeof(float);
       off_t pos = static_cast<off_t>(at * sizeof(float));
       while (left > 0) {
-        const ssize_t n = pwrite(fd_, p, left, pos);
+        const ssize_t n = pwrite(file_->fd(), p, left, pos);
         if (n < 0 && errno == EINTR) continue;
         N2V_CHECK(n > 0, kIo, "cannot write compare's Gram file: " << std::strerror(errno));
         p += n;
@@ -196,7 +180,7 @@ class GramStore {
     size_t left = static_cast<size_t>(n) * C_ * sizeof(float);
     off_t pos = static_cast<off_t>(at * sizeof(float));
     while (left > 0) {
-      const ssize_t got = pread(fd_, p, left, pos);
+      const ssize_t got = pread(file_->fd(), p, left, pos);
       if (got < 0 && errno == EINTR) continue;
       N2V_CHECK(got > 0, kIo, "cannot read compare's Gram file: " << (got == 0 ? "unexpected end" : std::strerror(errno)));
       p += got;
@@ -210,7 +194,7 @@ class GramStore {
   size_t offset(int c, int s) const { return (static_cast<size_t>(c) * m_ + s) * C_; }
   int m_, C_;
   std::vector<float> memory_;
-  int fd_ = -1;
+  std::unique_ptr<TempFile> file_;  // null: in memory
 };
 
 // The N largest (value, index) of a stream, in N slots kept as a heap whose top is the
