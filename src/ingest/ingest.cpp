@@ -195,13 +195,9 @@ IngestSummary run_ingest(const IngestOptions& o) {
       extract_activations(*network, probe, annotations.rows, o.layers, act_options, &act_timings);
   filter_images(annotations, layer_acts.front().kept);
   network.reset();  // free the model before training
-  {
-    const bool dense = seg_kernel == SegmentationKernel::kDense ||
-                       (seg_kernel == SegmentationKernel::kAuto && device == DeviceKind::kCuda);
-    log_line(std::string("device ") + to_string(device) + ": forward in " + to_string(precision) + ", activations " +
-             (layer_acts.front().device_bits ? "kept on the device" : "through host memory") +
-             ", segmentation kernel " + (dense ? "dense" : "sparse"));
-  }
+  log_line(std::string("device ") + to_string(device) + ": forward in " + to_string(precision) + ", activations " +
+           (layer_acts.front().device_bits ? "kept on the device" : "through host memory") + ", segmentation kernel " +
+           to_string(resolve_kernel(seg_kernel, device)));
   summary.timings.emplace_back("activations", act_timings.forward_seconds);
   summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
   summary.timings.emplace_back("binarize", act_timings.binarize_seconds);

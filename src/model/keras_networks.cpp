@@ -228,17 +228,7 @@ class KerasNetwork final : public Network, public detail::TensorForward {
                                                int height, int width,
                                                const std::vector<std::string>& layers) override {
     check_input(pixels, n, height, width);
-    try {
-      c10::InferenceMode inference;
-      const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
-                                             at::TensorOptions().dtype(at::kFloat));
-      std::vector<LayerActivations> outs;
-      for (const at::Tensor& t : forward_tensors(input, layers)) outs.push_back(detail::to_layer_activations(t));
-      return outs;
-    } catch (const c10::Error& e) {
-      N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x " << height
-                                                << " x " << width << " batch: " << torch_message(e));
-    }
+    return detail::forward_to_host(*this, path_, pixels, n, height, width, layers);
   }
 
   // One pass for all the layers asked for, computing only what they depend on. Dense layers'

@@ -85,18 +85,7 @@ class TorchScriptNetwork final : public Network, public detail::TensorForward {
                                                int height, int width,
                                                const std::vector<std::string>& layers) override {
     check_input(pixels, n, height, width);
-    try {
-      c10::InferenceMode inference;
-      const at::Tensor input = torch::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
-                                                torch::TensorOptions().dtype(torch::kFloat32));
-      std::vector<LayerActivations> result;
-      for (const at::Tensor& t : forward_tensors(input, layers)) result.push_back(detail::to_layer_activations(t));
-      return result;
-    } catch (const c10::Error& e) {  // from the copies around the forward
-      N2V_THROW(kInvalidArgument, "forward of " << path_ << " failed on a " << n << " x 3 x "
-                                                << height << " x " << width
-                                                << " batch: " << torch_message(e));
-    }
+    return detail::forward_to_host(*this, path_, pixels, n, height, width, layers);
   }
 
   std::vector<at::Tensor> forward_tensors(const at::Tensor& pixels,

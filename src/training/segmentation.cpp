@@ -34,6 +34,11 @@ const char* to_string(SegmentationKernel kernel) {
   return "unknown";
 }
 
+SegmentationKernel resolve_kernel(SegmentationKernel kernel, DeviceKind device) {
+  if (kernel != SegmentationKernel::kAuto) return kernel;
+  return device == DeviceKind::kCuda ? SegmentationKernel::kDense : SegmentationKernel::kSparse;
+}
+
 std::vector<int> paper_segmentation_subsets() { return {1, 2, 4, 8, 16, 32, 64, 128, 160, 192, 224}; }
 
 namespace {
@@ -167,8 +172,7 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   d.pair_concept_cpu = std::move(pair_concept);
 
   d.mask_pixels = detail::float_tensor(pixels, d.device);
-  d.dense = options.kernel == SegmentationKernel::kDense ||
-            (options.kernel == SegmentationKernel::kAuto && options.device == DeviceKind::kCuda);
+  d.dense = resolve_kernel(options.kernel, options.device) == SegmentationKernel::kDense;
   const size_t stride = acts.bytes_per_image();
   if (d.dense) {
     d.maps = acts.device_bits
@@ -305,9 +309,12 @@ void replica_filter_sum_adjoint(const SegData& d, const ChunkMaps& m, const torc
 
 // Logits S(sum_k w_k I(A_k > T_k)) + b at the mask size, [B, mh, mw] (paper eq. 2).
 // Upsampling is linear, so it is applied once to the weighted sum.
-torch::Tensor pair_logits(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, const torch::Tensor& b) {
-  torch::Tensor up = torch::matmul(torch::matmul(d.Ry, filter_sum(d, m, W)), d.Rx.t());
-  if (b.defined()) up = up + b.index_select(0, m.concepts).view({-1, 1, 1});
+// With R replicas (replica_filter_sum): [R * B, mh, mw], `rows` the rows of W and b of the
+// (replica, pair)s, replica-major (undefined: the chunk's concepts, R = 1).
+torch::Tensor pair_logits(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, const torch::Tensor& b,
+                          int64_t R = 1, const torch::Tensor& rows = {}) {
+  torch::Tensor up = torch::matmul(torch::matmul(d.Ry, replica_filter_sum(d, m, W, R)), d.Rx.t());
+  if (b.defined()) up = up + b.index_select(0, rows.defined() ? rows : m.concepts).view({-1, 1, 1});
   return up;
 }
 
@@ -493,8 +500,7 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         const ChunkMaps maps = chunk_maps(d, part, idx);
         // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
         const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
-        torch::Tensor up = torch::matmul(torch::matmul(d.Ry, replica_filter_sum(d, maps, W, R)), d.Rx.t());
-        if (b.defined()) up = up + b.index_select(0, concepts).view({-1, 1, 1});  // [R * B, mh, mw]
+        torch::Tensor up = pair_logits(d, maps, W, b, R, concepts);  // [R * B, mh, mw]
         torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
         if (R > 1) t = t.repeat({R, 1, 1});
         torch::Tensor a = alpha.index_select(0, concepts).view({-1, 1, 1});
@@ -533,6 +539,17 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   }
 }
 
+// Where each image's pairs start (the annotations, so the pairs, are sorted by image), with
+// the pair count appended: image group g is pairs [starts[g], starts[g + 1]).
+std::vector<int64_t> image_starts(const SegData& d) {
+  const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
+  std::vector<int64_t> starts;
+  for (int64_t p = 0; p < P; ++p)
+    if (p == 0 || d.pair_image_cpu[p] != d.pair_image_cpu[p - 1]) starts.push_back(p);
+  starts.push_back(P);
+  return starts;
+}
+
 // Bilinear upsampling along one axis, as a splat: for each input index, the output indices
 // it contributes to and with what weight (the same coordinates as upsample_matrix).
 std::vector<std::vector<std::pair<int, double>>> splat_weights(int in, int out, bool align_corners) {
@@ -563,12 +580,8 @@ void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
   const int64_t K = d.k, hw = d.h * d.w, S = d.mh * d.mw;
   const auto wy = splat_weights(static_cast<int>(d.h), static_cast<int>(d.mh), d.align_corners);
   const auto wx = splat_weights(static_cast<int>(d.w), static_cast<int>(d.mw), d.align_corners);
-  // Pairs grouped by image (the annotations are sorted by image).
   const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
-  std::vector<int64_t> starts;
-  for (int64_t p = 0; p < P; ++p)
-    if (p == 0 || d.pair_image_cpu[p] != d.pair_image_cpu[p - 1]) starts.push_back(p);
-  starts.push_back(P);
+  const std::vector<int64_t> starts = image_starts(d);
   const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
 
   inter_sum.assign(2 * C * K, 0.0);
@@ -642,10 +655,7 @@ void single_filter_sums_dense(const SegData& d, std::vector<double>& inter_sum, 
   const int64_t C = static_cast<int64_t>(d.labels.size());
   const int64_t K = d.k, S = d.mh * d.mw;
   const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
-  std::vector<int64_t> starts;  // pairs grouped by image (the annotations are sorted by image)
-  for (int64_t p = 0; p < P; ++p)
-    if (p == 0 || d.pair_image_cpu[p] != d.pair_image_cpu[p - 1]) starts.push_back(p);
-  starts.push_back(P);
+  const std::vector<int64_t> starts = image_starts(d);
   const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
   std::vector<int64_t> row_cpu(P);
   for (int64_t p = 0; p < P; ++p) row_cpu[p] = 2 * d.pair_concept_cpu[p] + pair_is_val[p];

@@ -37,6 +37,8 @@ struct SgdOptions {
 enum class SegmentationKernel { kAuto, kSparse, kDense };
 SegmentationKernel parse_segmentation_kernel(const std::string& name);  // auto, sparse, dense
 const char* to_string(SegmentationKernel kernel);
+// What kAuto means on a device: dense on CUDA, sparse on the CPU; other kernels as they are.
+SegmentationKernel resolve_kernel(SegmentationKernel kernel, DeviceKind device);
 
 struct SegmentationOptions {
   SgdOptions sgd;                  // paper: lr 1e-4, momentum 0.9, batch 64, 30 epochs

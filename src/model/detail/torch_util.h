@@ -4,11 +4,14 @@
 // a layer tensor to the torch-free LayerActivations.
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+#include "model/detail/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v::detail {
@@ -44,6 +47,25 @@ inline LayerActivations to_layer_activations(at::Tensor t) {
   const float* data = t.data_ptr<float>();
   out.values.assign(data, data + t.numel());
   return out;
+}
+
+// Network::forward_layers of a LibTorch network: n preprocessed images (n x 3 x height x
+// width host floats) through its forward_tensors, each layer copied back to host float32;
+// LibTorch's errors in the copies become kInvalidArgument naming the network's file.
+inline std::vector<LayerActivations> forward_to_host(TensorForward& network, const std::string& path,
+                                                     const std::vector<float>& pixels, int n, int height, int width,
+                                                     const std::vector<std::string>& layers) {
+  try {
+    c10::InferenceMode inference;
+    const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
+                                           at::TensorOptions().dtype(at::kFloat));
+    std::vector<LayerActivations> out;
+    for (const at::Tensor& t : network.forward_tensors(input, layers)) out.push_back(to_layer_activations(t));
+    return out;
+  } catch (const c10::Error& e) {
+    N2V_THROW(kInvalidArgument, "forward of " << path << " failed on a " << n << " x 3 x " << height << " x " << width
+                                              << " batch: " << torch_message(e));
+  }
 }
 
 }  // namespace n2v::detail
