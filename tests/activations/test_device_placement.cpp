@@ -12,15 +12,13 @@
 #include "activations/activations.h"
 #include "common/error.h"
 #include "support/temp_dir.h"
+#include "support/test_device.h"
 #include "support/toy_fixture.h"
 
 namespace n2v {
 namespace {
 
-DeviceKind test_device() {
-  const char* env = std::getenv("NET2VEC_TEST_DEVICE");
-  return resolve_device(env && *env ? env : "cpu");
-}
+using test::test_device;
 
 struct Toy {
   test::TempDir dir;

@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "model/network.h"
 #include "support/temp_dir.h"
+#include "support/test_device.h"
 #include "support/toy_fixture.h"
 
 namespace n2v {
@@ -286,8 +287,7 @@ TEST_F(IngestE2E, BadOptionValues) {
 // against the CPU path: the same thresholds, concepts and scores, weights within float
 // tolerance.
 TEST_F(IngestE2E, TheGpuPathGivesTheCpuResults) {
-  const char* env = std::getenv("NET2VEC_TEST_DEVICE");
-  const std::string device = env && *env ? env : "cpu";
+  const std::string device = test::test_device_name();
   const std::string cpu_db = dir.file("cpu.db"), gpu_db = dir.file("gpu.db");
   const std::string common = "--probe " + dir.file("probe") + " --model " + dir.file("model.pt") +
                              " --layer features,coarse --network toy --quantile 0.125 --seg-subsets 1,2 --cls-subsets 1";

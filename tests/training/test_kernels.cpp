@@ -11,15 +11,14 @@
 #include <random>
 
 #include "common/error.h"
+#include "support/test_device.h"
+#include "training/activations_fixture.h"
 #include "training/training.h"
 
 namespace n2v {
 namespace {
 
-DeviceKind test_device() {
-  const char* env = std::getenv("NET2VEC_TEST_DEVICE");
-  return resolve_device(env && *env ? env : "cpu");
-}
+using test::test_device;
 
 struct Random {
   ProbeActivations acts;
@@ -31,25 +30,12 @@ struct Random {
 Random random_probe(int n, int k, int h, int w, int mh, int mw, int concepts, uint64_t seed) {
   std::mt19937_64 rng(seed);
   Random r;
-  ProbeActivations& a = r.acts;
-  a.n = n;
-  a.k = k;
-  a.h = h;
-  a.w = w;
-  a.thresholds.assign(k, 0.5f);
-  a.pooled.assign(static_cast<size_t>(n) * k, 0.0f);
-  a.bits.assign(a.bytes_per_image() * n, 0);
+  ProbeActivations& a = r.acts = test::blank_activations(n, k, h, w);
   std::uniform_real_distribution<double> u(0, 1);
-  for (int i = 0; i < n; ++i) {
-    a.rows.push_back(i);
+  for (int i = 0; i < n; ++i)
     for (int f = 0; f < k; ++f)
       for (int p = 0; p < h * w; ++p)
-        if (u(rng) < 0.06 || (p > 0 && (a.bits[i * a.bytes_per_image() + (f * h * w + p - 1) / 8] >> ((f * h * w + p - 1) % 8) & 1) && u(rng) < 0.5)) {
-          const size_t bit = static_cast<size_t>(f) * h * w + p;
-          a.bits[i * a.bytes_per_image() + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-        }
-  }
-  a.kept.assign(n, true);
+        if (u(rng) < 0.06 || (p > 0 && a.bit(i, f, p - 1) && u(rng) < 0.5)) test::set_bit(a, i, f, p);
   r.ann.mask_height = mh;
   r.ann.mask_width = mw;
   r.ann.present.resize(n);

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "training/activations_fixture.h"
 
 namespace n2v {
 namespace {
@@ -17,20 +18,8 @@ struct Bit {
   int image, filter, y, x;
 };
 ProbeActivations make_acts(int n, int k, int h, int w, const std::vector<Bit>& on) {
-  ProbeActivations a;
-  a.n = n;
-  a.k = k;
-  a.h = h;
-  a.w = w;
-  a.thresholds.assign(k, 0.5f);
-  a.pooled.assign(static_cast<size_t>(n) * k, 0.0f);
-  a.bits.assign(a.bytes_per_image() * n, 0);
-  for (int i = 0; i < n; ++i) a.rows.push_back(i);
-  a.kept.assign(n, true);
-  for (const Bit& b : on) {
-    size_t bit = static_cast<size_t>(b.filter) * h * w + b.y * w + b.x;
-    a.bits[b.image * a.bytes_per_image() + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-  }
+  ProbeActivations a = test::blank_activations(n, k, h, w);
+  for (const Bit& b : on) test::set_bit(a, b.image, b.filter, b.y * w + b.x);
   return a;
 }
 
