@@ -11,3 +11,5 @@ docs/PYTHON.md has a worked example.
 # Catalog reader and HTTP client (docs/PYTHON.md).
 from .catalog import Catalog, CatalogError, open  # noqa: A004 - net2vec.open opens a catalog
 from .client import Client, ClientError
+
+__all__ = ["open", "Catalog", "CatalogError", "Client", "ClientError"]

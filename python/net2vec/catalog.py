@@ -219,7 +219,7 @@ class Catalog:
         try:
             self._check_identity()
             self._columns = {t: self._table_columns(t) for t in ("space", "embedding", "probe_set")}
-            self._tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+            self._tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except BaseException:
             self._db.close()
             raise

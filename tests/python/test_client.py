@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -27,7 +28,9 @@ import urllib.request
 import numpy as np
 
 import net2vec
-from test_catalog import make_catalog, raw, tool, typo
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_catalog import make_catalog, raw, tool, typo  # noqa: E402
 
 START_TIMEOUT_S = 30
 
@@ -221,6 +224,26 @@ class ClientTest(unittest.TestCase):
                     self.assertEqual((doc["learned"]["train"], doc["learned"]["val"]), (row.score_train, row.score_val))
                     self.assertEqual(doc["best_filter"], row.best_filter)
                     self.assertEqual(doc["weights"], cat.vector(s, name).astype(np.float64).tolist())
+
+    def test_numpy_neighbors_agree_with_the_api(self):
+        """docs/PYTHON.md's recipe (cosine of L2-normalised catalog rows, the query dropped)
+        ranks as the server does."""
+        with net2vec.open(self.db) as cat:
+            for s in self.spaces:
+                names, w = cat.vectors(s)
+                unit = w.astype(np.float64) / np.linalg.norm(w.astype(np.float64), axis=1, keepdims=True)
+                for q in (0, len(names) // 2):
+                    with self.subTest(space=s, concept=names[q]):
+                        cos = unit @ unit[q]
+                        cos[q] = -np.inf
+                        hits = self.api.neighbors(s, names[q], k=len(names))["hits"]
+                        self.assertEqual(len(hits), len(names) - 1)
+                        got = {h["name"]: h["score"] for h in hits}
+                        for i, name in enumerate(names):
+                            if i != q:
+                                self.assertAlmostEqual(got[name], cos[i], delta=1e-5)
+                        scores = [h["score"] for h in hits]
+                        self.assertEqual(scores, sorted(scores, reverse=True))
 
     def test_other_routes(self):
         s, seg = self.network[0], self.seg[0]
