@@ -72,7 +72,8 @@ class DevicePassImpl final : public DevicePass {
 
   void take(const std::vector<float>& pixels, int n, int height, int width) override {
     c10::InferenceMode inference;
-    const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
+    const int64_t channels = static_cast<int64_t>(pixels.size()) / (static_cast<int64_t>(n) * height * width);
+    const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, channels, height, width},
                                            at::TensorOptions().dtype(at::kFloat));
     std::vector<at::Tensor> outputs = forward_.forward_tensors(input, layers_);
     N2V_CHECK(outputs.size() == layers_.size(), kInternal,

@@ -53,10 +53,36 @@ void check_id_part(const std::string& name, const char* what) {
                        << " characters of A-Z a-z 0-9 _ -");
 }
 
+std::string layer_id(const std::string& layer) {
+  constexpr size_t kMaxLength = 64, kKept = 55;
+  N2V_CHECK(!layer.empty(), kInvalidArgument, "empty layer name");
+  std::string id;
+  id.reserve(layer.size());
+  for (const char c : layer) {
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-';
+    id.push_back(keep ? c : c == '.' ? '-' : '_');
+  }
+  if (id.size() <= kMaxLength) return id;
+  uint32_t hash = 2166136261u;  // FNV-1a over the model's own spelling
+  for (const char c : layer) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", hash);
+  return id.substr(0, kKept) + "-" + hex;
+}
+
 std::string space_id(const std::string& network, const std::string& layer, Task task) {
   check_id_part(network, "network name");
-  check_id_part(layer, "layer name");
-  return network + "." + layer + "." + short_name(task);
+  return network + "." + layer_id(layer) + "." + short_name(task);
+}
+
+std::string canonical_space_id(const std::string& text) {
+  const size_t first = text.find('.'), last = text.rfind('.');
+  if (first == std::string::npos || last <= first + 1) return text;
+  const std::string network = text.substr(0, first), task = text.substr(last + 1);
+  const std::string layer = text.substr(first + 1, last - first - 1);
+  if (task != "seg" && task != "cls") return text;
+  return network + "." + layer_id(layer) + "." + task;
 }
 
 namespace {
@@ -602,6 +628,19 @@ int64_t Catalog::Impl::write(const IngestRecord& record) {
 int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
   const ProbeSetRecord& probe = record.probe;
   const RunRecord& run = record.run;
+  // Two spellings of a layer with one id part ("a.b" and "a-b"): replacing the other one's
+  // space would lose it silently, so refuse, naming both.
+  {
+    Stmt owner = prepare("SELECT r.layer FROM space s JOIN run r ON r.id = s.run_id WHERE s.id = ?1");
+    for (const SpaceRecord& space : record.spaces) {
+      owner.reset().bind_text(1, space.id);
+      if (owner.step() && owner.text(0) != run.layer)
+        N2V_THROW(kInvalidArgument, "layer '" << run.layer << "' and layer '" << owner.text(0) << "' of network '"
+                                              << run.network << "' both map to space id '" << space.id
+                                              << "' (" << path << " holds the second); ingest one of them "
+                                              << "under another --network name");
+    }
+  }
   // replace: a stray non-UTF-8 byte in a CSV header must not abort the ingest.
   const std::string categories =
       nlohmann::json(probe.categories).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -833,7 +872,8 @@ int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
 namespace {
 constexpr const char* kSpaceSelect =
     "SELECT s.id, s.network, s.layer, s.kind, s.task, s.dim, s.run_id, s.created_at,"
-    " (SELECT count(*) FROM embedding e WHERE e.space_id = s.id), s.source FROM space s";
+    " (SELECT count(*) FROM embedding e WHERE e.space_id = s.id), s.source,"
+    " (SELECT r.layer FROM run r WHERE r.id = s.run_id) FROM space s";
 
 SpaceInfo read_space_row(const Stmt& stmt) {
   SpaceInfo info;
@@ -847,6 +887,7 @@ SpaceInfo read_space_row(const Stmt& stmt) {
   info.created_at = stmt.text(7);
   info.concept_count = stmt.int32(8);
   info.source = stmt.text(9);  // NULL reads as ""
+  info.model_layer = stmt.text(10);
   return info;
 }
 
@@ -948,12 +989,13 @@ std::vector<SpaceInfo> Catalog::spaces() const {
   return result;
 }
 
-std::optional<SpaceInfo> Catalog::space(const std::string& id) const {
+std::optional<SpaceInfo> Catalog::space(const std::string& name) const {
   const Impl::Reader conn = impl_->reader();
-  return read_space(*conn, id);
+  return read_space(*conn, canonical_space_id(name));
 }
 
-std::vector<ConceptVector> Catalog::vectors(const std::string& space_id) const {
+std::vector<ConceptVector> Catalog::vectors(const std::string& space_name) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   // One read transaction: the space check and the rows come from the same snapshot.
   Transaction tx(*conn, "BEGIN");
@@ -1018,8 +1060,9 @@ EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& p
 
 }  // namespace
 
-std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_id,
+std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_name,
                                                   const std::string& concept_name) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Transaction tx(*conn, "BEGIN");
   const std::optional<SpaceInfo> info = read_space(*conn, space_id);
@@ -1098,7 +1141,8 @@ RunRecord Catalog::run(int64_t run_id) const {
   return run;
 }
 
-std::vector<ScoredConcept> Catalog::concept_scores(const std::string& space_id) const {
+std::vector<ScoredConcept> Catalog::concept_scores(const std::string& space_name) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Transaction tx(*conn, "BEGIN");
   const std::optional<SpaceInfo> info = read_space(*conn, space_id);
@@ -1130,8 +1174,9 @@ std::vector<ScoredConcept> Catalog::concept_scores(const std::string& space_id) 
   return out;
 }
 
-std::optional<ConceptImages> Catalog::concept_images(const std::string& space_id,
+std::optional<ConceptImages> Catalog::concept_images(const std::string& space_name,
                                                      const std::string& concept_name) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Transaction tx(*conn, "BEGIN");
   if (!read_space(*conn, space_id)) impl_->throw_no_space(space_id);
@@ -1157,8 +1202,9 @@ std::optional<ConceptImages> Catalog::concept_images(const std::string& space_id
   return out;
 }
 
-std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& space_id,
+std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& space_name,
                                                           const std::string& concept_name) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Transaction tx(*conn, "BEGIN");
   Stmt stmt = conn->prepare(
@@ -1186,7 +1232,8 @@ std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& spa
   return out;
 }
 
-std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_id, int row) const {
+std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_name, int row) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Stmt stmt = conn->prepare(
       "SELECT p.name, p.path, i.path FROM space s JOIN run r ON r.id = s.run_id"

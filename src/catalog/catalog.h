@@ -19,10 +19,23 @@ const char* short_name(Task task);       // "seg" / "cls"
 Task parse_task(const std::string& text);  // accepts both forms; throws kInvalidArgument
 
 // A space is what queries address: (network, layer, task) -> "alexnet.conv5.seg".
-// Ids are URL-safe: [A-Za-z0-9_-] parts joined by '.'.
+// Ids are URL-safe: [A-Za-z0-9_-] parts joined by '.'. `layer` is the layer as the model
+// names it; its id part is layer_id(layer) (the run keeps the model's own spelling).
 std::string space_id(const std::string& network, const std::string& layer, Task task);
 // Throws kInvalidArgument unless `name` is a valid id part (network or layer name).
 void check_id_part(const std::string& name, const char* what);
+// A layer as the model names it ("layer4.1.conv2", "encoder.layers.encoder_layer_11",
+// "features.29") -> its URL-safe id part: '.' becomes '-', any other character outside
+// [A-Za-z0-9_-] becomes '_', and a result over 64 characters is cut to 55 and given '-' and
+// the 8 hex digits of the name's FNV-1a hash (so two long names stay apart). A valid id
+// part maps to itself. Throws kInvalidArgument for an empty name. Two layers of one network
+// with the same id part are refused (ingest, Catalog::write_ingest).
+std::string layer_id(const std::string& layer);
+// The stored id of a space named with the model's spelling of its layer:
+// "resnet50.layer4.1.conv2.seg" -> "resnet50.layer4-1-conv2.seg". Text that is not
+// <network>.<layer...>.<seg|cls> (reference ids, stored ids) comes back unchanged, so every
+// reader accepts either spelling.
+std::string canonical_space_id(const std::string& text);
 
 // ---- What one ingest writes (all in one transaction) ----
 
@@ -127,7 +140,10 @@ struct IngestRecord {
 // ---- What queries read ----
 
 struct SpaceInfo {
-  std::string id, network, layer, kind;  // kind: "network" or "reference"
+  std::string id, network, layer, kind;  // kind: "network" or "reference"; layer: id part
+  // The layer as the model names it (the run's layer, e.g. "layer4.1.conv2"); "" for a
+  // reference space.
+  std::string model_layer;
   // Network spaces only. A reference space (WordNet, word vectors) has no task: the column
   // is NULL and this field keeps its default (kSegmentation), which means nothing there --
   // check `kind` before reading it.

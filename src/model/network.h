@@ -13,9 +13,12 @@ namespace n2v {
 
 // How images become network input; stored with every run so results are reproducible.
 // input = ((pixel * scale) - mean[c]) / std[c], channels in `channel_order`, NCHW.
+// One-channel (grayscale) networks get the luminance 0.299 R + 0.587 G + 0.114 B (ITU-R
+// BT.601, PIL's "L") of the resized image, normalised with mean[0] and std[0].
 struct Preprocessing {
   int height = 224, width = 224;   // images are resized (bilinear) when they differ
-  std::string channel_order = "RGB";  // "RGB" or "BGR"
+  int channels = 3;                // 3 (colour) or 1 (luminance)
+  std::string channel_order = "RGB";  // "RGB" or "BGR" (3 channels)
   float scale = 1.0f / 255.0f;
   std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
@@ -49,7 +52,8 @@ class Network {
   virtual std::vector<std::string> layers() const = 0;
   // Preprocessing the network was built for (exported models carry theirs).
   virtual Preprocessing default_preprocessing() const = 0;
-  // `pixels`: N preprocessed images, N x 3 x H x W floats. Throws kNotFound, listing the
+  // `pixels`: N preprocessed images, N x C x H x W floats (C = 3, or 1 for a grayscale
+  // network). Throws kNotFound, listing the
   // available layers, for an unknown layer.
   virtual LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
                                    const std::string& layer) = 0;
@@ -61,9 +65,9 @@ class Network {
   virtual DeviceKind device() const = 0;
 
  protected:
-  // Implementations' shared argument check: positive sizes and n x 3 x height x width floats.
-  // Throws kInvalidArgument.
-  static void check_input(const std::vector<float>& pixels, int n, int height, int width);
+  // Implementations' shared argument check: positive sizes and n x C x height x width floats
+  // with C = 3 or 1; returns C. Throws kInvalidArgument.
+  static int check_input(const std::vector<float>& pixels, int n, int height, int width);
 };
 
 // Loads a TorchScript module. Contract (see docs/MODELS.md): forward(x) returns either a
@@ -78,8 +82,21 @@ std::unique_ptr<Network> load_torchscript(const std::string& path, DeviceKind de
 // tools/nsfwjs/convert.mjs), anything else -> load_torchscript. Same error contract.
 std::unique_ptr<Network> load_network(const std::string& path, DeviceKind device);
 
+// A layer's activation shape for one image, or why it cannot be probed (not 4-D, ...).
+struct LayerShape {
+  std::string name;
+  int k = 0, h = 0, w = 0;  // filters, height, width
+  std::string problem;      // "" when the layer is usable
+};
+// Runs one zero image of prep's size through `network` and reports each layer's shape
+// (layers: all of network.layers() when empty). One layer's failure is its `problem`;
+// a failing forward of the whole network throws.
+std::vector<LayerShape> layer_shapes(Network& network, const Preprocessing& prep,
+                                     std::vector<std::string> layers = {});
+
 // Image -> network input: resizes bilinearly to (height, width) and normalises.
-// `rgb` is HWC uint8 of size h * w * 3; appends 3 * height * width floats (CHW) to `out`.
+// `rgb` is HWC uint8 of size h * w * 3; appends channels * height * width floats (CHW) to
+// `out`.
 void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& prep,
                       std::vector<float>& out);
 

@@ -67,14 +67,20 @@ float read_float(const nlohmann::json& j, const std::string& field) {
   return static_cast<float>(v);
 }
 
-std::array<float, 3> read_triple(const nlohmann::json& j, const char* field) {
-  N2V_CHECK(j.is_array() && j.size() == 3, kInvalidArgument,
-            "preprocessing: '" << field << "' must be an array of 3 numbers, got " << j.dump());
+// mean / std: 3 numbers, or 1 for a one-channel network (kept in [0], copied to all three).
+std::array<float, 3> read_triple(const nlohmann::json& j, const char* field, size_t& count) {
+  N2V_CHECK(j.is_array() && (j.size() == 3 || j.size() == 1), kInvalidArgument,
+            "preprocessing: '" << field << "' must be an array of 3 numbers (1 for a one-channel network), got "
+                               << j.dump());
+  count = j.size();
   std::array<float, 3> out{};
   for (size_t c = 0; c < 3; ++c)
-    out[c] = read_float(j[c], std::string(field) + "[" + std::to_string(c) + "]");
+    out[c] = read_float(j[c < count ? c : 0], std::string(field) + "[" + std::to_string(c < count ? c : 0) + "]");
   return out;
 }
+
+// Luminance weights (ITU-R BT.601, as PIL's convert("L")).
+constexpr float kLuma[3] = {0.299f, 0.587f, 0.114f};
 
 }  // namespace
 
@@ -84,8 +90,14 @@ std::string Preprocessing::to_json() const {
   j["width"] = width;
   j["channel_order"] = channel_order;
   j["scale"] = short_number(scale);
-  j["mean"] = {short_number(mean[0]), short_number(mean[1]), short_number(mean[2])};
-  j["std"] = {short_number(std[0]), short_number(std[1]), short_number(std[2])};
+  if (channels == 1) {  // colour networks' records stay as they were (no "channels" key)
+    j["channels"] = 1;
+    j["mean"] = {short_number(mean[0])};
+    j["std"] = {short_number(std[0])};
+  } else {
+    j["mean"] = {short_number(mean[0]), short_number(mean[1]), short_number(mean[2])};
+    j["std"] = {short_number(std[0]), short_number(std[1]), short_number(std[2])};
+  }
   return j.dump();
 }
 
@@ -101,8 +113,13 @@ Preprocessing Preprocessing::from_json(const std::string& json) {
   // Missing fields keep their defaults (ImageNet, 224 x 224); unknown fields are refused so
   // that a misspelt one is not silently replaced by a default.
   Preprocessing p;
+  size_t mean_count = 3, std_count = 3;
   for (const auto& [key, value] : j.items()) {
-    if (key == "height") {
+    if (key == "channels") {
+      N2V_CHECK(value.is_number_integer() && (value.get<int64_t>() == 1 || value.get<int64_t>() == 3),
+                kInvalidArgument, "preprocessing: 'channels' must be 1 or 3, got " << value.dump());
+      p.channels = value.get<int>();
+    } else if (key == "height") {
       p.height = read_size(value, "height");
     } else if (key == "width") {
       p.width = read_size(value, "width");
@@ -116,18 +133,20 @@ Preprocessing Preprocessing::from_json(const std::string& json) {
       p.scale = read_float(value, "scale");
       N2V_CHECK(p.scale != 0.0f, kInvalidArgument, "preprocessing: 'scale' must be nonzero");
     } else if (key == "mean") {
-      p.mean = read_triple(value, "mean");
+      p.mean = read_triple(value, "mean", mean_count);
     } else if (key == "std") {
-      p.std = read_triple(value, "std");
+      p.std = read_triple(value, "std", std_count);
       for (int c = 0; c < 3; ++c)
         N2V_CHECK(p.std[c] != 0.0f, kInvalidArgument,
                   "preprocessing: 'std[" << c << "]' must be nonzero");
     } else {
       N2V_THROW(kInvalidArgument,
                 "preprocessing: unknown field '"
-                    << key << "' (expected height, width, channel_order, scale, mean, std)");
+                    << key << "' (expected height, width, channels, channel_order, scale, mean, std)");
     }
   }
+  N2V_CHECK(p.channels == 1 || (mean_count == 3 && std_count == 3), kInvalidArgument,
+            "preprocessing: 'mean' and 'std' need 3 numbers for a 3-channel network (1 with \"channels\": 1)");
   return p;
 }
 
@@ -148,12 +167,24 @@ void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& pre
   const int oh = prep.height, ow = prep.width;
   const size_t plane = static_cast<size_t>(oh) * static_cast<size_t>(ow);
   const size_t base = out.size();
-  out.resize(base + 3 * plane);
+  N2V_CHECK(prep.channels == 1 || prep.channels == 3, kInvalidArgument,
+            "preprocess_image: channels must be 1 or 3, got " << prep.channels);
+  const bool gray = prep.channels == 1;
+  out.resize(base + static_cast<size_t>(prep.channels) * plane);
 
   // Output channel c reads input (RGB) channel src[c].
   const int src[3] = {bgr ? 2 : 0, 1, bgr ? 0 : 2};
   float* dst[3];
-  for (int c = 0; c < 3; ++c) dst[c] = out.data() + base + static_cast<size_t>(c) * plane;
+  for (int c = 0; c < 3; ++c) dst[c] = out.data() + base + static_cast<size_t>(gray ? 0 : c) * plane;
+  // One channel: the luminance of the (resized) colour values, normalised once.
+  const auto store = [&](size_t o, const float (&v)[3]) {
+    if (gray) {
+      const float y = kLuma[0] * v[0] + kLuma[1] * v[1] + kLuma[2] * v[2];
+      dst[0][o] = (y * prep.scale - prep.mean[0]) / prep.std[0];
+      return;
+    }
+    for (int c = 0; c < 3; ++c) dst[c][o] = (v[c] * prep.scale - prep.mean[c]) / prep.std[c];
+  };
 
   const auto at = [&](int y, int x, int ch) {
     return static_cast<float>(
@@ -164,7 +195,8 @@ void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& pre
     for (int y = 0; y < oh; ++y)
       for (int x = 0; x < ow; ++x) {
         const size_t o = static_cast<size_t>(y) * static_cast<size_t>(ow) + static_cast<size_t>(x);
-        for (int c = 0; c < 3; ++c) dst[c][o] = (at(y, x, src[c]) * prep.scale - prep.mean[c]) / prep.std[c];
+        const float v[3] = {at(y, x, src[0]), at(y, x, src[1]), at(y, x, src[2])};
+        store(o, v);
       }
     return;
   }
@@ -176,14 +208,15 @@ void preprocess_image(const uint8_t* rgb, int h, int w, const Preprocessing& pre
     for (int x = 0; x < ow; ++x) {
       const Tap tx = xs[static_cast<size_t>(x)];
       const size_t o = static_cast<size_t>(y) * static_cast<size_t>(ow) + static_cast<size_t>(x);
+      float v[3];
       for (int c = 0; c < 3; ++c) {
         const int ch = src[c];
         // Same association as PyTorch: weights (1-ty)*((1-tx)*p00 + tx*p01) + ty*(...).
         const float top = (1.0f - tx.t) * at(ty.i0, tx.i0, ch) + tx.t * at(ty.i0, tx.i1, ch);
         const float bottom = (1.0f - tx.t) * at(ty.i1, tx.i0, ch) + tx.t * at(ty.i1, tx.i1, ch);
-        const float v = (1.0f - ty.t) * top + ty.t * bottom;
-        dst[c][o] = (v * prep.scale - prep.mean[c]) / prep.std[c];
+        v[c] = (1.0f - ty.t) * top + ty.t * bottom;
       }
+      store(o, v);
     }
   }
 }
@@ -196,15 +229,17 @@ std::vector<LayerActivations> Network::forward_layers(const std::vector<float>& 
   return out;
 }
 
-void Network::check_input(const std::vector<float>& pixels, int n, int height, int width) {
+int Network::check_input(const std::vector<float>& pixels, int n, int height, int width) {
   N2V_CHECK(n > 0 && height > 0 && width > 0, kInvalidArgument,
             "forward: batch and image sizes must be positive, got " << n << " x 3 x " << height
                                                                    << " x " << width);
   const size_t expected =
       static_cast<size_t>(n) * 3 * static_cast<size_t>(height) * static_cast<size_t>(width);
+  if (pixels.size() == expected / 3) return 1;  // a one-channel (luminance) batch
   N2V_CHECK(pixels.size() == expected, kInvalidArgument,
             "forward: " << pixels.size() << " floats for a batch of " << n << " x 3 x " << height
                         << " x " << width << " (" << expected << ")");
+  return 3;
 }
 
 }  // namespace n2v

@@ -99,7 +99,12 @@ class TorchScriptNetwork final : public Network, public detail::TensorForward {
         at::Tensor t = select(output, layer);
         N2V_CHECK(t.dim() == 4 && t.is_floating_point(), kUnsupported,
                   "layer '" << layer << "' of " << path_ << " has shape " << shape_string(t)
-                            << "; net2vec needs a 4-D (N x K x H x W) float tensor");
+                            << "; net2vec needs a 4-D (N x K x H x W) float tensor. Export the model with "
+                               "tools/net2vec-export, which converts such layers inside the module: "
+                               "--layers '" << layer << ":tokens' (N x tokens x D, with --prefix-tokens P "
+                               "and --grid HxW), '" << layer << ":nhwc' (channels last) or '" << layer
+                            << ":nchw'; a 2-D N x D layer becomes N x D x 1 x 1 (classification only). "
+                               "docs/MODELS.md");
         result.push_back(std::move(t));
       }
       return result;
@@ -218,7 +223,7 @@ class TorchScriptNetwork final : public Network, public detail::TensorForward {
       c10::InferenceMode inference;
       torch::NoGradGuard no_grad;
       const at::Tensor zeros =
-          torch::zeros({1, 3, preprocessing_.height, preprocessing_.width},
+          torch::zeros({1, preprocessing_.channels, preprocessing_.height, preprocessing_.width},
                        torch::TensorOptions().dtype(detail::scalar_type(precision_)).device(torch_device(device_)));
       return dict_keys(run(zeros));
     } catch (const c10::Error& e) {

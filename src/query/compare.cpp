@@ -232,9 +232,11 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
   return compare(spaces, concepts, CompareOptions{});
 }
 
-SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts,
+SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, const std::vector<std::string>& concepts,
                                      const CompareOptions& options) {
   using Clock = std::chrono::steady_clock;
+  std::vector<std::string> spaces;  // stored ids, whichever spelling of a layer was given
+  for (const std::string& name : named) spaces.push_back(canonical_space_id(name));
   N2V_CHECK(spaces.size() >= 2, kInvalidArgument,
             "compare needs at least two spaces, got " << spaces.size());
   for (size_t i = 0; i < spaces.size(); ++i)

@@ -105,7 +105,9 @@ void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
                                     << (ids.size() > some.size() ? ", ..." : ""));
 }
 
-std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& space) {
+std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& name) {
+  // Either spelling of a layer ("resnet50.layer4.1.conv2.seg" or the stored id): one cache slot.
+  const std::string space = canonical_space_id(name);
   // Read before the space: a commit in between moves the generation again, so the next
   // query reads once more instead of keeping a stale copy.
   const uint64_t generation = catalog.generation();

@@ -89,6 +89,7 @@ Json to_json(const SpacesResponse& r) {
                    {"kind", s.kind},
                    {"network", ref ? Json(nullptr) : Json(s.network)},
                    {"layer", ref ? Json(nullptr) : Json(s.layer)},
+                   {"model_layer", ref ? Json(nullptr) : Json(s.model_layer)},
                    {"task", task_json(s)},
                    {"metric", opt(score_metric(s))},
                    {"dim", s.dim},

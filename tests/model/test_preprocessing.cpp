@@ -259,5 +259,42 @@ TEST(PreprocessingJson, ValidationNamesTheField) {
   EXPECT_EQ(code_of([] { Preprocessing::from_json("[1, 2]"); }), ErrorCode::kInvalidArgument);
 }
 
+TEST(Preprocess, OneChannelIsTheLuminanceOfTheResizedImage) {
+  // 2 x 1 image (R, G, B) = (100, 150, 200), (0, 0, 255); luminance 0.299 R + 0.587 G + 0.114 B.
+  const uint8_t rgb[] = {100, 150, 200, 0, 0, 255};
+  Preprocessing p;
+  p.channels = 1;
+  p.height = 1;
+  p.width = 2;
+  p.scale = 1.0f;
+  p.mean = {10, 10, 10};
+  p.std = {2, 2, 2};
+  std::vector<float> out;
+  preprocess_image(rgb, 1, 2, p, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FLOAT_EQ(out[0], (0.299f * 100 + 0.587f * 150 + 0.114f * 200 - 10) / 2);
+  EXPECT_FLOAT_EQ(out[1], (0.114f * 255 - 10) / 2);
+  // Resized to 1 x 1 first (the mean of both pixels per channel), then the luminance.
+  p.width = 1;
+  out.clear();
+  preprocess_image(rgb, 1, 2, p, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FLOAT_EQ(out[0], (0.299f * 50 + 0.587f * 75 + 0.114f * 227.5f - 10) / 2);
+}
+
+TEST(PreprocessingJson, OneChannelRoundTripAndRefusals) {
+  const Preprocessing p = Preprocessing::from_json(R"({"channels": 1, "mean": [0.5], "std": [0.25], "height": 28, "width": 28})");
+  EXPECT_EQ(p.channels, 1);
+  EXPECT_EQ(p.mean[0], 0.5f);
+  EXPECT_EQ(p.std[0], 0.25f);
+  EXPECT_EQ(p.to_json(), R"({"channel_order":"RGB","channels":1,"height":28,"mean":[0.5],"scale":0.003921569,"std":[0.25],"width":28})");
+  EXPECT_EQ(Preprocessing::from_json(p.to_json()).to_json(), p.to_json());
+  EXPECT_EQ(Preprocessing().to_json().find("channels"), std::string::npos);  // colour records unchanged
+  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"channels": 2})"); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"mean": [0.5]})"); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"channels": 1, "std": [0.5, 0.5]})"); }),
+            ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace n2v

@@ -75,6 +75,24 @@ TEST_P(QueryTest, NeighboursOfAConcept) {
   EXPECT_EQ(r.hits[0].concept_number, test::toy_number("cat"));
 }
 
+// A layer named as models name it ("block.1.features") is stored as "block-1-features";
+// every query takes either spelling and answers with the stored id (issue 16).
+TEST_P(QueryTest, EitherSpellingOfALayerFindsTheSpace) {
+  const std::string id = test::write_toy_space(*catalog_, "net", "block.1.features", toy_concepts());
+  EXPECT_EQ(id, "net.block-1-features.seg");
+  const NeighborsResult a = engine_->neighbors("net.block.1.features.seg", "dog", 3);
+  const NeighborsResult b = engine_->neighbors(id, "dog", 3);
+  ASSERT_EQ(a.hits.size(), b.hits.size());
+  for (size_t i = 0; i < a.hits.size(); ++i) EXPECT_EQ(a.hits[i].name, b.hits[i].name);
+  EXPECT_EQ(engine_->space_info("net.block.1.features.seg").id, id);
+  EXPECT_EQ(engine_->space_info(id).model_layer, "block.1.features");
+  const SpaceComparison c = engine_->compare({"net.block.1.features.seg", space_}, {});
+  EXPECT_EQ(c.spaces, (std::vector<std::string>{id, space_}));
+  EXPECT_DOUBLE_EQ(c.distance[1], 0.0);  // same vectors: D_ij = 0
+  // Both spellings of one space are the same space named twice.
+  EXPECT_EQ(error_of([&] { engine_->compare({"net.block.1.features.seg", id}, {}); }).code(), ErrorCode::kInvalidArgument);
+}
+
 // k beyond the candidates is clamped, not an error: all 4 come back, sky last at -1.
 TEST_P(QueryTest, LargeKIsClamped) {
   const NeighborsResult r = engine_->neighbors(space_, "dog", 1000000);

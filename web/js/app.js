@@ -43,8 +43,31 @@ let current = null; // {view, instance}
 // The last URL of each nav entry, so "Analogy" returns to the last analogy (in the current space).
 const lastParams = {};
 
+// A layer as the model names it -> its space id part, as the catalog writes it (C++
+// layer_id, docs/MODELS.md "Layer names"): '.' -> '-', other characters outside
+// [A-Za-z0-9_-] -> '_', over 64 characters: 55 kept, '-' and the FNV-1a hash in hex.
+function layerId(layer) {
+  const id = [...layer].map((c) => (/[A-Za-z0-9_-]/.test(c) ? c : c === '.' ? '-' : '_')).join('');
+  if (id.length <= 64) return id;
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(layer)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return `${id.slice(0, 55)}-${hash.toString(16).padStart(8, '0')}`;
+}
+
+// "resnet50.layer4.1.conv2.seg" -> "resnet50.layer4-1-conv2.seg"; other text unchanged.
+function canonicalSpaceId(text) {
+  const first = text.indexOf('.');
+  const last = text.lastIndexOf('.');
+  if (first < 0 || last <= first + 1) return text;
+  const task = text.slice(last + 1);
+  if (task !== 'seg' && task !== 'cls') return text;
+  return `${text.slice(0, first)}.${layerId(text.slice(first + 1, last))}.${task}`;
+}
+
+// Either spelling of a layer finds its space (the API accepts both too).
 function spaceById(id) {
-  return spaces.find((s) => s.id === id) || null;
+  const stored = canonicalSpaceId(id);
+  return spaces.find((s) => s.id === id || s.id === stored) || null;
 }
 
 function defaultSpace() {
@@ -56,7 +79,9 @@ function describe(space) {
   if (!space) return 'unknown space';
   const concepts = `${fmtInt(space.concept_count)} concepts`;
   if (space.kind === 'reference') return `reference · ${fmtInt(space.dim)} dims · ${concepts}`;
-  return `${space.task} · ${fmtInt(space.dim)} filters · ${concepts}`;
+  // The model's own name of the layer, where the id had to spell it otherwise.
+  const layer = space.model_layer && space.model_layer !== space.layer ? `layer ${space.model_layer} · ` : '';
+  return `${layer}${space.task} · ${fmtInt(space.dim)} filters · ${concepts}`;
 }
 
 function fillSpaceSelect() {
@@ -73,11 +98,11 @@ function fillSpaceSelect() {
 function updateHeader(route, space) {
   // A space the catalog lacks stays visible as such; the view shows the server's error.
   select.querySelector('option[data-unknown]')?.remove();
-  if (!spaceById(space)) {
+  const info = spaceById(space);
+  if (!info) {
     select.prepend(h('option', { value: space, 'data-unknown': '' }, `${space} (not in catalog)`));
   }
-  select.value = space;
-  const info = spaceById(space);
+  select.value = info ? info.id : space;
   spaceInfo.textContent = describe(info);
   spaceInfo.className = `badge ${info?.kind === 'reference' ? 'reference' : 'network'}`;
 

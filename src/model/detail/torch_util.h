@@ -57,7 +57,8 @@ inline std::vector<LayerActivations> forward_to_host(TensorForward& network, con
                                                      const std::vector<std::string>& layers) {
   try {
     c10::InferenceMode inference;
-    const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, 3, height, width},
+    const int64_t channels = static_cast<int64_t>(pixels.size()) / (static_cast<int64_t>(n) * height * width);
+    const at::Tensor input = at::from_blob(const_cast<float*>(pixels.data()), {n, channels, height, width},
                                            at::TensorOptions().dtype(at::kFloat));
     std::vector<LayerActivations> out;
     for (const at::Tensor& t : network.forward_tensors(input, layers)) out.push_back(to_layer_activations(t));
