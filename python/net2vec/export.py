@@ -29,7 +29,7 @@ import torch
 import torch.fx
 from torch import nn
 
-from ._layouts import (MAX_AUTO_PREFIX_TOKENS, FamilyInfo, Layout, LayerRequest, LayoutError,
+from ._layouts import (MAX_AUTO_PREFIX_TOKENS, Layout, LayerRequest, LayoutError,
                        Net2VecModule, auto_description, decide_layout, family_of, fmt_shape,
                        parse_grid, parse_layers, to_nchw_reference)
 
@@ -685,6 +685,12 @@ def _resolve(requests: List[LayerRequest], fx: Optional[FxCapture], hooks: HookC
     fx_targets, hook_names, unknown = {}, {}, []
     for r in requests:
         node = fx.resolve(r.name) if fx is not None else None
+        if node is not None and node not in fx.shapes and r.name not in hooks.shapes:
+            raise ExportError(f"layer '{r.name}' of {label} does not output a tensor "
+                              f"(node {fx.qual[node]}: {node.op} {node.target}); pick another "
+                              "(--list-layers)")
+        if node is not None and node not in fx.shapes:
+            node = None
         if node is not None:
             fx_targets[r.key] = node
         if r.name in hooks.shapes:
@@ -776,8 +782,9 @@ def export(args, log=print) -> ExportResult:
                 out.extend(merged.get(i, []))
                 out.append(e)
             entries = out + tail
-        how = "torch.fx nodes and module names" if fx is not None else \
-            f"module names (forward hooks; torch.fx cannot trace it: {fx_error})"
+        how = "torch.fx nodes and module names" if fx is not None else (
+            "module names (forward hooks; "
+            + (f"torch.fx cannot trace it: {fx_error})" if fx_error else "--method hooks)"))
         log(f"# {src.label}: {len(entries)} layers, {how}; shapes at input 1 x {channels} x "
             f"{h} x {w}" + "".join(f"; {n}" for n in src.notes))
         log("# name  shape  auto-layout  KxHxW")
@@ -939,15 +946,16 @@ EPILOG = f"""\
 layers (--layers, comma-separated, or the option repeated):
   [ALIAS=]NAME[:LAYOUT]
   NAME     a torch.fx node name (as get_graph_node_names gives in eval mode: layer4.1.conv2,
-           features.29, encoder.layers.encoder_layer_11.add_1) or a module name (layer3:
-           the module's last operation); --list-layers prints them all
+           layer1.0.add, features.29) or a module name (layer3,
+           encoder.layers.encoder_layer_11: the module's last operation); --list-layers
+           prints them all
   ALIAS=   the name written to the file (default: NAME, dots included)
   LAYOUT   how the output becomes N x K x H x W, converted inside the exported module:
     auto            (default) 4-D: nchw (for Swin and ConvNeXt, which keep some maps
                     channels-last: nhwc when the last dim, not dim 1, is a channel count of
                     the model); 3-D N x T x D: tokens with an h x h grid, h = floor(sqrt(T)),
-                    and P = T - h*h prefix tokens, only if P <= {MAX_AUTO_PREFIX_TOKENS}
-                    (else refused); 2-D: vector; any other rank is refused
+                    and P = T - h*h prefix tokens, only if P <= {MAX_AUTO_PREFIX_TOKENS} (else
+                    refused); 2-D: vector; any other rank is refused
     nchw            N x K x H x W as is
     nhwc            N x H x W x K, permuted
     tokens[:P[:HxW]]

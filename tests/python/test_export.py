@@ -9,7 +9,6 @@ or:  /usr/bin/python3 tests/python/test_export.py [-k NAME]  (exit 77 without to
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -231,6 +230,23 @@ class ErrorTests(TempDirCase):
                 "--layers", "layer1"]
         self.fails(base, "fc.weight (file 10x512, model 1000x512)", "--num-classes 10")
         self.export(base + ["--num-classes", "10"])
+
+    def test_saved_module_as_weights(self):
+        import toy_models
+        torch.manual_seed(12)
+        whole = toy_models.small()
+        path = os.path.join(self.dir, "whole.pth")
+        torch.save(whole, path)  # pickles toy_models.Small: importable from tests/python
+        x = torch.randn(1, 3, 8, 8)
+        with torch.no_grad():
+            expect = torch.relu(whole.conv(x))
+        for args in (["--weights", path],  # the saved module is the model
+                     ["--module", f"{eu.TOY}:small", "--weights", path]):  # its state dict
+            m = _load(self.export(args + ["--input-size", "8", "--layers", "relu"]))
+            self.assertTrue(torch.allclose(m(x)["relu"], expect, atol=1e-6), args)
+        torch.save(whole.state_dict(), os.path.join(self.dir, "state.pth"))
+        self.fails(["--weights", os.path.join(self.dir, "state.pth"), "--layers", "relu"],
+                   "not a saved nn.Module", "--torchvision")
 
     def test_pretrained_weights_offline(self):
         import torchvision.models._api as api

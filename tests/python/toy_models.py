@@ -125,3 +125,26 @@ def not_a_module():
 
 def broken():
     raise RuntimeError("cannot build")
+
+
+class ToyNetLayouts(nn.Module):
+    """The toy network of tests/support/toy_fixture.cpp (layer "features": 4 x 4 average
+    pooling -> red, green, blue, 1 - red on an 8 x 8 map), its map also given as a token
+    sequence with 2 prefix tokens (module tok: N x 66 x 4) and channels-last (module hwc)."""
+
+    def __init__(self):
+        super().__init__()
+        self.maps = nn.Identity()
+        self.hwc = Permute(0, 2, 3, 1)
+        self.tok = HandTokens(4, 2, 8, 8)
+
+    def forward(self, x):
+        p = torch.nn.functional.avg_pool2d(x, [4, 4])
+        r = p[:, 0:1]
+        m = self.maps(torch.cat([r, p[:, 1:2], p[:, 2:3], 1.0 - r], 1))
+        return self.hwc(m).sum() + self.tok(m).sum()
+
+
+def toy_net():
+    torch.manual_seed(6)
+    return ToyNetLayouts()
