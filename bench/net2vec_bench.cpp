@@ -85,7 +85,7 @@ struct Config {
   std::string real_model, real_layer, real_probe;
   int real_images = 0;        // 0: every row of the real probe set
   bool progress = false;
-  bool default_malloc = false;  // skip net2vec-ingest's mallopt settings
+  bool default_malloc = false;  // skip net2vec-ingest's mallopt settings (on glibc's malloc)
 };
 
 // ---------------------------------------------------------------------------------------
@@ -930,17 +930,21 @@ int run(const Config& c) {
   std::printf("net2vec-bench: synthetic BRODEN-shaped probe, in memory\n\n");
   std::printf("machine   CPU %s, %u logical CPUs; LibTorch intra-op threads: %d\n", cpu_model().c_str(),
               std::thread::hardware_concurrency(), threads);
-  for (const std::string& lib : mapped_libraries({"blas", "lapack", "libtorch_cpu", "gomp"}))
+  for (const std::string& lib : mapped_libraries({"blas", "lapack", "libtorch_cpu", "gomp", "tcmalloc"}))
     std::printf("          loaded: %s\n", lib.c_str());
   std::string env;
   for (const char* name : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS",
-                           "LD_LIBRARY_PATH"}) {
+                           "LD_LIBRARY_PATH", "NET2VEC_ALLOCATOR"}) {
     const char* v = std::getenv(name);
     env += std::string(" ") + name + "=" + (v ? v : "(unset)");
   }
   std::printf("          environment:%s\n", env.c_str());
-  std::printf("          malloc: %s\n", c.default_malloc ? "glibc defaults (--default-malloc)"
-                                                        : "as net2vec-ingest (mmap threshold 32 MiB, trim 1 GiB)");
+  const std::string allocator = n2v::active_allocator();
+  std::printf("          malloc: %s\n",
+              allocator == "tcmalloc"  ? "tcmalloc (NET2VEC_ALLOCATOR=system for glibc's)"
+              : allocator != "glibc"   ? allocator.c_str()
+              : c.default_malloc       ? "glibc, default thresholds (--default-malloc)"
+                                       : "glibc, as net2vec-ingest (mmap threshold 32 MiB, trim 1 GiB)");
   std::printf("          training device: %s\n", n2v::to_string(device));
   std::printf("          load average at start: %s; at end: %s\n", load_start.c_str(), load_end.c_str());
   std::printf("probe     %d images (%lld train / %lld val), K = %d filters at %dx%d, masks %dx%d, tau %.3f\n",
@@ -1050,9 +1054,9 @@ int run(const Config& c) {
 int main(int argc, char** argv) {
   // The same process settings as net2vec-ingest, so the figures are what ingest gets:
   // passive OpenMP waiting (re-executes with OMP_WAIT_POLICY=PASSIVE unless the variable is
-  // set: run with OMP_WAIT_POLICY=ACTIVE to see libgomp's default) and large allocations
-  // kept on the heap (--default-malloc to compare).
-  n2v::reexec_with_passive_openmp(argv);
+  // set: run with OMP_WAIT_POLICY=ACTIVE to see libgomp's default) and tcmalloc as malloc
+  // (NET2VEC_ALLOCATOR=system for glibc's, where --default-malloc drops ingest's thresholds).
+  n2v::reexec_with_process_settings(argv);
   CLI::App app{"net2vec-bench: per-stage throughput on a synthetic BRODEN-shaped probe set"};
   Config c;
   app.add_option("--images", c.images, "probe images (BRODEN: 63,305)")->capture_default_str();
@@ -1088,7 +1092,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--progress", c.progress, "show the stages' progress lines");
   app.add_flag("--default-malloc", c.default_malloc,
-               "keep glibc's malloc settings (net2vec-ingest raises the mmap and trim thresholds)");
+               "on glibc's malloc (NET2VEC_ALLOCATOR=system), keep its default settings (net2vec-ingest "
+               "raises the mmap and trim thresholds)");
   CLI11_PARSE(app, argc, argv);
   if (!c.default_malloc) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);

@@ -30,9 +30,10 @@ std::array<float, 3> parse_triple(const std::string& text, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  n2v::reexec_with_passive_openmp(argv);
-  // Training allocates and frees tensors of tens of MB per step; keep them on the heap
-  // instead of a fresh mmap/munmap each time (page faults were ~10% of training time).
+  n2v::reexec_with_process_settings(argv);  // passive OpenMP waiting, tcmalloc (common/process.h)
+  // On glibc's malloc (NET2VEC_ALLOCATOR=system, or no tcmalloc): keep the tensors of tens of
+  // MB that training allocates per step on the heap rather than mmap/munmap each time (larger
+  // ones still are). tcmalloc's mallopt does nothing.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   n2v::IngestOptions o;

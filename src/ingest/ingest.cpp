@@ -13,6 +13,7 @@
 #include "activations/activations.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "common/progress.h"
 #include "common/version.h"
 #include "model/network.h"
@@ -60,6 +61,7 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
   j["activation_batch"] = o.activation_batch;
   j["placement"] = o.placement;
   j["precision"] = o.precision;
+  j["allocator"] = active_allocator();  // tcmalloc unless NET2VEC_ALLOCATOR=system (common/process.h)
   j["segmentation"] = {{"epochs", seg.sgd.epochs},       {"batch_size", seg.sgd.batch_size},
                        {"lr", seg.sgd.lr},               {"momentum", seg.sgd.momentum},
                        {"loss", seg.log_loss ? "log" : "linear"},
@@ -197,7 +199,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   network.reset();  // free the model before training
   log_line(std::string("device ") + to_string(device) + ": forward in " + to_string(precision) + ", activations " +
            (layer_acts.front().device_bits ? "kept on the device" : "through host memory") + ", segmentation kernel " +
-           to_string(resolve_kernel(seg_kernel, device)));
+           to_string(resolve_kernel(seg_kernel, device)) + ", malloc " + active_allocator());
   summary.timings.emplace_back("activations", act_timings.forward_seconds);
   summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
   summary.timings.emplace_back("binarize", act_timings.binarize_seconds);
