@@ -49,20 +49,24 @@ int main(int argc, char** argv) {
 
   std::string tasks = "seg,cls", seg_subsets, cls_subsets, mean, stdev, progress = "auto";
   bool quiet = false;
-  app.add_option("--probe", o.probe_dir, "Probe set directory in BRODEN format (index.csv, label.csv, images/)")
-      ->required();
+  bool list = false;
+  app.add_flag("--list-layers", list,
+               "Print every layer of --model with its space id part and its K x H x W for one image at the "
+               "model's input size (or --input-size), then exit; needs no probe set");
+  app.add_option("--probe", o.probe_dir, "Probe set directory in BRODEN format (index.csv, label.csv, images/)");
   app.add_option("--model", o.model_path,
                  "Network: a TorchScript file whose forward returns a dict of named layers "
-                 "(tools/export_torchvision.py makes them) or a .safetensors file of a built-in "
-                 "architecture (tools/nsfwjs/convert.mjs); see docs/MODELS.md")
+                 "(tools/net2vec-export makes them from any torchvision model or nn.Module) or a "
+                 ".safetensors file of a built-in architecture (tools/nsfwjs/convert.mjs); see docs/MODELS.md")
       ->required();
   std::string layers;
   app.add_option("--layer", layers,
-                 "Layer to probe, e.g. conv5; several comma-separated (conv4,conv5) share one pass "
-                 "over the images and get a run and spaces each")
-      ->required();
-  app.add_option("--network", o.network, "Name of the network in the catalog, e.g. alexnet")->required();
-  app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent")->required();
+                 "Layer to probe as the model names it, e.g. conv5 or layer4.1.conv2 (--list-layers shows "
+                 "them); several comma-separated (conv4,conv5) share one pass over the images and get a run "
+                 "and spaces each. The space id writes the layer URL-safe: dots become '-' "
+                 "(resnet50.layer4-1-conv2.seg); queries accept either spelling");
+  app.add_option("--network", o.network, "Name of the network in the catalog, e.g. alexnet");
+  app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent");
   app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
       ->capture_default_str();
   app.add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
@@ -135,6 +139,15 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (list) {
+      std::fputs(n2v::list_layers(o.model_path, o.device, o.input_size).c_str(), stdout);
+      return 0;
+    }
+    const std::pair<const char*, bool> required[] = {
+        {"--probe", !o.probe_dir.empty()}, {"--layer", !layers.empty()}, {"--network", !o.network.empty()},
+        {"--db", !o.db_path.empty()}};
+    for (const auto& [flag, given] : required)
+      N2V_CHECK(given, kInvalidArgument, flag << " is required (run with --help for the options)");
     for (const std::string& l : n2v::split(layers, ',')) o.layers.emplace_back(n2v::trim(l));
     o.tasks.clear();
     for (const std::string& t : n2v::split(tasks, ',')) o.tasks.push_back(n2v::parse_task(std::string(n2v::trim(t))));

@@ -129,6 +129,27 @@ SpaceRecord to_space_record(const std::string& id, Task task,
 
 }  // namespace
 
+std::string list_layers(const std::string& model_path, const std::string& device, std::optional<int> input_size) {
+  std::unique_ptr<Network> network = load_network(model_path, resolve_device(device));
+  Preprocessing prep = network->default_preprocessing();
+  if (input_size) prep.height = prep.width = *input_size;
+  prep = Preprocessing::from_json(prep.to_json());
+  std::ostringstream out;
+  out << model_path << ": " << network->layers().size() << " layers at " << prep.channels << " x " << prep.height
+      << " x " << prep.width << " input (--layer takes the first column; the space id uses the second)\n";
+  for (const LayerShape& s : layer_shapes(*network, prep)) {
+    out << "  " << s.name << "  " << layer_id(s.name) << "  ";
+    if (!s.problem.empty()) {
+      out << "unusable: " << s.problem << "\n";
+      continue;
+    }
+    out << s.k << " x " << s.h << " x " << s.w;
+    if (s.h == 1 && s.w == 1) out << "  (classification only)";
+    out << "\n";
+  }
+  return out.str();
+}
+
 IngestSummary run_ingest(const IngestOptions& o) {
   auto t_start = Clock::now();
   IngestSummary summary;
@@ -136,7 +157,15 @@ IngestSummary run_ingest(const IngestOptions& o) {
 
   check_id_part(o.network, "network name");
   N2V_CHECK(!o.layers.empty(), kInvalidArgument, "no layer named: ingest needs at least one");
-  for (const std::string& layer : o.layers) check_id_part(layer, "layer name");
+  // Layers keep the model's spelling ("layer4.1.conv2") in the run; their spaces use
+  // layer_id(). Two layers with one id would overwrite each other's spaces.
+  for (size_t i = 0; i < o.layers.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      N2V_CHECK(layer_id(o.layers[i]) != layer_id(o.layers[j]), kInvalidArgument,
+                (o.layers[i] == o.layers[j] ? "layer '" + o.layers[i] + "' is named twice"
+                                            : "layers '" + o.layers[j] + "' and '" + o.layers[i] +
+                                                  "' both map to the space id part '" + layer_id(o.layers[i]) +
+                                                  "' (docs/MODELS.md, \"Layer names\"); ingest them under two --network names"));
   N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "no task named: ingest needs seg, cls or both");
   N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "the activation quantile tau must be in (0, 1), got " << o.tau);
   N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "epochs must be >= 0, got " << o.epochs << " and " << o.cls_epochs);
@@ -174,6 +203,16 @@ IngestSummary run_ingest(const IngestOptions& o) {
     }
   }
   const Preprocessing prep = choose_preprocessing(*network, o);
+  // One zero image through the network: a layer that is not N x K x H x W, or a 1 x 1 layer
+  // asked to segment, stops here rather than after the pass over the probe images.
+  for (const LayerShape& shape : layer_shapes(*network, prep, o.layers)) {
+    N2V_CHECK(shape.problem.empty(), kUnsupported, shape.problem);
+    const bool segment = std::find(o.tasks.begin(), o.tasks.end(), Task::kSegmentation) != o.tasks.end();
+    N2V_CHECK(!(segment && shape.h == 1 && shape.w == 1), kInvalidArgument,
+              "layer '" << shape.name << "' of " << o.model_path << " is " << shape.k
+                        << " x 1 x 1 (one value per filter, e.g. a fully connected layer): segmentation needs "
+                           "spatial maps; probe it by classification only with --tasks cls");
+  }
 
   std::vector<size_t> rows(probe.images().size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;

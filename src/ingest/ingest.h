@@ -85,6 +85,11 @@ struct IngestSummary {
 // in one transaction: an error or a kill at any point leaves it as it was.
 IngestSummary run_ingest(const IngestOptions& options);
 
+// `net2vec-ingest --list-layers`: every layer of the model file with its id part and its
+// K x H x W for one image at the model's input size (or `input_size`), or why it is unusable.
+std::string list_layers(const std::string& model_path, const std::string& device = "auto",
+                        std::optional<int> input_size = std::nullopt);
+
 // Human-readable summary (what net2vec-ingest prints at the end).
 std::string format_summary(const IngestSummary& summary);
 
