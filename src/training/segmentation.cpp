@@ -609,6 +609,9 @@ void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
         for (int64_t pos : by_filter[k]) {
           const auto& ry = wy[pos / d.w];
           const auto& rx = wx[pos % d.w];
+          // Maps larger than the masks (4x and more): bilinear resampling reads only some
+          // positions, and an unread one contributes nothing.
+          if (ry.empty() || rx.empty()) continue;
           for (const auto& [Y, a] : ry)
             for (const auto& [X, b] : rx) buf[Y * d.mw + X] += a * b;
           y_lo = std::min(y_lo, ry.front().first);

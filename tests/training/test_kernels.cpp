@@ -5,6 +5,8 @@
 // kernel runs on the GPU (tools/gpu-check), the sparse one on the CPU as the reference.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -114,6 +116,21 @@ TEST(SegmentationKernels, DenseEqualsSparse) {
   const std::vector<ConceptEmbedding> dense =
       train_segmentation(r.acts, r.ann, options(SegmentationKernel::kDense, test_device()));
   expect_same(sparse, dense);
+}
+
+// Maps larger than the masks (VGG's conv1_1 at 224 on BRODEN's 112 masks is 2x; an exported
+// 32 x 32 layer on 8 x 8 masks is 4x): bilinear resampling then skips some map positions, which
+// the sparse kernel's single-filter splat once indexed (a crash). Both kernels must agree.
+// Whole ratios (4x, 2x): their bilinear weights are exact in float and double alike, so no
+// sum lands on either side of the 1/2 threshold by rounding.
+TEST(SegmentationKernels, DenseEqualsSparseWithMapsLargerThanMasks) {
+  for (const auto& [h, w, mh, mw] : {std::array<int, 4>{32, 32, 8, 8}, std::array<int, 4>{24, 20, 6, 5}, std::array<int, 4>{12, 10, 6, 5}}) {
+    SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(w) + " maps on " + std::to_string(mh) + "x" +
+                 std::to_string(mw) + " masks");
+    const Random r = random_probe(40, 5, h, w, mh, mw, 5, 31);
+    expect_same(train_segmentation(r.acts, r.ann, options(SegmentationKernel::kSparse, DeviceKind::kCpu)),
+                train_segmentation(r.acts, r.ann, options(SegmentationKernel::kDense, test_device())));
+  }
 }
 
 TEST(SegmentationKernels, DenseEqualsSparseWithBiasAndLogLoss) {
