@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "activations/detail/device_maps.h"
+#include "training/detail/pixel_step.h"
 #include "training/detail/tensors.h"
 #include "training/training.h"
 
@@ -72,17 +73,15 @@ struct SegData {
   // Bilinear upsampling is separable: S(z) = Ry z Rx^T with Ry [mh, h], Rx [mw, w]. As
   // matrices it runs as batched BLAS products, forward and adjoint alike.
   torch::Tensor Ry, Rx;
+  // The same resampling as taps (the fused CPU step, detail/pixel_step.h).
+  std::vector<detail::Tap> ytaps, xtaps;
   bool align_corners = false;
 };
 
-// Where output index o of an axis samples the input (bilinear upsampling, as
-// torch.nn.functional.interpolate computes it): align_corners = false (today's PyTorch):
-// max(0, (o + 0.5) * in / out - 0.5); align_corners = true (the PyTorch the authors used):
-// o * (in - 1) / (out - 1), so the first and last samples sit on the first and last inputs.
-double source_coordinate(int64_t o, int64_t in, int64_t out, bool align_corners) {
-  if (align_corners) return out > 1 ? static_cast<double>(o) * (in - 1) / (out - 1) : 0.0;
-  return std::max(0.0, (o + 0.5) * static_cast<double>(in) / out - 0.5);
-}
+// Where output index o of an axis samples the input: detail::source_coordinate
+// (align_corners = false, today's PyTorch; true, the PyTorch the authors used, so the first and
+// last samples sit on the first and last inputs).
+using detail::source_coordinate;
 
 // The interpolation matrix of one axis.
 torch::Tensor upsample_matrix(int64_t in, int64_t out, bool align_corners) {
@@ -165,6 +164,8 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   d.align_corners = options.align_corners;
   d.Ry = upsample_matrix(d.h, d.mh, d.align_corners).to(d.device);
   d.Rx = upsample_matrix(d.w, d.mw, d.align_corners).to(d.device);
+  d.ytaps = detail::resample_taps(d.h, d.mh, d.align_corners);
+  d.xtaps = detail::resample_taps(d.w, d.mw, d.align_corners);
   d.mask_cpu = std::move(mask_data);
   d.pixels_cpu = pixels;
   d.pair_image = detail::long_tensor(d.pair_image_cpu, d.device);
@@ -500,6 +501,36 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         const ChunkMaps maps = chunk_maps(d, part, idx);
         // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
         const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
+        if (!d.dense && d.device.is_cpu()) {  // CPU: the per-pixel work fused, row by row in L1 (detail/pixel_step.h)
+          const torch::Tensor z = replica_filter_sum(d, maps, W, R).contiguous();  // [R * B, h, w]
+          const torch::Tensor rows_of_w = concepts.contiguous();
+          const int64_t rows = R * B;
+          const int64_t* row_concept = rows_of_w.data_ptr<int64_t>();
+          std::vector<int64_t> row_pair(rows);
+          std::vector<float> row_alpha(rows), row_weight(rows), row_bias(opt.bias ? rows : 0), row_gb(opt.bias ? rows : 0);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t p = r % B;
+            row_pair[r] = part[p];
+            row_alpha[r] = d.alpha[row_concept[r] % C];
+            row_weight[r] = epoch_weights[begin + p];
+            if (opt.bias) row_bias[r] = b.data_ptr<float>()[row_concept[r]];
+          }
+          detail::PixelStep step;
+          step.h = d.h, step.w = d.w, step.mh = d.mh, step.mw = d.mw;
+          step.ytaps = d.ytaps.data(), step.xtaps = d.xtaps.data();
+          step.z = z.data_ptr<float>();
+          step.masks = d.mask_cpu.data(), step.mask_bytes = d.mask_bytes;
+          step.pair = row_pair.data(), step.alpha = row_alpha.data(), step.weight = row_weight.data();
+          step.bias = opt.bias ? row_bias.data() : nullptr;
+          step.log_loss = opt.log_loss;
+          torch::Tensor gz = torch::empty({rows * d.h * d.w}, torch::kFloat32);
+          float* gz_data = gz.data_ptr<float>();
+          float* gb_data = opt.bias ? row_gb.data() : nullptr;
+          at::parallel_for(0, rows, 4, [&](int64_t r0, int64_t r1) { detail::pixel_step(step, r0, r1, gz_data, gb_data); });
+          replica_filter_sum_adjoint(d, maps, gz, gW, R);
+          if (opt.bias) gb.index_add_(0, concepts, detail::float_tensor(row_gb, d.device));
+          continue;
+        }
         torch::Tensor up = pair_logits(d, maps, W, b, R, concepts);  // [R * B, mh, mw]
         torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
         if (R > 1) t = t.repeat({R, 1, 1});
