@@ -84,6 +84,9 @@ struct Config {
   // --precision-check: a real network and probe set, float32 against reduced precision.
   std::string real_model, real_layer, real_probe;
   int real_images = 0;        // 0: every row of the real probe set
+  // --forward-check: a real network over --real-probe, the activations pass against the
+  // network's own forward on the same images, decoded beforehand (issue 17).
+  std::string forward_model;
   bool progress = false;
   bool default_malloc = false;  // skip net2vec-ingest's mallopt settings (on glibc's malloc)
 };
@@ -655,6 +658,69 @@ int precision_check(const Config& c, n2v::DeviceKind device) {
   return 0;
 }
 
+// The activations pass (decode + preprocess + forward + thresholds + bits) against the
+// network's own forward throughput: the same images decoded and preprocessed beforehand, then
+// only network.forward_layers timed, in the same run and batch size.
+int forward_check(const Config& c, n2v::DeviceKind device) {
+  n2v::ProbeSet probe = n2v::ProbeSet::open(c.real_probe);
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < probe.images().size() && (c.real_images <= 0 || static_cast<int>(i) < c.real_images); ++i)
+    rows.push_back(i);
+  std::vector<std::string> layers;
+  {
+    std::stringstream ss(c.real_layer);
+    std::string l;
+    while (std::getline(ss, l, ',')) layers.push_back(l);
+  }
+  std::unique_ptr<n2v::Network> net = n2v::load_network(c.forward_model, device);
+  const n2v::Preprocessing prep = net->default_preprocessing();
+  std::printf("forward check: %s layers %s on %s, %zu images of %s, batch %d\n", c.forward_model.c_str(),
+              c.real_layer.c_str(), n2v::to_string(device), rows.size(), c.real_probe.c_str(), c.act_batch);
+
+  // 1. Decode and preprocess every image (timed on its own, one thread as a baseline).
+  auto t0 = Clock::now();
+  std::vector<std::vector<float>> batches;
+  for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(c.act_batch)) {
+    std::vector<float> pixels;
+    for (size_t i = b; i < std::min(rows.size(), b + static_cast<size_t>(c.act_batch)); ++i) {
+      n2v::RgbImage image = probe.load_image(rows[i]);
+      n2v::preprocess_image(image.pixels.data(), image.height, image.width, prep, pixels);
+    }
+    batches.push_back(std::move(pixels));
+  }
+  const double decode = seconds_since(t0);
+  // 2. The network alone, twice (the first pass warms caches and allocator), the second timed.
+  double forward = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    auto t1 = Clock::now();
+    size_t done = 0;
+    for (const std::vector<float>& pixels : batches) {
+      const int n = static_cast<int>(pixels.size() / (static_cast<size_t>(prep.channels) * prep.height * prep.width));
+      net->forward_layers(pixels, n, prep.height, prep.width, layers);
+      done += static_cast<size_t>(n);
+    }
+    forward = seconds_since(t1);
+    if (done != rows.size()) std::printf("  (%zu of %zu images forwarded)\n", done, rows.size());
+  }
+  // 3. The whole activations pass over the same rows.
+  n2v::ActivationOptions ao;
+  ao.preprocessing = prep;
+  ao.tau = kTau;
+  ao.batch_size = c.act_batch;
+  n2v::ActivationTimings at;
+  auto t2 = Clock::now();
+  n2v::extract_activations(*net, probe, rows, layers, ao, &at);
+  const double pass = seconds_since(t2);
+  const double n = static_cast<double>(rows.size());
+  std::printf("  decode + preprocess alone (1 thread):   %8.2f s  %8.1f images/s\n", decode, n / decode);
+  std::printf("  network forward alone (pre-decoded):    %8.2f s  %8.1f images/s\n", forward, n / forward);
+  std::printf("  activations pass (all of it):           %8.2f s  %8.1f images/s  = %.2fx the forward's throughput\n",
+              pass, n / pass, forward / pass);
+  std::printf("    of which forward + decode %.2f s, thresholds %.3f s, bits %.3f s\n", at.forward_seconds,
+              at.threshold_seconds, at.binarize_seconds);
+  return 0;
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -850,6 +916,10 @@ int run(const Config& c) {
   if (!c.real_model.empty()) {
     n2v::configure_threads(c.threads);
     return precision_check(c, n2v::resolve_device(c.device));
+  }
+  if (!c.forward_model.empty()) {
+    n2v::configure_threads(c.threads);
+    return forward_check(c, n2v::resolve_device(c.device));
   }
   std::set<std::string> stages;
   for (const std::string& s : split_list(c.stages)) {
@@ -1084,6 +1154,9 @@ int main(int argc, char** argv) {
   app.add_option("--precision-check", c.real_model,
                  "instead of the synthetic stages: this real network file over --real-probe, float32 vs "
                  "float16 and bfloat16 (changed thresholded bits)");
+  app.add_option("--forward-check", c.forward_model,
+                 "instead of the synthetic stages: this real network file over --real-probe, the activations "
+                 "pass against the network's own forward on pre-decoded images (--real-layer: comma-separated)");
   app.add_option("--real-layer", c.real_layer, "layer of --precision-check's network");
   app.add_option("--real-probe", c.real_probe, "BRODEN-format probe folder for --precision-check");
   app.add_option("--real-images", c.real_images, "first N rows of --real-probe (0: all)")->capture_default_str();

@@ -36,7 +36,7 @@ struct ActivationOptions {
   int batch_size = 32;
   int decode_threads = 0;     // JPEG decoding threads per batch (0: the machine's cores)
   bool skip_bad = false;      // drop rows whose image fails to load (else throw)
-  std::string cache_dir;      // where the temporary activation cache goes ("" = TMPDIR)
+  std::string cache_dir;      // unused since the maps are thresholded from the selector's located candidates (no float cache); kept for callers
   Placement placement = Placement::kAuto;
   // The forward's arithmetic. Reduced precision changes some thresholded bits; the count
   // against float32 is measured by net2vec-bench --precision-check and docs/GPU.md.
@@ -95,24 +95,39 @@ std::vector<ProbeActivations> extract_activations(Network& network, ProbeSet& pr
 // T_k is the (m+1)-th largest value of filter k, m = floor(tau * positions), so that exactly
 // m values exceed it when there are no ties at T_k (rank error 0; with ties, fewer exceed).
 // Keeps at most ~2(m+1) candidates per filter: memory O(K * tau * N * H * W), not O(N).
+// Each candidate keeps where it came from, so the positions above T_k are known without a
+// second pass over the values: every value > T_k is among the candidates (there are at most
+// m of them, and the candidates always hold the top m + 1), and a dropped value is <= T_k.
 class ThresholdSelector {
  public:
   // `max_positions`: an upper bound on the positions per filter that will be fed (N * H * W
   // before any image is dropped); the exact count is given to thresholds().
   ThresholdSelector(int filters, int64_t max_positions, double tau);
-  // `values`: `count` activations of filter f.
-  void add(int filter, const float* values, int64_t count);
+  // `values`: `count` activations of filter f; values[i] is at location first_location + i
+  // (any numbering the caller likes, e.g. image * H * W + position).
+  void add(int filter, const float* values, int64_t count, uint64_t first_location = 0);
   // `positions`: the number of values actually fed per filter (<= max_positions).
   std::vector<float> thresholds(int64_t positions);
+  // After thresholds(): calls on(filter, location) for every value > thresholds[filter].
+  template <class F>
+  void for_each_above(const std::vector<float>& thresholds, F&& on) const {
+    for (int f = 0; f < filters_; ++f)
+      for (const Candidate& c : candidates_[f])
+        if (c.value > thresholds[f]) on(f, c.location);
+  }
   // m for a given number of positions.
   static int64_t top_count(int64_t positions, double tau);
 
  private:
+  struct Candidate {
+    float value;
+    uint64_t location;
+  };
   void compact(int filter);
   int filters_;
   double tau_;
   int64_t keep_;  // m + 1 for max_positions: candidates always hold the top keep_ values
-  std::vector<std::vector<float>> candidates_;
+  std::vector<std::vector<Candidate>> candidates_;
   std::vector<float> floor_;  // a value <= floor_[f] can no longer be among the top keep_
 };
 
