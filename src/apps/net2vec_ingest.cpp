@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-bad", o.skip_bad,
                "Skip rows with a missing or corrupt image or mask, or malformed values, and report "
                "how many; by default the first one stops the run");
-  app.add_option("--cache-dir", o.cache_dir, "Where the temporary activation cache goes (default TMPDIR)");
+  app.add_option("--cache-dir", o.cache_dir,
+                 "Accepted and ignored: activations are no longer cached on disk between the passes (the "
+                 "top-quantile candidates are kept in memory with their positions)");
   app.add_option("--activation-batch", o.activation_batch, "Images per network forward pass")
       ->capture_default_str();
   app.add_option("--input-size", o.input_size, "Network input size (square); default: the model's");

@@ -25,7 +25,7 @@ struct IngestOptions {
   uint64_t seed = 1;
   int max_images = 0;           // 0 = all rows of index.csv
   bool skip_bad = false;
-  std::string cache_dir;        // activation cache location ("" = TMPDIR)
+  std::string cache_dir;        // ignored: no activation cache on disk any more (kept for callers)
   int activation_batch = 32;
   // GPU path knobs (docs/GPU.md): where the maps are thresholded (auto | host | device), the
   // forward's arithmetic (float32 | float16 | bfloat16) and the segmentation kernel
