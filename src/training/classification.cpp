@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "training/detail/cpu_kernels.h"
 #include "training/detail/tensors.h"
 #include "training/training.h"
 
@@ -145,6 +146,15 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
     concept_steps = torch::tensor(d.authors_steps, torch::kLong).to(d.device);
   }
   const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / (half * d.k));  // <= 16 MB
+  // On the CPU the gradient is written out: positives as C x half dot products and row
+  // updates that read each gathered row twice from cache (autograd materialised three
+  // C x half x K tensors a step: ~60 MB at K = 768), negatives as two matrix products.
+  const bool explicit_grad = d.device.is_cpu() && !opt.autograd;
+  if (explicit_grad) {
+    W = W.detach();
+    b = b.detach();
+  }
+  torch::Tensor gW = torch::zeros_like(W), gb = torch::zeros_like(b);
   Progress progress(stage, steps * opt.sgd.epochs, "steps");
   for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
     for (int64_t s = 0; s < steps; ++s) {
@@ -153,6 +163,36 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
       torch::Tensor pick = d.pos_offset.unsqueeze(1) +
                            (u * d.pos_count.unsqueeze(1).to(torch::kFloat32)).to(torch::kLong)
                                .clamp_max(d.pos_count.unsqueeze(1) - 1);
+      if (explicit_grad) {
+        // Positives: L_p = 0.5 sum_c mean_j softplus(-l_cj), l_cj = x_row . w_c + b_c;
+        // dL/dl_cj = -0.5 sigmoid(-l_cj) / half.
+        const torch::Tensor rows = d.pos_list.index_select(0, pick.reshape({-1})).contiguous();
+        const int64_t* row = rows.data_ptr<int64_t>();
+        const float* x = d.x.data_ptr<float>();
+        const float* w = W.data_ptr<float>();
+        const float* bias = b.data_ptr<float>();
+        float* gw = gW.data_ptr<float>();
+        float* gbias = gb.data_ptr<float>();
+        at::parallel_for(0, C, 8, [&](int64_t c0, int64_t c1) {
+          detail::positive_step(x, d.k, row, half, w, bias, c0, c1, gw, gbias);
+        });
+        // Negatives: L_n = 0.5 sum_c sum_i softplus(l_ic) neg_ic / max(1, sum_i neg_ic);
+        // dL/dl_ic = 0.5 sigmoid(l_ic) neg_ic / max(1, sum_i neg_ic).
+        torch::Tensor cand = d.train_rows.index_select(
+            0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
+        torch::Tensor neg = 1 - d.y.index_select(0, cand);  // [4h, C]
+        torch::Tensor xc = d.x.index_select(0, cand);       // [4h, K]
+        torch::Tensor dl = torch::sigmoid(torch::addmm(b, xc, W.t())).mul_(neg).div_(neg.sum(0).clamp_min(1)).mul_(0.5);
+        gW.addmm_(dl.t(), xc);
+        gb.add_(dl.sum(0));
+        const torch::Tensor active = opt.authors_budget ? (concept_steps > s).to(torch::kFloat32) : all;
+        detail::sgd_rows_step(W, vW, gW, active, opt.sgd.lr, opt.sgd.momentum, keep);
+        detail::sgd_rows_step(b, vb, gb, active, opt.sgd.lr, opt.sgd.momentum);
+        gW.zero_();
+        gb.zero_();
+        progress.advance();
+        continue;
+      }
       // The gathered positives are C x half x K floats (39 MB for BRODEN's 1,189 concepts at
       // K = 256): taken a block of concepts at a time so each piece stays small (glibc maps
       // anything over 32 MiB afresh, page faults included); gradients add up across blocks.

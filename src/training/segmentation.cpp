@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "activations/detail/device_maps.h"
-#include "training/detail/pixel_step.h"
+#include "training/detail/cpu_kernels.h"
 #include "training/detail/tensors.h"
 #include "training/training.h"
 
@@ -73,7 +73,7 @@ struct SegData {
   // Bilinear upsampling is separable: S(z) = Ry z Rx^T with Ry [mh, h], Rx [mw, w]. As
   // matrices it runs as batched BLAS products, forward and adjoint alike.
   torch::Tensor Ry, Rx;
-  // The same resampling as taps (the fused CPU step, detail/pixel_step.h).
+  // The same resampling as taps (the fused CPU step, detail/cpu_kernels.h).
   std::vector<detail::Tap> ytaps, xtaps;
   bool align_corners = false;
 };
@@ -501,7 +501,7 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         const ChunkMaps maps = chunk_maps(d, part, idx);
         // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
         const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
-        if (!d.dense && d.device.is_cpu()) {  // CPU: the per-pixel work fused, row by row in L1 (detail/pixel_step.h)
+        if (!d.dense && d.device.is_cpu()) {  // CPU: the per-pixel work fused, row by row in L1 (detail/cpu_kernels.h)
           const torch::Tensor z = replica_filter_sum(d, maps, W, R).contiguous();  // [R * B, h, w]
           const torch::Tensor rows_of_w = concepts.contiguous();
           const int64_t rows = R * B;

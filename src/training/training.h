@@ -71,6 +71,9 @@ struct ClassificationOptions {
   int min_train_images = 1;
   uint64_t seed = 1;
   DeviceKind device = DeviceKind::kCpu;
+  // The gradient of each step through autograd, as on a GPU, rather than the CPU's explicit
+  // loops (same draws, same formulas; tests compare the two within float tolerance).
+  bool autograd = false;
 };
 
 struct ImageIou {

@@ -1,6 +1,8 @@
 // Classification training on pooled activations built in the test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "training/training.h"
@@ -157,6 +159,65 @@ TEST(Classification, SameSeedSameWeights) {
   o.seed = 99;
   auto c = train_classification(d.acts, d.ann, o);
   EXPECT_NE(a[0].weights, c[0].weights);
+}
+
+// The CPU's explicit gradients (positives as dot products, negatives as two products) and
+// autograd (the GPU's path) draw the same batches and must learn the same weights, scores,
+// best filters and F sweep, within float rounding: a wider random layer (K = 40, 5 concepts),
+// both budgets, subsets on.
+TEST(Classification, ExplicitGradientsEqualAutograd) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  ProbeActivations acts;
+  ProbeAnnotations ann;
+  const int n = 300, k = 40;
+  acts.n = n;
+  acts.k = k;
+  acts.h = acts.w = 1;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> f(k);
+    for (float& v : f) v = std::max(0.0f, gauss(rng) + 0.5f);
+    std::vector<int> present;
+    for (int c = 0; c < 5; ++c)
+      if (f[c] + 0.3f * gauss(rng) > 0.9f) present.push_back(10 + c);
+    acts.pooled.insert(acts.pooled.end(), f.begin(), f.end());
+    acts.rows.push_back(i);
+    ann.rows.push_back(i);
+    ann.splits.push_back(i % 4 == 3 ? Split::kVal : Split::kTrain);
+    ann.present.push_back(present);
+  }
+  acts.kept.assign(n, true);
+  acts.thresholds.assign(k, 0);
+  acts.bits.assign(acts.bytes_per_image() * n, 0);
+  for (bool authors : {false, true}) {
+    SCOPED_TRACE(authors ? "authors' budget" : "our budget");
+    ClassificationOptions o;
+    o.sgd.epochs = 4;
+    o.sgd.batch_size = 16;
+    o.authors_budget = authors;
+    if (authors) o.sgd.lr = 0.05;
+    o.subsets = {1, 3, 10};
+    const auto fast = train_classification(acts, ann, o);
+    o.autograd = true;
+    const auto reference = train_classification(acts, ann, o);
+    ASSERT_EQ(fast.size(), reference.size());
+    ASSERT_GE(fast.size(), 4u);
+    double scale = 0;
+    for (const auto& e : reference)
+      for (float w : e.weights) scale = std::max(scale, static_cast<double>(std::fabs(w)));
+    ASSERT_GT(scale, 1e-3) << "the weights did not move";
+    for (size_t c = 0; c < fast.size(); ++c) {
+      SCOPED_TRACE("concept " + std::to_string(reference[c].label));
+      EXPECT_EQ(fast[c].label, reference[c].label);
+      for (int j = 0; j < k; ++j) EXPECT_NEAR(fast[c].weights[j], reference[c].weights[j], 1e-4 * scale) << "w_" << j;
+      EXPECT_NEAR(fast[c].bias, reference[c].bias, 1e-4 * std::max(1.0, scale));
+      EXPECT_NEAR(fast[c].score_val, reference[c].score_val, 0.02);
+      EXPECT_EQ(fast[c].best_filter, reference[c].best_filter);
+      ASSERT_EQ(fast[c].subsets.size(), reference[c].subsets.size());
+      for (size_t i = 0; i < fast[c].subsets.size(); ++i)
+        EXPECT_NEAR(fast[c].subsets[i].second, reference[c].subsets[i].second, 0.02);
+    }
+  }
 }
 
 }  // namespace

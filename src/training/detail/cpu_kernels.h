@@ -1,5 +1,8 @@
 #pragma once
-// The per-pixel part of a segmentation SGD step on the CPU (the sparse kernel's), fused: for
+// Vectorised CPU kernels of training (cpu_kernels.cpp: `#pragma omp simd` loops, one clone per
+// instruction set picked at load time). Torch-free: plain arrays.
+//
+// pixel_step -- the per-pixel part of a segmentation SGD step on the CPU (the sparse kernel's), fused: for
 // each (replica, pair) row, upsample z = sum_k w_k I(A_k > T_k) to the mask (bilinear, two
 // taps per axis), add the bias, take the sigmoid, form dL/dlogit against the packed target
 // mask (eq. 4, linear or log form) times the row's loss weight, and apply the upsampling's
@@ -43,5 +46,12 @@ struct PixelStep {
 // Rows [begin, end): gz[row] (h x w) = the adjoint of the upsampling applied to dL/dlogit;
 // gb[row] (when gb is not null) = the sum of dL/dlogit over the row's pixels.
 void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float* gb);
+
+// Classification positives of concepts [begin, end) (classification.cpp): for each concept c
+// and each of its `half` drawn rows r of x [n, k], l = x_r . w_c + b_c and
+// g = -0.5 sigmoid(-l) / half (the gradient of 0.5 mean_j softplus(-l_cj)), added to gw[c]
+// (g x_r) and gb[c].
+void positive_step(const float* x, int64_t k, const int64_t* rows, int64_t half, const float* w, const float* b,
+                   int64_t begin, int64_t end, float* gw, float* gb);
 
 }  // namespace n2v::detail

@@ -1,10 +1,10 @@
 // The fused per-pixel SGD step of the sparse (CPU) segmentation kernel; see
-// detail/pixel_step.h. The inner loops are written to vectorise: `#pragma omp simd`
-// (-fopenmp-simd, no OpenMP runtime) and one clone of pixel_step per instruction set
+// detail/cpu_kernels.h. The inner loops are written to vectorise: `#pragma omp simd`
+// (-fopenmp-simd, no OpenMP runtime) and one clone of each kernel per instruction set
 // (target_clones: the loader picks AVX-512, AVX2 or the x86-64 baseline), so one binary runs
 // everywhere and uses the wide instructions where the CPU has them.
 
-#include "training/detail/pixel_step.h"
+#include "training/detail/cpu_kernels.h"
 
 #include <algorithm>
 #include <bit>
@@ -139,6 +139,28 @@ void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float
       for (int64_t x = 0; x < w; ++x) g1[x] += ty.f * gt[x];
     }
     if (gb) gb[row] = static_cast<float>(gsum);
+  }
+}
+
+__attribute__((target_clones("default", "avx2", "avx512f")))
+void positive_step(const float* x, int64_t k, const int64_t* rows, int64_t half, const float* w, const float* b,
+                   int64_t begin, int64_t end, float* gw, float* gb) {
+  for (int64_t c = begin; c < end; ++c) {
+    const float* __restrict wc = w + c * k;
+    float* __restrict gc = gw + c * k;
+    float gsum = 0;
+    for (int64_t j = 0; j < half; ++j) {
+      const float* __restrict xr = x + rows[c * half + j] * k;
+      float logit = 0;
+#pragma omp simd reduction(+ : logit)
+      for (int64_t i = 0; i < k; ++i) logit += xr[i] * wc[i];
+      logit += b[c];
+      const float g = -0.5f / (1.0f + std::exp(logit)) / static_cast<float>(half);
+#pragma omp simd
+      for (int64_t i = 0; i < k; ++i) gc[i] += g * xr[i];
+      gsum += g;
+    }
+    gb[c] += gsum;
   }
 }
 
