@@ -9,16 +9,19 @@
 
 #include <CLI/CLI.hpp>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "query/gemm.h"
 #include "query/query.h"
 #include "synthetic_space.h"
 
@@ -65,6 +68,41 @@ long rss_mb() {
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
   return -1;
+}
+
+// Where the CPUs' time went, for figures on a shared machine: this process's user + system
+// CPU seconds (getrusage) and the machine's busy and I/O-wait seconds summed over its CPUs
+// (/proc/stat; busy = user, nice, system, irq, softirq, steal).
+struct CpuMark {
+  Clock::time_point when{};
+  double self = 0, busy = 0, iowait = 0;
+  bool set = false;
+};
+CpuMark cpu_mark() {
+  CpuMark m;
+  m.when = Clock::now();
+  m.set = true;
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  m.self = u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) {
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    m.busy = (user + nice + system + irq + softirq + steal) / tick;
+    m.iowait = iowait / tick;
+  }
+  return m;
+}
+// "wall W s, this process's CPU S s, other processes' CPU O s, I/O wait I s" between two marks.
+std::string cpu_between(const CpuMark& a, const CpuMark& b) {
+  char text[160];
+  const double self = b.self - a.self;
+  std::snprintf(text, sizeof text, "wall %.1f s, its CPU %.1f s, other processes' CPU %.1f s, I/O wait %.1f s",
+                std::chrono::duration<double>(b.when - a.when).count(), self, std::max(0.0, b.busy - a.busy - self),
+                b.iowait - a.iowait);
+  return text;
 }
 
 // One space's ingest, its probe set recognised as the same one in every shard (content hash).
@@ -210,7 +248,10 @@ int main(int argc, char** argv) {
     options.per_concept = 5;
     options.memory_bytes = static_cast<size_t>(compare_mb) << 20;
     int shown = -1;
+    CpuMark first_gram, grams_done;  // the first and the last Gram's progress call
     options.progress = [&](int64_t done, int64_t total) {
+      if (!first_gram.set) first_gram = cpu_mark();
+      if (done == n) grams_done = cpu_mark();
       const int tenth = static_cast<int>(done * 10 / total);
       if (tenth == shown) return;
       shown = tenth;
@@ -219,10 +260,12 @@ int main(int argc, char** argv) {
     const long peak_before = peak_rss_mb(), rss_before = rss_mb();
     const bool step_peak = reset_step_peak();
     auto t6 = Clock::now();
+    const CpuMark start = cpu_mark();
     // The engine of step 4: its space cache is already at its budget, so what the process
     // grows by is compare's own memory and its result.
     const n2v::SpaceComparison all_cmp = budget.compare(all, {}, options);
     const double all_s = seconds_since(t6);
+    const CpuMark end = cpu_mark();
     const n2v::CompareStats& st = all_cmp.stats;
     const double C = static_cast<double>(all_cmp.shared());
     // GEMM work: per block pair and row, bi x bj x C multiply-adds (diagonal blocks: half).
@@ -236,9 +279,16 @@ int main(int argc, char** argv) {
                 n, all_cmp.shared(), compare_mb, all_s, st.gram_seconds, gram_flop / st.gram_seconds / 1e9,
                 st.pairs_seconds, gemm_flop / st.pairs_seconds / 1e9, all_cmp.pairs.size(), largest_kept);
     std::printf("    Grams: %zu MiB in %s; block %d spaces, %d blocks, %d block pairs, %d threads; %lld row pairs "
-                "recomputed directly; estimated working memory %zu MiB\n",
+                "recomputed directly; estimated working memory %zu MiB; products: %s kernel (NET2VEC_SIMD=%s)\n",
                 st.store_bytes >> 20, st.temp_file ? "an unlinked temporary file" : "memory", st.block, st.blocks,
-                st.block_pairs, st.threads, static_cast<long long>(st.rows_recomputed), st.working_bytes >> 20);
+                st.block_pairs, st.threads, static_cast<long long>(st.rows_recomputed), st.working_bytes >> 20,
+                n2v::gemm_path_name(n2v::gemm_path()), std::getenv("NET2VEC_SIMD") ? std::getenv("NET2VEC_SIMD") : "");
+    if (first_gram.set && grams_done.set) {
+      std::printf("    CPU, names (to the first Gram): %s\n", cpu_between(start, first_gram).c_str());
+      std::printf("    CPU, Grams (from the first): %s\n", cpu_between(first_gram, grams_done).c_str());
+      std::printf("    CPU, pairs (and the result): %s\n", cpu_between(grams_done, end).c_str());
+    }
+    std::printf("    CPU, whole compare: %s\n", cpu_between(start, end).c_str());
     std::printf("    RSS before %ld MiB, after %ld MiB (result included); peak RSS (ru_maxrss) before %ld MiB, "
                 "after %ld MiB; peak during compare (VmHWM reset) %ld MiB\n",
                 rss_before, rss_mb(), peak_before, peak_rss_mb(), step_peak ? step_peak_mb() : -1L);

@@ -12,24 +12,34 @@
 // It streams, so that m = 1,000 spaces of C = 1,200 concepts (5.8 GB of Grams, 600 M values
 // of D_ijc) run within a memory budget:
 //   0. names: each space is read once for its names (in parallel), the shared ones kept;
-//   1. Grams: one space per thread at a time (read, Gram in float with the inner_products
-//      kernel, upper triangle mirrored, dropped), written into a store laid out row-interleaved,
+//   1. Grams: one space per thread at a time (read, Gram in float, upper triangle mirrored,
+//      dropped), written into a store laid out row-interleaved,
 //      [c][s][b]: row c of every space together, so row c of a block of B spaces is one
 //      contiguous B x C panel. Per space only r_s, the row norms n_sc = ||G_s[c]||^2, g_s,
 //      ||G_s||_F^2 and its HSIC term stay. The store is memory when it fits the budget, else an
 //      unlinked temporary file read back with pread into fixed buffers (not mapped, so the
 //      process's resident memory stays within the budget; the page cache holds what it can);
 //   2. pairs: blocks of B spaces, B from the budget; for each block pair I <= J (a task of
-//      the thread pool) and each row c, P = X_Ic X_Jc^T (float GEMM, Eigen, inner dimension
-//      C) gives <G_i[c], G_j[c]> for all of its pairs, and D_ijc = n_ic + n_jc - 2 P_ij
+//      the thread pool) and each row c, P = X_Ic X_Jc^T (float GEMM, inner dimension C)
+//      gives <G_i[c], G_j[c]> for all of its pairs, and D_ijc = n_ic + n_jc - 2 P_ij
 //      (double, clamped at 0). Where that difference cancels (D_ijc < (n_ic + n_jc) / 16:
 //      rows nearly equal, relative float error of P would show) the row pair is recomputed
 //      directly (squared_distance_and_dot: float lanes, double sum), so identical spaces give
 //      exactly 0. Per pair D_ij, <G_i, G_j> and the per-category sums add up in double in row
 //      order; D_ijc is kept whole (per_concept = -1) or as the N largest (a small heap).
-// Accuracy: float Grams as before; D_ijc to ~1e-5 relative where P is used (float GEMM),
-// <G_i, G_j> per row in float as before. Results do not depend on the number of threads;
-// the block size can change the last digits (GEMM summation order).
+// The products (query/gemm.h, chosen once per comparison by the CPU and NET2VEC_SIMD):
+//   - AVX-512 or AVX2+FMA (bit-identical to each other): both passes through gemm_abt's
+//     packed micro-kernels, the Gram as its upper triangle; row statistics in double lanes;
+//   - portable (NET2VEC_SIMD=portable, or a CPU without AVX2+FMA): as before this kernel
+//     existed, bit for bit: the Gram with the inner_products kernel (itself AVX2 or SSE2),
+//     the pairs with Eigen's GEMM (SSE2 in a baseline x86-64 build).
+// The wide kernels' packing buffers (about 1.1 MiB per thread, kept by the thread) are not
+// counted in the memory budget.
+// Accuracy: float Grams; D_ijc to ~1e-5 relative where P is used (float GEMM),
+// <G_i, G_j> per row in float. The two kinds of path differ in the last float digits (their
+// summation orders differ). Results do not depend on the number of threads; the block size
+// can change the last digits on the portable path (Eigen's GEMM summation order), not on the
+// wide ones (each entry is one FMA chain in k-blocks of 256 whatever the shapes).
 
 #include <Eigen/Dense>
 #include <unistd.h>
@@ -52,29 +62,31 @@
 #include "common/error.h"
 #include "common/temp_file.h"
 #include "query/engine_impl.h"
+#include "query/gemm.h"
 
 namespace n2v {
 namespace {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Runs fn(0..n-1) on up to `workers` threads (std::thread rather than OpenMP: libgomp's
-// spinning workers would compete with OpenBLAS threads in FAISS searches later). The first
+// Runs fn(i, worker) for i = 0..n-1 on up to `workers` threads, worker = 0 .. workers-1 the
+// thread running it (for per-thread buffers); std::thread rather than OpenMP: libgomp's
+// spinning workers would compete with OpenBLAS threads in FAISS searches later. The first
 // error (by time) is rethrown once all have stopped.
 template <class Fn>
 void parallel_for(int n, int workers, Fn fn) {
   workers = std::max(1, std::min(n, workers));
   if (workers <= 1) {
-    for (int i = 0; i < n; ++i) fn(i);
+    for (int i = 0; i < n; ++i) fn(i, 0);
     return;
   }
   std::atomic<int> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
-  auto work = [&] {
+  auto work = [&](int worker) {
     for (int i; (i = next.fetch_add(1)) < n;) {
       try {
-        fn(i);
+        fn(i, worker);
       } catch (...) {
         std::lock_guard lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -82,41 +94,78 @@ void parallel_for(int n, int workers, Fn fn) {
     }
   };
   std::vector<std::thread> threads;
-  for (int t = 1; t < workers; ++t) threads.emplace_back(work);
-  work();
+  for (int t = 1; t < workers; ++t) threads.emplace_back(work, t);
+  work(0);
   for (std::thread& t : threads) t.join();
   if (error) std::rethrow_exception(error);
 }
 
+// A space's Gram statistics; the Gram itself goes to a buffer of the caller's.
 struct SpaceGram {
-  std::vector<float> g;  // C x C, row-major
   Eigen::VectorXd row_mean;
+  std::vector<double> row_norm2;  // ||G[c]||^2 per row, in double
   double grand_mean = 0, frob2 = 0, hsic = 0;  // ||G||_F^2, <HGH, HGH>_F
 };
 
-SpaceGram gram(const detail::SpaceData& s, const std::vector<int>& rows) {
+// The lower triangle of a C x C matrix from its upper one, in 32 x 32 tiles (the column reads
+// of a whole-row loop would miss the cache at every step).
+void mirror_upper(float* g, int C) {
+  constexpr int kTile = 32;
+  for (int i0 = 0; i0 < C; i0 += kTile)
+    for (int j0 = 0; j0 <= i0; j0 += kTile)
+      for (int i = i0; i < std::min(i0 + kTile, C); ++i)
+        for (int j = j0; j < std::min(j0 + kTile, i); ++j)
+          g[static_cast<size_t>(i) * C + j] = g[static_cast<size_t>(j) * C + i];
+}
+
+// The Gram of the space's unit rows `rows` (C x C, row-major) into g; u: scratch, resized to
+// the C x d unit rows (kept by the caller between spaces, as g is).
+SpaceGram gram(const detail::SpaceData& s, const std::vector<int>& rows, GemmPath path, std::vector<float>& u, float* g) {
   const int C = static_cast<int>(rows.size()), d = s.d;
-  std::vector<float> u(static_cast<size_t>(C) * d);
+  u.resize(static_cast<size_t>(C) * d);
   for (int c = 0; c < C; ++c)
     std::copy_n(s.unit.begin() + static_cast<std::ptrdiff_t>(rows[c]) * d, d, u.begin() + static_cast<std::ptrdiff_t>(c) * d);
   SpaceGram out;
-  out.g.assign(static_cast<size_t>(C) * C, 0.0f);
-  std::vector<float> block(static_cast<size_t>(4) * C);
-  for (int i = 0; i < C; i += 4) {
-    const int b = std::min(4, C - i), n = C - i;
-    // <u_{i+r}, u_{i+j}> for r >= 0: the upper triangle from row i on.
-    inner_products(u.data() + static_cast<size_t>(i) * d, n, d, u.data() + static_cast<size_t>(i) * d, b, block.data());
-    for (int j = 0; j < b; ++j)
-      for (int r = j; r < n; ++r) {
-        const float v = block[static_cast<size_t>(j) * n + r];
-        out.g[static_cast<size_t>(i + j) * C + (i + r)] = v;
-        out.g[static_cast<size_t>(i + r) * C + (i + j)] = v;
-      }
+  out.row_norm2.resize(C);
+  if (path != GemmPath::kPortable) {
+    // The upper triangle as one product (query/gemm.h), mirrored; the row statistics in one
+    // pass (double lanes).
+    gemm_abt(path, u.data(), d, u.data(), d, C, C, d, g, C, /*upper=*/true);
+    mirror_upper(g, C);
+    std::vector<double> sum(C);
+    row_sums_avx2(g, C, C, sum.data(), out.row_norm2.data());
+    out.row_mean.resize(C);
+    for (int c = 0; c < C; ++c) {
+      out.row_mean[c] = sum[c] / C;
+      out.grand_mean += out.row_mean[c];
+      out.frob2 += out.row_norm2[c];
+    }
+    out.grand_mean /= C;
+  } else {
+    std::fill_n(g, static_cast<size_t>(C) * C, 0.0f);
+    std::vector<float> block(static_cast<size_t>(4) * C);
+    for (int i = 0; i < C; i += 4) {
+      const int b = std::min(4, C - i), n = C - i;
+      // <u_{i+r}, u_{i+j}> for r >= 0: the upper triangle from row i on.
+      inner_products(u.data() + static_cast<size_t>(i) * d, n, d, u.data() + static_cast<size_t>(i) * d, b, block.data());
+      for (int j = 0; j < b; ++j)
+        for (int r = j; r < n; ++r) {
+          const float v = block[static_cast<size_t>(j) * n + r];
+          g[static_cast<size_t>(i + j) * C + (i + r)] = v;
+          g[static_cast<size_t>(i + r) * C + (i + j)] = v;
+        }
+    }
+    const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> G(g, C, C);
+    out.row_mean = G.cast<double>().rowwise().mean();
+    out.grand_mean = out.row_mean.mean();
+    out.frob2 = G.cast<double>().squaredNorm();
+    for (int c = 0; c < C; ++c) {
+      const float* r = g + static_cast<size_t>(c) * C;
+      double n2 = 0;
+      for (int b = 0; b < C; ++b) n2 += static_cast<double>(r[b]) * r[b];
+      out.row_norm2[c] = n2;
+    }
   }
-  const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> G(out.g.data(), C, C);
-  out.row_mean = G.cast<double>().rowwise().mean();
-  out.grand_mean = out.row_mean.mean();
-  out.frob2 = G.cast<double>().squaredNorm();
   out.hsic = std::max(0.0, out.frob2 - 2.0 * C * out.row_mean.squaredNorm() +
                                static_cast<double>(C) * C * out.grand_mean * out.grand_mean);
   return out;
@@ -247,6 +296,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   const int m = static_cast<int>(spaces.size());
   const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int workers = options.threads > 0 ? options.threads : hardware;
+  const GemmPath path = gemm_path();  // the products' kernel (query/gemm.h): one per comparison
 
   // 0. The names to compare: every name of the first space that all others have, or the subset
   // given (each must be in every space). The first space fixes the candidates; every other is
@@ -268,7 +318,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   std::vector<int> dims(m, 0);
   {
     std::vector<std::exception_ptr> failed(m);
-    parallel_for(m, workers, [&](int s) {
+    parallel_for(m, workers, [&](int s, int) {
       try {
         const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
         dims[s] = data->d;
@@ -364,7 +414,9 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   const size_t store_bytes = gram_bytes * m;
   const size_t fixed = static_cast<size_t>(m) * C * 2 * sizeof(double);
   const size_t pass1_thread = gram_bytes + row_bytes * static_cast<size_t>(*std::max_element(dims.begin(), dims.end()));
-  const size_t pair_bytes = (2 + K) * sizeof(double) + keep * (sizeof(double) + sizeof(int));
+  // Per local pair: D_ij, <G_i, G_j>, the K category sums; with N largest kept, the heap (N
+  // values and indexes) and its weakest value.
+  const size_t pair_bytes = (2 + K) * sizeof(double) + keep * (sizeof(double) + sizeof(int)) + (keep > 0 ? sizeof(double) : 0);
   const auto task_bytes = [&](size_t b, bool file) {
     return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (sizeof(float) + pair_bytes);
   };
@@ -416,9 +468,11 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   std::atomic<int64_t> done{0};
   std::mutex progress_mutex;
   const auto advance = [&](int64_t units) {
-    const int64_t now = done.fetch_add(units) + units;
     if (!options.progress) return;
+    // Counted under the lock, so that the calls see `done` increase (counted outside it, a
+    // thread could report a larger count before another reported a smaller one).
     std::lock_guard lock(progress_mutex);
+    const int64_t now = done.fetch_add(units) + units;
     options.progress(now, total_work);
   };
 
@@ -426,26 +480,26 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   const auto t1 = Clock::now();
   GramStore store(m, C, in_file, options.temp_dir);
   std::vector<GramSummary> summary(m);
-  parallel_for(m, threads1, [&](int s) {
+  // Per worker: its space's unit rows and its Gram, reused from space to space (fresh
+  // multi-megabyte buffers would each be mapped and faulted in again).
+  std::vector<std::vector<float>> unit_rows(threads1);
+  std::vector<std::unique_ptr<float[]>> grams(threads1);
+  parallel_for(m, threads1, [&](int s, int worker) {
     std::vector<int> rows;
     {
       const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
       rows.reserve(C);
       for (const std::string& name : out.concepts) rows.push_back(data->row_of.at(name));
-      SpaceGram g = gram(*data, rows);
+      if (!grams[worker]) grams[worker].reset(new float[static_cast<size_t>(C) * C]);
+      float* const g_buffer = grams[worker].get();
+      SpaceGram g = gram(*data, rows, path, unit_rows[worker], g_buffer);
       GramSummary& sum = summary[s];
       sum.row_mean = std::move(g.row_mean);
       sum.grand_mean = g.grand_mean;
       sum.frob2 = g.frob2;
       sum.hsic = g.hsic;
-      sum.row_norm2.resize(C);
-      for (int c = 0; c < C; ++c) {
-        const float* r = g.g.data() + static_cast<size_t>(c) * C;
-        double n2 = 0;
-        for (int b = 0; b < C; ++b) n2 += static_cast<double>(r[b]) * r[b];
-        sum.row_norm2[c] = n2;
-      }
-      store.put(s, g.g.data());
+      sum.row_norm2 = std::move(g.row_norm2);
+      store.put(s, g_buffer);
     }
     advance(1);
   });
@@ -467,7 +521,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   const double tiny = 1e-12;  // CKA is undefined when a centred Gram is zero (all concepts alike)
   std::atomic<int64_t> recomputed{0};
   const auto t2 = Clock::now();
-  parallel_for(static_cast<int>(tasks.size()), threads2, [&](int t) {
+  parallel_for(static_cast<int>(tasks.size()), threads2, [&](int t, int) {
     const auto [I, J] = tasks[t];
     const bool diagonal = I == J;
     const int i0 = I * B, bi = std::min(B, m - i0), j0 = J * B, bj = std::min(B, m - j0);
@@ -478,33 +532,49 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
     std::vector<double> distance(np, 0.0), inner(np, 0.0), category_sum(np * K, 0.0);
     std::vector<double> top_value(np * keep, -std::numeric_limits<double>::infinity());
     std::vector<int> top_index(np * keep, std::numeric_limits<int>::max());
+    // The weakest value in each pair's heap (top_value[q * keep]), contiguous: most D_ijc are
+    // turned away by this one comparison, without touching the heaps' lines.
+    std::vector<double> weakest(keep > 0 ? np : 0, -std::numeric_limits<double>::infinity());
+    std::vector<double> norm_j(bj);
     int64_t direct = 0;
     for (int c = 0; c < C; ++c) {
       const float* xi = store.panel(c, i0, bi, panel_i.data());
       const float* xj = diagonal ? xi : store.panel(c, j0, bj, panel_j.data());
       const Eigen::Map<const RowMatrix> Xi(xi, bi, C), Xj(xj, bj, C);
-      if (diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
+      if (path != GemmPath::kPortable) gemm_abt(path, xi, C, xj, C, bi, bj, C, P.data(), bj, /*upper=*/diagonal);
+      else if (diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
       else P.noalias() = Xi * Xj.transpose();
       double* category_row = category_sum.data() + static_cast<size_t>(category_of[c]) * np;
+      for (int b = 0; b < bj; ++b) norm_j[b] = summary[j0 + b].row_norm2[c];
       for (int a = 0; a < bi; ++a) {
         const int i = i0 + a;
         const double ni = summary[i].row_norm2[c];
+        const size_t q0 = static_cast<size_t>(a) * bj;  // this row of local pairs
+        const float* p_row = P.data() + q0;
+        double* const distance_row = distance.data() + q0;
+        double* const inner_row = inner.data() + q0;
+        double* const category_pair = category_row + q0;
         for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
-          const int j = j0 + b;
-          const double nj = summary[j].row_norm2[c];
-          double dot = P(a, b);
-          double d = ni + nj - 2.0 * dot;
-          if (d < kRecomputeBelow * (ni + nj)) {
+          const double nij = ni + norm_j[b];
+          double dot = p_row[b];
+          double d = nij - 2.0 * dot;
+          if (d < kRecomputeBelow * nij) {
             squared_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
             ++direct;
           }
           d = std::max(d, 0.0);
-          const size_t q = static_cast<size_t>(a) * bj + b;
-          distance[q] += d;
-          inner[q] += dot;
-          category_row[q] += d;
-          if (keep > 0) Largest::offer(top_value.data() + q * keep, top_index.data() + q * keep, keep, d, c);
-          else if (options.per_concept < 0) out.pairs[pair_index(i, j)].per_concept[c] = d;
+          distance_row[b] += d;
+          inner_row[b] += dot;
+          category_pair[b] += d;
+          const size_t q = q0 + b;
+          if (keep > 0) {
+            if (d >= weakest[q]) {  // may enter (equal values: the heap decides by index)
+              Largest::offer(top_value.data() + q * keep, top_index.data() + q * keep, keep, d, c);
+              weakest[q] = top_value[q * keep];
+            }
+          } else if (options.per_concept < 0) {
+            out.pairs[pair_index(i, j0 + b)].per_concept[c] = d;
+          }
         }
       }
       advance(1);

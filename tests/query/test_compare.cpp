@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <random>
+#include <tuple>
 
 #include "common/error.h"
+#include "query/gemm.h"
 #include "query/query.h"
 #include "support/temp_dir.h"
 #include "toy_spaces.h"
@@ -358,14 +362,14 @@ TEST_F(StreamedCompareTest, TinyBudgetStreamsTheGramsThroughAFileInBlocksOfTwo) 
   // C = 12, m = 7, 3 largest kept, 2 threads. Fixed: m x C row means and row norms, 8 bytes
   // each = 1,344. Pass 1: one Gram (576) and the widest space's unit rows (12 x 5 floats,
   // 240) = 816. A block pair of b spaces: two panels and their packed copies (4 b 48) + P and
-  // the accumulators (b^2 (4 + (2 + 4 categories) 8 + 3 x 12)) = 192 b + 88 b^2. The budget
-  // 2,816 = 1,344 + 2 x 736 gives b = 2 (b = 3 would need 2 x 1,368); the store (4,032 bytes)
-  // does not fit: file.
+  // the accumulators (b^2 (4 + (2 + 4 categories) 8 + 3 x 12 + 8 for the heap's weakest)) =
+  // 192 b + 96 b^2. The budget 2,880 = 1,344 + 2 x 768 gives b = 2 (b = 3 would need
+  // 2 x 1,440); the store (4,032 bytes) does not fit: file.
   const Reference ref = write(7, 12, 11);
   CompareOptions options;
   options.threads = 2;
   options.per_concept = 3;
-  options.memory_bytes = 2816;
+  options.memory_bytes = 2880;
   options.temp_dir = dir_.path();
   std::vector<std::pair<int64_t, int64_t>> seen;
   options.progress = [&](int64_t done, int64_t total) { seen.emplace_back(done, total); };
@@ -439,6 +443,217 @@ TEST_F(StreamedCompareTest, LargestAreTheTopOfTheReference) {
     }
   options.per_concept = -2;
   EXPECT_THROW(engine_->compare(ref.ids, {}, options), Error);
+}
+
+// ---- the products' kernels (query/gemm.h) ----
+
+// Restores gemm_path()'s own selection when a test that forced a path ends.
+struct ForcedGemmPath {
+  explicit ForcedGemmPath(GemmPath p) { set_gemm_path_for_testing(p); }
+  ~ForcedGemmPath() { set_gemm_path_for_testing(std::nullopt); }
+};
+
+std::vector<GemmPath> supported_paths() {
+  std::vector<GemmPath> out;
+  for (GemmPath p : {GemmPath::kPortable, GemmPath::kAvx2, GemmPath::kAvx512})
+    if (gemm_path_supported(p)) out.push_back(p);
+  return out;
+}
+
+TEST(GemmPathTest, SelectionFollowsTheCpuAndNet2vecSimd) {
+  using P = GemmPath;
+  bool ok = false;
+  // Unset, empty, "auto", "avx512": the widest the CPU has.
+  for (const char* r : {static_cast<const char*>(nullptr), "", "auto", "avx512"}) {
+    SCOPED_TRACE(r ? r : "(unset)");
+    EXPECT_EQ(select_gemm_path(true, true, r, &ok), P::kAvx512);
+    EXPECT_TRUE(ok);
+    EXPECT_EQ(select_gemm_path(true, false, r), P::kAvx2);
+    EXPECT_EQ(select_gemm_path(false, false, r), P::kPortable);  // no wide path: the portable one
+    EXPECT_EQ(select_gemm_path(false, true, r), P::kPortable);   // AVX-512 is only used with AVX2+FMA
+  }
+  // Asking for a narrower path gets it; a wider one than the CPU has, the widest it has.
+  EXPECT_EQ(select_gemm_path(true, true, "portable", &ok), P::kPortable);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(select_gemm_path(true, true, "avx2"), P::kAvx2);
+  EXPECT_EQ(select_gemm_path(false, false, "avx2"), P::kPortable);
+  EXPECT_EQ(select_gemm_path(true, false, "avx512"), P::kAvx2);
+  // Anything else: reported as not understood, and treated as auto.
+  EXPECT_EQ(select_gemm_path(true, true, "AVX-512 please", &ok), P::kAvx512);
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(select_gemm_path(false, false, "sse9", &ok), P::kPortable);
+  EXPECT_FALSE(ok);
+
+  // This process: the rule applied to this CPU and its NET2VEC_SIMD; overridable by tests.
+  const GemmPath own = gemm_path();
+  EXPECT_EQ(own, select_gemm_path(gemm_path_supported(P::kAvx2), gemm_path_supported(P::kAvx512),
+                                  std::getenv("NET2VEC_SIMD")));
+  EXPECT_TRUE(gemm_path_supported(own));
+  EXPECT_TRUE(gemm_path_supported(P::kPortable));
+  {
+    ForcedGemmPath forced(P::kPortable);
+    EXPECT_EQ(gemm_path(), P::kPortable);
+  }
+  EXPECT_EQ(gemm_path(), own);
+  std::printf("[ info ] this CPU: avx2-fma %d, avx512 %d; compare's kernel here: %s\n",
+              gemm_path_supported(P::kAvx2), gemm_path_supported(P::kAvx512), gemm_path_name(own));
+}
+
+// Every supported path against the portable one and a double-precision reference, on the
+// shapes compare multiplies: Grams (C x C over a space's width d, upper triangle) and block
+// pairs (bi x bj over C concepts; diagonal blocks upper), plus edges (one row, k-blocks and
+// column blocks with tails, row strides larger than k).
+TEST(GemmPathTest, WidePathsEqualThePortableOneOnCompareShapes) {
+  struct Shape {
+    int m, n, k;
+    bool upper, same;  // same: B is A (a Gram)
+    int pad;           // extra floats per row of A, B and C
+  };
+  const std::vector<Shape> shapes = {
+      {1, 1, 1, false, false, 0},       {3, 3, 3, true, true, 0},         {7, 5, 13, false, false, 3},
+      {40, 40, 6, true, true, 0},       {13, 13, 40, true, true, 0},      {13, 7, 40, false, false, 1},
+      {20, 20, 600, true, true, 5},     {100, 1030, 300, false, false, 0}, {1200, 1200, 96, true, true, 0},
+      {1200, 1200, 515, true, true, 0}, {1200, 1200, 2048, true, true, 0}, {334, 334, 1200, true, true, 0},
+      {334, 332, 1200, false, false, 0}};
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  const double u = std::ldexp(1.0, -24);  // float's unit roundoff
+  for (const Shape& sh : shapes) {
+    SCOPED_TRACE(std::to_string(sh.m) + " x " + std::to_string(sh.n) + " x " + std::to_string(sh.k) +
+                 (sh.upper ? " upper" : "") + (sh.same ? " gram" : ""));
+    const int lda = sh.k + sh.pad, ldc = sh.n + sh.pad;
+    // Unit rows, as compare's (Gram inputs: unit weight rows; block pairs: Gram rows, norm < C).
+    const auto rows = [&](int count) {
+      std::vector<float> x(static_cast<size_t>(count) * lda, 0.0f);
+      for (int i = 0; i < count; ++i) {
+        double n2 = 0;
+        for (int p = 0; p < sh.k; ++p) n2 += std::pow(x[static_cast<size_t>(i) * lda + p] = normal(rng), 2);
+        for (int p = 0; p < sh.k; ++p) x[static_cast<size_t>(i) * lda + p] /= static_cast<float>(std::sqrt(n2));
+      }
+      return x;
+    };
+    const std::vector<float> a = rows(sh.m), b_own = sh.same ? std::vector<float>() : rows(sh.n);
+    const float* b = sh.same ? a.data() : b_own.data();
+    std::vector<std::vector<float>> out;
+    for (GemmPath path : supported_paths()) {
+      out.emplace_back(static_cast<size_t>(sh.m) * ldc, -7.0f);
+      gemm_abt(path, a.data(), lda, b, lda, sh.m, sh.n, sh.k, out.back().data(), ldc, sh.upper);
+      if (sh.upper) {  // the upper part equals the whole product's
+        std::vector<float> full(static_cast<size_t>(sh.m) * ldc);
+        gemm_abt(path, a.data(), lda, b, lda, sh.m, sh.n, sh.k, full.data(), ldc, false);
+        for (int i = 0; i < sh.m; ++i)
+          for (int j = i; j < sh.n; ++j)
+            ASSERT_NEAR(out.back()[static_cast<size_t>(i) * ldc + j], full[static_cast<size_t>(i) * ldc + j], 1e-6)
+                << gemm_path_name(path) << " " << i << ", " << j;
+      }
+    }
+    // Against the double product (every entry for small shapes, a sample of 4,000 otherwise):
+    // within the float bound k u sum_p |a_p b_p| (<= k u for unit rows).
+    const int64_t entries = static_cast<int64_t>(sh.m) * sh.n;
+    std::uniform_int_distribution<int64_t> pick(0, entries - 1);
+    const int64_t checks = std::min<int64_t>(entries, 4000);
+    for (int64_t t = 0; t < checks; ++t) {
+      const int64_t e = checks == entries ? t : pick(rng);
+      int i = static_cast<int>(e / sh.n), j = static_cast<int>(e % sh.n);
+      if (sh.upper && j < i) std::swap(i, j);
+      if (j >= sh.n) continue;
+      double exact = 0, magnitude = 0;
+      for (int p = 0; p < sh.k; ++p) {
+        const double x = static_cast<double>(a[static_cast<size_t>(i) * lda + p]) * b[static_cast<size_t>(j) * lda + p];
+        exact += x;
+        magnitude += std::abs(x);
+      }
+      const double bound = sh.k * u * magnitude + 1e-30;
+      for (size_t q = 0; q < out.size(); ++q)
+        ASSERT_LE(std::abs(out[q][static_cast<size_t>(i) * ldc + j] - exact), bound)
+            << gemm_path_name(supported_paths()[q]) << " at " << i << ", " << j;
+    }
+    // Dispatched against portable, every needed entry: within twice that bound's worst case.
+    for (size_t q = 1; q < out.size(); ++q)
+      for (int i = 0; i < sh.m; ++i)
+        for (int j = sh.upper ? i : 0; j < sh.n; ++j)
+          ASSERT_NEAR(out[q][static_cast<size_t>(i) * ldc + j], out[0][static_cast<size_t>(i) * ldc + j], 2 * sh.k * u)
+              << gemm_path_name(supported_paths()[q]) << " at " << i << ", " << j;
+    // Padding untouched.
+    for (size_t q = 0; q < out.size(); ++q)
+      for (int i = 0; i < sh.m; ++i)
+        for (int j = sh.n; j < ldc; ++j) ASSERT_EQ(out[q][static_cast<size_t>(i) * ldc + j], -7.0f);
+  }
+}
+
+// The AVX2 and AVX-512 kernels (and the narrow ones for at most 8 or 16 columns) sum every
+// entry in the same order: equal to the bit, so a comparison's digits depend neither on which
+// of the two paths the CPU has nor on the block sizes.
+TEST(GemmPathTest, Avx2AndAvx512AreBitIdentical) {
+  if (!gemm_path_supported(GemmPath::kAvx512)) GTEST_SKIP() << "this CPU has no AVX-512";
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (const auto& [m, n, k, upper] : std::vector<std::tuple<int, int, int, bool>>{
+           {1200, 1200, 515, true}, {334, 334, 1200, true}, {334, 101, 1200, false}, {29, 45, 700, false},
+           {8, 8, 500, true}, {30, 5, 600, false}, {16, 16, 300, true}, {40, 13, 257, false}}) {
+    std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
+    for (float& x : a) x = normal(rng);
+    for (float& x : b) x = normal(rng);
+    std::vector<float> c2(static_cast<size_t>(m) * n, 0.0f), c5(c2);
+    gemm_abt(GemmPath::kAvx2, a.data(), k, upper ? a.data() : b.data(), k, m, n, k, c2.data(), n, upper);
+    gemm_abt(GemmPath::kAvx512, a.data(), k, upper ? a.data() : b.data(), k, m, n, k, c5.data(), n, upper);
+    for (int i = 0; i < m; ++i)
+      for (int j = upper ? i : 0; j < n; ++j)
+        ASSERT_EQ(c2[static_cast<size_t>(i) * n + j], c5[static_cast<size_t>(i) * n + j]) << m << "x" << n << "x" << k;
+  }
+}
+
+// On a wide path, an entry does not depend on the shape it is computed in: the columns of a
+// product computed in narrow slices (8, 16 and 40 columns: each kernel width) equal those of
+// the whole product, to the bit.
+TEST(GemmPathTest, WidePathEntriesDoNotDependOnTheShape) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  const int m = 50, n = 64, k = 700;
+  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
+  for (float& x : a) x = normal(rng);
+  for (float& x : b) x = normal(rng);
+  for (GemmPath path : supported_paths()) {
+    if (path == GemmPath::kPortable) continue;
+    std::vector<float> whole(static_cast<size_t>(m) * n);
+    gemm_abt(path, a.data(), k, b.data(), k, m, n, k, whole.data(), n);
+    for (int width : {8, 16, 40}) {
+      std::vector<float> part(static_cast<size_t>(m) * n);
+      for (int j = 0; j < n; j += width)
+        gemm_abt(path, a.data() + 3 * k, k, b.data() + static_cast<size_t>(j) * k, k, m - 3, std::min(width, n - j), k,
+                 part.data() + 3 * n + j, n);
+      for (int i = 3; i < m; ++i)
+        for (int j = 0; j < n; ++j)
+          ASSERT_EQ(part[static_cast<size_t>(i) * n + j], whole[static_cast<size_t>(i) * n + j])
+              << gemm_path_name(path) << " width " << width << " at " << i << ", " << j;
+    }
+  }
+}
+
+// compare() on every supported path matches the double reference, and the paths agree.
+TEST_F(StreamedCompareTest, EveryKernelPathMatchesTheReference) {
+  const Reference ref = write(9, 40, 23);
+  std::vector<SpaceComparison> all;
+  for (GemmPath path : supported_paths()) {
+    SCOPED_TRACE(gemm_path_name(path));
+    ForcedGemmPath forced(path);
+    CompareOptions options;
+    options.threads = 2;
+    const SpaceComparison c = engine_->compare(ref.ids, {}, options);  // in memory, every D_ijc
+    expect_matches(c, ref, -1);
+    options.per_concept = 3;
+    options.memory_bytes = 40000;  // the store (57,600 bytes) goes to a file, blocks of a few spaces
+    options.temp_dir = dir_.path();
+    const SpaceComparison f = engine_->compare(ref.ids, {}, options);
+    EXPECT_TRUE(f.stats.temp_file);
+    expect_matches(f, ref, 3);
+    all.push_back(c);
+  }
+  for (size_t q = 1; q < all.size(); ++q)
+    for (size_t p = 0; p < all[0].pairs.size(); ++p) {
+      EXPECT_NEAR(all[q].pairs[p].distance, all[0].pairs[p].distance, 1e-6 * (1 + all[0].pairs[p].distance));
+      EXPECT_NEAR(all[q].pairs[p].cka, all[0].pairs[p].cka, 1e-6);
+    }
 }
 
 }  // namespace
