@@ -73,11 +73,11 @@ inline __attribute__((always_inline)) float row_gradient(const float* __restrict
 }  // namespace
 
 __attribute__((target_clones("default", "avx2", "avx512f")))
-void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float* gb) {
-  const int64_t h = s.h, w = s.w, mh = s.mh, mw = s.mw;
-  std::vector<float> zr_buf(static_cast<size_t>(w)), t_buf(static_cast<size_t>(mw)), g_buf(static_cast<size_t>(mw)),
-      ga_buf(static_cast<size_t>(mw)), gb_buf(static_cast<size_t>(mw)), gt_buf(static_cast<size_t>(w)),
-      fx_buf(static_cast<size_t>(mw));
+void sparse_step(const SparseStep& s, const int64_t* order, int64_t begin, int64_t end, float* gW, float* gb) {
+  const int64_t k = s.k, w = s.w, hw = s.h * s.w, mh = s.mh, mw = s.mw;
+  std::vector<float> z_buf(static_cast<size_t>(hw)), gz_buf(static_cast<size_t>(hw)), zr_buf(static_cast<size_t>(w)),
+      t_buf(static_cast<size_t>(mw)), g_buf(static_cast<size_t>(mw)), ga_buf(static_cast<size_t>(mw)),
+      gb_buf(static_cast<size_t>(mw)), gt_buf(static_cast<size_t>(w)), fx_buf(static_cast<size_t>(mw));
   std::vector<int32_t> x0_buf(static_cast<size_t>(mw)), x1_buf(static_cast<size_t>(mw));
   // The adjoint along X sums, for each input x, the outputs whose first (second) tap is x:
   // taps are monotone in X, so those outputs are one run each, [run0[x], run0[x + 1]).
@@ -93,6 +93,8 @@ void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float
     run0[x + 1] += run0[x];
     run1[x + 1] += run1[x];
   }
+  float* __restrict z = z_buf.data();
+  float* __restrict gzr = gz_buf.data();
   float* __restrict zr = zr_buf.data();
   float* __restrict t = t_buf.data();
   float* __restrict g = g_buf.data();
@@ -102,12 +104,18 @@ void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float
   const float* __restrict fx = fx_buf.data();
   const int32_t* __restrict x0 = x0_buf.data();
   const int32_t* __restrict x1 = x1_buf.data();
-  for (int64_t row = begin; row < end; ++row) {
-    const float* __restrict z = s.z + row * h * w;
-    float* __restrict gzr = gz + row * h * w;
-    std::fill(gzr, gzr + h * w, 0.0f);
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t row = order[i];
+    const int64_t wr = s.w_row[row];
+    const float* __restrict wv = s.W + wr * k;
+    const int32_t* entry = s.active_entry + s.active_offset[s.image[row]];
+    const int64_t entries = s.active_offset[s.image[row] + 1] - s.active_offset[s.image[row]];
+    // z: the weighted sum of the image's thresholded maps.
+    std::fill(z, z + hw, 0.0f);
+    for (int64_t e = 0; e < entries; ++e) z[entry[e] % hw] += wv[entry[e] / hw];
+    std::fill(gzr, gzr + hw, 0.0f);
     const uint8_t* mask = s.masks + static_cast<size_t>(s.pair[row]) * s.mask_bytes;
-    const float a = s.alpha[row], weight = s.weight[row], bias = s.bias ? s.bias[row] : 0.0f;
+    const float a = s.alpha[row], weight = s.weight[row], bias = s.b ? s.b[wr] : 0.0f;
     double gsum = 0;
     for (int64_t Y = 0; Y < mh; ++Y) {
       const Tap ty = s.ytaps[Y];
@@ -138,7 +146,10 @@ void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float
       for (int64_t x = 0; x < w; ++x) g0[x] += (1.0f - ty.f) * gt[x];
       for (int64_t x = 0; x < w; ++x) g1[x] += ty.f * gt[x];
     }
-    if (gb) gb[row] = static_cast<float>(gsum);
+    // The filter sum's adjoint: each active (filter, position) passes its gradient to w_f.
+    float* gw = gW + wr * k;
+    for (int64_t e = 0; e < entries; ++e) gw[entry[e] / hw] += gzr[entry[e] % hw];
+    if (gb) gb[wr] += static_cast<float>(gsum);
   }
 }
 

@@ -497,40 +497,46 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
         const int64_t B = static_cast<int64_t>(end - begin);
         const std::span<const int64_t> part(epoch_pairs.data() + begin, end - begin);
         const torch::Tensor idx = pairs_dev.narrow(0, static_cast<int64_t>(begin), B);
+        if (!d.dense && d.device.is_cpu()) {  // CPU: the whole step fused, row by row (detail/cpu_kernels.h)
+          const int64_t rows = R * B;
+          std::vector<int64_t> row_pair(rows), row_image(rows), row_w(rows), order(rows);
+          std::vector<float> row_alpha(rows), row_weight(rows);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t p = r % B, c = d.pair_concept_cpu[part[p]];
+            row_pair[r] = part[p];
+            row_image[r] = d.pair_image_cpu[part[p]];
+            row_w[r] = (r / B) * C + c;  // replica-major, as W's rows
+            row_alpha[r] = d.alpha[c];
+            row_weight[r] = epoch_weights[begin + p];
+          }
+          // Rows grouped by their row of W, so that each thread owns the rows of gW it writes.
+          std::iota(order.begin(), order.end(), 0);
+          std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return row_w[x] < row_w[y]; });
+          std::vector<int64_t> group{0};
+          for (int64_t i = 1; i < rows; ++i)
+            if (row_w[order[i]] != row_w[order[i - 1]]) group.push_back(i);
+          group.push_back(rows);
+          detail::SparseStep step;
+          step.k = d.k, step.h = d.h, step.w = d.w, step.mh = d.mh, step.mw = d.mw;
+          step.ytaps = d.ytaps.data(), step.xtaps = d.xtaps.data();
+          step.active_offset = d.active_offset.data(), step.active_entry = d.active_entry.data();
+          step.W = W.data_ptr<float>();
+          step.b = opt.bias ? b.data_ptr<float>() : nullptr;
+          step.masks = d.mask_cpu.data(), step.mask_bytes = d.mask_bytes;
+          step.pair = row_pair.data(), step.image = row_image.data(), step.w_row = row_w.data();
+          step.alpha = row_alpha.data(), step.weight = row_weight.data();
+          step.log_loss = opt.log_loss;
+          float* gW_data = gW.data_ptr<float>();
+          float* gb_data = opt.bias ? gb.data_ptr<float>() : nullptr;
+          at::parallel_for(0, static_cast<int64_t>(group.size()) - 1, 1, [&](int64_t g0, int64_t g1) {
+            detail::sparse_step(step, order.data(), group[g0], group[g1], gW_data, gb_data);
+          });
+          continue;
+        }
         const torch::Tensor wts = weights_dev.narrow(0, static_cast<int64_t>(begin), B).repeat({R}).view({-1, 1, 1});
         const ChunkMaps maps = chunk_maps(d, part, idx);
         // Rows of W of the chunk's (replica, pair)s, replica-major: [R * B].
         const torch::Tensor concepts = R == 1 ? maps.concepts : (replica_base + maps.concepts.view({1, -1})).reshape({-1});
-        if (!d.dense && d.device.is_cpu()) {  // CPU: the per-pixel work fused, row by row in L1 (detail/cpu_kernels.h)
-          const torch::Tensor z = replica_filter_sum(d, maps, W, R).contiguous();  // [R * B, h, w]
-          const torch::Tensor rows_of_w = concepts.contiguous();
-          const int64_t rows = R * B;
-          const int64_t* row_concept = rows_of_w.data_ptr<int64_t>();
-          std::vector<int64_t> row_pair(rows);
-          std::vector<float> row_alpha(rows), row_weight(rows), row_bias(opt.bias ? rows : 0), row_gb(opt.bias ? rows : 0);
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t p = r % B;
-            row_pair[r] = part[p];
-            row_alpha[r] = d.alpha[row_concept[r] % C];
-            row_weight[r] = epoch_weights[begin + p];
-            if (opt.bias) row_bias[r] = b.data_ptr<float>()[row_concept[r]];
-          }
-          detail::PixelStep step;
-          step.h = d.h, step.w = d.w, step.mh = d.mh, step.mw = d.mw;
-          step.ytaps = d.ytaps.data(), step.xtaps = d.xtaps.data();
-          step.z = z.data_ptr<float>();
-          step.masks = d.mask_cpu.data(), step.mask_bytes = d.mask_bytes;
-          step.pair = row_pair.data(), step.alpha = row_alpha.data(), step.weight = row_weight.data();
-          step.bias = opt.bias ? row_bias.data() : nullptr;
-          step.log_loss = opt.log_loss;
-          torch::Tensor gz = torch::empty({rows * d.h * d.w}, torch::kFloat32);
-          float* gz_data = gz.data_ptr<float>();
-          float* gb_data = opt.bias ? row_gb.data() : nullptr;
-          at::parallel_for(0, rows, 4, [&](int64_t r0, int64_t r1) { detail::pixel_step(step, r0, r1, gz_data, gb_data); });
-          replica_filter_sum_adjoint(d, maps, gz, gW, R);
-          if (opt.bias) gb.index_add_(0, concepts, detail::float_tensor(row_gb, d.device));
-          continue;
-        }
         torch::Tensor up = pair_logits(d, maps, W, b, R, concepts);  // [R * B, mh, mw]
         torch::Tensor t = pair_targets(d, idx).view({-1, d.mh, d.mw});
         if (R > 1) t = t.repeat({R, 1, 1});

@@ -2,15 +2,16 @@
 // Vectorised CPU kernels of training (cpu_kernels.cpp: `#pragma omp simd` loops, one clone per
 // instruction set picked at load time). Torch-free: plain arrays.
 //
-// pixel_step -- the per-pixel part of a segmentation SGD step on the CPU (the sparse kernel's), fused: for
-// each (replica, pair) row, upsample z = sum_k w_k I(A_k > T_k) to the mask (bilinear, two
-// taps per axis), add the bias, take the sigmoid, form dL/dlogit against the packed target
-// mask (eq. 4, linear or log form) times the row's loss weight, and apply the upsampling's
-// adjoint -- one row of the mask at a time, in buffers that stay in L1, instead of six passes
-// of torch ops over [B, mh, mw] float tensors. The dense kernel (GPU) keeps the torch ops;
-// tests/training checks that both give the same embeddings within float tolerance.
-// Torch-free: plain arrays.
-
+// sparse_step -- one segmentation SGD step of the sparse kernel on the CPU, fused, for each
+// (replica, pair) row: z = sum_k w_k I(A_k > T_k) from the image's active (filter, position)
+// entries, upsampled to the mask (bilinear, two taps per axis) one mask row at a time, plus
+// the bias, the sigmoid, dL/dlogit against the packed target mask (eq. 4, linear or log form)
+// times the row's loss weight, then the upsampling's adjoint and the filter sum's adjoint
+// straight into the row of the gradient. Buffers of one row stay in L1; no index lists or
+// [B, mh, mw] float tensors are built (the torch formulation made six passes over those).
+// The dense kernel (GPU) keeps the torch ops; tests/training checks that both give the same
+// embeddings within float tolerance.
+//
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -29,23 +30,31 @@ struct Tap {
 double source_coordinate(int64_t o, int64_t in, int64_t out, bool align_corners);
 std::vector<Tap> resample_taps(int64_t in, int64_t out, bool align_corners);
 
-struct PixelStep {
-  int64_t h = 0, w = 0, mh = 0, mw = 0;
+struct SparseStep {
+  int64_t k = 0, h = 0, w = 0, mh = 0, mw = 0;
   const Tap* ytaps = nullptr;  // mh
   const Tap* xtaps = nullptr;  // mw
-  const float* z = nullptr;    // [rows, h, w]
+  // The thresholded maps: image i's active entries f * h * w + position are
+  // entry[offset[i]] .. entry[offset[i + 1] - 1].
+  const int64_t* active_offset = nullptr;
+  const int32_t* active_entry = nullptr;
+  const float* W = nullptr;        // [rows of W, k]
+  const float* b = nullptr;        // [rows of W], or null (no bias)
   const uint8_t* masks = nullptr;  // packed target masks, `mask_bytes` per pair
   size_t mask_bytes = 0;
-  const int64_t* pair = nullptr;   // per row: its pair (the row of `masks`)
-  const float* alpha = nullptr;    // per row: the concept's alpha
-  const float* weight = nullptr;   // per row: the loss weight (1 / the concept's batch size)
-  const float* bias = nullptr;     // per row, or null (no bias)
+  // Per (replica, pair) row of the chunk:
+  const int64_t* pair = nullptr;    // its pair (the row of `masks`)
+  const int64_t* image = nullptr;   // the pair's image
+  const int64_t* w_row = nullptr;   // its row of W (replica r's concept c: r * C + c)
+  const float* alpha = nullptr;     // the concept's alpha
+  const float* weight = nullptr;    // the loss weight (1 / the concept's batch size)
   bool log_loss = false;
 };
 
-// Rows [begin, end): gz[row] (h x w) = the adjoint of the upsampling applied to dL/dlogit;
-// gb[row] (when gb is not null) = the sum of dL/dlogit over the row's pixels.
-void pixel_step(const PixelStep& s, int64_t begin, int64_t end, float* gz, float* gb);
+// The rows order[begin .. end) (indices into the per-row arrays): adds each row's gradient to
+// gW[w_row] (k floats) and, with a bias, the sum of its dL/dlogit to gb[w_row]. Rows of one
+// row of W must all be in one call (no two threads write one row of gW).
+void sparse_step(const SparseStep& s, const int64_t* order, int64_t begin, int64_t end, float* gW, float* gb);
 
 // Classification positives of concepts [begin, end) (classification.cpp): for each concept c
 // and each of its `half` drawn rows r of x [n, k], l = x_r . w_c + b_c and
