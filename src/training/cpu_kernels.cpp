@@ -162,6 +162,12 @@ void positive_step(const float* x, int64_t k, const int64_t* rows, int64_t half,
     float gsum = 0;
     for (int64_t j = 0; j < half; ++j) {
       const float* __restrict xr = x + rows[c * half + j] * k;
+      // The rows are random picks from a matrix larger than the caches: fetch the one after
+      // next while this one is used (the pass is bound by those reads, not by arithmetic).
+      const int64_t ahead = c * half + j + 2, last = end * half;
+      const int64_t next = ahead < last ? rows[ahead] : -1;
+      if (next >= 0)
+        for (int64_t i = 0; i < k; i += 16) __builtin_prefetch(x + next * k + i);
       float logit = 0;
 #pragma omp simd reduction(+ : logit)
       for (int64_t i = 0; i < k; ++i) logit += xr[i] * wc[i];
