@@ -14,28 +14,16 @@
 #include <vector>
 
 #include "common/process.h"
+#include "support/run_command.h"
 #include "support/temp_dir.h"
 #include "support/toy_fixture.h"
 
 namespace n2v {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
-
+using Result = test::CommandResult;
 Result run(const std::string& env, const std::string& args) {
-  std::string cmd = "env -u NET2VEC_ALLOCATOR " + env + " " + NET2VEC_INGEST + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return test::run_command("env -u NET2VEC_ALLOCATOR " + env + " " + NET2VEC_INGEST + " " + args);
 }
 
 // One cell: SQLite's storage class and its bytes (BLOBs and REALs exactly).

@@ -14,29 +14,15 @@
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "model/network.h"
+#include "support/run_command.h"
 #include "support/temp_dir.h"
 #include "support/toy_fixture.h"
 
 namespace n2v {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(NET2VEC_INGEST) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = test::CommandResult;
+Result run(const std::string& args) { return test::run_command(std::string(NET2VEC_INGEST) + " " + args); }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
