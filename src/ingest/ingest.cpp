@@ -205,9 +205,9 @@ IngestSummary run_ingest(const IngestOptions& o) {
   const Preprocessing prep = choose_preprocessing(*network, o);
   // One zero image through the network: a layer that is not N x K x H x W, or a 1 x 1 layer
   // asked to segment, stops here rather than after the pass over the probe images.
+  const bool segment = std::find(o.tasks.begin(), o.tasks.end(), Task::kSegmentation) != o.tasks.end();
   for (const LayerShape& shape : layer_shapes(*network, prep, o.layers)) {
     N2V_CHECK(shape.problem.empty(), kUnsupported, shape.problem);
-    const bool segment = std::find(o.tasks.begin(), o.tasks.end(), Task::kSegmentation) != o.tasks.end();
     N2V_CHECK(!(segment && shape.h == 1 && shape.w == 1), kInvalidArgument,
               "layer '" << shape.name << "' of " << o.model_path << " is " << shape.k
                         << " x 1 x 1 (one value per filter, e.g. a fully connected layer): segmentation needs "

@@ -13,8 +13,16 @@ std::vector<LayerShape> layer_shapes(Network& network, const Preprocessing& prep
   if (layers.empty()) layers = network.layers();
   const std::vector<float> zeros(static_cast<size_t>(prep.channels) * prep.height * prep.width, 0.0f);
   std::vector<LayerShape> out;
+  try {  // every layer from one forward pass; layer by layer only to say which one is unusable
+    const std::vector<LayerActivations> all = network.forward_layers(zeros, 1, prep.height, prep.width, layers);
+    for (size_t i = 0; i < layers.size(); ++i) out.push_back({layers[i], all[i].k, all[i].h, all[i].w, ""});
+    return out;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnsupported) throw;
+  }
   for (const std::string& name : layers) {
-    LayerShape shape{name};
+    LayerShape shape;
+    shape.name = name;
     try {
       const LayerActivations a = network.forward(zeros, 1, prep.height, prep.width, name);
       shape.k = a.k;

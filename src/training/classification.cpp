@@ -154,7 +154,8 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
     W = W.detach();
     b = b.detach();
   }
-  torch::Tensor gW = torch::zeros_like(W), gb = torch::zeros_like(b);
+  // The explicit path's gradients (autograd keeps its own in W.grad(), b.grad()).
+  torch::Tensor gW = explicit_grad ? torch::zeros_like(W) : torch::Tensor(), gb = explicit_grad ? torch::zeros_like(b) : torch::Tensor();
   Progress progress(stage, steps * opt.sgd.epochs, "steps");
   for (int epoch = 0; epoch < opt.sgd.epochs; ++epoch) {
     for (int64_t s = 0; s < steps; ++s) {
@@ -164,7 +165,7 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
                            (u * d.pos_count.unsqueeze(1).to(torch::kFloat32)).to(torch::kLong)
                                .clamp_max(d.pos_count.unsqueeze(1) - 1);
       if (explicit_grad) {
-        // Positives: L_p = 0.5 sum_c mean_j softplus(-l_cj), l_cj = x_row . w_c + b_c;
+        // L_p = 0.5 sum_c mean_j softplus(-l_cj), l_cj = x_row . w_c + b_c;
         // dL/dl_cj = -0.5 sigmoid(-l_cj) / half.
         const torch::Tensor rows = d.pos_list.index_select(0, pick.reshape({-1})).contiguous();
         const int64_t* row = rows.data_ptr<int64_t>();
@@ -176,46 +177,40 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
         at::parallel_for(0, C, 8, [&](int64_t c0, int64_t c1) {
           detail::positive_step(x, d.k, row, half, w, bias, c0, c1, gw, gbias);
         });
-        // Negatives: L_n = 0.5 sum_c sum_i softplus(l_ic) neg_ic / max(1, sum_i neg_ic);
-        // dL/dl_ic = 0.5 sigmoid(l_ic) neg_ic / max(1, sum_i neg_ic).
-        torch::Tensor cand = d.train_rows.index_select(
-            0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
-        torch::Tensor neg = 1 - d.y.index_select(0, cand);  // [4h, C]
-        torch::Tensor xc = d.x.index_select(0, cand);       // [4h, K]
+      } else {
+        // The gathered positives are C x half x K floats (39 MB for BRODEN's 1,189 concepts at
+        // K = 256): taken a block of concepts at a time so each piece stays small (glibc maps
+        // anything over 32 MiB afresh, page faults included); gradients add up across blocks.
+        for (int64_t c0 = 0; c0 < C; c0 += block) {
+          const int64_t nc = std::min(block, C - c0);
+          torch::Tensor pos_rows = d.pos_list.index_select(0, pick.narrow(0, c0, nc).reshape({-1}));
+          torch::Tensor xp = d.x.index_select(0, pos_rows).view({nc, half, d.k});
+          torch::Tensor logit_p =
+              (xp * W.narrow(0, c0, nc).unsqueeze(1)).sum(2) + b.narrow(0, c0, nc).unsqueeze(1);
+          (0.5 * F::softplus(-logit_p).mean(1).sum()).backward();  // BCE with target 1
+        }
+      }
+      // Negatives: 4 * half shared candidates, positives of each concept masked out.
+      // L_n = 0.5 sum_c sum_i softplus(l_ic) neg_ic / max(1, sum_i neg_ic).
+      torch::Tensor cand = d.train_rows.index_select(
+          0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
+      torch::Tensor neg = 1 - d.y.index_select(0, cand);  // [4h, C]
+      torch::Tensor xc = d.x.index_select(0, cand);       // [4h, K]
+      if (explicit_grad) {  // dL/dl_ic = 0.5 sigmoid(l_ic) neg_ic / max(1, sum_i neg_ic)
         torch::Tensor dl = torch::sigmoid(torch::addmm(b, xc, W.t())).mul_(neg).div_(neg.sum(0).clamp_min(1)).mul_(0.5);
         gW.addmm_(dl.t(), xc);
         gb.add_(dl.sum(0));
-        const torch::Tensor active = opt.authors_budget ? (concept_steps > s).to(torch::kFloat32) : all;
-        detail::sgd_rows_step(W, vW, gW, active, opt.sgd.lr, opt.sgd.momentum, keep);
-        detail::sgd_rows_step(b, vb, gb, active, opt.sgd.lr, opt.sgd.momentum);
-        gW.zero_();
-        gb.zero_();
-        progress.advance();
-        continue;
+      } else {
+        torch::Tensor logit_n = torch::mm(xc, W.t()) + b;  // [4h, C]
+        torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
+        (0.5 * loss_n.sum()).backward();
       }
-      // The gathered positives are C x half x K floats (39 MB for BRODEN's 1,189 concepts at
-      // K = 256): taken a block of concepts at a time so each piece stays small (glibc maps
-      // anything over 32 MiB afresh, page faults included); gradients add up across blocks.
-      for (int64_t c0 = 0; c0 < C; c0 += block) {
-        const int64_t nc = std::min(block, C - c0);
-        torch::Tensor pos_rows = d.pos_list.index_select(0, pick.narrow(0, c0, nc).reshape({-1}));
-        torch::Tensor xp = d.x.index_select(0, pos_rows).view({nc, half, d.k});
-        torch::Tensor logit_p =
-            (xp * W.narrow(0, c0, nc).unsqueeze(1)).sum(2) + b.narrow(0, c0, nc).unsqueeze(1);
-        (0.5 * F::softplus(-logit_p).mean(1).sum()).backward();  // BCE with target 1
-      }
-      // Negatives: 4 * half shared candidates, positives of each concept masked out.
-      torch::Tensor cand = d.train_rows.index_select(
-          0, torch::randint(n_train, {4 * half}, torch::TensorOptions().dtype(torch::kLong).device(d.device)));
-      torch::Tensor neg = 1 - d.y.index_select(0, cand);                      // [4h, C]
-      torch::Tensor logit_n = torch::mm(d.x.index_select(0, cand), W.t()) + b;  // [4h, C]
-      torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
-      (0.5 * loss_n.sum()).backward();
+      torch::Tensor grad_W = explicit_grad ? gW : W.mutable_grad(), grad_b = explicit_grad ? gb : b.mutable_grad();
       const torch::Tensor active = opt.authors_budget ? (concept_steps > s).to(torch::kFloat32) : all;
-      detail::sgd_rows_step(W, vW, W.grad(), active, opt.sgd.lr, opt.sgd.momentum, keep);
-      detail::sgd_rows_step(b, vb, b.grad(), active, opt.sgd.lr, opt.sgd.momentum);
-      W.mutable_grad().zero_();
-      b.mutable_grad().zero_();
+      detail::sgd_rows_step(W, vW, grad_W, active, opt.sgd.lr, opt.sgd.momentum, keep);
+      detail::sgd_rows_step(b, vb, grad_b, active, opt.sgd.lr, opt.sgd.momentum);
+      grad_W.zero_();
+      grad_b.zero_();
       progress.advance();
     }
   }

@@ -83,17 +83,14 @@ struct SegData {
 // last samples sit on the first and last inputs).
 using detail::source_coordinate;
 
-// The interpolation matrix of one axis.
+// The interpolation matrix of one axis (the taps of detail::resample_taps as a matrix).
 torch::Tensor upsample_matrix(int64_t in, int64_t out, bool align_corners) {
   torch::Tensor R = torch::zeros({out, in}, torch::kFloat32);
   auto a = R.accessor<float, 2>();
+  const std::vector<detail::Tap> taps = detail::resample_taps(in, out, align_corners);
   for (int64_t o = 0; o < out; ++o) {
-    double src = source_coordinate(o, in, out, align_corners);
-    int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
-    int64_t i1 = std::min<int64_t>(i0 + 1, in - 1);
-    float f = static_cast<float>(src - i0);
-    a[o][i0] += 1.0f - f;
-    a[o][i1] += f;
+    a[o][taps[o].i0] += 1.0f - taps[o].f;
+    a[o][taps[o].i1] += taps[o].f;
   }
   return R;
 }
