@@ -4,7 +4,7 @@
 // bit-packing as a few large kernels. Run on the CPU, the same code is what the tests compare
 // with the host path.
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <algorithm>
 

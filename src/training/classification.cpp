@@ -21,8 +21,6 @@ std::vector<int> paper_classification_subsets() {
 
 namespace {
 
-namespace F = torch::nn::functional;
-
 struct ClsData {
   torch::Device device{torch::kCPU};
   int64_t n = 0, k = 0;
@@ -187,7 +185,7 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
           torch::Tensor xp = d.x.index_select(0, pos_rows).view({nc, half, d.k});
           torch::Tensor logit_p =
               (xp * W.narrow(0, c0, nc).unsqueeze(1)).sum(2) + b.narrow(0, c0, nc).unsqueeze(1);
-          (0.5 * F::softplus(-logit_p).mean(1).sum()).backward();  // BCE with target 1
+          (0.5 * at::softplus(-logit_p).mean(1).sum()).backward();  // BCE with target 1
         }
       }
       // Negatives: 4 * half shared candidates, positives of each concept masked out.
@@ -202,7 +200,7 @@ void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W,
         gb.add_(dl.sum(0));
       } else {
         torch::Tensor logit_n = torch::mm(xc, W.t()) + b;  // [4h, C]
-        torch::Tensor loss_n = (F::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
+        torch::Tensor loss_n = (at::softplus(logit_n) * neg).sum(0) / neg.sum(0).clamp_min(1);
         (0.5 * loss_n.sum()).backward();
       }
       torch::Tensor grad_W = explicit_grad ? gW : W.mutable_grad(), grad_b = explicit_grad ? gb : b.mutable_grad();

@@ -2,7 +2,10 @@
 // LibTorch helpers shared by the training .cpp files (torch-facing: include only from
 // src/training/*.cpp).
 
-#include <torch/torch.h>
+// Not <torch/torch.h>: the nn/optim/data front end costs ~8 s of every translation unit's
+// compile and training uses only tensors, autograd and the RNG.
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cstdint>
 #include <vector>
