@@ -995,12 +995,18 @@ std::optional<SpaceInfo> Catalog::space(const std::string& name) const {
 }
 
 std::vector<ConceptVector> Catalog::vectors(const std::string& space_name) const {
+  std::optional<SpaceVectors> space = space_vectors(space_name);
+  if (!space) impl_->throw_no_space(canonical_space_id(space_name));
+  return std::move(space->vectors);
+}
+
+std::optional<SpaceVectors> Catalog::space_vectors(const std::string& space_name) const {
   const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
-  // One read transaction: the space check and the rows come from the same snapshot.
+  // One read transaction: the space's record and its rows come from the same snapshot.
   Transaction tx(*conn, "BEGIN");
-  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
-  if (!info) impl_->throw_no_space(space_id);
+  std::optional<SpaceInfo> info = read_space(*conn, space_id);
+  if (!info) return std::nullopt;
   Stmt stmt = conn->prepare(
       "SELECT c.number, c.name, c.category, e.vector FROM embedding e"
       " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1 ORDER BY c.number");
@@ -1019,7 +1025,7 @@ std::vector<ConceptVector> Catalog::vectors(const std::string& space_name) const
     result.push_back(std::move(v));
   }
   tx.commit();
-  return result;
+  return SpaceVectors{std::move(*info), std::move(result)};
 }
 
 namespace {

@@ -183,6 +183,13 @@ struct ConceptVector {
   std::vector<float> weights;
 };
 
+// A space's record and its vectors read in one transaction: a concurrent writer's commit is
+// wholly before or wholly after both (the record's dim always matches the vectors).
+struct SpaceVectors {
+  SpaceInfo info;
+  std::vector<ConceptVector> vectors;
+};
+
 // Thread-safe: reads run concurrently, each on a read-only connection of a small pool (one
 // per concurrent reader) and each on one committed snapshot; writes are serialised.
 class Catalog {
@@ -213,7 +220,8 @@ class Catalog {
 
   std::vector<SpaceInfo> spaces() const;
   std::optional<SpaceInfo> space(const std::string& id) const;
-  std::vector<ConceptVector> vectors(const std::string& space_id) const;
+  std::vector<ConceptVector> vectors(const std::string& space_id) const;  // kNotFound if none
+  std::optional<SpaceVectors> space_vectors(const std::string& space_id) const;  // nullopt if none
   std::optional<EmbeddingRecord> embedding(const std::string& space_id,
                                            const std::string& concept_name) const;
   RunRecord run(int64_t run_id) const;

@@ -18,6 +18,7 @@ enum class ErrorCode {
   kCorrupt,          // a file exists but its content is not what it must be
   kUnsupported,      // valid but not handled (a newer catalog schema, an image format)
   kInternal,         // a broken invariant: a bug in net2vec
+  kUnavailable,      // valid, but not now: a writer kept changing what the query reads
 };
 
 const char* to_string(ErrorCode code);

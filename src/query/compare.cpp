@@ -283,6 +283,23 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, con
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, const std::vector<std::string>& concepts,
                                      const CompareOptions& options) {
+  // A comparison reads each space more than once (to stay within its memory budget it keeps
+  // no space between its passes). Should a writer replace one meanwhile, the answer would
+  // mix two versions: it starts again on the new content instead, a few times at most.
+  constexpr int kAttempts = 4;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return compare_once(named, concepts, options);
+    } catch (const detail::SpaceChanged& changed) {
+      N2V_CHECK(attempt < kAttempts, kUnavailable,
+                "space '" << changed.space << "' was replaced while it was being compared, " << kAttempts
+                          << " times in a row; try again when the writer has finished");
+    }
+  }
+}
+
+SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
+                                          const std::vector<std::string>& concepts, const CompareOptions& options) {
   using Clock = std::chrono::steady_clock;
   std::vector<std::string> spaces;  // stored ids, whichever spelling of a layer was given
   for (const std::string& name : named) spaces.push_back(canonical_space_id(name));
@@ -302,8 +319,16 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   // given (each must be in every space). The first space fixes the candidates; every other is
   // read once (in parallel) for which of them it has, and with a direction.
   std::vector<std::string> names;
+  // Each space's content as first read; every later read must find the same (SpaceChanged).
+  std::vector<uint64_t> fingerprint(m, 0);
+  const auto load = [&](int s) {
+    std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
+    if (data->fingerprint != fingerprint[s]) throw detail::SpaceChanged{spaces[s]};
+    return data;
+  };
   {
     const std::shared_ptr<const detail::SpaceData> first = impl_->load(spaces[0]);
+    fingerprint[0] = first->fingerprint;
     if (concepts.empty()) {
       names = first->names;
     } else {
@@ -320,7 +345,13 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
     std::vector<std::exception_ptr> failed(m);
     parallel_for(m, workers, [&](int s, int) {
       try {
-        const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
+        std::shared_ptr<const detail::SpaceData> data;
+        if (s == 0) {
+          data = load(0);
+        } else {
+          data = impl_->load(spaces[s]);
+          fingerprint[s] = data->fingerprint;
+        }
         dims[s] = data->d;
         for (int k = 0; k < candidates; ++k) {
           const auto it = data->row_of.find(names[k]);
@@ -361,6 +392,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   SpaceComparison out;
   out.spaces = spaces;
   out.m = m;
+  for (int s = 0; s < m; ++s) out.space_info.push_back(load(s)->info);
   for (int k = 0; k < candidates; ++k) {
     bool everywhere = true;
     for (int s = 1; s < m && everywhere; ++s) everywhere = has(s, k);
@@ -389,7 +421,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
 
   // Categories: the first space's, as an index per row into the sorted distinct names.
   {
-    const auto first = impl_->load(spaces[0]);
+    const auto first = load(0);
     for (const std::string& name : out.concepts) out.categories.push_back(first->categories[first->row_of.at(name)]);
   }
   std::map<std::string, int> category_size;
@@ -487,7 +519,7 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
   parallel_for(m, threads1, [&](int s, int worker) {
     std::vector<int> rows;
     {
-      const std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
+      const std::shared_ptr<const detail::SpaceData> data = load(s);
       rows.reserve(C);
       for (const std::string& name : out.concepts) rows.push_back(data->row_of.at(name));
       if (!grams[worker]) grams[worker].reset(new float[static_cast<size_t>(C) * C]);

@@ -143,6 +143,7 @@ struct CompareStats {
 
 struct SpaceComparison {
   std::vector<std::string> spaces;
+  std::vector<SpaceInfo> space_info;    // each space's record, of the content compared
   std::vector<std::string> concepts;    // the shared concepts, sorted by name
   std::vector<std::string> categories;  // each shared concept's category (first space's)
   // Concepts present in every space but left out because a vector is zero (cosine undefined):
@@ -283,12 +284,15 @@ class QueryEngine {
   std::string index_name() const;
 
  private:
+  SpaceComparison compare_once(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts,
+                               const CompareOptions& options);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // Up to `max` names closest to `query` (case-insensitive edit distance; substrings count as
-// close), best first; empty when nothing is reasonably close.
+// close), best first; empty when nothing is reasonably close. Bounded work for any query:
+// one over 256 bytes gets none, and names over 256 bytes match only by containment.
 std::vector<std::string> closest_names(const std::string& query, const std::vector<std::string>& names,
                                        int max = 3);
 

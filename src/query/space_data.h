@@ -25,6 +25,10 @@ struct ConceptScores {
 struct SpaceData {
   SpaceInfo info;
   int n = 0, d = 0;  // concepts (distinct names) x dimension
+  // FNV-1a of the names, numbers and stored rows: two loads of a space hold the same content
+  // exactly when their fingerprints agree (a reload after eviction keeps it, a writer's
+  // replacement changes it). Queries that load a space more than once check it.
+  uint64_t fingerprint = 0;
   std::vector<int> numbers;
   std::vector<std::string> names, categories;
   std::vector<float> weights;  // n x d, as stored
@@ -45,6 +49,12 @@ struct SpaceData {
 // Builds the cached form of a space from the catalog's rows (duplicate names: the first,
 // i.e. the lowest label number, wins).
 std::shared_ptr<SpaceData> build_space(const SpaceInfo& info, std::vector<ConceptVector> vectors);
+
+// Thrown by a query that found a space's content changed between two of its loads (a writer
+// committed meanwhile); the query starts again on the new content.
+struct SpaceChanged {
+  std::string space;
+};
 
 // "'a', 'b' or 'c'" (or "and")
 std::string quoted_list(const std::vector<std::string>& names, const char* conjunction = "or");

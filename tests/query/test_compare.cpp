@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <thread>
 #include <tuple>
 
 #include "common/error.h"
@@ -158,6 +161,63 @@ TEST_F(CompareTest, Errors) {
   auto [c7, m7] = code([&] { engine_->compare({p_, "s.l.seg"}); });
   EXPECT_EQ(c7, ErrorCode::kInvalidArgument);
   EXPECT_NE(m7.find("no concept is shared"), std::string::npos) << m7;
+}
+
+// A writer replaces a space again and again while comparisons run (SECURITY_REVIEW F4): every
+// comparison is wholly of the old content or wholly of the new, with the record (dim) of the
+// content it compared; never an unordered_map::at, never a mix. A comparison the writer kept
+// disturbing may give up with kUnavailable (HTTP 503), never anything else.
+TEST_F(CompareTest, ConcurrentReplacementGivesWholeAnswers) {
+  const std::vector<std::pair<std::string, std::vector<float>>> version_a = {
+      {"a", {1, 0}}, {"b", {0, 1}}, {"c", {1, 1}}, {"d", {1, -1}}};
+  const std::vector<std::pair<std::string, std::vector<float>>> version_b = {
+      {"a", {1, 0, 0}}, {"b", {1, 1, 0}}, {"c", {0, 1, 1}}};
+  CompareOptions options;
+  options.threads = 2;
+  catalog_->write_reference_space("ref", "version a", 2, version_a);
+  const SpaceComparison a = engine_->compare({p_, "ref"}, {}, options);
+  catalog_->write_reference_space("ref", "version b", 3, version_b);
+  const SpaceComparison b = engine_->compare({p_, "ref"}, {}, options);
+  ASSERT_EQ(a.shared(), 4);
+  ASSERT_EQ(b.shared(), 3);
+  ASSERT_NE(a.distance[1], b.distance[1]);
+
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 400; ++i) {
+      if (i % 2) catalog_->write_reference_space("ref", "version b", 3, version_b);
+      else catalog_->write_reference_space("ref", "version a", 2, version_a);
+    }
+    done = true;
+  });
+  int answers = 0, as = 0, bs = 0, unavailable = 0;
+  std::vector<std::string> wrong;
+  while (!done || answers < 50) {
+    try {
+      const SpaceComparison got = engine_->compare({p_, "ref"}, {}, options);
+      const SpaceComparison& want = got.shared() == a.shared() ? a : b;
+      const int dim = &want == &a ? 2 : 3;
+      ++(&want == &a ? as : bs);
+      if (got.concepts != want.concepts || got.distance != want.distance ||
+          got.pairs[0].per_concept != want.pairs[0].per_concept || got.space_info.size() != 2 ||
+          got.space_info[1].dim != dim)
+        wrong.push_back("answer " + std::to_string(answers) + ": " + std::to_string(got.shared()) +
+                        " concepts, D " + std::to_string(got.distance[1]) + ", dim " +
+                        (got.space_info.size() == 2 ? std::to_string(got.space_info[1].dim) : "?"));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kUnavailable) ++unavailable;
+      else wrong.push_back(std::string("error: ") + e.what());
+    } catch (const std::exception& e) {
+      wrong.push_back(std::string("exception: ") + e.what());
+    }
+    ++answers;
+  }
+  writer.join();
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " of " << answers << " answers not whole, first: " << wrong.front();
+  EXPECT_GT(as + bs, 0);
+  RecordProperty("answers", answers);
+  std::printf("[ info ] %d comparisons during 400 replacements: %d A, %d B, %d unavailable\n", answers, as, bs,
+              unavailable);
 }
 
 // All shared concepts pointing the same way: centred Grams are zero, CKA is undefined (NaN),
