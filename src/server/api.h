@@ -37,6 +37,14 @@ struct ApiOptions {
   std::vector<std::string> probe_dirs;  // probe-set folders whose images the concept pages show
 };
 
+// Where the server answers a request: light routes on its I/O threads, heavy ones (their time
+// grows with the space or the request: map, compare, examples, analogy, export) on a bounded
+// worker pool with a per-route limit (docs/API.md, "Limits").
+struct RouteCost {
+  bool heavy = false;
+  std::string route;  // the heavy route's path ("/api/map"); "" when light
+};
+
 namespace detail {
 class ProbeFiles;
 }
@@ -45,6 +53,8 @@ class Api {
  public:
   Api(Service& service, ApiOptions options);
   HttpResponse handle(const HttpRequest& request) const noexcept;
+  // Cheap (the path alone): the server asks before handle() where to run it.
+  static RouteCost route_cost(const HttpRequest& request);
   // Every route the API answers (for the OpenAPI test and the docs).
   static std::vector<Route> routes();
   // The OpenAPI 3.1 document served at /api/openapi.json.

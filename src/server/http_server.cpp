@@ -1,8 +1,11 @@
 // The asynchronous Boost.Beast HTTP/1.1 server around Api, after Beast's own async server:
 // a listener accepts on its own strand and starts a session per connection; a session reads
 // one request, answers it and reads the next (keep-alive), each step a do_x/on_x pair.
-// Limits: header and body sizes, target length, a deadline per request and per idle wait;
-// a slow client holds a timer, never a thread. Every malformed request gets a JSON error.
+// Limits: header and body sizes, target length, a deadline per request and per idle wait,
+// a fresh one per answer written; a slow client holds a timer, never a thread. Every malformed
+// request gets a JSON error. Heavy routes (Api::route_cost) run on a bounded worker pool,
+// light ones on the I/O thread that read them; the bytes of answers being written are capped
+// server-wide (docs/API.md, "Limits").
 
 #include <utility>  // before Asio: GCC 12 in C++20 mode needs it (../shared/NOTES.md)
 
@@ -23,6 +26,8 @@
 #include "common/error.h"
 #include "common/version.h"
 #include "server/api.h"
+#include "server/detail/framing.h"
+#include "server/detail/heavy_pool.h"
 #include "server/server.h"
 #include "service/service.h"
 
@@ -38,13 +43,36 @@ using tcp = asio::ip::tcp;
 struct Shared {
   const Api& api;
   const ServerOptions& options;
+  detail::HeavyPool* heavy = nullptr;  // set once the pool exists
   std::atomic<int> busy{0};  // requests being answered or written
   std::atomic<bool> stopping{false};
+  std::atomic<size_t> write_bytes{0};  // bodies of the answers being written
 };
+
+// Holds one count of Shared::busy (a heavy job may be dropped unrun at stop).
+struct BusyToken {
+  explicit BusyToken(std::atomic<int>& busy) : busy_(busy) { ++busy_; }
+  ~BusyToken() { --busy_; }
+  BusyToken(const BusyToken&) = delete;
+  BusyToken& operator=(const BusyToken&) = delete;
+
+ private:
+  std::atomic<int>& busy_;
+};
+
+// Answers up to this size are never refused for the write cap (errors, listings).
+constexpr size_t kSmallAnswer = 64 << 10;
+
+HttpResponse overloaded(const std::string& why, int retry_after_s) {
+  HttpResponse r = error_response(503, "overloaded", why + "; retry after " + std::to_string(retry_after_s) + " s");
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return r;
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  ~Session() { release_write_bytes(); }  // also when the server stops mid-write
 
   void run() {
     // On the session's strand (the socket was accepted on one).
@@ -62,6 +90,45 @@ class Session : public std::enable_shared_from_this<Session> {
     // that trickles bytes is cut off as surely as a silent one.
     stream_.expires_after(std::chrono::milliseconds(requests_ == 0 ? shared_.options.header_timeout_ms
                                                                    : shared_.options.idle_timeout_ms));
+    scanner_.emplace(shared_.options.max_target_bytes);
+    scan_head();
+  }
+
+  // Reads the raw head until it is complete, checking what Beast's parser would not see
+  // (detail::HeadScanner), then lets Beast parse it from the buffer.
+  void scan_head() {
+    const auto data = buffer_.data();
+    using State = detail::HeadScanner::State;
+    switch (scanner_->scan(std::string_view(static_cast<const char*>(data.data()), data.size()))) {
+      case State::kTargetTooLong: return send_error(414, "uri_too_long", target_too_long());
+      case State::kObsFold:
+        return send_error(400, "invalid_argument", "malformed HTTP request: obs-fold (a header line continued on the next)");
+      case State::kComplete:
+      case State::kMalformed:
+        return http::async_read_header(stream_, buffer_, *parser_,
+                                       beast::bind_front_handler(&Session::on_header, shared_from_this()));
+      case State::kMore: break;
+    }
+    if (buffer_.size() >= shared_.options.max_header_bytes) return send_error(431, "header_too_large", header_too_large());
+    const size_t room = std::min<size_t>(shared_.options.max_header_bytes - buffer_.size(), 16 << 10);
+    stream_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->buffer_.commit(n);
+      if (ec == asio::error::eof && self->buffer_.size() > 0) {  // half a head: Beast says what is wrong
+        return http::async_read_header(self->stream_, self->buffer_, *self->parser_,
+                                       beast::bind_front_handler(&Session::on_header, self));
+      }
+      if (ec) return self->do_close();  // timeout, reset, or a clean end between requests
+      self->scan_head();
+    });
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    const auto& h = parser_->get();
+    std::vector<std::string_view> te;
+    for (auto [it, end] = h.equal_range(http::field::transfer_encoding); it != end; ++it) te.emplace_back(it->value().data(), it->value().size());
+    const std::string framing = detail::framing_error(h.version(), h.count(http::field::host), te);
+    if (!framing.empty()) return send_error(400, "invalid_argument", "malformed HTTP request: " + framing);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
@@ -72,29 +139,62 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit)
       return send_error(413, "payload_too_large", "the request body is larger than " +
                                                       std::to_string(shared_.options.max_body_bytes) + " bytes");
-    if (ec == http::error::header_limit)
-      return send_error(431, "header_too_large", "the request line and headers are larger than " +
-                                                     std::to_string(shared_.options.max_header_bytes) + " bytes");
+    if (ec == http::error::header_limit) return send_error(431, "header_too_large", header_too_large());
     if (ec) return send_error(400, "invalid_argument", "malformed HTTP request: " + ec.message());
 
     ++requests_;
     const auto& req = parser_->get();
-    const auto start = std::chrono::steady_clock::now();
+    Answer a{std::chrono::steady_clock::now(), req.version(), req.keep_alive(), req.method() == http::verb::head};
     HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
                         std::string(req[http::field::content_type])};
-    HttpResponse response;
-    if (request.target.size() > shared_.options.max_target_bytes) {
-      response = error_response(414, "uri_too_long", "the request target is longer than " +
-                                                         std::to_string(shared_.options.max_target_bytes) + " bytes");
-    } else {
-      ++shared_.busy;
-      response = shared_.api.handle(request);
-      --shared_.busy;
+    if (request.target.size() > shared_.options.max_target_bytes) return send_error(414, "uri_too_long", target_too_long());
+    const RouteCost cost = Api::route_cost(request);
+    if (!cost.heavy) {
+      HttpResponse response = shared_.api.handle(request);
+      return finish(std::move(request), std::move(response), a);
     }
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    // Heavy: on the pool, unless its queue or the bytes being written are full already.
+    const size_t cap = shared_.options.max_write_bytes;
+    if (cap > 0 && shared_.write_bytes >= cap)
+      return finish(std::move(request), overloaded("the server is writing too many large answers", 2), a);
+    auto token = std::make_shared<BusyToken>(shared_.busy);
+    auto job = [self = shared_from_this(), request, a, token]() mutable {
+      HttpResponse response = self->shared_.api.handle(request);
+      // The token lives until the answer is counted as being written.
+      asio::post(self->stream_.get_executor(),
+                 [self, request = std::move(request), response = std::move(response), a, token]() mutable {
+                   self->finish(std::move(request), std::move(response), a);
+                 });
+    };
+    if (!shared_.heavy->submit(cost.route, std::move(job))) {
+      finish(std::move(request),
+             overloaded("too many " + cost.route + " requests at once", shared_.heavy->retry_after_seconds(cost.route)), a);
+    }
+  }
+
+  // What on_read keeps of a request for its answer.
+  struct Answer {
+    std::chrono::steady_clock::time_point start;
+    unsigned version;
+    bool keep_alive, head;
+  };
+
+  // On the session's strand: log and write the answer. A large answer that would take the
+  // bytes being written past max_write_bytes is replaced by a 503, so what slow readers can
+  // hold stays bounded (by the cap plus one answer).
+  void finish(HttpRequest request, HttpResponse response, const Answer& a) {
+    if (!a.head && !reserve_write_bytes(response.body.size()))
+      response = overloaded("the server is writing too many large answers", 2);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - a.start);
     log(request.method, request.target, response.status, us.count());
-    const bool keep_alive = req.keep_alive() && response.status != 414;
-    write(std::move(response), req.version(), keep_alive, req.method() == http::verb::head);
+    write(std::move(response), a.version, a.keep_alive, a.head);
+  }
+
+  std::string target_too_long() const {
+    return "the request target is longer than " + std::to_string(shared_.options.max_target_bytes) + " bytes";
+  }
+  std::string header_too_large() const {
+    return "the request line and headers are larger than " + std::to_string(shared_.options.max_header_bytes) + " bytes";
   }
 
   void send_error(int status, const std::string& code, const std::string& message) {
@@ -111,15 +211,38 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& [name, value] : response.headers) res->set(name, value);
     res->keep_alive(keep_alive && !shared_.stopping);
     const size_t size = response.body.size();
-    if (!head) res->body() = std::move(response.body);
+    if (!head) {
+      res->body() = std::move(response.body);
+      if (reserved_ == 0) reserve_write_bytes(size);  // small: always granted
+    }
     res->content_length(size);
     response_ = res;
     ++shared_.busy;
+    // The answer's own deadline: neither the read deadline nor the time it took to compute
+    // may cut it short; a client that has not taken it all by then is too slow.
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
     http::async_write(stream_, *res, beast::bind_front_handler(&Session::on_write, shared_from_this(), res->keep_alive()));
+  }
+
+  // Counts a body against the server-wide cap; false (nothing counted) for a large one that
+  // would pass it while others are being written. A small one is always counted.
+  bool reserve_write_bytes(size_t size) {
+    const size_t cap = shared_.options.max_write_bytes;
+    size_t held = shared_.write_bytes.load();
+    do {
+      if (cap > 0 && size > kSmallAnswer && held > 0 && held + size > cap) return false;
+    } while (!shared_.write_bytes.compare_exchange_weak(held, held + size));
+    reserved_ = size;
+    return true;
+  }
+  void release_write_bytes() {
+    shared_.write_bytes -= reserved_;
+    reserved_ = 0;
   }
 
   void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
     --shared_.busy;
+    release_write_bytes();
     response_.reset();
     if (ec || !keep_alive) return do_close();
     do_read();
@@ -140,7 +263,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<detail::HeadScanner> scanner_;
   std::shared_ptr<void> response_;  // alive while it is written
+  size_t reserved_ = 0;             // its body's bytes counted in Shared::write_bytes
   Shared& shared_;
   int requests_ = 0;
 };
@@ -159,6 +284,8 @@ struct Server::Impl {
   asio::strand<asio::io_context::executor_type> listener;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;  // paces accept retries when descriptors run out
+  // After ioc: its jobs hold sessions, which must go before the io_context does.
+  detail::HeavyPool heavy;
   std::vector<std::thread> threads;
   std::mutex stop_mutex;
   bool stopped = false;
@@ -171,9 +298,16 @@ struct Server::Impl {
         ioc(threads_for(options.threads)),
         listener(asio::make_strand(ioc)),
         acceptor(listener),
-        accept_retry(listener) {
+        accept_retry(listener),
+        heavy(threads_for(options.heavy_workers),
+              options.heavy_route_limit > 0 ? options.heavy_route_limit : std::max(1, threads_for(options.heavy_workers) / 2),
+              options.heavy_queue) {
+    shared.heavy = &heavy;
     N2V_CHECK(options.port >= 0 && options.port <= 65535, kInvalidArgument,
               "port must be between 0 and 65535, got " << options.port);
+    N2V_CHECK(options.heavy_workers >= 0 && options.heavy_route_limit >= 0 && options.heavy_queue >= 0,
+              kInvalidArgument, "heavy workers, route limit and queue must not be negative");
+    N2V_CHECK(options.write_timeout_ms > 0, kInvalidArgument, "the write timeout must be positive");
     beast::error_code ec;
     const asio::ip::address address = asio::ip::make_address(options.host, ec);
     N2V_CHECK(!ec, kInvalidArgument, "'" << options.host << "' is not an IP address (e.g. 127.0.0.1 or ::1)");
@@ -254,6 +388,8 @@ void Server::stop() {
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
+  // Heavy jobs still waiting are dropped (their connections close); running ones finish.
+  s.heavy.stop();
   beast::error_code ec;
   s.acceptor.close(ec);  // when no thread ran the posted close
 }

@@ -20,7 +20,13 @@ struct ServerOptions {
   // Loopback unless told otherwise: the catalog may be private work.
   std::string host = "127.0.0.1";
   int port = 8080;     // 0: any free port (Server::port() says which)
-  int threads = 0;     // I/O threads, each also answering queries; 0: one per core
+  int threads = 0;     // I/O threads (parse, light routes, writes); 0: one per core
+  // Heavy routes (map, compare, examples, analogy, export: Api::route_cost) run on their own
+  // pool, so they cannot stall the light ones (docs/API.md, "Limits"). Per route at most
+  // heavy_route_limit run at once and heavy_queue more wait; past that: 503 + Retry-After.
+  int heavy_workers = 0;      // 0: one per core
+  int heavy_route_limit = 0;  // 0: half the heavy workers, at least 1
+  int heavy_queue = 8;
   std::string web_root = NET2VEC_DEFAULT_WEB_ROOT;  // "" serves the API only
   std::vector<std::string> probe_dirs;  // probe-set folders whose images may be served
   bool quiet = false;  // no access log
@@ -35,6 +41,12 @@ struct ServerOptions {
   int header_timeout_ms = 10'000;      // a request must arrive whole within this
   int idle_timeout_ms = 30'000;        // an idle keep-alive connection is closed after this
   int stop_grace_ms = 5'000;           // on stop, requests in flight get this long to finish
+  // Each answer gets its own deadline to be written (the read deadline does not cover it); a
+  // client that has not taken the whole answer by then is disconnected.
+  int write_timeout_ms = 60'000;
+  // Bytes of answers being written, server-wide (slow readers hold them): an answer over
+  // 64 KiB that would go past this is replaced by 503 + Retry-After. 0: no cap.
+  size_t max_write_bytes = size_t{256} << 20;
 };
 
 class Server {
