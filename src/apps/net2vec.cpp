@@ -359,7 +359,8 @@ int main(int argc, char** argv) {
   serve->add_option("--host", so.host, "Address to bind (127.0.0.1, ::1, or 0.0.0.0 to listen on every interface)")
       ->capture_default_str();
   serve->add_option("--port", so.port, "TCP port (0: any free port; the URL is printed)")->capture_default_str();
-  serve->add_option("--threads", so.threads, "Worker threads (0: one per core)")->capture_default_str();
+  serve->add_option("--threads", so.threads, "I/O threads: read requests, answer the light routes, write (0: one per core)")
+      ->capture_default_str();
   serve->add_option("--web", so.web_root, "Folder of the web page (index.html, js/, ...); empty: API only")
       ->capture_default_str();
   serve->add_option("--probe", so.probe_dirs, "Probe-set folders whose images the concept pages may show (repeatable)");
@@ -368,6 +369,31 @@ int main(int argc, char** argv) {
                     "Memory for cached spaces in MiB (0: unlimited); past it the least recently used are dropped and\n"
                     "read again when asked for (a catalog of many spaces, docs/SCALE.md)")
       ->capture_default_str();
+  // The transport's bounds (docs/API.md, "Limits"): heavy routes on their own pool, answers'
+  // write deadline and the bytes being written.
+  serve->add_option("--heavy-workers", so.heavy_workers,
+                    "Threads for the heavy routes (map, compare, examples, analogy, export), apart from the I/O threads\n"
+                    "(0: one per core)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--heavy-route-limit", so.heavy_route_limit,
+                    "Most requests of one heavy route computed at once (0: half the heavy workers, at least 1)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--heavy-queue", so.heavy_queue,
+                    "Most requests of one heavy route waiting beyond those; past it 503 with Retry-After")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--write-timeout-ms", so.write_timeout_ms,
+                    "Time a client has to take each answer whole; a slower one is disconnected")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option_function<size_t>(
+          "--max-write-mb", [&so](const size_t& mb) { so.max_write_bytes = mb << 20; },
+          "Most MiB of answers being written at once, server-wide (slow readers hold them); a large answer\n"
+          "past it is a 503 with Retry-After (0: no cap)")
+      ->default_str(std::to_string(so.max_write_bytes >> 20));
 
   try {
     app.parse(argc, argv);
