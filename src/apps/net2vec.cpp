@@ -71,7 +71,7 @@ int print(const Common& c, const Response& r) {
 template <class Fn>
 int query(const Common& c, Fn&& fn) {
   Catalog catalog = open_read(c.db);
-  Service service(catalog);
+  Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
   return print(c, fn(service));
 }
 
@@ -109,7 +109,7 @@ int cmd_export(const Common& c, const ExportArgs& a) {
   N2V_CHECK(format != n2v::ExportFormat::kMetadata, kInvalidArgument,
             "export format must be tsv or npy (metadata.tsv is written with both)");
   Catalog catalog = open_read(c.db);
-  Service service(catalog);
+  Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
   const n2v::ExportResponse r = service.export_vectors({a.space, a.normalize});
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
@@ -145,7 +145,7 @@ struct ReportArgs {
 
 int cmd_report(const Common& c, const ReportArgs& a) {
   Catalog catalog = open_read(c.db);
-  Service service(catalog);
+  Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
   const Json report = n2v::report_json(service, a.spaces);
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
@@ -394,6 +394,26 @@ int main(int argc, char** argv) {
           "Most MiB of answers being written at once, server-wide (slow readers hold them); a large answer\n"
           "past it is a 503 with Retry-After (0: no cap)")
       ->default_str(std::to_string(so.max_write_bytes >> 20));
+  // Ceilings of what one request may ask (docs/API.md, "Limits"): above one, a 400 naming it.
+  serve->add_option("--max-k", so.limits.max_k, "Most results one search may ask for (1 to 5000)")
+      ->check(CLI::Range(1, 5000))
+      ->capture_default_str();
+  serve->add_option("--max-compare-mb", so.limits.max_compare_mb,
+                    "Largest memory budget (MiB) a comparison may ask for; the default budget, 256 MiB, is lowered to it\n"
+                    "(0: no ceiling)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--max-compare-spaces", so.limits.max_compare_spaces,
+                    "Most spaces one comparison may take, spaces=all included (0: no ceiling)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--max-map-concepts", so.limits.max_map_concepts,
+                    "Largest space (in concepts) /api/map lays out (t-SNE is O(n^2) an iteration)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve->add_option("--max-map-iterations", so.limits.max_map_iterations, "Most t-SNE iterations of a map (250 to 5000)")
+      ->check(CLI::Range(250, 5000))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -943,6 +943,8 @@ Catalog::Catalog(Catalog&&) noexcept = default;
 Catalog& Catalog::operator=(Catalog&&) noexcept = default;
 Catalog::~Catalog() = default;
 
+const std::string& Catalog::path() const { return impl_->path; }
+
 int Catalog::schema_version() const { return impl_->version; }
 
 uint64_t Catalog::generation() const {
@@ -1187,7 +1189,7 @@ std::optional<ConceptImages> Catalog::concept_images(const std::string& space_na
   Transaction tx(*conn, "BEGIN");
   if (!read_space(*conn, space_id)) impl_->throw_no_space(space_id);
   Stmt stmt = conn->prepare(
-      "SELECT e.id, c.number, p.name, p.path FROM embedding e JOIN concept c ON c.id = e.concept_id"
+      "SELECT e.id, c.number, p.name, p.path, p.content_hash FROM embedding e JOIN concept c ON c.id = e.concept_id"
       " JOIN space s ON s.id = e.space_id LEFT JOIN run r ON r.id = s.run_id"
       " LEFT JOIN probe_set p ON p.id = r.probe_set_id"
       " WHERE e.space_id = ?1 AND c.name = ?2 ORDER BY c.number LIMIT 1");
@@ -1198,6 +1200,7 @@ std::optional<ConceptImages> Catalog::concept_images(const std::string& space_na
   out.concept_number = stmt.int32(1);
   out.probe_name = stmt.text(2);  // NULL (reference space) reads as ""
   out.probe_path = stmt.text(3);
+  out.probe_hash = stmt.text(4);
   Stmt images = conn->prepare(
       "SELECT p.row, p.path, i.learned, i.single FROM image_iou i"
       " JOIN probe_image p ON p.id = i.probe_image_id WHERE i.embedding_id = ?1 ORDER BY p.row");
@@ -1242,12 +1245,12 @@ std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& sp
   const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Stmt stmt = conn->prepare(
-      "SELECT p.name, p.path, i.path FROM space s JOIN run r ON r.id = s.run_id"
+      "SELECT p.name, p.path, i.path, p.content_hash FROM space s JOIN run r ON r.id = s.run_id"
       " JOIN probe_set p ON p.id = r.probe_set_id"
       " JOIN probe_image i ON i.probe_set_id = p.id WHERE s.id = ?1 AND i.row = ?2");
   stmt.bind_text(1, space_id).bind_int(2, row);
   if (!stmt.step()) return std::nullopt;
-  return ProbeImageRef{stmt.text(0), stmt.text(1), stmt.text(2)};
+  return ProbeImageRef{stmt.text(0), stmt.text(1), stmt.text(2), stmt.text(3)};
 }
 
 // ---- Reference spaces ----
@@ -1523,6 +1526,13 @@ Catalog::MergeReport Catalog::merge(const std::vector<std::string>& shard_paths,
       impl_->write_rows(record);
     }
     for (const ReferenceSpaceRecord& r : shard.reference_space_records()) {
+      // The rule write_reference_space applies: a hand-edited shard must not bring in an id
+      // that breaks a URL or a header (network spaces: validate() above).
+      try {
+        check_id_part(r.id, "reference space id");
+      } catch (const Error& e) {
+        N2V_THROW(kInvalidArgument, "shard " << path << ": " << e.message());
+      }
       Fate fate = Fate::kAdd;
       reference_space.reset().bind_text(1, r.id);
       if (reference_space.step()) {

@@ -166,6 +166,7 @@ struct ProbeImageScore {
 
 struct ConceptImages {
   std::string probe_name, probe_path;  // "" for a reference space
+  std::string probe_hash;              // ProbeSetRecord::content_hash ("" before schema version 5)
   int concept_number = 0;
   std::vector<ProbeImageScore> images;  // by row
 };
@@ -204,6 +205,7 @@ class Catalog {
   ~Catalog();
 
   int schema_version() const;
+  const std::string& path() const;  // as opened
 
   // A number that changes whenever a transaction that changed the file commits, from this
   // Catalog or any other connection or process (SQLite's PRAGMA data_version on a connection
@@ -236,6 +238,7 @@ class Catalog {
   // IoU are known), or nullopt.
   struct ProbeImageRef {
     std::string probe_name, probe_path, path;
+    std::string probe_hash;  // "" before schema version 5
   };
   std::optional<ProbeImageRef> probe_image(const std::string& space_id, int row) const;
   // The predicted masks stored for a concept of a space, by row (empty when none: a

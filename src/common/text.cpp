@@ -49,7 +49,8 @@ std::optional<double> parse_double(std::string_view text) {
   char* end = nullptr;
   errno = 0;
   double value = std::strtod(copy.c_str(), &end);
-  if (errno != 0 || end != copy.c_str() + copy.size() || !std::isfinite(value)) return std::nullopt;
+  // ERANGE with a finite value is underflow: a subnormal (or 0) is still that number.
+  if ((errno != 0 && errno != ERANGE) || end != copy.c_str() + copy.size() || !std::isfinite(value)) return std::nullopt;
   return value;
 }
 

@@ -478,17 +478,19 @@ ImageAnnotation ProbeSet::load_annotation(size_t i) const {
   return annotation;
 }
 
-std::string ProbeSet::content_hash() const {
+std::string ProbeSet::content_hash() const { return content_hash(dir_); }
+
+std::string ProbeSet::content_hash(const std::string& dir) {
   namespace fs = std::filesystem;
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     const bool table = name == "index.csv" || name == "label.csv" || name == "category.csv" ||
                        (name.rfind("c_", 0) == 0 && name.size() > 6 && name.compare(name.size() - 4, 4, ".csv") == 0);
     if (table && entry.is_regular_file(ec)) names.push_back(name);
   }
-  N2V_CHECK(!ec, kIo, "cannot list " << dir_ << ": " << ec.message());
+  N2V_CHECK(!ec, kIo, "cannot list " << dir << ": " << ec.message());
   std::sort(names.begin(), names.end());
   uint64_t h = 1469598103934665603ull;  // FNV-1a 64 offset basis
   auto mix = [&h](const char* data, size_t size) {
@@ -498,8 +500,8 @@ std::string ProbeSet::content_hash() const {
     }
   };
   for (const std::string& name : names) {
-    std::ifstream in(dir_ + "/" + name, std::ios::binary);
-    N2V_CHECK(in, kIo, "cannot read " << dir_ << "/" << name);
+    std::ifstream in(dir + "/" + name, std::ios::binary);
+    N2V_CHECK(in, kIo, "cannot read " << dir << "/" << name);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::string header = name + '\0' + std::to_string(bytes.size()) + '\0';
     mix(header.data(), header.size());

@@ -93,6 +93,7 @@ class ProbeSet {
   // index.csv, label.csv, category.csv and the c_*.csv files (names and bytes, in name
   // order), not of the images. Two copies of one probe set hash alike wherever they lie.
   std::string content_hash() const;
+  static std::string content_hash(const std::string& dir);  // the same, of a folder not opened
   // Category names in index.csv column order (e.g. color, object, part, material, scene,
   // texture), with category.csv's figures where present.
   const std::vector<Category>& categories() const { return categories_; }

@@ -16,26 +16,33 @@ std::string lower(const std::string& s) {
   return out;
 }
 
+// Names longer than this are not compared by edit distance (only equality and containment):
+// the distance is O(n m), and the query comes from a client (a 1 MB name cost 59 s).
+constexpr size_t kMaxCompared = 256;
+
 // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("dgo" -> "dog"
-// is 1).
+// is 1). Three rows of the table, reused: no allocation per character.
 int osa_distance(const std::string& a, const std::string& b) {
-  const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<int>> dp(n + 1, std::vector<int>(m + 1));
-  for (size_t i = 0; i <= n; ++i) dp[i][0] = static_cast<int>(i);
-  for (size_t j = 0; j <= m; ++j) dp[0][j] = static_cast<int>(j);
-  for (size_t i = 1; i <= n; ++i)
+  const size_t m = b.size();
+  std::vector<int> prev2(m + 1), prev(m + 1), cur(m + 1);
+  for (size_t j = 0; j <= m; ++j) prev[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = static_cast<int>(i);
     for (size_t j = 1; j <= m; ++j) {
       const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      dp[i][j] = std::min({dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        dp[i][j] = std::min(dp[i][j], dp[i - 2][j - 2] + 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) cur[j] = std::min(cur[j], prev2[j - 2] + 1);
     }
-  return dp[n][m];
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[m];
 }
 
 }  // namespace
 
 std::vector<std::string> closest_names(const std::string& query, const std::vector<std::string>& names, int max) {
+  if (query.size() > kMaxCompared) return {};  // no name is that long; bounded work
   const std::string q = lower(query);
   // Close enough to suggest: a third of the query's length in edits (at least 2), or one
   // name contains the other (3+ characters: "plate" -> "license plate").
@@ -48,13 +55,17 @@ std::vector<std::string> closest_names(const std::string& query, const std::vect
   std::vector<Candidate> close;
   for (const std::string& name : names) {
     const std::string n = lower(name);
-    if (n.size() > q.size() + static_cast<size_t>(limit) && n.find(q) == std::string::npos) continue;  // cheap skip
-    int d = osa_distance(q, n);
+    const size_t gap = n.size() > q.size() ? n.size() - q.size() : q.size() - n.size();
     const bool contains = q.size() >= 3 && n.size() >= 3 &&
                           (n.find(q) != std::string::npos || q.find(n) != std::string::npos);
-    if (contains) d = std::min(d, 1);
+    int d;
+    if (n == q) d = 0;
+    else if (contains) d = 1;
+    // The distance is at least the length gap: skip without computing it, as for long names.
+    else if (gap > static_cast<size_t>(limit) || n.size() > kMaxCompared) continue;
+    else d = osa_distance(q, n);
     if (d > limit) continue;
-    close.push_back({d, n.size() > q.size() ? n.size() - q.size() : q.size() - n.size(), &name});
+    close.push_back({d, gap, &name});
   }
   std::sort(close.begin(), close.end(), [](const Candidate& a, const Candidate& b) {
     if (a.distance != b.distance) return a.distance < b.distance;

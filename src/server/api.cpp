@@ -122,6 +122,22 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+// RFC 6266 attachment header for a file name from catalog data: a plain-ASCII filename=
+// (anything but [A-Za-z0-9._-] becomes '_', so no quote, CR or LF reaches the header) and
+// the exact name as filename*=UTF-8''<percent-encoded> (RFC 8187).
+std::string content_disposition(const std::string& name) {
+  std::string ascii = name;
+  for (char& ch : ascii)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') ch = '_';
+  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + url_encode(name);
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  if (from.empty()) return;
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
 // The JSON text of an answer. Messages quote the client's bytes (a path, a key, a name),
 // which need not be UTF-8: such bytes become U+FFFD instead of a json type_error, which
 // escaped as a 500 or, thrown from handle()'s catch, terminated the server (tests/fuzz).
@@ -167,7 +183,7 @@ std::optional<fs::path> file_below(const std::string& root, const std::string& r
 
 HttpResponse file_response(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
-  N2V_CHECK(f, kIo, "cannot read " << path.string());
+  N2V_CHECK(f, kIo, "cannot read " << path.filename().string());  // no server path in answers
   std::ostringstream bytes;
   bytes << f.rdbuf();
   HttpResponse r;
@@ -205,11 +221,11 @@ struct Call {
 };
 
 // The served folder of a catalog probe set; kNotFound naming what to pass to `serve`.
-std::string probe_dir(const detail::ProbeFiles& probes, const std::string& name, const std::string& path) {
+std::string probe_dir(const detail::ProbeFiles& probes, const std::string& name, const std::string& path,
+                      const std::string& hash) {
   N2V_CHECK(!name.empty(), kNotFound, "this space has no probe images (a reference space)");
-  const auto dir = probes.dir_for(name, path);
-  N2V_CHECK(dir, kNotFound, "the probe set '" << name << "' (" << path
-                                               << ") is not served: start the server with --probe DIR");
+  const auto dir = probes.dir_for(name, path, hash);
+  N2V_CHECK(dir, kNotFound, "the probe set '" << name << "' is not served: start the server with --probe DIR");
   return *dir;
 }
 
@@ -276,13 +292,7 @@ const std::vector<RouteEntry>& route_table() {
     });
     add("POST", "/api/analogy", [](Service& s, const Call& c) {
       Params(c.query, {});
-      Json body;
-      try {
-        body = Json::parse(c.request.body);
-      } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999 (tests/fuzz)
-        N2V_THROW(kInvalidArgument, "the request body is not valid JSON: " << e.what());
-      }
-      return json_response(to_json(s.analogy(analogy_request_from_json(body))));
+      return json_response(to_json(s.analogy(analogy_request_from_json(parse_request_body(c.request.body)))));
     });
     add("GET", "/api/compare", [](Service& s, const Call& c) {
       const Params p(c.query, {"spaces", "concepts", "per_concept", "memory_mb"});
@@ -295,6 +305,8 @@ const std::vector<RouteEntry>& route_table() {
       r.concepts = p.list("concepts");
       const auto per = p.get("per_concept");
       r.per_concept = per && *per == "all" ? CompareRequest::kAll : p.integer("per_concept", r.per_concept);
+      N2V_CHECK(r.per_concept >= 0 || (per && *per == "all"), kInvalidArgument,
+                "per_concept must be a count of concepts (0: none) or all, got " << *per);
       r.memory_mb = p.integer("memory_mb", r.memory_mb);
       return json_response(to_json(s.compare(r)));
     });
@@ -327,10 +339,13 @@ const std::vector<RouteEntry>& route_table() {
       Json j = to_json(images);
       const auto dir = images.images.probe_name.empty()
                            ? std::nullopt
-                           : c.probes.dir_for(images.images.probe_name, images.images.probe_path);
+                           : c.probes.dir_for(images.images.probe_name, images.images.probe_path,
+                                              images.images.probe_hash);
       j["served"] = dir.has_value();
+      // The folder's name, not where it lay on the ingest machine (no server paths in answers).
+      if (j["probe"].is_object()) j["probe"]["path"] = fs::path(images.images.probe_path).filename().string();
       for (Json& image : j["images"]) {
-        const std::string q = "?space=" + r.space + "&row=" + std::to_string(image["row"].get<int>());
+        const std::string q = "?space=" + url_encode(r.space) + "&row=" + std::to_string(image["row"].get<int>());
         image["image_url"] = dir ? Json("api/probe/image" + q) : Json(nullptr);
         image["mask_url"] = dir ? Json("api/probe/mask" + q + "&concept=" + url_encode(r.name)) : Json(nullptr);
       }
@@ -342,9 +357,10 @@ const std::vector<RouteEntry>& route_table() {
       const int row = p.integer("row", -1);
       const auto image = s.catalog().probe_image(space, row);
       N2V_CHECK(image, kNotFound, "no probe image at row " << row << " for space '" << space << "'");
-      const std::string dir = probe_dir(c.probes, image->probe_name, image->probe_path);
+      const std::string dir = probe_dir(c.probes, image->probe_name, image->probe_path, image->probe_hash);
       const auto file = c.probes.image_file(dir, image->path);
-      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found under " << dir << "/images");
+      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found in the images of probe set '"
+                                                 << image->probe_name << "'");
       HttpResponse r = file_response(*file);
       r.headers.back().second = "max-age=3600";
       return r;
@@ -354,7 +370,8 @@ const std::vector<RouteEntry>& route_table() {
       const std::string space = p.required("space"), name = p.required("concept");
       const int row = p.integer("row", -1);
       const ConceptImagesResponse images = s.concept_images({space, name, 1});  // one catalog read
-      const std::string dir = probe_dir(c.probes, images.images.probe_name, images.images.probe_path);
+      const std::string dir =
+          probe_dir(c.probes, images.images.probe_name, images.images.probe_path, images.images.probe_hash);
       return bytes_response(c.probes.concept_mask_png(dir, row, images.images.concept_number), "image/png");
     });
     add("GET", "/api/probe/prediction", [](Service& s, const Call& c) {
@@ -399,8 +416,7 @@ const std::vector<RouteEntry>& route_table() {
       HttpResponse r;
       r.body = export_bytes(e, format);
       r.content_type = format == ExportFormat::kNpy ? "application/octet-stream" : "text/tab-separated-values; charset=utf-8";
-      r.headers.emplace_back("Content-Disposition", std::string("attachment; filename=\"") + e.space.id + "." +
-                                                        export_file_name(format) + "\"");
+      r.headers.emplace_back("Content-Disposition", content_disposition(e.space.id + "." + export_file_name(format)));
       return r;
     });
     add("GET", "/api/openapi.json", [](Service&, const Call& c) {
@@ -529,7 +545,12 @@ HttpResponse Api::handle(const HttpRequest& request) const noexcept {
   } catch (const Error& e) {
     HttpResponse r;
     r.status = http_status(e.code());
-    r.body = dump_json(error_json(e));
+    // Messages from below (a probe set's CSV, the catalog) may name server files.
+    std::string message = e.message();
+    for (const std::string& dir : probe_files_->dirs()) replace_all(message, dir, fs::path(dir).filename().string());
+    if (!web_root_.empty()) replace_all(message, web_root_, "web");
+    replace_all(message, service_.catalog().path(), fs::path(service_.catalog().path()).filename().string());
+    r.body = dump_json(error_json(to_string(e.code()), r.status, message, e.suggestions()));
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   } catch (const std::exception& e) {

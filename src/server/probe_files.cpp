@@ -18,14 +18,20 @@ ProbeFiles::ProbeFiles(const std::vector<std::string>& dirs) {
     N2V_CHECK(!ec && fs::is_regular_file(dir / "index.csv"), kNotFound,
               "probe folder " << d << " not found (a BRODEN-format folder with index.csv)");
     dirs_.push_back(dir.string());
+    hashes_.push_back(ProbeSet::content_hash(dirs_.back()));  // the CSVs only, once
   }
 }
 
-std::optional<std::string> ProbeFiles::dir_for(const std::string& probe_name, const std::string& probe_path) const {
+std::optional<std::string> ProbeFiles::dir_for(const std::string& probe_name, const std::string& probe_path,
+                                               const std::string& probe_hash) const {
   std::error_code ec;
   const fs::path stored = fs::weakly_canonical(probe_path, ec);
-  for (const std::string& dir : dirs_)
-    if ((!ec && stored.string() == dir) || fs::path(dir).filename() == probe_name) return dir;
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    if (!ec && stored.string() == dirs_[i]) return dirs_[i];
+    // A copy elsewhere: the same content. Only catalogs without a hash (schema < 5) fall back
+    // to the folder's name, which any folder can have.
+    if (probe_hash.empty() ? fs::path(dirs_[i]).filename() == probe_name : hashes_[i] == probe_hash) return dirs_[i];
+  }
   return std::nullopt;
 }
 
@@ -56,7 +62,7 @@ std::string ProbeFiles::concept_mask_png(const std::string& dir, int row, int co
   const std::vector<ProbeImage>& images = probe.images();
   size_t i = 0;
   while (i < images.size() && images[i].line != row + 2) ++i;
-  N2V_CHECK(i < images.size(), kNotFound, "no row " << row << " in " << dir << "/index.csv");
+  N2V_CHECK(i < images.size(), kNotFound, "no row " << row << " in " << fs::path(dir).filename().string() << "/index.csv");
   const ImageAnnotation a = probe.load_annotation(i);
   const int h = images[i].sh > 0 ? images[i].sh : (a.maps.empty() ? 1 : a.maps[0].height);
   const int w = images[i].sw > 0 ? images[i].sw : (a.maps.empty() ? 1 : a.maps[0].width);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "service/limits.h"
 
 namespace n2v {
 
@@ -33,6 +34,7 @@ struct ServerOptions {
   // Memory budget of the cached spaces in MiB (0: unlimited): past it the least recently used
   // spaces are dropped and read again on demand (QueryOptions::cache_bytes).
   size_t cache_mb = 0;
+  ServiceLimits limits;  // what one request may ask (`serve --max-...`, docs/API.md "Limits")
 
   // Defensive limits (docs/API.md lists the statuses they answer with).
   size_t max_body_bytes = 1 << 20;     // 413 beyond

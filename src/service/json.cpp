@@ -390,15 +390,41 @@ Json error_json(const Error& e) {
 
 namespace {
 
+// At most `max` bytes of client text for a message, cut at a UTF-8 character boundary.
+std::string clip(const std::string& text, size_t max = 100) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
+// A client value for a message without serialising it whole (a nested one overflowed the
+// stack: docs/RELIABILITY.md, F1): scalars as written, containers by type and size.
+std::string describe(const Json& v) {
+  if (v.is_array()) return "an array of " + std::to_string(v.size()) + " elements";
+  if (v.is_object()) return "an object of " + std::to_string(v.size()) + " keys";
+  if (v.is_string()) return "the string \"" + clip(v.get<std::string>()) + "\"";
+  return clip(v.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
 const Json& field(const Json& body, const char* key) {
   static const Json kNull;
   const auto it = body.find(key);
   return it == body.end() ? kNull : *it;
 }
 
+// Names are short (ids: 64 bytes a part); a longer one is a mistake or an attack on the
+// "did you mean" search, refused before any lookup.
+std::string checked_name(const Json& v, const char* key) {
+  std::string s = v.get<std::string>();
+  N2V_CHECK(s.size() <= kMaxNameBytes, kInvalidArgument,
+            "'" << key << "' holds a name of " << s.size() << " bytes; names are at most " << kMaxNameBytes << " bytes");
+  return s;
+}
+
 std::string string_field(const Json& v, const char* key) {
   N2V_CHECK(v.is_string(), kInvalidArgument, "'" << key << "' must be a string, got " << v.type_name());
-  return v.get<std::string>();
+  return checked_name(v, key);
 }
 
 std::vector<std::string> names_field(const Json& v, const char* key) {
@@ -407,13 +433,13 @@ std::vector<std::string> names_field(const Json& v, const char* key) {
   std::vector<std::string> names;
   for (const Json& x : v) {
     N2V_CHECK(x.is_string(), kInvalidArgument, "'" << key << "' must hold concept names (strings), got " << x.type_name());
-    names.push_back(x.get<std::string>());
+    names.push_back(checked_name(x, key));
   }
   return names;
 }
 
 int int_field(const Json& v, const char* key) {
-  N2V_CHECK(v.is_number_integer(), kInvalidArgument, "'" << key << "' must be an integer, got " << v.dump());
+  N2V_CHECK(v.is_number_integer(), kInvalidArgument, "'" << key << "' must be an integer, got " << describe(v));
   const auto x = v.get<int64_t>();
   N2V_CHECK(x >= INT32_MIN && x <= INT32_MAX, kInvalidArgument, "'" << key << "' is out of range: " << x);
   return static_cast<int>(x);
@@ -426,11 +452,47 @@ void check_keys(const Json& body, const std::set<std::string>& known) {
     if (known.count(key)) continue;
     std::string list;
     for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-    N2V_THROW(kInvalidArgument, "unknown key '" << key << "' in the request body (known: " << list << ")");
+    N2V_THROW(kInvalidArgument, "unknown key '" << clip(key) << "' in the request body (known: " << list << ")");
   }
 }
 
 }  // namespace
+
+Json parse_request_body(const std::string& body) {
+  // Nesting counted before parsing, outside strings: the parser itself copes, but every
+  // recursive walk of a deep value after it (dump, ==, a message) would not.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      N2V_CHECK(++depth <= kMaxJsonDepth, kInvalidArgument,
+                "the request body nests deeper than " << kMaxJsonDepth << " levels (at byte " << i << ")");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  // Every object's keys once: with a repeated key the last would silently win.
+  std::vector<std::set<std::string>> keys;
+  const Json::parser_callback_t unique_keys = [&keys](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == Json::parse_event_t::object_end) keys.pop_back();
+    else if (event == Json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second)
+      N2V_THROW(kInvalidArgument, "'" << clip(parsed.get<std::string>()) << "' is given twice in the request body");
+    return true;
+  };
+  try {
+    return Json::parse(body, unique_keys);
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999 (tests/fuzz)
+    // nlohmann quotes the token read last, which may be most of the body.
+    N2V_THROW(kInvalidArgument, "the request body is not valid JSON: " << clip(e.what(), 300));
+  }
+}
 
 AnalogyRequest analogy_request_from_json(const Json& body) {
   check_keys(body, {"space", "positive", "negative", "k", "method", "category"});

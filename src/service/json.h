@@ -33,8 +33,16 @@ Json error_json(const std::string& code, int status, const std::string& message,
                 const std::vector<std::string>& suggestions = {});
 Json error_json(const Error& e);
 
+// Request bodies nest at most this deep (ours nest 2 levels) and names are at most this long.
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr size_t kMaxNameBytes = 256;
+
+// A request body as JSON; kInvalidArgument for malformed JSON or nesting deeper than
+// kMaxJsonDepth. Messages quote at most a few hundred bytes of the body.
+Json parse_request_body(const std::string& body);
+
 // A request body: an object with the request's keys (docs/API.md). Unknown keys and values
-// of the wrong type are kInvalidArgument naming the key.
+// of the wrong type are kInvalidArgument naming the key; names longer than kMaxNameBytes too.
 AnalogyRequest analogy_request_from_json(const Json& body);
 
 }  // namespace n2v

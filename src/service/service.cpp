@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <numeric>
 
@@ -43,9 +44,17 @@ const char* export_file_name(ExportFormat format) {
 
 namespace {
 
-void check_k(int k) {
-  N2V_CHECK(k >= 1 && k <= kMaxK, kInvalidArgument,
-            "k must be between 1 and " << kMaxK << " (results are clamped to the concepts there are), got " << k);
+void check_k(int k, const ServiceLimits& limits) {
+  const int max = std::min(kMaxK, limits.max_k);
+  N2V_CHECK(k >= 1 && k <= max, kInvalidArgument,
+            "k must be between 1 and " << max << " (results are clamped to the concepts there are), got " << k);
+}
+
+// Bounds the work (and, for 3CosMul, the terms x concepts scores held) of one analogy.
+void check_terms(size_t terms, const ServiceLimits& limits) {
+  N2V_CHECK(terms <= static_cast<size_t>(limits.max_analogy_terms), kInvalidArgument,
+            "an analogy takes at most " << limits.max_analogy_terms
+                                        << " terms (positive and negative together, repeats counted), got " << terms);
 }
 
 void check_top(int top) {
@@ -62,7 +71,8 @@ std::string tsv_cell(std::string s) {
 
 }  // namespace
 
-Service::Service(const Catalog& catalog, QueryOptions options) : catalog_(catalog), engine_(catalog, options) {}
+Service::Service(const Catalog& catalog, QueryOptions options, ServiceLimits limits)
+    : catalog_(catalog), engine_(catalog, options), limits_(limits) {}
 
 HealthResponse Service::health() {
   HealthResponse h;
@@ -89,7 +99,7 @@ ConceptsResponse Service::concepts(const ConceptsRequest& request) {
 NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
   N2V_CHECK(request.concept_name.has_value() != request.vector.has_value(), kInvalidArgument,
             "neighbors takes either a concept or a vector (exactly one of them)");
-  check_k(request.k);
+  check_k(request.k, limits_);
   NeighborsResponse r;
   r.space = engine_.space_info(request.space);
   r.result = request.concept_name
@@ -99,7 +109,8 @@ NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
 }
 
 AnalogyResponse Service::analogy(const AnalogyRequest& request) {
-  check_k(request.k);
+  check_k(request.k, limits_);
+  check_terms(request.positive.size() + request.negative.size(), limits_);
   AnalogyResponse r;
   r.space = engine_.space_info(request.space);
   r.result = engine_.analogy(request.space, request.positive, request.negative, request.k, request.method,
@@ -117,11 +128,21 @@ CompareResponse Service::compare(const CompareRequest& request) {
             "per_concept must be a count of concepts (0: none) or all, got " << request.per_concept);
   N2V_CHECK(request.memory_mb >= 0, kInvalidArgument,
             "the memory budget must be a number of MiB (0: the default), got " << request.memory_mb);
+  // The ceilings are the server operator's (limits.h): the client may ask for less only.
+  const int max_mb = limits_.max_compare_mb;
+  N2V_CHECK(max_mb <= 0 || request.memory_mb <= max_mb, kInvalidArgument,
+            "the memory budget is at most " << max_mb << " MiB here (this server's limit), got " << request.memory_mb);
+  N2V_CHECK(limits_.max_compare_spaces <= 0 || ids.size() <= static_cast<size_t>(limits_.max_compare_spaces),
+            kInvalidArgument,
+            "a comparison takes at most " << limits_.max_compare_spaces << " spaces here (this server's limit), got "
+                                          << ids.size());
   CompareOptions options;
   // kAll keeps every D_ijc (sorted below); a count keeps only the largest, so that --all over
   // many spaces does not hold C values per pair.
   options.per_concept = request.per_concept;
   options.memory_bytes = static_cast<size_t>(request.memory_mb) << 20;
+  if (request.memory_mb == 0 && max_mb > 0)
+    options.memory_bytes = std::min(CompareOptions::kDefaultMemoryBytes, static_cast<size_t>(max_mb) << 20);
   options.progress = request.progress;
   CompareResponse r;
   r.comparison = engine_.compare(ids, request.concepts, options);
@@ -179,7 +200,16 @@ ConceptSum parse_concept_sum(const std::string& text) {
 }
 
 ExamplesResponse Service::examples(const ExamplesRequest& request) {
-  check_k(request.k);
+  check_k(request.k, limits_);
+  // The answer holds (queries + sums) x k hits: bound it before any work.
+  const size_t entries = (request.queries.empty() ? paper_nearest_examples().size() : request.queries.size()) +
+                         (request.sums.empty() ? paper_arithmetic_examples().size() : request.sums.size());
+  N2V_CHECK(entries <= static_cast<size_t>(limits_.max_examples), kInvalidArgument,
+            "examples takes at most " << limits_.max_examples << " queries and sums together, got " << entries);
+  N2V_CHECK(entries * static_cast<size_t>(request.k) <= static_cast<size_t>(limits_.max_examples_hits), kInvalidArgument,
+            "examples answers at most " << limits_.max_examples_hits << " hits ((queries + sums) x k), got " << entries
+                                        << " x " << request.k << " = " << entries * request.k);
+  for (const ConceptSum& sum : request.sums) check_terms(sum.positive.size() + sum.negative.size(), limits_);
   ExamplesResponse r;
   r.space = engine_.space_info(request.space);
   r.k = request.k;
@@ -286,33 +316,66 @@ AnalysesResponse Service::analyses(const std::string& space) {
   return r;
 }
 
+// A cached map, or the one being computed: later identical requests wait on `result`.
+struct Service::MapSlot {
+  std::shared_future<std::shared_ptr<const MapResponse>> result;
+  uint64_t last_used = 0;
+};
+
 MapResponse Service::map(const MapRequest& request) {
   const MapOptions& o = request.options;
   N2V_CHECK(o.perplexity >= 2 && o.perplexity <= 100, kInvalidArgument,
             "perplexity must be between 2 and 100, got " << o.perplexity);
-  N2V_CHECK(o.iterations >= 250 && o.iterations <= 5000, kInvalidArgument,
-            "iterations must be between 250 and 5000, got " << o.iterations);
+  const int max_iterations = std::min(5000, limits_.max_map_iterations);
+  N2V_CHECK(o.iterations >= 250 && o.iterations <= max_iterations, kInvalidArgument,
+            "iterations must be between 250 and " << max_iterations << ", got " << o.iterations);
   N2V_CHECK(o.clusters >= 1 && o.clusters <= 50, kInvalidArgument, "clusters must be between 1 and 50, got " << o.clusters);
   const uint64_t generation = catalog_.generation();
   const SpaceInfo info = engine_.space_info(request.space);
+  // t-SNE is O(n^2) per iteration: the operator bounds n.
+  N2V_CHECK(info.concept_count <= limits_.max_map_concepts, kInvalidArgument,
+            "space '" << info.id << "' has " << info.concept_count << " concepts; maps are drawn for at most "
+                      << limits_.max_map_concepts << " here (this server's limit)");
   const std::string key = request.space + "|" + std::to_string(o.perplexity) + "|" + std::to_string(o.iterations) + "|" +
                           std::to_string(o.seed) + "|" + std::to_string(o.clusters) + "|" + std::to_string(generation);
+  std::promise<std::shared_ptr<const MapResponse>> promise;
+  std::shared_ptr<MapSlot> slot, mine;
   {
     std::lock_guard lock(map_mutex_);
-    if (const auto it = maps_.find(key); it != maps_.end()) return *it->second;
+    auto it = maps_.find(key);
+    if (it == maps_.end()) {
+      while (maps_.size() >= kMapCacheSize) {  // drop the least recently used (waiters hold their future)
+        auto oldest = maps_.begin();
+        for (auto j = maps_.begin(); j != maps_.end(); ++j)
+          if (j->second->last_used < oldest->second->last_used) oldest = j;
+        maps_.erase(oldest);
+      }
+      mine = std::make_shared<MapSlot>();
+      mine->result = promise.get_future().share();
+      it = maps_.emplace(key, mine).first;
+    }
+    it->second->last_used = ++map_tick_;
+    slot = it->second;
   }
-  auto r = std::make_shared<MapResponse>();
-  r->space = info;
-  r->options = o;
-  r->concepts = engine_.vectors(request.space);
-  std::vector<float> rows;
-  for (const ConceptVector& v : r->concepts) rows.insert(rows.end(), v.weights.begin(), v.weights.end());
-  r->map = map_space(rows, static_cast<int>(r->concepts.size()), info.dim, o);
-  for (ConceptVector& v : r->concepts) v.weights.clear();
-  std::lock_guard lock(map_mutex_);
-  if (maps_.size() > 64) maps_.clear();  // a bound, not an LRU: maps are cheap to redo
-  maps_[key] = r;
-  return *r;
+  if (mine) {
+    ++maps_computed_;
+    try {
+      auto r = std::make_shared<MapResponse>();
+      r->space = info;
+      r->options = o;
+      r->concepts = engine_.vectors(request.space);
+      std::vector<float> rows;
+      for (const ConceptVector& v : r->concepts) rows.insert(rows.end(), v.weights.begin(), v.weights.end());
+      r->map = map_space(rows, static_cast<int>(r->concepts.size()), info.dim, o);
+      for (ConceptVector& v : r->concepts) v.weights.clear();
+      promise.set_value(std::move(r));
+    } catch (...) {
+      promise.set_exception(std::current_exception());  // the waiters get the error too
+      std::lock_guard lock(map_mutex_);
+      if (const auto it = maps_.find(key); it != maps_.end() && it->second == mine) maps_.erase(it);  // not cached
+    }
+  }
+  return *slot->result.get();
 }
 
 FilterUsageResponse Service::filter_usage(const FilterRequest& request) {

@@ -14,6 +14,7 @@
 // Errors are n2v::Error; messages describe the value ("k must be between 1 and 5000, got 0"),
 // never a front end's flag, so each front end can show them as they are.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,6 +28,7 @@
 #include "analysis/analysis.h"
 #include "catalog/catalog.h"
 #include "query/query.h"
+#include "service/limits.h"
 
 namespace n2v {
 
@@ -250,8 +252,8 @@ std::string export_bytes(const ExportResponse& e, ExportFormat format);
 
 class Service {
  public:
-  // The catalog must outlive the service.
-  explicit Service(const Catalog& catalog, QueryOptions options = {});
+  // The catalog must outlive the service. `limits`: what one request may ask (limits.h).
+  explicit Service(const Catalog& catalog, QueryOptions options = {}, ServiceLimits limits = {});
 
   HealthResponse health();
   SpacesResponse spaces();
@@ -268,7 +270,9 @@ class Service {
   // A network space's analyses; kInvalidArgument for a reference space (it has no scores).
   AnalysesResponse analyses(const std::string& space);
   // Computed once per space, options and catalog generation, then cached (t-SNE is
-  // O(n^2) per iteration: ~0.2 s for 200 concepts, seconds for BRODEN's 1,200).
+  // O(n^2) per iteration: ~0.2 s for 200 concepts, seconds for BRODEN's 1,200). Identical
+  // requests arriving while one computes wait for it (single flight); the cache keeps the
+  // kMapCacheSize most recently used maps.
   MapResponse map(const MapRequest& request);
   FilterUsageResponse filter_usage(const FilterRequest& request);  // request.filter unset
   FilterResponse filter(const FilterRequest& request);             // request.filter set
@@ -276,12 +280,20 @@ class Service {
 
   QueryEngine& engine() { return engine_; }
   const Catalog& catalog() const { return catalog_; }
+  const ServiceLimits& limits() const { return limits_; }
+  int64_t maps_computed() const { return maps_computed_; }  // maps computed, not from the cache
+
+  static constexpr size_t kMapCacheSize = 64;
 
  private:
+  struct MapSlot;  // one map, computed once (service.cpp)
   const Catalog& catalog_;
   QueryEngine engine_;
+  ServiceLimits limits_;
   std::mutex map_mutex_;
-  std::map<std::string, std::shared_ptr<const MapResponse>> maps_;  // key: space, options, generation
+  uint64_t map_tick_ = 0;  // LRU clock of maps_
+  std::atomic<int64_t> maps_computed_{0};
+  std::map<std::string, std::shared_ptr<MapSlot>> maps_;  // key: space, options, generation
 };
 
 }  // namespace n2v

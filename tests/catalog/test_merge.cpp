@@ -221,5 +221,32 @@ TEST_F(MergeTest, BadShardsAreRefusedAndNothingIsWritten) {
   EXPECT_EQ(RawDb(target).value("PRAGMA integrity_check"), "ok");
 }
 
+// A hand-edited shard may not bring in an id the writers would refuse: one with CR LF went
+// into the server's Content-Disposition header (security review F9).
+TEST_F(MergeTest, ShardIdsAreValidatedLikeTheWriters) {
+  const std::string good = shard("good.db", {record("net", "conv5", 1, "/p")});
+  const std::string evil = shard("evil.db", {record("net", "conv4", 2, "/p")});
+  {
+    Catalog c = Catalog::open(evil);
+    c.write_reference_space("glove", "test vectors", 2, {{"c1", {1, 0}}, {"c2", {0, 1}}});
+  }
+  RawDb db(evil, false);
+  db.exec("PRAGMA foreign_keys = OFF");
+  db.exec("UPDATE space SET id = 'evil' || char(13) || char(10) || 'Set-Cookie: a=b' WHERE id = 'glove'");
+  db.exec("UPDATE embedding SET space_id = 'evil' || char(13) || char(10) || 'Set-Cookie: a=b' WHERE space_id = 'glove'");
+  const std::string target = dir_.file("t.db");
+  Catalog t = Catalog::open(target);
+  const auto counts = test::table_counts(target);
+  try {
+    t.merge({good, evil});
+    ADD_FAILURE() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+    EXPECT_NE(e.message().find(evil), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("A-Z a-z 0-9 _ -"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(test::table_counts(target), counts);
+}
+
 }  // namespace
 }  // namespace n2v

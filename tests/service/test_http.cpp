@@ -254,5 +254,25 @@ TEST_F(HttpTest, StopsPromptlyWithConnectionsOpen) {
   EXPECT_THROW(HttpConnection(p, "127.0.0.1", 500), std::runtime_error);
 }
 
+// Request content that used to crash the server or cost unbounded work (security review F1,
+// F2): a quick 400 over the wire, the server still answering; the operator's ceilings
+// (ServerOptions::limits, `serve --max-...`) reach the service.
+TEST_F(HttpTest, HostileBodiesAre400AndCeilingsApply) {
+  start([](ServerOptions& o) { o.limits.max_k = 7; });
+  HttpConnection c(port());
+  const std::string deep = "{\"space\": \"toynet.conv.seg\", \"positive\": [\"dog\"], \"k\": " +
+                           std::string(80'000, '[') + "1" + std::string(80'000, ']') + "}";
+  expect_error(c.request("POST", "/api/analogy", deep), 400, "invalid_argument");
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_error(c.request("POST", "/api/analogy",
+                         "{\"space\": \"toynet.conv.seg\", \"positive\": [\"" + std::string(1'000'000, 'a') + "\"]}"),
+               400, "invalid_argument");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+  EXPECT_EQ(c.request("GET", "/api/neighbors?space=toynet.conv.seg&concept=dog&k=7").status, 200);
+  const HttpResult r = c.request("GET", "/api/neighbors?space=toynet.conv.seg&concept=dog&k=8");
+  expect_error(r, 400, "invalid_argument");
+  EXPECT_TRUE(contains(r.body, "between 1 and 7")) << r.body;
+}
+
 }  // namespace
 }  // namespace n2v

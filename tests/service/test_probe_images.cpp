@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "catalog/raw_sql.h"
+#include "probe/probe_set.h"
 #include "server/api.h"
 #include "service/json.h"
 #include "support/broden_writer.h"
@@ -41,6 +45,7 @@ class ProbeImagesTest : public ::testing::Test {
 
     IngestRecord r;
     r.probe = {"probe", probe_, 2, 4, 4, {"object"}};
+    r.probe.content_hash = ProbeSet::open(probe_).content_hash();
     r.concepts = {{1, "dog", "object", "object(1)", 1, 0.1, ""}, {2, "cat", "object", "object(1)", 1, 0.1, ""}};
     r.images = {{0, "img0.png", "val"}, {1, "img1.png", "val"}, {2, "../../secret.txt", "val"}};
     r.run.network = "probenet";
@@ -180,6 +185,71 @@ TEST_F(ProbeImagesTest, UnservedProbeSetsSaySo) {
   EXPECT_TRUE(contains(r.body, "--probe")) << r.body;
   // A folder that is not a probe set is refused when the server starts.
   test::error_of([&] { Api bad(service, {"", {dir_.file("nowhere")}}); }, ErrorCode::kNotFound);
+}
+
+// F13: no absolute server path in an answer (errors name the folder, the listing its name).
+TEST_F(ProbeImagesTest, AnswersNameNoServerPaths) {
+  Service service(catalog_);
+  Api api(service, {"", {probe_}});
+  const HttpResponse r = api.handle({"GET", "/api/probe/mask?space=probenet.l.seg&row=-5&concept=dog", "", ""});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(contains(r.body, "no row -5 in probe/index.csv")) << r.body;
+  EXPECT_FALSE(contains(r.body, dir_.path())) << r.body;
+  const HttpResponse list = api.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg", "", ""});
+  EXPECT_EQ(body(list)["probe"]["path"], "probe");
+  EXPECT_FALSE(contains(list.body, dir_.path())) << list.body;
+  Api unserved(service, {"", {}});
+  const HttpResponse u = unserved.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=1", "", ""});
+  EXPECT_EQ(u.status, 404);
+  EXPECT_FALSE(contains(u.body, dir_.path())) << u.body;
+}
+
+// F14: a served folder is the catalog's probe set by path or by content, not by its name.
+TEST_F(ProbeImagesTest, ProbeFoldersMatchByContentNotName) {
+  Service service(catalog_);
+  // Another probe set in a folder of the same name.
+  const std::string impostor = dir_.file("elsewhere/probe");
+  test::BrodenFixture f;
+  f.categories = {"object"};
+  f.labels = {{1, "dog", "object"}};
+  f.mask_height = f.mask_width = 4;
+  test::FixtureImage im;
+  im.name = "img0";
+  im.split = "val";
+  im.image = test::solid_image(8, 8, 1, 2, 3);
+  im.masks = {{test::empty_map(4, 4)}};
+  im.image_labels = {{}};
+  f.images = {im};
+  test::write_broden(impostor, f);
+  Api wrong(service, {"", {impostor}});
+  const Json j = body(wrong.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg", "", ""}));
+  EXPECT_FALSE(j["served"].get<bool>());
+  EXPECT_EQ(wrong.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=1", "", ""}).status, 404);
+  // A copy of the catalog's probe set under another name and path is the same probe set.
+  const std::string copy = dir_.file("moved/copy");
+  std::filesystem::create_directories(copy);
+  std::filesystem::copy(probe_, copy, std::filesystem::copy_options::recursive);
+  Api moved(service, {"", {copy}});
+  EXPECT_TRUE(body(moved.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg", "", ""}))["served"].get<bool>());
+  EXPECT_EQ(moved.handle({"GET", "/api/probe/image?space=probenet.l.seg&row=1", "", ""}).status, 200);
+}
+
+// F15: the space id in image_url / mask_url is URL-encoded like the concept name.
+TEST_F(ProbeImagesTest, ImageUrlsEncodeTheSpace) {
+  {
+    test::RawDb db(dir_.file("catalog.db"), false);
+    db.exec("PRAGMA foreign_keys = OFF");
+    db.exec("UPDATE space SET id = 'probe&net x' WHERE id = 'probenet.l.seg'");
+    db.exec("UPDATE embedding SET space_id = 'probe&net x' WHERE space_id = 'probenet.l.seg'");
+  }
+  Service service(catalog_);
+  Api api(service, {"", {probe_}});
+  const HttpResponse r = api.handle({"GET", "/api/concepts/dog/images?space=probe%26net%20x", "", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json j = body(r);
+  EXPECT_EQ(j["images"][0]["image_url"], "api/probe/image?space=probe%26net%20x&row=1");
+  EXPECT_EQ(j["images"][0]["mask_url"], "api/probe/mask?space=probe%26net%20x&row=1&concept=dog");
+  EXPECT_EQ(api.handle({"GET", "/" + j["images"][0]["image_url"].get<std::string>(), "", ""}).status, 200);
 }
 
 }  // namespace

@@ -19,9 +19,12 @@ class ProbeFiles {
   // Canonicalises each folder; kNotFound for one that does not exist or has no index.csv.
   explicit ProbeFiles(const std::vector<std::string>& dirs);
 
-  // The served folder of the catalog's probe set (same path, or the same folder name: a
-  // copy moved elsewhere), or nullopt when it is not served.
-  std::optional<std::string> dir_for(const std::string& probe_name, const std::string& probe_path) const;
+  // The served folder of the catalog's probe set -- the same path, or a copy elsewhere with
+  // the same content hash (ProbeSet::content_hash; the same folder name only where the catalog
+  // has no hash) -- or nullopt when it is not served.
+  std::optional<std::string> dir_for(const std::string& probe_name, const std::string& probe_path,
+                                     const std::string& probe_hash) const;
+  const std::vector<std::string>& dirs() const { return dirs_; }  // canonical
 
   // An image file of that folder (path relative to images/), confined to it.
   std::optional<std::string> image_file(const std::string& dir, const std::string& relative) const;
@@ -34,6 +37,7 @@ class ProbeFiles {
   const ProbeSet& probe_set(const std::string& dir) const;  // read once, then cached
 
   std::vector<std::string> dirs_;  // canonical
+  std::vector<std::string> hashes_;  // content hash of each
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::unique_ptr<ProbeSet>> cache_;
 };
