@@ -15,7 +15,8 @@
 // reordering) and a BatchNormalization that only follows a linear convolution is folded into
 // that convolution's weights; results are returned as plain NCHW.
 // The only other file of the model stage that sees LibTorch besides torchscript_network.cpp:
-// c10::Error is translated into n2v::Error here.
+// c10::Error is translated into n2v::Error here. The topology (parsing, output shapes, the
+// architecture checks) is read by keras_graph.cpp, without LibTorch.
 
 #include "model/keras_networks.h"
 
@@ -24,20 +25,17 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "model/detail/keras_graph.h"
 #include "model/detail/tensor_forward.h"
 #include "model/detail/torch_util.h"
 #include "model/network.h"
@@ -46,167 +44,40 @@
 namespace n2v {
 namespace {
 
-using nlohmann::json;
+using detail::KerasGraph;
+using Op = detail::KerasOp;
+using Act = detail::KerasAct;
+using Shape = detail::KerasShape;
+using detail::same_padding;
+constexpr const char* kConvertHint = detail::kKerasConvertHint;
 
-constexpr const char* kMobileNetV2 = "keras_mobilenet_v2";
-constexpr const char* kInceptionV3 = "keras_inception_v3";
-constexpr const char* kFunctional = "keras_functional";
-constexpr const char* kConvertHint =
-    "the built-in Keras networks are written by: (cd tools/nsfwjs && npm ci) && "
-    "node tools/nsfwjs/convert.mjs --out <dir>";
-
-enum class Op {
-  kInput, kZeroPad, kConv, kDepthwise, kBatchNorm, kReLU, kActivation, kAdd, kConcat,
-  kMaxPool, kAvgPool, kGlobalAvgPool, kGlobalMaxPool, kFlatten, kDense, kIdentity,
-};
-
-const std::map<std::string, Op>& layer_classes() {
-  static const std::map<std::string, Op> classes = {
-      {"InputLayer", Op::kInput},
-      {"ZeroPadding2D", Op::kZeroPad},
-      {"Conv2D", Op::kConv},
-      {"DepthwiseConv2D", Op::kDepthwise},
-      {"BatchNormalization", Op::kBatchNorm},
-      {"ReLU", Op::kReLU},
-      {"Activation", Op::kActivation},
-      {"Add", Op::kAdd},
-      {"Concatenate", Op::kConcat},
-      {"MaxPooling2D", Op::kMaxPool},
-      {"AveragePooling2D", Op::kAvgPool},
-      {"GlobalAveragePooling2D", Op::kGlobalAvgPool},
-      {"GlobalMaxPooling2D", Op::kGlobalMaxPool},
-      {"Flatten", Op::kFlatten},
-      {"Dense", Op::kDense},
-      {"Dropout", Op::kIdentity},
-      {"SpatialDropout2D", Op::kIdentity},
-  };
-  return classes;
-}
-
-enum class Act { kLinear, kRelu, kSoftmax, kSigmoid, kTanh };
-
-// A layer's output shape without the batch: C x H x W, or C for flat (dense) outputs.
-struct Shape {
-  bool flat = false;
-  int64_t c = 0, h = 0, w = 0;
-  std::vector<int64_t> dims() const {
-    return flat ? std::vector<int64_t>{c} : std::vector<int64_t>{c, h, w};
-  }
-  bool operator==(const Shape& o) const {
-    return flat == o.flat && c == o.c && (flat || (h == o.h && w == o.w));
-  }
-  std::string str() const { return safetensors::shape_string(dims()); }
-};
-
-struct Layer {
-  std::string name, cls;
-  Op op = Op::kIdentity;
-  std::vector<int> inputs;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
-  bool same = false;
-  int64_t pad_t = 0, pad_b = 0, pad_l = 0, pad_r = 0;  // ZeroPadding2D
-  int64_t filters = 0, multiplier = 1, units = 0;
-  bool use_bias = false, bn_scale = true, bn_center = true;
-  double eps = 1e-3;
-  double relu_max = -1;  // < 0: no maximum
-  int64_t axis = 1;      // concatenation axis in NCHW
-  Act act = Act::kLinear;
-  Shape shape;           // output shape for the reference input size
+// A layer as the runtime holds it: its topology and its weights.
+struct Layer : detail::KerasLayer {
   at::Tensor weight, bias;  // torch layouts; BatchNorm: per-channel scale and shift
   // Conv2D/DepthwiseConv2D whose only reader is a BatchNormalization: the index of that
   // layer, whose scale and shift are folded into weight and bias (see fold_batch_norms).
   int folded_bn = -1;
 };
 
-std::string where(const std::string& path, const Layer& l) {
-  return path + ": layer '" + l.name + "' (" + l.cls + ")";
-}
-
-Act parse_activation(const std::string& path, const Layer& l, const json& v) {
-  const std::string a = v.is_string() ? v.get<std::string>() : std::string("linear");
-  if (a == "linear") return Act::kLinear;
-  if (a == "relu") return Act::kRelu;
-  if (a == "softmax") return Act::kSoftmax;
-  if (a == "sigmoid") return Act::kSigmoid;
-  if (a == "tanh") return Act::kTanh;
-  N2V_THROW(kUnsupported, where(path, l) << ": activation '" << a
-                                         << "' is not supported (linear, relu, softmax, sigmoid, tanh)");
-}
-
-// kernel_size / strides / dilation_rate: an int or a pair.
-std::pair<int64_t, int64_t> parse_pair(const std::string& path, const Layer& l, const json& config,
-                                       const char* key, std::pair<int64_t, int64_t> fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  const json& v = config[key];
-  std::pair<int64_t, int64_t> out;
-  if (v.is_number_integer()) {
-    out = {v.get<int64_t>(), v.get<int64_t>()};
-  } else if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer()) {
-    out = {v[0].get<int64_t>(), v[1].get<int64_t>()};
-  } else {
-    N2V_THROW(kCorrupt, where(path, l) << ": bad " << key << " " << v.dump());
-  }
-  N2V_CHECK(out.first > 0 && out.second > 0, kCorrupt, where(path, l) << ": bad " << key << " " << v.dump());
-  return out;
-}
-
-// TensorFlow "same" padding along one axis: (before, after); the odd pixel goes after.
-std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t k, int64_t s, int64_t d) {
-  const int64_t k_eff = (k - 1) * d + 1;
-  const int64_t out = (in + s - 1) / s;
-  const int64_t total = std::max<int64_t>((out - 1) * s + k_eff - in, 0);
-  return {total / 2, total - total / 2};
-}
-
-int64_t window_output(int64_t in, int64_t k, int64_t s, int64_t d, bool same) {
-  if (same) return (in + s - 1) / s;
-  const int64_t k_eff = (k - 1) * d + 1;
-  return in < k_eff ? 0 : (in - k_eff) / s + 1;
-}
+std::string where(const std::string& path, const Layer& l) { return detail::keras_where(path, l); }
 
 using detail::join;
 using detail::torch_device;
 using detail::torch_message;
 
-// Known shapes of the built-in architectures (at their default input size): a file that
-// claims one of them must have these layers with these output shapes.
-struct Expectation {
-  const char* layer;
-  int64_t c, h, w;
-};
-int default_size(const std::string& arch) { return arch == kInceptionV3 ? 299 : 224; }
-std::vector<Expectation> expectations(const std::string& arch) {
-  if (arch == kMobileNetV2)
-    return {{"Conv1_relu", 32, 112, 112},          {"block_6_expand_relu", 192, 28, 28},
-            {"block_10_expand_relu", 384, 14, 14}, {"block_16_project_BN", 320, 7, 7},
-            {"out_relu", 1280, 7, 7}};
-  if (arch == kInceptionV3)
-    return {{"mixed0", 256, 35, 35}, {"mixed2", 288, 35, 35}, {"mixed5", 768, 17, 17},
-            {"mixed7", 768, 17, 17}, {"mixed10", 2048, 8, 8}};
-  return {};
-}
-
 class KerasNetwork final : public Network, public detail::TensorForward {
  public:
   KerasNetwork(const std::string& path, DeviceKind device) : path_(path), device_(device) {
     const safetensors::File file = safetensors::File::read(path);
-    architecture_ = file.metadata("architecture", "");
-    N2V_CHECK(!architecture_.empty(), kCorrupt,
-              path << " is a safetensors file without 'architecture' metadata, not a net2vec "
-                      "Keras network (" << kConvertHint << ")");
-    const auto known = keras_architectures();
-    N2V_CHECK(std::find(known.begin(), known.end(), architecture_) != known.end(), kUnsupported,
-              path << ": architecture '" << architecture_ << "' is not built in (known: "
-                   << join(known) << ")");
-    try {
-      parse_topology(file);
-    } catch (const json::exception& e) {  // a field of an unexpected JSON type
-      N2V_THROW(kCorrupt, path << ": keras_model_config: " << e.what());
-    }
-    infer_shapes();
+    KerasGraph graph = detail::read_keras_topology(file, path);
+    architecture_ = graph.architecture;
+    for (const detail::KerasLayer& spec : graph.layers) layers_.push_back(Layer{spec, {}, {}, -1});
+    index_ = graph.index;
+    names_ = graph.names;
+    input_ = graph.input;
     load_weights(file);
-    read_preprocessing(file);
-    check_architecture();
+    detail::finish_keras_graph(graph, file);
+    preprocessing_ = std::move(graph.preprocessing);
     try {
       fold_batch_norms();
     } catch (const c10::Error& e) {
@@ -277,296 +148,6 @@ class KerasNetwork final : public Network, public detail::TensorForward {
 
  private:
   // --- loading ---
-
-  void parse_topology(const safetensors::File& file) {
-    const std::string text = file.metadata("keras_model_config", "");
-    N2V_CHECK(!text.empty(), kCorrupt,
-              path_ << ": no 'keras_model_config' metadata (" << kConvertHint << ")");
-    json model;
-    try {
-      model = json::parse(text);
-    } catch (const json::exception& e) {
-      N2V_THROW(kCorrupt, path_ << ": keras_model_config is not valid JSON: " << e.what());
-    }
-    N2V_CHECK(model.is_object() && model.contains("config") && model["config"].is_object() &&
-                  model["config"].contains("layers") && model["config"]["layers"].is_array(),
-              kCorrupt, path_ << ": keras_model_config has no config.layers list");
-    const std::string cls = model.value("class_name", std::string());
-    N2V_CHECK(cls == "Model" || cls == "Functional", kUnsupported,
-              path_ << ": keras_model_config is a '" << cls
-                    << "'; only functional models (Model) are supported");
-
-    // Layers as stored (Keras writes them in a topological order), then sorted topologically
-    // (a stable depth-first order, equal to the stored one when that is topological).
-    const json& raw = model["config"]["layers"];
-    std::vector<Layer> stored;
-    std::vector<std::vector<std::string>> inbound_names;
-    std::map<std::string, int> stored_index;
-    for (const json& entry : raw) {
-      N2V_CHECK(entry.is_object() && entry.contains("name") && entry["name"].is_string() &&
-                    entry.contains("class_name") && entry["class_name"].is_string(),
-                kCorrupt, path_ << ": a layer of keras_model_config lacks name or class_name");
-      Layer l;
-      l.name = entry["name"].get<std::string>();
-      l.cls = entry["class_name"].get<std::string>();
-      N2V_CHECK(stored_index.emplace(l.name, static_cast<int>(stored.size())).second, kCorrupt,
-                path_ << ": layer name '" << l.name << "' repeats");
-      const json config = entry.value("config", json::object());
-      parse_layer(l, config);
-      std::vector<std::string> inbound;
-      const json nodes = entry.value("inbound_nodes", json::array());
-      N2V_CHECK(nodes.is_array() && nodes.size() <= 1, kUnsupported,
-                where(path_, l) << " is called " << nodes.size()
-                                << " times; shared layers are not supported");
-      if (!nodes.empty()) {
-        N2V_CHECK(nodes[0].is_array(), kUnsupported,
-                  where(path_, l) << ": inbound_nodes in an unsupported format");
-        for (const json& ref : nodes[0]) {
-          N2V_CHECK(ref.is_array() && !ref.empty() && ref[0].is_string(), kUnsupported,
-                    where(path_, l) << ": inbound_nodes in an unsupported format");
-          N2V_CHECK((ref.size() < 2 || ref[1] == 0) && (ref.size() < 3 || ref[2] == 0),
-                    kUnsupported, where(path_, l) << ": takes an output of a shared layer");
-          inbound.push_back(ref[0].get<std::string>());
-        }
-      }
-      stored.push_back(std::move(l));
-      inbound_names.push_back(std::move(inbound));
-    }
-
-    std::vector<int> state(stored.size(), 0), order;  // 0 new, 1 visiting, 2 done
-    std::function<void(int)> visit = [&](int i) {
-      N2V_CHECK(state[i] != 1, kCorrupt, path_ << ": the topology has a cycle at '" << stored[i].name << "'");
-      if (state[i] == 2) return;
-      state[i] = 1;
-      for (const std::string& name : inbound_names[i]) {
-        const auto it = stored_index.find(name);
-        N2V_CHECK(it != stored_index.end(), kCorrupt,
-                  where(path_, stored[i]) << " takes the output of unknown layer '" << name << "'");
-        visit(it->second);
-      }
-      state[i] = 2;
-      order.push_back(i);
-    };
-    for (int i = 0; i < static_cast<int>(stored.size()); ++i) visit(i);
-
-    std::vector<int> position(stored.size());
-    for (size_t p = 0; p < order.size(); ++p) position[order[p]] = static_cast<int>(p);
-    for (int i : order) {
-      Layer l = std::move(stored[i]);
-      for (const std::string& name : inbound_names[i]) l.inputs.push_back(position[stored_index[name]]);
-      index_[l.name] = static_cast<int>(layers_.size());
-      layers_.push_back(std::move(l));
-    }
-
-    input_ = -1;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      const Layer& l = layers_[i];
-      if (l.op == Op::kInput) {
-        N2V_CHECK(input_ < 0, kUnsupported, path_ << ": models with several inputs are not supported");
-        input_ = static_cast<int>(i);
-      } else {
-        N2V_CHECK(!l.inputs.empty(), kCorrupt, where(path_, l) << " has no input");
-        names_.push_back(l.name);
-      }
-      const bool multi = l.op == Op::kAdd || l.op == Op::kConcat;
-      N2V_CHECK(l.op == Op::kInput || multi || l.inputs.size() == 1, kCorrupt,
-                where(path_, l) << " takes " << l.inputs.size() << " inputs, expected 1");
-      N2V_CHECK(!multi || l.inputs.size() >= 2, kCorrupt,
-                where(path_, l) << " takes " << l.inputs.size() << " inputs, expected 2 or more");
-    }
-    N2V_CHECK(input_ >= 0, kCorrupt, path_ << ": the topology has no InputLayer");
-  }
-
-  void parse_layer(Layer& l, const json& c) {
-    const auto& classes = layer_classes();
-    const auto it = classes.find(l.cls);
-    if (it == classes.end()) {
-      std::vector<std::string> names;
-      for (const auto& [name, op] : classes) names.push_back(name);
-      N2V_THROW(kUnsupported, where(path_, l) << ": layer class not supported (supported: "
-                                              << join(names) << ")");
-    }
-    l.op = it->second;
-    if (c.contains("data_format") && c["data_format"].is_string())
-      N2V_CHECK(c["data_format"] == "channels_last", kUnsupported,
-                where(path_, l) << ": data_format " << c["data_format"].dump()
-                                << " (only channels_last)");
-    const auto padding = [&]() {
-      const std::string p = c.value("padding", std::string("valid"));
-      N2V_CHECK(p == "valid" || p == "same", kUnsupported,
-                where(path_, l) << ": padding '" << p << "' (valid or same)");
-      return p == "same";
-    };
-    switch (l.op) {
-      case Op::kInput: {
-        const json shape = c.value("batch_input_shape", json());
-        N2V_CHECK(shape.is_array() && shape.size() == 4, kUnsupported,
-                  where(path_, l) << ": input shape " << shape.dump() << ", expected [null, H, W, 3]");
-        N2V_CHECK(shape[3] == 3, kUnsupported,
-                  where(path_, l) << ": input has " << shape[3].dump() << " channels, expected 3");
-        l.shape = Shape{false, 3, shape[1].is_number_integer() ? shape[1].get<int64_t>() : 0,
-                        shape[2].is_number_integer() ? shape[2].get<int64_t>() : 0};
-        break;
-      }
-      case Op::kZeroPad: {
-        const json p = c.value("padding", json(1));
-        const auto num = [&](const json& v) {
-          N2V_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0, kCorrupt,
-                    where(path_, l) << ": bad padding " << p.dump());
-          return v.get<int64_t>();
-        };
-        if (p.is_number_integer()) {
-          l.pad_t = l.pad_b = l.pad_l = l.pad_r = num(p);
-        } else if (p.is_array() && p.size() == 2 && p[0].is_array()) {
-          N2V_CHECK(p[0].size() == 2 && p[1].is_array() && p[1].size() == 2, kCorrupt,
-                    where(path_, l) << ": bad padding " << p.dump());
-          l.pad_t = num(p[0][0]), l.pad_b = num(p[0][1]), l.pad_l = num(p[1][0]), l.pad_r = num(p[1][1]);
-        } else if (p.is_array() && p.size() == 2) {
-          l.pad_t = l.pad_b = num(p[0]);
-          l.pad_l = l.pad_r = num(p[1]);
-        } else {
-          N2V_THROW(kCorrupt, where(path_, l) << ": bad padding " << p.dump());
-        }
-        break;
-      }
-      case Op::kConv:
-      case Op::kDepthwise: {
-        std::tie(l.kh, l.kw) = parse_pair(path_, l, c, "kernel_size", {0, 0});
-        std::tie(l.sh, l.sw) = parse_pair(path_, l, c, "strides", {1, 1});
-        std::tie(l.dh, l.dw) = parse_pair(path_, l, c, "dilation_rate", {1, 1});
-        N2V_CHECK((l.sh == 1 && l.sw == 1) || (l.dh == 1 && l.dw == 1), kUnsupported,
-                  where(path_, l) << ": strides and dilation together");
-        l.same = padding();
-        l.use_bias = c.value("use_bias", true);
-        l.act = parse_activation(path_, l, c.value("activation", json("linear")));
-        if (l.op == Op::kConv) {
-          l.filters = c.value("filters", int64_t{0});
-          N2V_CHECK(l.filters > 0, kCorrupt, where(path_, l) << ": bad filters");
-          N2V_CHECK(c.value("groups", int64_t{1}) == 1, kUnsupported, where(path_, l) << ": grouped convolution");
-        } else {
-          l.multiplier = c.value("depth_multiplier", int64_t{1});
-          N2V_CHECK(l.multiplier > 0, kCorrupt, where(path_, l) << ": bad depth_multiplier");
-        }
-        break;
-      }
-      case Op::kBatchNorm: {
-        const json axis = c.value("axis", json(-1));
-        const bool last = axis == -1 || axis == 3 || (axis.is_array() && axis.size() == 1 &&
-                                                      (axis[0] == -1 || axis[0] == 3));
-        N2V_CHECK(last, kUnsupported,
-                  where(path_, l) << ": axis " << axis.dump() << " (only the channel axis, -1 or 3)");
-        l.eps = c.value("epsilon", 1e-3);
-        l.bn_scale = c.value("scale", true);
-        l.bn_center = c.value("center", true);
-        break;
-      }
-      case Op::kReLU: {
-        if (c.contains("max_value") && !c["max_value"].is_null()) {
-          N2V_CHECK(c["max_value"].is_number() && c["max_value"].get<double>() >= 0, kCorrupt,
-                    where(path_, l) << ": bad max_value");
-          l.relu_max = c["max_value"].get<double>();
-        }
-        const double slope = c.value("negative_slope", 0.0), threshold = c.value("threshold", 0.0);
-        N2V_CHECK(slope == 0.0 && threshold == 0.0, kUnsupported,
-                  where(path_, l) << ": negative_slope/threshold other than 0");
-        break;
-      }
-      case Op::kActivation:
-        l.act = parse_activation(path_, l, c.value("activation", json("linear")));
-        break;
-      case Op::kConcat:
-        l.axis = c.value("axis", int64_t{-1});
-        break;
-      case Op::kMaxPool:
-      case Op::kAvgPool: {
-        std::tie(l.kh, l.kw) = parse_pair(path_, l, c, "pool_size", {2, 2});
-        std::tie(l.sh, l.sw) = parse_pair(path_, l, c, "strides", {l.kh, l.kw});
-        l.same = padding();
-        break;
-      }
-      case Op::kDense:
-        l.units = c.value("units", int64_t{0});
-        N2V_CHECK(l.units > 0, kCorrupt, where(path_, l) << ": bad units");
-        l.use_bias = c.value("use_bias", true);
-        l.act = parse_activation(path_, l, c.value("activation", json("linear")));
-        break;
-      default:
-        break;
-    }
-  }
-
-  // Output shapes at the reference input size (the InputLayer's, else the architecture's).
-  void infer_shapes() {
-    Layer& in = layers_[input_];
-    if (in.shape.h <= 0 || in.shape.w <= 0) in.shape.h = in.shape.w = default_size(architecture_);
-    for (Layer& l : layers_) {
-      if (l.op == Op::kInput) continue;
-      const Shape x = layers_[l.inputs[0]].shape;
-      const auto need_map = [&] {
-        N2V_CHECK(!x.flat, kCorrupt, where(path_, l) << " needs a 4-D input, got " << x.str());
-      };
-      Shape& y = l.shape;
-      switch (l.op) {
-        case Op::kZeroPad:
-          need_map();
-          y = Shape{false, x.c, x.h + l.pad_t + l.pad_b, x.w + l.pad_l + l.pad_r};
-          break;
-        case Op::kConv:
-        case Op::kDepthwise:
-        case Op::kMaxPool:
-        case Op::kAvgPool:
-          need_map();
-          y = Shape{false,
-                    l.op == Op::kConv ? l.filters : l.op == Op::kDepthwise ? x.c * l.multiplier : x.c,
-                    window_output(x.h, l.kh, l.sh, l.dh, l.same), window_output(x.w, l.kw, l.sw, l.dw, l.same)};
-          N2V_CHECK(y.h > 0 && y.w > 0, kCorrupt,
-                    where(path_, l) << ": a " << l.kh << " x " << l.kw << " window does not fit its "
-                                    << x.str() << " input");
-          break;
-        case Op::kAdd:
-          y = x;
-          for (int i : l.inputs)
-            N2V_CHECK(layers_[i].shape == x, kCorrupt,
-                      where(path_, l) << " adds " << x.str() << " and " << layers_[i].shape.str());
-          break;
-        case Op::kConcat: {
-          // Keras axis (channels-last, batch included) -> NCHW axis.
-          const int64_t rank = x.flat ? 2 : 4;
-          int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
-          N2V_CHECK(axis >= 1 && axis < rank, kCorrupt, where(path_, l) << ": bad axis " << l.axis);
-          l.axis = x.flat ? 1 : (axis == 3 ? 1 : axis + 1);
-          y = x;
-          const auto dim = [&](const Shape& s, int64_t a) { return a == 1 ? s.c : a == 2 ? s.h : s.w; };
-          int64_t total = 0;
-          for (int i : l.inputs) {
-            const Shape& s = layers_[i].shape;
-            N2V_CHECK(s.flat == x.flat, kCorrupt, where(path_, l) << " joins inputs of different ranks");
-            for (int64_t a = 1; a < rank; ++a)
-              N2V_CHECK(a == l.axis || dim(s, a) == dim(x, a), kCorrupt,
-                        where(path_, l) << " joins " << x.str() << " and " << s.str());
-            total += dim(s, l.axis);
-          }
-          (l.axis == 1 ? y.c : l.axis == 2 ? y.h : y.w) = total;
-          break;
-        }
-        case Op::kGlobalAvgPool:
-        case Op::kGlobalMaxPool:
-          need_map();
-          y = Shape{true, x.c, 0, 0};
-          break;
-        case Op::kFlatten:
-          y = Shape{true, x.flat ? x.c : x.c * x.h * x.w, 0, 0};
-          break;
-        case Op::kDense:
-          N2V_CHECK(x.flat, kUnsupported, where(path_, l) << ": Dense on a 4-D input");
-          y = Shape{true, l.units, 0, 0};
-          break;
-        default:  // BatchNormalization, ReLU, Activation, Dropout
-          y = x;
-          break;
-      }
-    }
-  }
 
   // A weight "<layer>/<name>" of the file, checked against the shape the topology implies,
   // as a float tensor in the Keras layout.
@@ -647,47 +228,6 @@ class KerasNetwork final : public Network, public detail::TensorForward {
       N2V_CHECK(used.count(t.name), kCorrupt,
                 path_ << ": tensor '" << t.name << "' " << safetensors::shape_string(t.shape)
                       << " matches no weight of the topology");
-  }
-
-  void read_preprocessing(const safetensors::File& file) {
-    const std::string text = file.metadata("preprocessing", "");
-    if (text.empty()) {
-      // Keras applications' MobileNetV2 / InceptionV3 input: x / 127.5 - 1.
-      const int size = static_cast<int>(layers_[input_].shape.h);
-      preprocessing_.height = size;
-      preprocessing_.width = static_cast<int>(layers_[input_].shape.w);
-      preprocessing_.channel_order = "RGB";
-      preprocessing_.scale = 2.0f / 255.0f;
-      preprocessing_.mean = {1.0f, 1.0f, 1.0f};
-      preprocessing_.std = {1.0f, 1.0f, 1.0f};
-      return;
-    }
-    try {
-      preprocessing_ = Preprocessing::from_json(text);
-    } catch (const Error& e) {
-      N2V_THROW(kCorrupt, path_ << ": metadata 'preprocessing': " << e.message());
-    }
-  }
-
-  void check_architecture() {
-    for (const Expectation& e : expectations(architecture_)) {
-      const Shape want{false, e.c, e.h, e.w};
-      const auto it = index_.find(e.layer);
-      N2V_CHECK(it != index_.end(), kCorrupt,
-                path_ << ": claims architecture " << architecture_ << " but has no layer '"
-                      << e.layer << "'");
-      const Shape& got = layers_[it->second].shape;
-      N2V_CHECK(got == want, kCorrupt,
-                path_ << ": claims architecture " << architecture_ << " but layer '" << e.layer
-                      << "' has shape " << got.str() << ", expected " << want.str());
-    }
-    if (architecture_ != kFunctional) {
-      const Shape& in = layers_[input_].shape;
-      const int64_t size = default_size(architecture_);
-      N2V_CHECK(in.h == size && in.w == size, kCorrupt,
-                path_ << ": claims architecture " << architecture_ << " but its input is "
-                      << in.h << " x " << in.w << ", expected " << size << " x " << size);
-    }
   }
 
   // Conv -> BatchNormalization pairs (the conv linear, the BN its only reader): the conv
@@ -901,14 +441,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 }  // namespace
-
-std::vector<std::string> keras_architectures() { return {kMobileNetV2, kInceptionV3, kFunctional}; }
-
-std::vector<std::string> keras_layer_classes() {
-  std::vector<std::string> names;
-  for (const auto& [name, op] : layer_classes()) names.push_back(name);
-  return names;
-}
 
 std::unique_ptr<Network> load_keras_safetensors(const std::string& path, DeviceKind device) {
   namespace fs = std::filesystem;
