@@ -113,9 +113,13 @@ class Session : public std::enable_shared_from_this<Session> {
     const size_t room = std::min<size_t>(shared_.options.max_header_bytes - buffer_.size(), 16 << 10);
     stream_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->buffer_.commit(n);
-      if (ec == asio::error::eof && self->buffer_.size() > 0) {  // half a head: Beast says what is wrong
-        return http::async_read_header(self->stream_, self->buffer_, *self->parser_,
-                                       beast::bind_front_handler(&Session::on_header, self));
+      if (ec == asio::error::eof && self->buffer_.size() > 0) {
+        // Half a head, then the end: Beast's parser says what is wrong, from the buffer (a
+        // read after end of file could wait for ever; the connection churn test saw it).
+        beast::error_code parse;
+        self->buffer_.consume(self->parser_->put(self->buffer_.data(), parse));
+        if (!parse || parse == http::error::need_more) self->parser_->put_eof(parse);
+        return self->on_read(parse ? parse : beast::error_code(http::error::partial_message), 0);
       }
       if (ec) return self->do_close();  // timeout, reset, or a clean end between requests
       self->scan_head();
