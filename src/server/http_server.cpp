@@ -162,10 +162,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (cap > 0 && shared_.write_bytes >= cap)
       return finish(std::move(request), overloaded("the server is writing too many large answers", 2), a);
     auto token = std::make_shared<BusyToken>(shared_.busy);
-    auto job = [self = shared_from_this(), request, a, token]() mutable {
+    auto job = [self = shared_from_this(), strand = stream_.get_executor(), request, a, token]() mutable {
       HttpResponse response = self->shared_.api.handle(request);
       // The token lives until the answer is counted as being written.
-      asio::post(self->stream_.get_executor(),
+      asio::post(strand,
                  [self, request = std::move(request), response = std::move(response), a, token]() mutable {
                    self->finish(std::move(request), std::move(response), a);
                  });
