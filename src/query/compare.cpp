@@ -83,7 +83,9 @@ void parallel_for(int n, int workers, Fn fn) {
   std::atomic<int> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
+  QueryEngine::Snapshot::Pins* const pins = detail::current_pins;  // the caller's snapshot, if any
   auto work = [&](int worker) {
+    const detail::AdoptPins adopt(pins);
     for (int i; (i = next.fetch_add(1)) < n;) {
       try {
         fn(i, worker);

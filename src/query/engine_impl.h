@@ -37,8 +37,9 @@ struct QueryEngine::Impl {
   Impl(const Catalog& c, QueryOptions o) : catalog(c), options(o) {}
 
   // The space, from the cache when the catalog's record of it is unchanged; kNotFound with
-  // suggestions when the catalog has no such space.
+  // suggestions when the catalog has no such space. Within a Snapshot: the pinned content.
   std::shared_ptr<const detail::SpaceData> load(const std::string& space);
+  std::shared_ptr<const detail::SpaceData> load_current(const std::string& space);
   [[noreturn]] void throw_unknown_space(const std::string& space) const;
 
   // Row of a concept by name; kNotFound with suggestions.
@@ -51,5 +52,31 @@ struct QueryEngine::Impl {
   const VectorIndex& index(const detail::SpaceData& s) const;
   const std::vector<detail::ConceptScores>& scores(const detail::SpaceData& s) const;
 };
+
+// The spaces a Snapshot pinned, and the thread's current pins (compare's workers adopt their
+// caller's: detail::AdoptPins).
+struct QueryEngine::Snapshot::Pins {
+  const QueryEngine::Impl* engine = nullptr;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<const detail::SpaceData>> spaces;
+};
+
+namespace detail {
+
+extern thread_local QueryEngine::Snapshot::Pins* current_pins;
+
+// Sets this thread's pins for its lifetime (a worker thread running part of a query).
+class AdoptPins {
+ public:
+  explicit AdoptPins(QueryEngine::Snapshot::Pins* pins) : saved_(current_pins) { current_pins = pins; }
+  ~AdoptPins() { current_pins = saved_; }
+  AdoptPins(const AdoptPins&) = delete;
+  AdoptPins& operator=(const AdoptPins&) = delete;
+
+ private:
+  QueryEngine::Snapshot::Pins* saved_;
+};
+
+}  // namespace detail
 
 }  // namespace n2v

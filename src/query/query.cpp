@@ -124,7 +124,36 @@ void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
                                     << (ids.size() > some.size() ? ", ..." : ""));
 }
 
+namespace detail {
+thread_local QueryEngine::Snapshot::Pins* current_pins = nullptr;
+}  // namespace detail
+
+QueryEngine::Snapshot::Snapshot(QueryEngine& engine) {
+  if (detail::current_pins && detail::current_pins->engine == engine.impl_.get()) return;  // an outer one pins
+  pins_ = std::make_unique<Pins>();
+  pins_->engine = engine.impl_.get();
+  detail::current_pins = pins_.get();
+}
+
+QueryEngine::Snapshot::~Snapshot() {
+  if (pins_ && detail::current_pins == pins_.get()) detail::current_pins = nullptr;
+}
+
 std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load(const std::string& name) {
+  QueryEngine::Snapshot::Pins* const pins =
+      detail::current_pins && detail::current_pins->engine == this ? detail::current_pins : nullptr;
+  if (!pins) return load_current(name);
+  const std::string space = canonical_space_id(name);
+  {
+    std::lock_guard lock(pins->mutex);
+    if (const auto it = pins->spaces.find(space); it != pins->spaces.end()) return it->second;
+  }
+  std::shared_ptr<const detail::SpaceData> data = load_current(space);
+  std::lock_guard lock(pins->mutex);
+  return pins->spaces.emplace(space, std::move(data)).first->second;  // a worker's first read may win
+}
+
+std::shared_ptr<const detail::SpaceData> QueryEngine::Impl::load_current(const std::string& name) {
   // Either spelling of a layer ("resnet50.layer4.1.conv2.seg" or the stored id): one cache slot.
   const std::string space = canonical_space_id(name);
   // Read before the space: a commit in between moves the generation again, so the next

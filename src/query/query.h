@@ -275,6 +275,23 @@ class QueryEngine {
   // SpaceInfo or kNotFound with suggestions.
   SpaceInfo space_info(const std::string& space);
 
+  // One snapshot per request: while a Snapshot lives, every read of a space by this thread
+  // (and by the workers of a comparison it runs) sees the content of the first read, so an
+  // answer built from several queries (its SpaceInfo, its hits, each entry of `examples`)
+  // never mixes two versions of a space a writer replaces meanwhile. Snapshots nest: the
+  // outermost one pins. Not movable; pins only spaces of this engine.
+  class Snapshot {
+   public:
+    explicit Snapshot(QueryEngine& engine);
+    ~Snapshot();
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+    struct Pins;  // internal to src/query (engine_impl.h)
+
+   private:
+    std::unique_ptr<Pins> pins_;  // null when an outer snapshot pins already
+  };
+
   // Drops cached vectors and indexes (one space, or all with ""); the next query reloads.
   // (Not needed to see catalog changes: every commit is noticed by itself.)
   void invalidate(const std::string& space = "");

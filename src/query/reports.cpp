@@ -2,6 +2,7 @@
 // "Unifying single- & multi-filter views"), and the concept listing.
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 
@@ -54,9 +55,13 @@ ConceptReport QueryEngine::concept_report(const std::string& space, const std::s
   const int r = Impl::row(*s, concept_name);
   const std::optional<EmbeddingRecord> e = impl_->catalog.embedding(space, concept_name);
   N2V_CHECK(e.has_value(), kNotFound, "concept '" << concept_name << "' left space '" << space << "' meanwhile");
-  N2V_CHECK(static_cast<int>(e->weights.size()) == s->d, kCorrupt,
-            "space " << space << ", concept '" << concept_name << "': " << e->weights.size()
-                     << " weights for dimension " << s->d);
+  // The scores are a second read: they must belong to the vectors read first (a writer may
+  // have replaced the space in between; the answer would mix two versions).
+  const bool same = static_cast<int>(e->weights.size()) == s->d &&  // bit for bit: NaN rows too
+                    std::memcmp(e->weights.data(), s->weights.data() + static_cast<size_t>(r) * s->d,
+                                e->weights.size() * sizeof(float)) == 0;
+  N2V_CHECK(same, kUnavailable,
+            "space '" << space << "' was replaced while concept '" << concept_name << "' was being read; try again");
 
   ConceptReport rep;
   rep.space = space;

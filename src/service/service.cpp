@@ -1,6 +1,8 @@
 // Service: requests checked and answered over the query engine; the orderings every front
 // end shows (compare's differing concepts, Figure 5's histogram and most-selected filters)
-// are decided here once.
+// are decided here once. Every request that reads a space holds a QueryEngine::Snapshot: its
+// answer (SpaceInfo, hits, each entry of `examples`) comes from one version of each space
+// even while a writer replaces it.
 
 #include "service/service.h"
 
@@ -89,6 +91,7 @@ HealthResponse Service::health() {
 SpacesResponse Service::spaces() { return {catalog_.spaces()}; }
 
 ConceptsResponse Service::concepts(const ConceptsRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   ConceptsResponse r;
   r.space = engine_.space_info(request.space);
   r.category = request.category;
@@ -97,6 +100,7 @@ ConceptsResponse Service::concepts(const ConceptsRequest& request) {
 }
 
 NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.concept_name.has_value() != request.vector.has_value(), kInvalidArgument,
             "neighbors takes either a concept or a vector (exactly one of them)");
   check_k(request.k, limits_);
@@ -109,6 +113,7 @@ NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
 }
 
 AnalogyResponse Service::analogy(const AnalogyRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   check_k(request.k, limits_);
   check_terms(request.positive.size() + request.negative.size(), limits_);
   AnalogyResponse r;
@@ -119,6 +124,7 @@ AnalogyResponse Service::analogy(const AnalogyRequest& request) {
 }
 
 CompareResponse Service::compare(const CompareRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   std::vector<std::string> ids = request.spaces;
   if (request.all) {
     N2V_CHECK(ids.empty(), kInvalidArgument, "compare takes a list of spaces or all of them, not both");
@@ -200,6 +206,7 @@ ConceptSum parse_concept_sum(const std::string& text) {
 }
 
 ExamplesResponse Service::examples(const ExamplesRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   check_k(request.k, limits_);
   // The answer holds (queries + sums) x k hits: bound it before any work.
   const size_t entries = (request.queries.empty() ? paper_nearest_examples().size() : request.queries.size()) +
@@ -242,6 +249,7 @@ ExamplesResponse Service::examples(const ExamplesRequest& request) {
 }
 
 ConceptResponse Service::concept_detail(const ConceptRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   check_top(request.top);
   ConceptResponse r;
   r.space = engine_.space_info(request.space);
@@ -265,6 +273,7 @@ ConceptResponse Service::concept_detail(const ConceptRequest& request) {
 }
 
 PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   std::vector<PredictedMaskRecord> masks;
   try {
     masks = catalog_.predicted_masks(request.space, request.name);
@@ -283,6 +292,7 @@ PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request)
 }
 
 ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.limit >= 1 && request.limit <= 500, kInvalidArgument,
             "limit must be between 1 and 500 images, got " << request.limit);
   ConceptImagesResponse r;
@@ -303,6 +313,7 @@ ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& reques
 }
 
 AnalysesResponse Service::analyses(const std::string& space) {
+  const QueryEngine::Snapshot snapshot(engine_);
   AnalysesResponse r;
   r.space = engine_.space_info(space);
   N2V_CHECK(!is_reference(r.space), kInvalidArgument,
@@ -323,6 +334,7 @@ struct Service::MapSlot {
 };
 
 MapResponse Service::map(const MapRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   const MapOptions& o = request.options;
   N2V_CHECK(o.perplexity >= 2 && o.perplexity <= 100, kInvalidArgument,
             "perplexity must be between 2 and 100, got " << o.perplexity);
@@ -379,6 +391,7 @@ MapResponse Service::map(const MapRequest& request) {
 }
 
 FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   N2V_ASSERT(!request.filter);
   check_top(request.top);
   FilterUsageResponse r;
@@ -399,6 +412,7 @@ FilterUsageResponse Service::filter_usage(const FilterRequest& request) {
 }
 
 FilterResponse Service::filter(const FilterRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   N2V_ASSERT(request.filter.has_value());
   check_top(request.top);
   FilterResponse r;
@@ -408,6 +422,7 @@ FilterResponse Service::filter(const FilterRequest& request) {
 }
 
 ExportResponse Service::export_vectors(const ExportRequest& request) {
+  const QueryEngine::Snapshot snapshot(engine_);
   ExportResponse r;
   r.space = engine_.space_info(request.space);
   r.normalized = request.normalize;
