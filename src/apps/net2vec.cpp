@@ -211,7 +211,8 @@ int main(int argc, char** argv) {
       "--db FILE and --json; `net2vec SUBCOMMAND --help` explains its options. `net2vec serve`\n"
       "answers the same queries over HTTP and serves the web page.\n\n"
       "Exit status: 0 ok, 1 internal error, 2 invalid input or usage, 3 not found, 4 I/O error,\n"
-      "5 corrupt catalog, 6 unsupported."};
+      "5 corrupt catalog, 6 unsupported, 7 unavailable (a writer kept replacing what it read:\n"
+      "try again)."};
   app.set_version_flag("--version", std::string("net2vec ") + n2v::kVersion);
   app.require_subcommand(1);
   app.get_formatter()->column_width(30);
