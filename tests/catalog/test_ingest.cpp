@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "raw_sql.h"
 #include "records.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -71,17 +72,7 @@ void expect_same_embedding(const EmbeddingRecord& got, const EmbeddingRecord& wa
   }
 }
 
-template <typename F>
-void expect_error(F f, ErrorCode code, std::initializer_list<std::string> pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "no throw";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& piece : pieces)
-      EXPECT_NE(e.message().find(piece), std::string::npos) << e.message() << " lacks " << piece;
-  }
-}
+using test::expect_error;
 
 TEST(CatalogIngest, RoundTripOfAFullRecord) {
   test::TempDir dir;
@@ -402,14 +393,7 @@ TEST(CatalogIngest, ValidationErrorsWriteNothing) {
     SCOPED_TRACE(c.what);
     IngestRecord bad = test::make_record({.seed = 9});
     c.edit(bad);
-    try {
-      catalog.write_ingest(bad);
-      ADD_FAILURE() << "no throw";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
-      for (const std::string& piece : c.pieces)
-        EXPECT_NE(e.message().find(piece), std::string::npos) << e.message() << " lacks " << piece;
-    }
+    expect_error([&] { catalog.write_ingest(bad); }, ErrorCode::kInvalidArgument, c.pieces);
     EXPECT_EQ(test::table_counts(path), counts);
     EXPECT_EQ(test::checksum(catalog.vectors("net.conv5.seg")), seg);
   }
@@ -453,13 +437,7 @@ TEST(CatalogIngest, PredictedMasksRoundTripAndAreValidated) {
     if (which == 0) m.learned.push_back(0);      // 3 bytes for 15 bits
     if (which == 1) m.image_row = 1000;          // no such probe image
     if (which == 2) bad.spaces[0].embeddings[1].predicted_masks.push_back(m);  // twice
-    try {
-      catalog.write_ingest(bad);
-      ADD_FAILURE() << "no throw";
-    } catch (const Error& error) {
-      EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
-      EXPECT_NE(error.message().find("predicted masks"), std::string::npos) << error.message();
-    }
+    expect_error([&] { catalog.write_ingest(bad); }, ErrorCode::kInvalidArgument, {"predicted masks"});
     EXPECT_EQ(test::table_counts(path), counts);
   }
 

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "raw_sql.h"
 #include "records.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -16,18 +17,7 @@ namespace {
 
 using test::RawDb;
 
-// Runs f, which must throw `code` with a message holding every piece.
-template <typename F>
-void expect_error(F f, ErrorCode code, std::initializer_list<std::string> pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "no throw";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& piece : pieces)
-      EXPECT_NE(e.message().find(piece), std::string::npos) << e.message() << " lacks " << piece;
-  }
-}
+using test::expect_error;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "index/vector_index.h"
+#include "support/expect.h"
 
 namespace n2v {
 namespace {
@@ -21,16 +22,7 @@ std::vector<float> random_matrix(int64_t n, int d, uint32_t seed) {
   return x;
 }
 
-template <class Fn>
-ErrorCode code_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return ErrorCode::kInternal;
-}
+using test::expect_error;
 
 // One index of each kind (and the FAISS one forced through its own search).
 std::vector<std::unique_ptr<VectorIndex>> all_indexes(int d) {
@@ -56,7 +48,7 @@ TEST(IdSelection, BitsAndCount) {
   EXPECT_EQ(none.count(), 0);
   none.set(4, true);
   EXPECT_TRUE(none.contains(4));
-  EXPECT_EQ(code_of([&] { none.set(5, true); }), ErrorCode::kInvalidArgument);
+  expect_error([&] { none.set(5, true); }, ErrorCode::kInvalidArgument);
 }
 
 // Three vectors in 2-D, not unit length: the index normalises them.
@@ -96,16 +88,16 @@ TEST(VectorIndex, Errors) {
   for (auto& index : all_indexes(3)) {
     SCOPED_TRACE(index->name());
     const std::vector<float> zero = {0, 0, 0}, nan = {1, NAN, 0}, ok = {1, 2, 3};
-    EXPECT_EQ(code_of([&] { index->add(1, 3, zero.data()); }), ErrorCode::kInvalidArgument);
-    EXPECT_EQ(code_of([&] { index->add(1, 3, nan.data()); }), ErrorCode::kInvalidArgument);
-    EXPECT_EQ(code_of([&] { index->add(1, 2, ok.data()); }), ErrorCode::kInvalidArgument);
+    expect_error([&] { index->add(1, 3, zero.data()); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { index->add(1, 3, nan.data()); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { index->add(1, 2, ok.data()); }, ErrorCode::kInvalidArgument);
     EXPECT_EQ(index->size(), 0);  // nothing half-added
     index->add(1, 3, ok.data());
-    EXPECT_EQ(code_of([&] { index->search(1, ok.data(), 0); }), ErrorCode::kInvalidArgument);
-    EXPECT_EQ(code_of([&] { index->search(1, zero.data(), 1); }), ErrorCode::kInvalidArgument);
-    EXPECT_EQ(code_of([&] { index->search(1, nan.data(), 1); }), ErrorCode::kInvalidArgument);
+    expect_error([&] { index->search(1, ok.data(), 0); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { index->search(1, zero.data(), 1); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { index->search(1, nan.data(), 1); }, ErrorCode::kInvalidArgument);
     IdSelection wrong(7);
-    EXPECT_EQ(code_of([&] { index->search(1, ok.data(), 1, &wrong); }), ErrorCode::kInvalidArgument);
+    expect_error([&] { index->search(1, ok.data(), 1, &wrong); }, ErrorCode::kInvalidArgument);
   }
 }
 

@@ -10,28 +10,12 @@
 
 #include "common/error.h"
 #include "model/network.h"
+#include "support/expect.h"
 
 namespace n2v {
 namespace {
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return ErrorCode::kInternal;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "";
-}
+using test::expect_error;
 
 Preprocessing identity(int h, int w) {
   Preprocessing p;
@@ -181,14 +165,11 @@ TEST(Preprocess, BilinearNonIntegerScalesMatchTorch) {
 TEST(Preprocess, RejectsBadInput) {
   const std::vector<uint8_t> img(12, 0);
   std::vector<float> out;
-  EXPECT_EQ(code_of([&] { preprocess_image(img.data(), 0, 2, identity(2, 2), out); }),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { preprocess_image(nullptr, 2, 2, identity(2, 2), out); }),
-            ErrorCode::kInvalidArgument);
+  expect_error([&] { preprocess_image(img.data(), 0, 2, identity(2, 2), out); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { preprocess_image(nullptr, 2, 2, identity(2, 2), out); }, ErrorCode::kInvalidArgument);
   Preprocessing p = identity(2, 2);
   p.channel_order = "RBG";
-  EXPECT_EQ(code_of([&] { preprocess_image(img.data(), 2, 2, p, out); }),
-            ErrorCode::kInvalidArgument);
+  expect_error([&] { preprocess_image(img.data(), 2, 2, p, out); }, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(out.empty());
 }
 
@@ -249,14 +230,11 @@ TEST(PreprocessingJson, ValidationNamesTheField) {
       {R"({"hieght": 3})", "hieght"},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(code_of([&] { Preprocessing::from_json(c.json); }), ErrorCode::kInvalidArgument)
-        << c.json;
-    EXPECT_NE(message_of([&] { Preprocessing::from_json(c.json); }).find(c.field),
-              std::string::npos)
-        << c.json << " -> " << message_of([&] { Preprocessing::from_json(c.json); });
+    SCOPED_TRACE(c.json);
+    expect_error([&] { Preprocessing::from_json(c.json); }, ErrorCode::kInvalidArgument, {c.field});
   }
-  EXPECT_EQ(code_of([] { Preprocessing::from_json("{not json"); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { Preprocessing::from_json("[1, 2]"); }), ErrorCode::kInvalidArgument);
+  expect_error([] { Preprocessing::from_json("{not json"); }, ErrorCode::kInvalidArgument);
+  expect_error([] { Preprocessing::from_json("[1, 2]"); }, ErrorCode::kInvalidArgument);
 }
 
 TEST(Preprocess, OneChannelIsTheLuminanceOfTheResizedImage) {
@@ -290,10 +268,10 @@ TEST(PreprocessingJson, OneChannelRoundTripAndRefusals) {
   EXPECT_EQ(p.to_json(), R"({"channel_order":"RGB","channels":1,"height":28,"mean":[0.5],"scale":0.003921569,"std":[0.25],"width":28})");
   EXPECT_EQ(Preprocessing::from_json(p.to_json()).to_json(), p.to_json());
   EXPECT_EQ(Preprocessing().to_json().find("channels"), std::string::npos);  // colour records unchanged
-  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"channels": 2})"); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"mean": [0.5]})"); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { Preprocessing::from_json(R"({"channels": 1, "std": [0.5, 0.5]})"); }),
-            ErrorCode::kInvalidArgument);
+  expect_error([] { Preprocessing::from_json(R"({"channels": 2})"); }, ErrorCode::kInvalidArgument);
+  expect_error([] { Preprocessing::from_json(R"({"mean": [0.5]})"); }, ErrorCode::kInvalidArgument);
+  expect_error([] { Preprocessing::from_json(R"({"channels": 1, "std": [0.5, 0.5]})"); },
+               ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -15,30 +15,14 @@
 
 #include "common/error.h"
 #include "model/network.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
 namespace {
 
-// Runs f; returns the n2v::Error it throws (fails the test on any other outcome, in
-// particular on a c10::Error escaping).
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const c10::Error& e) {
-    ADD_FAILURE() << "c10::Error escaped: " << e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "foreign exception escaped: " << e.what();
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return Error(ErrorCode::kInternal, "none");
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using test::contains;
+using test::expect_error;
 
 constexpr const char* kDictForward = R"JIT(
 def forward(self, x: Tensor) -> Dict[str, Tensor]:
@@ -150,29 +134,23 @@ TEST(TorchScript, UnknownLayerListsAvailableOnes) {
   test::TempDir dir;
   const std::string path = save_module(dir, "model.pt", kDictForward, true);
   auto net = load_torchscript(path, DeviceKind::kCpu);
-  const Error e = error_of([&] { net->forward(batch(), 2, 4, 6, "conv9"); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_TRUE(contains(e.message(), "'conv9'")) << e.message();
-  EXPECT_TRUE(contains(e.message(), "model.pt")) << e.message();
-  EXPECT_TRUE(contains(e.message(), "available: pool, inv, flat")) << e.message();
+  expect_error([&] { net->forward(batch(), 2, 4, 6, "conv9"); }, ErrorCode::kNotFound,
+               {"'conv9'", "model.pt", "available: pool, inv, flat"});
 }
 
 TEST(TorchScript, BadPreprocessingAttributeIsCorrupt) {
   test::TempDir dir;
   const std::string path = save_module(dir, "model.pt", kDictForward, true, "not json");
-  const Error e = error_of([&] { load_torchscript(path, DeviceKind::kCpu); });
-  EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
-  EXPECT_TRUE(contains(e.message(), "net2vec_preprocessing")) << e.message();
+  expect_error([&] { load_torchscript(path, DeviceKind::kCpu); }, ErrorCode::kCorrupt,
+               {"net2vec_preprocessing"});
 }
 
 TEST(TorchScript, NonFourDimensionalLayerIsUnsupported) {
   test::TempDir dir;
   auto net = load_torchscript(save_module(dir, "model.pt", kDictForward, true),
                               DeviceKind::kCpu);
-  const Error e = error_of([&] { net->forward(batch(), 2, 4, 6, "flat"); });
-  EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-  EXPECT_TRUE(contains(e.message(), "'flat'")) << e.message();
-  EXPECT_TRUE(contains(e.message(), "[2, 72]")) << e.message();
+  expect_error([&] { net->forward(batch(), 2, 4, 6, "flat"); }, ErrorCode::kUnsupported,
+               {"'flat'", "[2, 72]"});
 }
 
 TEST(TorchScript, PlainTensorOutputIsLayerOutput) {
@@ -188,9 +166,7 @@ def forward(self, x: Tensor) -> Tensor:
   ASSERT_EQ(a.values.size(), batch().size());
   EXPECT_EQ(a.k, 3);
   EXPECT_FLOAT_EQ(a.values[5], 2.0f * batch()[5]);
-  const Error e = error_of([&] { net->forward(batch(), 2, 4, 6, "conv1"); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_TRUE(contains(e.message(), "available: output")) << e.message();
+  expect_error([&] { net->forward(batch(), 2, 4, 6, "conv1"); }, ErrorCode::kNotFound, {"available: output"});
 }
 
 TEST(TorchScript, LayersDiscoveredByRunningWithoutAttributes) {
@@ -219,10 +195,7 @@ def forward(self, x: Tensor) -> Dict[str, Tensor]:
 )JIT",
                                        false);
   auto net = load_torchscript(path, DeviceKind::kCpu);
-  const Error e = error_of([&] { net->layers(); });
-  EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-  EXPECT_TRUE(contains(e.message(), "net2vec_layers")) << e.message();
-  EXPECT_TRUE(contains(e.message(), "picky.pt")) << e.message();
+  expect_error([&] { net->layers(); }, ErrorCode::kUnsupported, {"net2vec_layers", "picky.pt"});
   // The module still works on the input it accepts.
   EXPECT_EQ(net->forward(std::vector<float>(12, 1.0f), 1, 2, 2, "a").values.size(), 12u);
 }
@@ -244,23 +217,20 @@ def forward(self, x: Tensor) -> Dict[str, Tensor]:
   EXPECT_EQ(ok.h, 3);
   for (float v : ok.values) EXPECT_FLOAT_EQ(v, 27.0f);
   // A 2x2 image is smaller than the kernel.
-  const Error e = error_of([&] { net->forward(std::vector<float>(3 * 2 * 2), 1, 2, 2, "conv"); });
+  const Error e = test::thrown_by([&] { net->forward(std::vector<float>(3 * 2 * 2), 1, 2, 2, "conv"); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   EXPECT_TRUE(contains(e.message(), "conv.pt")) << e.message();
   EXPECT_TRUE(contains(e.message(), "ernel size")) << e.message();
   EXPECT_TRUE(contains(e.message(), "1 x 3 x 2 x 2")) << e.message();
   EXPECT_FALSE(contains(e.message(), "\n")) << e.message();
   // Wrong buffer size is caught before LibTorch sees it.
-  EXPECT_EQ(error_of([&] { net->forward(std::vector<float>(10), 1, 5, 5, "conv"); }).code(),
-            ErrorCode::kInvalidArgument);
+  expect_error([&] { net->forward(std::vector<float>(10), 1, 5, 5, "conv"); }, ErrorCode::kInvalidArgument);
 }
 
 TEST(TorchScript, MissingFileIsNotFound) {
   test::TempDir dir;
   const std::string path = dir.file("nope.pt");
-  const Error e = error_of([&] { load_torchscript(path, DeviceKind::kCpu); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_TRUE(contains(e.message(), path)) << e.message();
+  expect_error([&] { load_torchscript(path, DeviceKind::kCpu); }, ErrorCode::kNotFound, {path});
 }
 
 TEST(TorchScript, GarbageFileIsCorrupt) {
@@ -271,31 +241,28 @@ TEST(TorchScript, GarbageFileIsCorrupt) {
     f << "this is not a TorchScript archive\n";
     for (int i = 0; i < 1000; ++i) f.put(static_cast<char>(i * 37));
   }
-  const Error e = error_of([&] { load_torchscript(path, DeviceKind::kCpu); });
+  const Error e = test::thrown_by([&] { load_torchscript(path, DeviceKind::kCpu); });
   EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
   EXPECT_TRUE(contains(e.message(), path)) << e.message();
   EXPECT_FALSE(contains(e.message(), "\n")) << e.message();
 
   const std::string empty = dir.file("empty.pt");
   std::ofstream(empty).close();
-  EXPECT_EQ(error_of([&] { load_torchscript(empty, DeviceKind::kCpu); }).code(),
-            ErrorCode::kCorrupt);
+  expect_error([&] { load_torchscript(empty, DeviceKind::kCpu); }, ErrorCode::kCorrupt);
 }
 
 TEST(Device, Resolve) {
   EXPECT_EQ(resolve_device("cpu"), DeviceKind::kCpu);
   EXPECT_STREQ(to_string(DeviceKind::kCpu), "cpu");
   EXPECT_STREQ(to_string(DeviceKind::kCuda), "cuda");
-  EXPECT_EQ(error_of([] { resolve_device("gpu"); }).code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of([] { resolve_device(""); }).code(), ErrorCode::kInvalidArgument);
+  expect_error([] { resolve_device("gpu"); }, ErrorCode::kInvalidArgument);
+  expect_error([] { resolve_device(""); }, ErrorCode::kInvalidArgument);
   if (torch::cuda::is_available()) {
     EXPECT_EQ(resolve_device("auto"), DeviceKind::kCuda);
     EXPECT_EQ(resolve_device("cuda"), DeviceKind::kCuda);
   } else {
     EXPECT_EQ(resolve_device("auto"), DeviceKind::kCpu);
-    const Error e = error_of([] { resolve_device("cuda"); });
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-    EXPECT_TRUE(contains(e.message(), "cuda")) << e.message();
+    expect_error([] { resolve_device("cuda"); }, ErrorCode::kUnsupported, {"cuda"});
   }
 }
 
@@ -305,7 +272,7 @@ TEST(Device, ConfigureThreads) {
   const int all = configure_threads(0);
   EXPECT_EQ(all, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   EXPECT_EQ(at::get_num_threads(), all);
-  EXPECT_EQ(error_of([] { configure_threads(-1); }).code(), ErrorCode::kInvalidArgument);
+  expect_error([] { configure_threads(-1); }, ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

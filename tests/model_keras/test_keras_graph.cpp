@@ -20,6 +20,7 @@
 #include "model/keras_networks.h"
 #include "model/network.h"
 #include "model/safetensors.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -27,17 +28,7 @@ namespace {
 
 using nlohmann::json;
 
-template <typename F>
-ErrorCode code_of(F&& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.message();
-    return e.code();
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return ErrorCode::kInternal;
-}
+using test::expect_error;
 
 // A Keras functional model_config plus its weights, written as a net2vec safetensors file.
 class Graph {
@@ -482,23 +473,19 @@ TEST(KerasGraph, LayersInTopologicalOrderAndForwardStopsAtTheLayer) {
   const auto in6 = random_values(3 * 36, 3);
   const LayerActivations c = net->forward(in6, 1, 6, 6, "c");
   EXPECT_EQ(c.h, 6);
-  std::string message;
-  EXPECT_EQ(code_of([&] { net->forward(in6, 1, 6, 6, "d"); }, &message), ErrorCode::kInvalidArgument);
-  EXPECT_NE(message.find("input features"), std::string::npos) << message;
+  expect_error([&] { net->forward(in6, 1, 6, 6, "d"); }, ErrorCode::kInvalidArgument, {"input features"});
   EXPECT_EQ(net->forward(random_values(2 * 3 * 16, 4), 2, 4, 4, "d").k, 3);
 
-  EXPECT_EQ(code_of([&] { net->forward(in6, 1, 6, 6, "nope"); }, &message), ErrorCode::kNotFound);
-  EXPECT_NE(message.find("available: c, f, d"), std::string::npos) << message;
-  EXPECT_EQ(code_of([&] { net->forward(in6, 1, 6, 6, "input_1"); }), ErrorCode::kNotFound);
-  EXPECT_EQ(code_of([&] { net->forward(in6, 1, 5, 6, "c"); }), ErrorCode::kInvalidArgument);
+  expect_error([&] { net->forward(in6, 1, 6, 6, "nope"); }, ErrorCode::kNotFound, {"available: c, f, d"});
+  expect_error([&] { net->forward(in6, 1, 6, 6, "input_1"); }, ErrorCode::kNotFound);
+  expect_error([&] { net->forward(in6, 1, 5, 6, "c"); }, ErrorCode::kInvalidArgument);
   // An input smaller than a valid window: LibTorch's error becomes kInvalidArgument.
   Graph v(4, 4);
   v.add("c", "Conv2D", conv_config(1, {3, 3}, {1, 1}, "valid"), {"input_1"});
   v.weight("c/kernel", {3, 3, 3, 1}, random_values(27, 5));
   auto small = load_network(v.write(dir.file("v.safetensors")), DeviceKind::kCpu);
-  EXPECT_EQ(code_of([&] { small->forward(random_values(3 * 4, 6), 1, 2, 2, "c"); }, &message),
-            ErrorCode::kInvalidArgument);
-  EXPECT_NE(message.find("layer 'c' (Conv2D)"), std::string::npos) << message;
+  expect_error([&] { small->forward(random_values(3 * 4, 6), 1, 2, 2, "c"); }, ErrorCode::kInvalidArgument,
+               {"layer 'c' (Conv2D)"});
 }
 
 TEST(KerasGraph, PreprocessingComesFromTheMetadata) {
@@ -512,13 +499,13 @@ TEST(KerasGraph, PreprocessingComesFromTheMetadata) {
   EXPECT_EQ(net->default_preprocessing().height, 299);
   EXPECT_FLOAT_EQ(net->default_preprocessing().scale, 0.003921569f);
   EXPECT_EQ(net->device(), DeviceKind::kCpu);
-  std::string message;
-  EXPECT_EQ(code_of([&] {
-              load_network(g.write(dir.file("b.safetensors"), "keras_functional", {{"preprocessing", "{\"hieght\":3}"}}),
-                           DeviceKind::kCpu);
-            }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("preprocessing"), std::string::npos) << message;
+  expect_error(
+      [&] {
+        load_network(
+            g.write(dir.file("b.safetensors"), "keras_functional", {{"preprocessing", "{\"hieght\":3}"}}),
+            DeviceKind::kCpu);
+      },
+      ErrorCode::kCorrupt, {"preprocessing"});
 }
 
 TEST(KerasGraph, WeightShapeMismatchNamesTensorAndShapes) {
@@ -526,12 +513,8 @@ TEST(KerasGraph, WeightShapeMismatchNamesTensorAndShapes) {
   Graph g(4, 4);
   g.add("block_1_expand", "Conv2D", conv_config(4, {1, 1}, {1, 1}, "same"), {"input_1"});
   g.weight("block_1_expand/kernel", {1, 1, 3, 5}, random_values(15, 1));
-  std::string message;
-  EXPECT_EQ(code_of([&] { load_network(g.write(dir.file("g.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("'block_1_expand/kernel'"), std::string::npos) << message;
-  EXPECT_NE(message.find("[1, 1, 3, 5]"), std::string::npos) << message;
-  EXPECT_NE(message.find("expected [1, 1, 3, 4]"), std::string::npos) << message;
+  expect_error([&] { load_network(g.write(dir.file("g.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kCorrupt, {"'block_1_expand/kernel'", "[1, 1, 3, 5]", "expected [1, 1, 3, 4]"});
 }
 
 TEST(KerasGraph, MissingAndExtraWeightsAreCorrupt) {
@@ -541,26 +524,21 @@ TEST(KerasGraph, MissingAndExtraWeightsAreCorrupt) {
   g.weight("bn/beta", {3}, {0, 0, 0});
   g.weight("bn/moving_mean", {3}, {0, 0, 0});
   g.weight("bn/moving_variance", {3}, {1, 1, 1});
-  std::string message;
-  EXPECT_EQ(code_of([&] { load_network(g.write(dir.file("a.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("'bn/gamma' is missing"), std::string::npos) << message;
+  expect_error([&] { load_network(g.write(dir.file("a.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kCorrupt, {"'bn/gamma' is missing"});
   g.weight("bn/gamma", {3}, {1, 1, 1});
   g.weight("bn/extra", {1}, {1});
-  EXPECT_EQ(code_of([&] { load_network(g.write(dir.file("b.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("'bn/extra'"), std::string::npos) << message;
+  expect_error([&] { load_network(g.write(dir.file("b.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kCorrupt, {"'bn/extra'"});
 }
 
 TEST(KerasGraph, FileAndTopologyErrors) {
   test::TempDir dir;
-  std::string message;
   // Missing file: not_found with the command that writes the built-in networks.
-  EXPECT_EQ(code_of([&] { load_network(dir.file("nsfwjs_mobilenet_v2.safetensors"), DeviceKind::kCpu); }, &message),
-            ErrorCode::kNotFound);
-  EXPECT_NE(message.find("tools/nsfwjs/convert.mjs"), std::string::npos) << message;
+  expect_error([&] { load_network(dir.file("nsfwjs_mobilenet_v2.safetensors"), DeviceKind::kCpu); },
+               ErrorCode::kNotFound, {"tools/nsfwjs/convert.mjs"});
   // Anything else goes to TorchScript.
-  EXPECT_EQ(code_of([&] { load_network(dir.file("model.pt"), DeviceKind::kCpu); }), ErrorCode::kNotFound);
+  expect_error([&] { load_network(dir.file("model.pt"), DeviceKind::kCpu); }, ErrorCode::kNotFound);
 
   Graph g(4, 4);
   g.add("r", "ReLU", json::object(), {"input_1"});
@@ -572,48 +550,46 @@ TEST(KerasGraph, FileAndTopologyErrors) {
     std::ofstream out(dir.file("cut.safetensors"), std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
   }
-  EXPECT_EQ(code_of([&] { load_network(dir.file("cut.safetensors"), DeviceKind::kCpu); }), ErrorCode::kCorrupt);
+  expect_error([&] { load_network(dir.file("cut.safetensors"), DeviceKind::kCpu); }, ErrorCode::kCorrupt);
   // Unknown architecture; no architecture; no topology; a bad topology.
-  EXPECT_EQ(code_of([&] { load_network(g.write(dir.file("a.safetensors"), "keras_resnet9"), DeviceKind::kCpu); }, &message),
-            ErrorCode::kUnsupported);
-  EXPECT_NE(message.find("keras_mobilenet_v2"), std::string::npos) << message;
+  expect_error([&] { load_network(g.write(dir.file("a.safetensors"), "keras_resnet9"), DeviceKind::kCpu); },
+               ErrorCode::kUnsupported, {"keras_mobilenet_v2"});
   safetensors::write(dir.file("plain.safetensors"), {});
-  EXPECT_EQ(code_of([&] { load_network(dir.file("plain.safetensors"), DeviceKind::kCpu); }), ErrorCode::kCorrupt);
-  EXPECT_EQ(code_of([&] {
-              load_network(g.write(dir.file("t.safetensors"), "keras_functional", {{"keras_model_config", "{"}}),
-                           DeviceKind::kCpu);
-            }),
-            ErrorCode::kCorrupt);
+  expect_error([&] { load_network(dir.file("plain.safetensors"), DeviceKind::kCpu); }, ErrorCode::kCorrupt);
+  expect_error(
+      [&] {
+        load_network(g.write(dir.file("t.safetensors"), "keras_functional", {{"keras_model_config", "{"}}),
+                     DeviceKind::kCpu);
+      },
+      ErrorCode::kCorrupt);
   // A claimed built-in architecture whose topology is not that architecture.
-  EXPECT_EQ(code_of([&] { load_network(g.write(dir.file("m.safetensors"), "keras_mobilenet_v2"), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("claims architecture keras_mobilenet_v2"), std::string::npos) << message;
+  expect_error(
+      [&] { load_network(g.write(dir.file("m.safetensors"), "keras_mobilenet_v2"), DeviceKind::kCpu); },
+      ErrorCode::kCorrupt, {"claims architecture keras_mobilenet_v2"});
 
   // A config field of the wrong JSON type.
   Graph t(4, 4);
   t.add("c", "Conv2D", {{"filters", "four"}, {"kernel_size", {1, 1}}}, {"input_1"});
-  EXPECT_EQ(code_of([&] { load_network(t.write(dir.file("t2.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("keras_model_config"), std::string::npos) << message;
+  expect_error([&] { load_network(t.write(dir.file("t2.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kCorrupt, {"keras_model_config"});
 
   // Unsupported layer class / option; unknown inbound layer.
   Graph u(4, 4);
   u.add("lstm", "LSTM", json::object(), {"input_1"});
-  EXPECT_EQ(code_of([&] { load_network(u.write(dir.file("u.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kUnsupported);
-  EXPECT_NE(message.find("'lstm' (LSTM)"), std::string::npos) << message;
+  expect_error([&] { load_network(u.write(dir.file("u.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kUnsupported, {"'lstm' (LSTM)"});
   Graph e(4, 4);
   e.add("a", "Activation", {{"activation", "gelu"}}, {"input_1"});
-  EXPECT_EQ(code_of([&] { load_network(e.write(dir.file("e.safetensors")), DeviceKind::kCpu); }), ErrorCode::kUnsupported);
+  expect_error([&] { load_network(e.write(dir.file("e.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kUnsupported);
   Graph w(4, 4);
   w.add("a", "ReLU", json::object(), {"ghost"});
-  EXPECT_EQ(code_of([&] { load_network(w.write(dir.file("w.safetensors")), DeviceKind::kCpu); }, &message),
-            ErrorCode::kCorrupt);
-  EXPECT_NE(message.find("ghost"), std::string::npos) << message;
+  expect_error([&] { load_network(w.write(dir.file("w.safetensors")), DeviceKind::kCpu); },
+               ErrorCode::kCorrupt, {"ghost"});
   // cuda without a GPU visible to LibTorch (Debian's LibTorch has none).
   if (resolve_device("auto") != DeviceKind::kCuda) {
-    EXPECT_EQ(code_of([&] { load_network(dir.file("full.safetensors"), DeviceKind::kCuda); }),
-              ErrorCode::kUnsupported);
+    expect_error([&] { load_network(dir.file("full.safetensors"), DeviceKind::kCuda); },
+                 ErrorCode::kUnsupported);
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "model/safetensors.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -35,17 +36,7 @@ std::string raw_file(const std::string& header, const std::string& data) {
   return out + header + data;
 }
 
-template <typename F>
-ErrorCode code_of(F&& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.message();
-    return e.code();
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return ErrorCode::kInternal;
-}
+using test::expect_error;
 
 TEST(Safetensors, RoundTripKeepsTensorsMetadataAndOrder) {
   test::TempDir dir;
@@ -77,30 +68,35 @@ TEST(Safetensors, RoundTripKeepsTensorsMetadataAndOrder) {
   EXPECT_EQ(f.metadata("note", ""), "{\"json\": [1, 2]}");
   EXPECT_EQ(f.metadata("absent", "fallback"), "fallback");
   EXPECT_EQ(f.find("nope"), nullptr);
-  EXPECT_EQ(code_of([&] { f.at("nope"); }), ErrorCode::kNotFound);
-  EXPECT_EQ(code_of([&] { f.floats("pixels"); }), ErrorCode::kCorrupt);
+  expect_error([&] { f.at("nope"); }, ErrorCode::kNotFound);
+  expect_error([&] { f.floats("pixels"); }, ErrorCode::kCorrupt);
   EXPECT_FALSE(std::filesystem::exists(dir.file("t.safetensors.tmp")));
 }
 
 TEST(Safetensors, WriterRefusesInconsistentTensors) {
   test::TempDir dir;
   const std::vector<float> a(6);
-  EXPECT_EQ(code_of([&] { st::write(dir.file("x"), {{"a", "F32", {2, 2}, a.data(), 24}}); }),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { st::write(dir.file("x"), {{"a", "Q7", {6}, a.data(), 24}}); }),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] {
-              st::write(dir.file("x"), {{"a", "F32", {6}, a.data(), 24}, {"a", "F32", {6}, a.data(), 24}});
-            }),
-            ErrorCode::kInvalidArgument);
+  expect_error(
+      [&] {
+        st::write(dir.file("x"), {{"a", "F32", {2, 2}, a.data(), 24}});
+      },
+      ErrorCode::kInvalidArgument);
+  expect_error(
+      [&] {
+        st::write(dir.file("x"), {{"a", "Q7", {6}, a.data(), 24}});
+      },
+      ErrorCode::kInvalidArgument);
+  expect_error(
+      [&] {
+        st::write(dir.file("x"), {{"a", "F32", {6}, a.data(), 24}, {"a", "F32", {6}, a.data(), 24}});
+      },
+      ErrorCode::kInvalidArgument);
 }
 
 TEST(Safetensors, MissingFileIsNotFound) {
   test::TempDir dir;
-  std::string message;
-  EXPECT_EQ(code_of([&] { st::File::read(dir.file("absent.safetensors")); }, &message),
-            ErrorCode::kNotFound);
-  EXPECT_NE(message.find("absent.safetensors"), std::string::npos);
+  expect_error([&] { st::File::read(dir.file("absent.safetensors")); }, ErrorCode::kNotFound,
+               {"absent.safetensors"});
 }
 
 TEST(Safetensors, TruncatedFilesAreCorrupt) {
@@ -111,14 +107,11 @@ TEST(Safetensors, TruncatedFilesAreCorrupt) {
   // Cut in the data, in the header, and in the length prefix.
   for (size_t keep : {bytes.size() - 1, bytes.size() - 200, size_t{20}, size_t{5}, size_t{0}}) {
     write_bytes(dir.file("cut"), bytes.substr(0, keep));
-    std::string message;
-    EXPECT_EQ(code_of([&] { st::File::read(dir.file("cut")); }, &message), ErrorCode::kCorrupt)
-        << "kept " << keep << " bytes";
-    EXPECT_NE(message.find(dir.file("cut")), std::string::npos) << message;
+    SCOPED_TRACE("kept " + std::to_string(keep) + " bytes");
+    expect_error([&] { st::File::read(dir.file("cut")); }, ErrorCode::kCorrupt, {dir.file("cut")});
   }
   write_bytes(dir.file("cut"), bytes.substr(0, bytes.size() - 4));
-  std::string message;
-  code_of([&] { st::File::read(dir.file("cut")); }, &message);
+  const std::string message = test::thrown_by([&] { st::File::read(dir.file("cut")); }).message();
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
 
@@ -141,13 +134,14 @@ TEST(Safetensors, MalformedHeadersAreCorrupt) {
   };
   for (const auto& [header, data] : cases) {
     write_bytes(dir.file("bad"), raw_file(header, data));
-    EXPECT_EQ(code_of([&] { st::File::read(dir.file("bad")); }), ErrorCode::kCorrupt) << header;
+    SCOPED_TRACE(header);
+    expect_error([&] { st::File::read(dir.file("bad")); }, ErrorCode::kCorrupt);
   }
   // A header length beyond the file.
   std::string huge = raw_file("{}", "");
   huge[5] = 1;
   write_bytes(dir.file("bad"), huge);
-  EXPECT_EQ(code_of([&] { st::File::read(dir.file("bad")); }), ErrorCode::kCorrupt);
+  expect_error([&] { st::File::read(dir.file("bad")); }, ErrorCode::kCorrupt);
   // Valid: unpadded header, extra bytes after the last tensor.
   write_bytes(dir.file("ok"), raw_file(R"({"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})",
                                        std::string("\0\0\x80\x3f\x01", 5)));

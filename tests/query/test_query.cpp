@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "query/query.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 #include "toy_spaces.h"
 
@@ -29,16 +30,7 @@ std::vector<ToyConcept> toy_concepts() {
           {"red-c", "color", {0, 2}},  {"sky", "scene", {-1, 0}}, {"void", "object", {0, 0}}};
 }
 
-template <class Fn>
-Error error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no n2v::Error thrown";
-  return Error(ErrorCode::kInternal, "none");
-}
+using test::expect_error;
 
 class QueryTest : public ::testing::TestWithParam<QueryOptions::Index> {
  protected:
@@ -90,7 +82,7 @@ TEST_P(QueryTest, EitherSpellingOfALayerFindsTheSpace) {
   EXPECT_EQ(c.spaces, (std::vector<std::string>{id, space_}));
   EXPECT_DOUBLE_EQ(c.distance[1], 0.0);  // same vectors: D_ij = 0
   // Both spellings of one space are the same space named twice.
-  EXPECT_EQ(error_of([&] { engine_->compare({"net.block.1.features.seg", id}, {}); }).code(), ErrorCode::kInvalidArgument);
+  expect_error([&] { engine_->compare({"net.block.1.features.seg", id}, {}); }, ErrorCode::kInvalidArgument);
 }
 
 // k beyond the candidates is clamped, not an error: all 4 come back, sky last at -1.
@@ -163,29 +155,23 @@ TEST_P(QueryTest, AnalogyWithoutNegatives) {
 }
 
 TEST_P(QueryTest, UnknownNamesSuggestClosest) {
-  Error e = error_of([&] { engine_->neighbors(space_, "dgo", 3); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_NE(e.message().find("did you mean 'dog'"), std::string::npos) << e.message();
+  expect_error([&] { engine_->neighbors(space_, "dgo", 3); }, ErrorCode::kNotFound, {"did you mean 'dog'"});
 
-  e = error_of([&] { engine_->neighbors("toy.featurs.seg", "dog", 3); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_NE(e.message().find("'toy.features.seg'"), std::string::npos) << e.message();
+  expect_error([&] { engine_->neighbors("toy.featurs.seg", "dog", 3); }, ErrorCode::kNotFound,
+               {"'toy.features.seg'"});
 
-  e = error_of([&] { engine_->neighbors(space_, "dog", 3, std::string("objet")); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_NE(e.message().find("did you mean 'object'"), std::string::npos) << e.message();
+  expect_error([&] { engine_->neighbors(space_, "dog", 3, std::string("objet")); }, ErrorCode::kNotFound,
+               {"did you mean 'object'"});
 
-  e = error_of([&] { engine_->analogy(space_, {"cat"}, {"hrose"}, 3); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_NE(e.message().find("'horse'"), std::string::npos) << e.message();
+  expect_error([&] { engine_->analogy(space_, {"cat"}, {"hrose"}, 3); }, ErrorCode::kNotFound, {"'horse'"});
 
-  e = error_of([&] { engine_->neighbors(space_, "qqqqqqqq", 3); });
-  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-  EXPECT_EQ(e.message().find("did you mean"), std::string::npos) << e.message();
+  const std::string message =
+      test::error_of([&] { engine_->neighbors(space_, "qqqqqqqq", 3); }, ErrorCode::kNotFound);
+  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
 }
 
 TEST_P(QueryTest, BadArguments) {
-  const auto invalid = [&](auto fn) { EXPECT_EQ(error_of(fn).code(), ErrorCode::kInvalidArgument); };
+  const auto invalid = [&](auto fn) { expect_error(fn, ErrorCode::kInvalidArgument); };
   invalid([&] { engine_->neighbors(space_, "dog", 0); });
   invalid([&] { engine_->neighbors(space_, "dog", -3); });
   invalid([&] { engine_->neighbors(space_, "void", 3); });  // zero vector
@@ -198,8 +184,8 @@ TEST_P(QueryTest, BadArguments) {
   invalid([&] { engine_->analogy(space_, {"dog"}, {"dog"}, 3); });  // terms cancel out
   invalid([&] { engine_->analogy(space_, {"void"}, {}, 3); });
   invalid([&] { engine_->analogy(space_, {"dog"}, {}, 0, AnalogyMethod::kMul); });
-  EXPECT_NE(error_of([&] { engine_->analogy(space_, {"dog"}, {"dog"}, 3); }).message().find("cancel"),
-            std::string::npos);
+  expect_error([&] { engine_->analogy(space_, {"dog"}, {"dog"}, 3); }, ErrorCode::kInvalidArgument,
+               {"cancel"});
   EXPECT_EQ(parse_analogy_method("3CosMul"), AnalogyMethod::kMul);
   invalid([] { parse_analogy_method("sub"); });
 }

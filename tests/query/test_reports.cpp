@@ -6,12 +6,14 @@
 
 #include "common/error.h"
 #include "query/query.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 #include "toy_spaces.h"
 
 namespace n2v {
 namespace {
 
+using test::expect_error;
 using test::ToyConcept;
 
 // Space "f.l.seg", 4 filters:
@@ -121,21 +123,12 @@ TEST_F(ReportTest, FilterUsageAndListing) {
 }
 
 TEST_F(ReportTest, Errors) {
-  const auto code = [](auto fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return e.code();
-    }
-    ADD_FAILURE() << "no error";
-    return ErrorCode::kInternal;
-  };
-  EXPECT_EQ(code([&] { engine_->filter_report(space_, 4); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code([&] { engine_->filter_report(space_, -1); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code([&] { engine_->filter_report(space_, 0, 0); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code([&] { engine_->concept_report(space_, "w"); }), ErrorCode::kNotFound);
-  EXPECT_EQ(code([&] { engine_->concept_report("f.l.cls", "x"); }), ErrorCode::kNotFound);
-  EXPECT_EQ(code([&] { engine_->concepts(space_, std::string("scene")); }), ErrorCode::kNotFound);
+  expect_error([&] { engine_->filter_report(space_, 4); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { engine_->filter_report(space_, -1); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { engine_->filter_report(space_, 0, 0); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { engine_->concept_report(space_, "w"); }, ErrorCode::kNotFound);
+  expect_error([&] { engine_->concept_report("f.l.cls", "x"); }, ErrorCode::kNotFound);
+  expect_error([&] { engine_->concepts(space_, std::string("scene")); }, ErrorCode::kNotFound);
 }
 
 }  // namespace

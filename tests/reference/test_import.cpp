@@ -8,10 +8,10 @@
 #include <map>
 
 #include "catalog/raw_sql.h"
-#include "expect_error.h"
 #include "reference/reference.h"
 #include "reference/word_vectors.h"
 #include "reference/wordnet.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {

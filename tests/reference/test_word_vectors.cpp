@@ -8,8 +8,8 @@
 #include <fstream>
 #include <limits>
 
-#include "expect_error.h"
 #include "reference/word_vectors.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {

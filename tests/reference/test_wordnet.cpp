@@ -9,8 +9,8 @@
 #include <iterator>
 #include <set>
 
-#include "expect_error.h"
 #include "reference/wordnet.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
