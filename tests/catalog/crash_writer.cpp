@@ -7,7 +7,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
-#include "records.h"
+#include "support/records.h"
 
 namespace {
 void say(const std::string& line) {

@@ -16,7 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "raw_sql.h"
-#include "records.h"
+#include "support/records.h"
 #include "support/temp_dir.h"
 
 extern char** environ;

@@ -8,8 +8,8 @@
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "raw_sql.h"
-#include "records.h"
 #include "support/expect.h"
+#include "support/records.h"
 #include "support/temp_dir.h"
 
 namespace n2v {

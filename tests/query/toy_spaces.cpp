@@ -3,6 +3,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "support/records.h"
+
 namespace n2v::test {
 namespace {
 
@@ -31,7 +33,7 @@ int toy_number(const std::string& name) {
 std::string write_toy_space(Catalog& catalog, const std::string& network, const std::string& layer,
                             const std::vector<ToyConcept>& concepts, Task task) {
   const int dim = concepts.empty() ? 1 : static_cast<int>(concepts[0].w.size());
-  IngestRecord r;
+  IngestRecord r = minimal_ingest_record(network, layer, dim);
   r.probe.name = "toy";
   r.probe.path = "/toy/probe";
   r.probe.image_count = 4;
@@ -57,17 +59,9 @@ std::string write_toy_space(Catalog& catalog, const std::string& network, const 
     }
   r.images = {{0, "images/t0.jpg", "train"}, {1, "images/v0.jpg", "val"}, {2, "images/v1.jpg", "val"},
               {3, "images/v2.jpg", "val"}};
-  RunRecord& run = r.run;
-  run.network = network;
-  run.model_path = "/toy/" + network + ".pt";
-  run.layer = layer;
-  run.device = "cpu";
-  run.software_version = "test";
-  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
-  run.images_used = 4;
-  run.filter_count = dim;
-  run.act_height = run.act_width = 4;
-  run.thresholds.assign(dim, 0.5f);
+  r.run.model_path = "/toy/" + network + ".pt";
+  r.run.images_used = 4;
+  r.run.act_height = r.run.act_width = 4;
   SpaceRecord space;
   space.id = space_id(network, layer, task);
   space.task = task;

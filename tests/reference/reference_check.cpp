@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "reference/reference.h"
 #include "reference/wordnet.h"
+#include "support/records.h"
 
 using namespace n2v;
 
@@ -118,19 +119,15 @@ int main(int argc, char** argv) try {
 
   Catalog catalog = Catalog::open(catalog_path);
   if (catalog.concept_names().empty()) {
-    IngestRecord r;
+    IngestRecord r = test::minimal_ingest_record("names", "none", 1);
     r.probe = {"reference-check", "/reference-check/" + concepts_tsv, 0, 0, 0, {"object"}};
     int number = 0;
     for (const std::string& n : names)
       r.concepts.push_back({++number, n, n.ends_with("-c") ? "color" : "object", "", 0, 0, ""});
-    r.run = {};
-    r.run.network = "names";
     r.run.model_path = "-";
-    r.run.layer = "none";
-    r.run.device = "cpu";
     r.run.software_version = "reference-check";
     r.run.started_at = r.run.finished_at = "1970-01-01T00:00:00Z";
-    r.run.filter_count = 1;
+    r.run.act_height = r.run.act_width = 0;
     r.run.thresholds = {0.0f};
     r.spaces.push_back({space_id("names", "none", Task::kSegmentation), Task::kSegmentation, {}});
     catalog.write_ingest(r);

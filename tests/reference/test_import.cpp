@@ -12,6 +12,7 @@
 #include "reference/word_vectors.h"
 #include "reference/wordnet.h"
 #include "support/expect.h"
+#include "support/records.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -30,19 +31,10 @@ void write_text(const std::string& path, const std::string& text) {
 // (2 filters) holding an embedding for the first concept.
 IngestRecord tiny_record(const std::string& probe_path,
                          const std::vector<std::pair<int, std::string>>& concepts) {
-  IngestRecord r;
+  IngestRecord r = test::minimal_ingest_record("net", "conv5", 2);
   r.probe = {"probe", probe_path, 1, 8, 8, {"object"}};
   for (const auto& [number, name] : concepts)
     r.concepts.push_back({number, name, "object", "object(1)", 1, 0.5, ""});
-  r.run.network = "net";
-  r.run.model_path = "/models/net.pt";
-  r.run.layer = "conv5";
-  r.run.device = "cpu";
-  r.run.software_version = "test";
-  r.run.started_at = r.run.finished_at = "2026-01-01T00:00:00Z";
-  r.run.filter_count = 2;
-  r.run.act_height = r.run.act_width = 1;
-  r.run.thresholds = {0.5f, 0.5f};
   SpaceRecord space{space_id("net", "conv5", Task::kSegmentation), Task::kSegmentation, {}};
   EmbeddingRecord e;
   e.concept_number = concepts.front().first;

@@ -6,6 +6,7 @@
 
 #include "common/deciles.h"
 #include "reference/reference.h"
+#include "support/records.h"
 
 namespace n2v::test {
 namespace {
@@ -124,7 +125,7 @@ void add_space(IngestRecord& r, const std::string& network, const std::string& l
 }
 
 IngestRecord ingest(const std::string& network, const std::string& layer, int dim) {
-  IngestRecord r;
+  IngestRecord r = minimal_ingest_record(network, layer, dim);
   r.probe.name = "service-probe";
   r.probe.path = "/service/probe";
   r.probe.image_count = 21;
@@ -141,17 +142,9 @@ IngestRecord ingest(const std::string& network, const std::string& layer, int di
   }
   r.images.push_back({0, "images/train0.jpg", "train"});
   for (int i = 1; i <= 20; ++i) r.images.push_back({i, "images/val" + std::to_string(i) + ".jpg", "val"});
-  RunRecord& run = r.run;
-  run.network = network;
-  run.model_path = "/service/" + network + ".pt";
-  run.layer = layer;
-  run.device = "cpu";
-  run.software_version = "test";
-  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
-  run.images_used = 21;
-  run.filter_count = dim;
-  run.act_height = run.act_width = 4;
-  run.thresholds.assign(dim, 0.5f);
+  r.run.model_path = "/service/" + network + ".pt";
+  r.run.images_used = 21;
+  r.run.act_height = r.run.act_width = 4;
   return r;
 }
 

@@ -31,6 +31,7 @@
 #include "server/server.h"
 #include "service/json.h"
 #include "support/http_client.h"
+#include "support/records.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -49,7 +50,7 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 // kConcepts concepts with random vectors of kDim filters, one classification space.
 IngestRecord big_ingest() {
-  IngestRecord r;
+  IngestRecord r = test::minimal_ingest_record("bignet", "fc", kDim);
   r.probe.name = "big-probe";
   r.probe.path = "/big/probe";
   r.probe.image_count = 1;
@@ -64,17 +65,8 @@ IngestRecord big_ingest() {
     r.concepts.push_back(c);
   }
   r.images.push_back({0, "images/train0.jpg", "train"});
-  RunRecord& run = r.run;
-  run.network = "bignet";
-  run.model_path = "/big/bignet.pt";
-  run.layer = "fc";
-  run.device = "cpu";
-  run.software_version = "test";
-  run.started_at = run.finished_at = "2026-01-01T00:00:00Z";
-  run.images_used = 1;
-  run.filter_count = kDim;
-  run.act_height = run.act_width = 1;
-  run.thresholds.assign(kDim, 0.5f);
+  r.run.model_path = "/big/bignet.pt";
+  r.run.images_used = 1;
   SpaceRecord space;
   space.id = kSpace;
   space.task = Task::kClassification;

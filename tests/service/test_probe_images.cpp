@@ -11,6 +11,7 @@
 #include "service/json.h"
 #include "support/broden_writer.h"
 #include "support/expect.h"
+#include "support/records.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -43,19 +44,13 @@ class ProbeImagesTest : public ::testing::Test {
     test::write_broden(probe_, f);
     test::write_file(dir_.file("secret.txt"), "do not serve");
 
-    IngestRecord r;
+    IngestRecord r = test::minimal_ingest_record(
+        "probenet", "l", 2, {{1, "dog", "object", "object(1)", 1, 0.1, ""}, {2, "cat", "object", "object(1)", 1, 0.1, ""}});
     r.probe = {"probe", probe_, 2, 4, 4, {"object"}};
     r.probe.content_hash = ProbeSet::open(probe_).content_hash();
-    r.concepts = {{1, "dog", "object", "object(1)", 1, 0.1, ""}, {2, "cat", "object", "object(1)", 1, 0.1, ""}};
     r.images = {{0, "img0.png", "val"}, {1, "img1.png", "val"}, {2, "../../secret.txt", "val"}};
-    r.run.network = "probenet";
     r.run.model_path = "/m.pt";
-    r.run.layer = "l";
-    r.run.device = "cpu";
-    r.run.software_version = "test";
-    r.run.started_at = r.run.finished_at = "2026-01-01T00:00:00Z";
-    r.run.filter_count = 2;
-    r.run.thresholds = {0.5f, 0.5f};
+    r.run.act_height = r.run.act_width = 0;
     SpaceRecord space;
     space.id = "probenet.l.seg";
     EmbeddingRecord dog;

@@ -1,4 +1,4 @@
-#include "records.h"
+#include "support/records.h"
 
 #include <algorithm>
 #include <cstring>
