@@ -32,55 +32,13 @@ std::vector<uint8_t> rect(int y0, int x0, int y1, int x1) {
   return out;
 }
 
+// test::small_broden(): img0 (train) with colour, object, layered part masks and scene 5;
+// img1 (val) a car mask and dog as an image label; img2 (train) only scene 5.
 class AnnotationsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    fixture_.categories = {"color", "object", "part", "scene"};
-    fixture_.labels = {{1, "red-c", "color", ""},    {2, "blue-c", "color", ""},
-                       {5, "kitchen", "scene", ""},  {10, "dog", "object", ""},
-                       {30, "leg", "part", ""},      {31, "head", "part", ""},
-                       {300, "car", "object", ""}};
-    fixture_.mask_height = 4;
-    fixture_.mask_width = 4;
-
-    // img0: colour halves, a dog, legs over two part layers, a head, scene 5.
-    test::FixtureImage a;
-    a.name = "img0";
-    a.image = test::solid_image(4, 4, 1, 1, 1);
-    LabelMap color = test::empty_map(4, 4);
-    test::fill_rect(color, 0, 0, 4, 2, 1);
-    test::fill_rect(color, 0, 2, 4, 4, 2);
-    LabelMap object = test::empty_map(4, 4);
-    test::fill_rect(object, 0, 0, 2, 2, 10);
-    LabelMap part1 = test::empty_map(4, 4), part2 = test::empty_map(4, 4);
-    test::fill_rect(part1, 0, 0, 2, 2, 30);
-    test::fill_rect(part2, 1, 0, 4, 2, 30);  // overlaps part1 on row 1
-    test::fill_rect(part2, 0, 3, 1, 4, 31);
-    a.masks = {{color}, {object}, {part1, part2}, {}};
-    a.image_labels = {{}, {}, {}, {5}};
-
-    // img1 (val): a car over the whole image and a dog label only at image level.
-    test::FixtureImage b;
-    b.name = "img1";
-    b.split = "val";
-    b.image = test::solid_image(4, 4, 2, 2, 2);
-    LabelMap car = test::empty_map(4, 4);
-    test::fill_rect(car, 0, 0, 4, 4, 300);
-    b.masks = {{}, {car}};
-    b.image_labels = {{}, {10}};
-
-    // img2: only a whole-image label.
-    test::FixtureImage c;
-    c.name = "img2";
-    c.image = test::solid_image(4, 4, 3, 3, 3);
-    c.image_labels = {{}, {}, {}, {5}};
-
-    fixture_.images = {a, b, c};
-    test::write_broden(dir_.path(), fixture_);
-  }
+  void SetUp() override { test::write_broden(dir_.path(), test::small_broden()); }
 
   TempDir dir_;
-  test::BrodenFixture fixture_;
 };
 
 TEST_F(AnnotationsTest, MasksUnionAndPresent) {

@@ -138,35 +138,12 @@ TEST(ImageFile, Errors) {
 
 // --- ProbeSet::load_image and load_annotation ------------------------------------------
 
-// Two images with masks, as written by the BRODEN writer: row 2 img0, row 3 img1.
+// test::small_broden(): row 2 img0 (8x8, colour, object, two part layers, scene 5), row 3
+// img1 (6x6, an object mask, dog as an image label), row 4 img2 (no masks).
 class LoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    fixture_.categories = {"color", "object", "part", "scene"};
-    fixture_.labels = {{1, "red-c", "color", ""},   {10, "dog", "object", ""},
-                       {30, "leg", "part", ""},     {300, "car", "object", ""},
-                       {5, "kitchen", "scene", ""}};
-    fixture_.mask_height = 4;
-    fixture_.mask_width = 4;
-    test::FixtureImage a;
-    a.name = "img0";
-    a.image = test::solid_image(8, 8, 255, 0, 0);
-    LabelMap color = test::empty_map(4, 4);
-    test::fill_rect(color, 0, 0, 4, 4, 1);
-    LabelMap object = test::empty_map(4, 4);
-    test::fill_rect(object, 0, 0, 2, 2, 10);
-    test::fill_rect(object, 2, 2, 4, 4, 300);
-    LabelMap part1 = test::empty_map(4, 4), part2 = test::empty_map(4, 4);
-    test::fill_rect(part1, 0, 0, 1, 1, 30);
-    test::fill_rect(part2, 1, 1, 2, 2, 30);
-    a.masks = {{color}, {object}, {part1, part2}, {}};
-    a.image_labels = {{}, {}, {}, {5}};
-    test::FixtureImage b;
-    b.name = "img1";
-    b.split = "val";
-    b.image = test::solid_image(6, 6, 0, 0, 255);
-    b.masks = {{}, {object}};
-    fixture_.images = {a, b};
+    fixture_ = test::small_broden();
     test::write_broden(dir_.path(), fixture_);
   }
   std::string images(const std::string& name) const { return dir_.path() + "/images/" + name; }
@@ -178,7 +155,7 @@ class LoadTest : public ::testing::Test {
 
 TEST_F(LoadTest, LoadsImagesAndAnnotations) {
   const ProbeSet set = ProbeSet::open(dir_.path());
-  ASSERT_EQ(set.images().size(), 2u);
+  ASSERT_EQ(set.images().size(), 3u);
   const RgbImage image = set.load_image(0);
   EXPECT_EQ(image.height, 8);
   EXPECT_EQ(image.pixels, fixture_.images[0].image.pixels);
@@ -194,9 +171,9 @@ TEST_F(LoadTest, LoadsImagesAndAnnotations) {
   const ImageAnnotation b = set.load_annotation(1);
   ASSERT_EQ(b.maps.size(), 1u);
   EXPECT_EQ(b.maps[0].labels[15], 300);
-  EXPECT_TRUE(b.image_labels.empty());
-  error_of([&] { set.load_image(2); }, ErrorCode::kInvalidArgument);
-  error_of([&] { set.load_annotation(2); }, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(b.image_labels, std::vector<int>{10});
+  error_of([&] { set.load_image(3); }, ErrorCode::kInvalidArgument);
+  error_of([&] { set.load_annotation(3); }, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(LoadTest, ImageSizeIsNotChecked) {

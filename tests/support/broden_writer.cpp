@@ -199,4 +199,46 @@ void fill_rect(RgbImage& image, int y0, int x0, int y1, int x1, uint8_t r, uint8
   }
 }
 
+BrodenFixture small_broden() {
+  BrodenFixture f;
+  f.categories = {"color", "object", "part", "scene"};
+  f.labels = {{1, "red-c", "color", ""}, {2, "blue-c", "color", ""}, {5, "kitchen", "scene", ""},
+              {10, "dog", "object", ""}, {30, "leg", "part", ""},    {31, "head", "part", ""},
+              {300, "car", "object", ""}};
+  f.mask_height = 4;
+  f.mask_width = 4;
+
+  FixtureImage a;
+  a.name = "img0";
+  a.image = solid_image(8, 8, 255, 0, 0);
+  LabelMap color = empty_map(4, 4);
+  fill_rect(color, 0, 0, 4, 2, 1);
+  fill_rect(color, 0, 2, 4, 4, 2);
+  LabelMap object = empty_map(4, 4);
+  fill_rect(object, 0, 0, 2, 2, 10);
+  LabelMap part1 = empty_map(4, 4), part2 = empty_map(4, 4);
+  fill_rect(part1, 0, 0, 2, 2, 30);
+  fill_rect(part2, 1, 0, 4, 2, 30);  // overlaps part1 on row 1
+  fill_rect(part2, 0, 3, 1, 4, 31);
+  a.masks = {{color}, {object}, {part1, part2}, {}};
+  a.image_labels = {{}, {}, {}, {5}};
+
+  FixtureImage b;
+  b.name = "img1";
+  b.split = "val";
+  b.image = solid_image(6, 6, 0, 0, 255);
+  LabelMap car = empty_map(4, 4);
+  fill_rect(car, 0, 0, 4, 4, 300);
+  b.masks = {{}, {car}};
+  b.image_labels = {{}, {10}};
+
+  FixtureImage c;
+  c.name = "img2";
+  c.image = solid_image(4, 4, 3, 3, 3);
+  c.image_labels = {{}, {}, {}, {5}};
+
+  f.images = {a, b, c};
+  return f;
+}
+
 }  // namespace n2v::test

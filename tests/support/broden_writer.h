@@ -45,4 +45,14 @@ LabelMap empty_map(int height, int width);
 void fill_rect(LabelMap& map, int y0, int x0, int y1, int x1, int label);
 void fill_rect(RgbImage& image, int y0, int x0, int y1, int x1, uint8_t r, uint8_t g, uint8_t b);
 
+// A small probe set for the reader tests: categories color, object, part, scene; labels
+// 1 red-c, 2 blue-c (color), 5 kitchen (scene), 10 dog, 300 car (object), 30 leg, 31 head (part);
+// 4x4 masks. index.csv rows (lines 2, 3, 4):
+//   img0 (train, 8x8 red image): colour halves (1 left, 2 right), a dog in the top-left 2x2,
+//     legs over two part layers (rows 0-1 and 1-3 of columns 0-1, overlapping on row 1), a
+//     head at (0, 3) on the second layer; whole-image scene 5.
+//   img1 (val, 6x6 blue image): a car over the whole object mask; dog only as an image label.
+//   img2 (train, 4x4 image): no masks, whole-image scene 5.
+BrodenFixture small_broden();
+
 }  // namespace n2v::test
