@@ -1,7 +1,8 @@
-// net2vec: explores the concept embeddings of a catalog -- lists, neighbours, analogies,
-// space comparisons, concept and filter reports, exports --, imports reference spaces and
-// serves the HTTP API and web page. Option parsing only: each query is a request to the
-// service layer (src/service), printed as its tables or its JSON (docs/API.md).
+// net2vec: explores the concept embeddings of a catalog -- every query of the table of
+// queries (service/queries.h: lists, neighbours, analogies, comparisons, concept, filter and
+// image reports, the paper's analyses, maps), exports and reports --, imports reference
+// spaces and serves the HTTP API and web page. Option parsing only: the query subcommands are
+// built from the same table as the API's routes and print its tables or its JSON.
 // Torch-free: starts in milliseconds.
 
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,7 @@
 #include "common/version.h"
 #include "server/server.h"
 #include "service/json.h"
+#include "service/queries.h"
 #include "service/render.h"
 #include "service/report.h"
 #include "reference/reference.h"
@@ -57,37 +60,9 @@ Catalog open_read(const std::string& db) {
   return Catalog::open(db, writable ? Catalog::Mode::kReadWrite : Catalog::Mode::kReadOnly);
 }
 
-// Prints a response as its JSON document or its tables.
-template <class Response>
-int print(const Common& c, const Response& r) {
-  // replace: a concept name with a stray non-UTF-8 byte (label.csv) prints as U+FFFD rather
-  // than failing the whole answer.
-  if (c.json) std::printf("%s\n", n2v::to_json(r).dump(2, ' ', false, n2v::Json::error_handler_t::replace).c_str());
-  else std::fputs(n2v::render_text(r).c_str(), stdout);
-  return 0;
-}
 
-// Runs one query against the catalog of `c`.
-template <class Fn>
-int query(const Common& c, Fn&& fn) {
-  Catalog catalog = open_read(c.db);
-  Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
-  return print(c, fn(service));
-}
 
-std::optional<std::string> optional_text(const std::string& s) {
-  return s.empty() ? std::nullopt : std::optional(s);
-}
 
-std::vector<float> parse_vector(const std::string& text) {
-  std::vector<float> v;
-  for (const std::string& part : n2v::split(text, ',')) {
-    const auto x = n2v::parse_double(n2v::trim(part));
-    N2V_CHECK(x, kInvalidArgument, "vector value '" << part << "' is not a number");
-    v.push_back(static_cast<float>(*x));
-  }
-  return v;
-}
 
 // ---- export ----
 
@@ -218,82 +193,39 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(30);
   Common common;
 
-  CLI::App* spaces = app.add_subcommand("spaces", "List the catalog's spaces: id, kind, dimension, concepts");
-  add_common(spaces, common);
-
-  n2v::ConceptsRequest concepts_req;
-  std::string concepts_category;
-  CLI::App* concepts = app.add_subcommand(
-      "concepts", "List a space's concepts with their val score, best single filter and vector norm");
-  add_common(concepts, common);
-  concepts->add_option("--space", concepts_req.space, "Space id, e.g. alexnet.conv5.seg")->required();
-  concepts->add_option("--category", concepts_category, "Only concepts of this category (object, part, ...)");
-
-  n2v::NeighborsRequest nb;
-  std::string nb_concept, nb_vector, nb_category;
-  CLI::App* neighbors = app.add_subcommand(
-      "neighbors", "Nearest concepts by cosine similarity, the query excluded (paper Table 2)");
-  add_common(neighbors, common);
-  neighbors->add_option("--space", nb.space, "Space id")->required();
-  auto* concept_opt = neighbors->add_option("--concept", nb_concept, "Concept name to start from");
-  auto* vector_opt = neighbors->add_option("--vector", nb_vector, "Or a raw vector: comma-separated numbers, one per filter");
-  concept_opt->excludes(vector_opt);
-  neighbors->add_option("-k,--k", nb.k, "How many results (1 to 5000; more than there are concepts: all of them)")
-      ->capture_default_str();
-  neighbors->add_option("--category", nb_category, "Only return concepts of this category");
-
-  n2v::AnalogyRequest an;
-  std::string an_method = "add", an_category;
-  CLI::App* analogy = app.add_subcommand(
-      "analogy", "Vector arithmetic: concepts nearest to sum(positive) - sum(negative), inputs excluded (paper Table 3)");
-  add_common(analogy, common);
-  analogy->add_option("--space", an.space, "Space id")->required();
-  analogy->add_option("--positive", an.positive, "Concepts added (comma-separated or repeated)")->delimiter(',');
-  analogy->add_option("--negative", an.negative, "Concepts subtracted (comma-separated or repeated)")->delimiter(',');
-  analogy->add_option("-k,--k", an.k, "How many results")->capture_default_str();
-  analogy->add_option("--method", an_method,
-                      "add: 3CosAdd, cosine with the renormalised mean of +/- unit vectors (gensim most_similar); "
-                      "mul: 3CosMul, prod (1+cos)/2 over positives / (prod over negatives + 1e-6) (Levy & Goldberg)")
-      ->capture_default_str();
-  analogy->add_option("--category", an_category, "Only return concepts of this category");
-
-  n2v::CompareRequest cmp;
-  std::string cmp_per_concept = "5";
-  CLI::App* compare = app.add_subcommand(
-      "compare",
-      "Distances between spaces on the concepts they all share: D_ij, mean D_ijc per category (paper Figure 10), "
-      "linear CKA, and the concepts that differ most per pair");
-  add_common(compare, common);
-  compare->add_option("--spaces", cmp.spaces, "Two or more space ids (comma-separated or repeated)")->delimiter(',');
-  compare->add_flag("--all", cmp.all, "Compare every space of the catalog");
-  compare->add_option("--concepts", cmp.concepts, "Only these concepts (each must be in every space)")->delimiter(',');
-  compare->add_option("--per-concept", cmp_per_concept,
-                      "Per pair, list the N concepts with the largest D_ijc (0: none; all: every one)")
-      ->capture_default_str();
-  compare->add_option("--memory-mb", cmp.memory_mb,
-                      "Memory budget of the comparison in MiB (0: 256); Grams that do not fit go to an unlinked "
-                      "temporary file in $TMPDIR")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-
-  n2v::ConceptRequest ca;
-  CLI::App* concept_cmd = app.add_subcommand(
-      "concept", "Every stored score of a concept (learned weights vs best single filter, F sweep, per-image IoU) "
-                 "and its top filters by |w_k| and share |w_k|/||w||_1 (paper 5.2)");
-  add_common(concept_cmd, common);
-  concept_cmd->add_option("--space", ca.space, "Space id")->required();
-  concept_cmd->add_option("--concept", ca.name, "Concept name")->required();
-  concept_cmd->add_option("--top", ca.top, "How many filters to list")->capture_default_str();
-
-  n2v::FilterRequest fa;
-  int fa_filter = -1;
-  CLI::App* filter = app.add_subcommand(
-      "filter", "Concepts for which a filter is the best single filter, and those that weight it most (paper 4.2); "
-                "without --filter, how many concepts pick each filter (paper Figure 5)");
-  add_common(filter, common);
-  filter->add_option("--space", fa.space, "Space id")->required();
-  filter->add_option("--filter", fa_filter, "Filter index k (0-based)");
-  filter->add_option("--top", fa.top, "How many concepts (or filters) to list")->capture_default_str();
+  // The queries: one subcommand each, built from the table (service/queries.h), so that
+  // every query the API answers exists here with the same parameters.
+  struct QueryCommand {
+    const n2v::Query* query;
+    CLI::App* command;
+    std::map<std::string, std::vector<std::string>> values;
+    std::map<std::string, bool> switches;
+  };
+  std::vector<std::unique_ptr<QueryCommand>> query_commands;
+  for (const n2v::Query& q : n2v::queries()) {
+    auto qc = std::make_unique<QueryCommand>();
+    qc->query = &q;
+    qc->command = app.add_subcommand(q.name, q.summary);
+    add_common(qc->command, common);
+    for (const n2v::QueryParam& p : q.params) {
+      std::string names = "--" + p.cli_name();
+      if (p.short_flag) names = std::string("-") + p.short_flag + "," + names;
+      std::string help = p.help;
+      if (p.min && p.max) help += " (" + std::to_string(*p.min) + " to " + std::to_string(*p.max) + ")";
+      else if (p.min) help += " (at least " + std::to_string(*p.min) + ")";
+      if (p.type == n2v::ParamType::kFlag) {
+        qc->command->add_flag(names, qc->switches[p.name], help);
+        continue;
+      }
+      if (p.type == n2v::ParamType::kList) help += " (comma-separated or repeated)";
+      CLI::Option* o = qc->command->add_option(names, qc->values[p.name], help);
+      if (p.type == n2v::ParamType::kList) o->delimiter(',');
+      else o->expected(1);
+      if (p.required) o->required();
+      if (!p.fallback.empty()) o->default_str(p.fallback);
+    }
+    query_commands.push_back(std::move(qc));
+  }
 
   ExportArgs ex;
   CLI::App* export_cmd = app.add_subcommand(
@@ -423,57 +355,35 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*spaces) return query(common, [](Service& s) { return s.spaces(); });
-    if (*concepts) {
-      concepts_req.category = optional_text(concepts_category);
-      return query(common, [&](Service& s) { return s.concepts(concepts_req); });
-    }
-    if (*neighbors) {
-      if (!nb_concept.empty()) nb.concept_name = nb_concept;
-      if (!nb_vector.empty()) nb.vector = parse_vector(nb_vector);
-      nb.category = optional_text(nb_category);
-      return query(common, [&](Service& s) { return s.neighbors(nb); });
-    }
-    if (*analogy) {
-      an.method = n2v::parse_analogy_method(an_method);
-      an.category = optional_text(an_category);
-      return query(common, [&](Service& s) { return s.analogy(an); });
-    }
-    if (*compare) {
-      if (cmp_per_concept == "all") {
-        cmp.per_concept = n2v::CompareRequest::kAll;
-      } else {
-        const auto n = n2v::parse_int(cmp_per_concept);
-        N2V_CHECK(n && *n >= 0, kInvalidArgument,
-                  "per-concept must be a count of concepts (0: none) or 'all', got '" << cmp_per_concept << "'");
-        cmp.per_concept = *n;
-      }
-      // Progress on stderr only for a long run (e.g. --all over many spaces): the bar starts
-      // once the comparison has taken 2 s.
+    for (const auto& qc : query_commands) {
+      if (!*qc->command) continue;
+      n2v::QueryArgs args(n2v::QueryArgs::Style::kCli);
+      for (const auto& [name, values] : qc->values)
+        if (!values.empty()) args.set(name, values);
+      for (const auto& [name, on] : qc->switches)
+        if (on) args.set(name, {"true"});
+      // Progress on stderr only for a long run (e.g. compare --all over many spaces): the bar
+      // starts once the query has taken 2 s.
       std::unique_ptr<n2v::Progress> bar;
       int64_t shown = 0;
       const auto start = std::chrono::steady_clock::now();
-      cmp.progress = [&](int64_t done, int64_t total) {
+      args.progress = [&](int64_t done, int64_t total) {
         if (!bar) {
           if (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) return;
-          bar = std::make_unique<n2v::Progress>("compare", total, "steps");
+          bar = std::make_unique<n2v::Progress>(qc->query->name, total, "steps");
         }
         bar->advance(done - shown);
         shown = done;
       };
-      return query(common, [&](Service& s) {
-        n2v::CompareResponse r = s.compare(cmp);
-        if (bar) bar->finish();
-        return r;
-      });
-    }
-    if (*concept_cmd) return query(common, [&](Service& s) { return s.concept_detail(ca); });
-    if (*filter) {
-      if (fa_filter >= 0) {
-        fa.filter = fa_filter;
-        return query(common, [&](Service& s) { return s.filter(fa); });
-      }
-      return query(common, [&](Service& s) { return s.filter_usage(fa); });
+      Catalog catalog = open_read(common.db);
+      Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
+      const n2v::QueryAnswer answer = qc->query->run(service, args);
+      if (bar) bar->finish();
+      // replace: a concept name with a stray non-UTF-8 byte (label.csv) prints as U+FFFD
+      // rather than failing the whole answer.
+      if (common.json) std::printf("%s\n", answer.json().dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+      else std::fputs(answer.text().c_str(), stdout);
+      return 0;
     }
     if (*export_cmd) return cmd_export(common, ex);
     if (*report) return cmd_report(common, rp);

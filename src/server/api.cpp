@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "server/detail/probe_files.h"
 #include "service/json.h"
+#include "service/queries.h"
 
 namespace n2v {
 
@@ -34,8 +35,10 @@ namespace fs = std::filesystem;
 // typo ("konzept=") is not silently ignored.
 class Params {
  public:
-  Params(std::string_view query, std::initializer_list<const char*> known) {
-    for (const char* k : known) known_.insert(k);
+  Params(std::string_view query, std::initializer_list<const char*> known)
+      : Params(query, std::vector<std::string>(known.begin(), known.end())) {}
+  Params(std::string_view query, const std::vector<std::string>& known) {
+    for (const std::string& k : known) known_.insert(k);
     size_t start = 0;
     while (start <= query.size() && !query.empty()) {
       size_t end = query.find('&', start);
@@ -95,16 +98,6 @@ class Params {
   std::set<std::string> known_;
   std::map<std::string, std::string> values_;
 };
-
-std::vector<float> parse_vector(const std::string& text) {
-  std::vector<float> v;
-  for (const std::string& part : split(text, ',')) {
-    const auto x = parse_double(trim(part));
-    N2V_CHECK(x, kInvalidArgument, "vector value '" << part << "' is not a number");
-    v.push_back(static_cast<float>(*x));
-  }
-  return v;
-}
 
 // Percent-encodes everything but unreserved characters (RFC 3986).
 std::string url_encode(const std::string& text) {
@@ -254,6 +247,20 @@ HttpResponse bytes_response(std::string body, const char* type) {
   return r;
 }
 
+// The concept images' answer as the web page needs it: whether the probe folder is served,
+// and each image's and mask's URL under /api/probe.
+void add_image_urls(Json& j, const ConceptImagesResponse& images, const Call& c) {
+  const auto dir = images.images.probe_name.empty()
+                       ? std::nullopt
+                       : c.probes.dir_for(images.images.probe_name, images.images.probe_path, images.images.probe_hash);
+  j["served"] = dir.has_value();
+  for (Json& image : j["images"]) {
+    const std::string q = "?space=" + url_encode(images.space.id) + "&row=" + std::to_string(image["row"].get<int>());
+    image["image_url"] = dir ? Json("api/probe/image" + q) : Json(nullptr);
+    image["mask_url"] = dir ? Json("api/probe/mask" + q + "&concept=" + url_encode(images.name)) : Json(nullptr);
+  }
+}
+
 using Handler = std::function<HttpResponse(Service&, const Call&)>;
 
 struct RouteEntry {
@@ -272,85 +279,34 @@ const std::vector<RouteEntry>& route_table() {
       Params(c.query, {});
       return json_response(to_json(s.health()));
     });
-    add("GET", "/api/spaces", [](Service& s, const Call& c) {
-      Params(c.query, {});
-      return json_response(to_json(s.spaces()));
-    });
-    add("GET", "/api/spaces/{space}/concepts", [](Service& s, const Call& c) {
-      const Params p(c.query, {"category"});
-      return json_response(to_json(s.concepts({c.captures[0], p.get("category")})));
-    });
-    add("GET", "/api/neighbors", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "concept", "vector", "k", "category"});
-      NeighborsRequest r;
-      r.space = p.required("space");
-      r.concept_name = p.get("concept");
-      if (const auto v = p.get("vector")) r.vector = parse_vector(*v);
-      r.k = p.integer("k", r.k);
-      r.category = p.get("category");
-      return json_response(to_json(s.neighbors(r)));
-    });
-    add("POST", "/api/analogy", [](Service& s, const Call& c) {
-      Params(c.query, {});
-      return json_response(to_json(s.analogy(analogy_request_from_json(parse_request_body(c.request.body)))));
-    });
-    add("GET", "/api/compare", [](Service& s, const Call& c) {
-      const Params p(c.query, {"spaces", "concepts", "per_concept", "memory_mb"});
-      CompareRequest r;
-      r.spaces = p.list("spaces");
-      if (r.spaces.size() == 1 && r.spaces[0] == "all") {
-        r.spaces.clear();
-        r.all = true;
-      }
-      r.concepts = p.list("concepts");
-      const auto per = p.get("per_concept");
-      r.per_concept = per && *per == "all" ? CompareRequest::kAll : p.integer("per_concept", r.per_concept);
-      N2V_CHECK(r.per_concept >= 0 || (per && *per == "all"), kInvalidArgument,
-                "per_concept must be a count of concepts (0: none) or all, got " << *per);
-      r.memory_mb = p.integer("memory_mb", r.memory_mb);
-      return json_response(to_json(s.compare(r)));
-    });
-    add("GET", "/api/examples", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "queries", "sums", "k"});
-      ExamplesRequest r;
-      r.space = p.required("space");
-      r.queries = p.list("queries");
-      if (const auto sums = p.get("sums"))
-        for (const std::string& sum : split(*sums, ';'))
-          if (!trim(sum).empty()) r.sums.push_back(parse_concept_sum(sum));
-      r.k = p.integer("k", r.k);
-      return json_response(to_json(s.examples(r)));
-    });
-    add("GET", "/api/concepts/{name}", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "top"});
-      ConceptRequest r;
-      r.space = p.required("space");
-      r.name = c.captures[0];
-      r.top = p.integer("top", r.top);
-      return json_response(to_json(s.concept_detail(r)));
-    });
-    add("GET", "/api/concepts/{name}/images", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "limit"});
-      ConceptImagesRequest r;
-      r.space = p.required("space");
-      r.name = c.captures[0];
-      r.limit = p.integer("limit", r.limit);
-      const ConceptImagesResponse images = s.concept_images(r);
-      Json j = to_json(images);
-      const auto dir = images.images.probe_name.empty()
-                           ? std::nullopt
-                           : c.probes.dir_for(images.images.probe_name, images.images.probe_path,
-                                              images.images.probe_hash);
-      j["served"] = dir.has_value();
-      // The folder's name, not where it lay on the ingest machine (no server paths in answers).
-      if (j["probe"].is_object()) j["probe"]["path"] = fs::path(images.images.probe_path).filename().string();
-      for (Json& image : j["images"]) {
-        const std::string q = "?space=" + url_encode(r.space) + "&row=" + std::to_string(image["row"].get<int>());
-        image["image_url"] = dir ? Json("api/probe/image" + q) : Json(nullptr);
-        image["mask_url"] = dir ? Json("api/probe/mask" + q + "&concept=" + url_encode(r.name)) : Json(nullptr);
-      }
-      return json_response(j);
-    });
+    // Every query of the table (service/queries.h), with its parameters read from the query
+    // string, the path or a POST's JSON body.
+    for (const Query& q : queries())
+      add(q.http_method.c_str(), q.path.c_str(), [&q](Service& s, const Call& c) {
+        QueryArgs args;
+        if (q.http_method == "POST") {
+          Params(c.query, {});
+          args = args_from_json(q, parse_request_body(c.request.body));
+        } else {
+          std::vector<std::string> names;
+          for (const QueryParam& p : q.params)
+            if (!p.in_path) names.push_back(p.name);
+          const Params p(c.query, names);
+          for (const QueryParam& param : q.params) {
+            if (param.in_path) continue;
+            const auto value = p.get(param.name);
+            if (!value) continue;
+            args.set(param.name, param.type == ParamType::kList ? split(*value, ',') : std::vector{*value});
+          }
+        }
+        size_t capture = 0;
+        for (const QueryParam& param : q.params)
+          if (param.in_path) args.set(param.name, {c.captures.at(capture++)});
+        const QueryAnswer answer = q.run(s, args);
+        Json j = answer.json();
+        if (q.name == "images") add_image_urls(j, *static_cast<const ConceptImagesResponse*>(answer.response.get()), c);
+        return json_response(j);
+      });
     add("GET", "/api/probe/image", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "row"});
       const std::string space = p.required("space");
@@ -381,33 +337,6 @@ const std::vector<RouteEntry>& route_table() {
                 "query parameter 'method' must be learned or single, got '" << method << "'");
       const PredictedMaskRecord mask = s.predicted_mask({p.required("space"), p.required("concept"), p.integer("row", -1)});
       return bytes_response(predicted_mask_png(mask, method == "learned"), "image/png");
-    });
-    add("GET", "/api/filters", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "filter", "top"});
-      FilterRequest r;
-      r.space = p.required("space");
-      r.top = p.integer("top", r.top);
-      if (p.get("filter")) {
-        r.filter = p.integer("filter", -1);
-        return json_response(to_json(s.filter(r)));
-      }
-      return json_response(to_json(s.filter_usage(r)));
-    });
-    add("GET", "/api/analyses", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space"});
-      return json_response(to_json(s.analyses(p.required("space"))));
-    });
-    add("GET", "/api/map", [](Service& s, const Call& c) {
-      const Params p(c.query, {"space", "perplexity", "iterations", "seed", "clusters"});
-      MapRequest r;
-      r.space = p.required("space");
-      r.options.perplexity = p.integer("perplexity", static_cast<int>(r.options.perplexity));
-      r.options.iterations = p.integer("iterations", r.options.iterations);
-      const int seed = p.integer("seed", static_cast<int>(r.options.seed));
-      N2V_CHECK(seed >= 0, kInvalidArgument, "seed must be a non-negative integer, got " << seed);
-      r.options.seed = static_cast<uint32_t>(seed);
-      r.options.clusters = p.integer("clusters", r.options.clusters);
-      return json_response(to_json(s.map(r)));
     });
     add("GET", "/api/export", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "format", "normalize"});

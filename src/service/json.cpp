@@ -2,11 +2,15 @@
 
 #include "service/json.h"
 
+#include "service/queries.h"
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "common/exit_codes.h"
+#include "service/queries.h"
 
 namespace n2v {
 namespace {
@@ -261,8 +265,11 @@ Json to_json(const ConceptImagesResponse& r) {
   Json out = space_header(r.space, score_metric(r.space));
   out["name"] = r.name;
   out["number"] = r.images.concept_number;
-  out["probe"] = r.images.probe_name.empty() ? Json(nullptr)
-                                             : Json{{"name", r.images.probe_name}, {"path", r.images.probe_path}};
+  // The folder's name, not where it lay on the ingest machine (no server paths in answers).
+  out["probe"] = r.images.probe_name.empty()
+                     ? Json(nullptr)
+                     : Json{{"name", r.images.probe_name},
+                            {"path", std::filesystem::path(r.images.probe_path).filename().string()}};
   out["image_count"] = r.total;
   Json images = Json::array();
   for (const ProbeImageScore& s : r.images.images)
@@ -494,17 +501,37 @@ Json parse_request_body(const std::string& body) {
   }
 }
 
-AnalogyRequest analogy_request_from_json(const Json& body) {
-  check_keys(body, {"space", "positive", "negative", "k", "method", "category"});
-  AnalogyRequest r;
-  N2V_CHECK(body.contains("space"), kInvalidArgument, "the request body has no 'space'");
-  r.space = string_field(body["space"], "space");
-  r.positive = names_field(field(body, "positive"), "positive");
-  r.negative = names_field(field(body, "negative"), "negative");
-  if (!field(body, "k").is_null()) r.k = int_field(body["k"], "k");
-  if (!field(body, "method").is_null()) r.method = parse_analogy_method(string_field(body["method"], "method"));
-  if (!field(body, "category").is_null()) r.category = string_field(body["category"], "category");
-  return r;
+QueryArgs args_from_json(const Query& query, const Json& body) {
+  std::set<std::string> known;
+  for (const QueryParam& p : query.params) known.insert(p.name);
+  check_keys(body, known);
+  QueryArgs args;
+  for (const QueryParam& p : query.params) {
+    const Json& v = field(body, p.name.c_str());
+    if (v.is_null()) continue;
+    const char* key = p.name.c_str();
+    switch (p.type) {
+      case ParamType::kText: args.set(p.name, {string_field(v, key)}); break;
+      case ParamType::kInt: args.set(p.name, {std::to_string(int_field(v, key))}); break;
+      case ParamType::kFlag:
+        N2V_CHECK(v.is_boolean(), kInvalidArgument, "'" << key << "' must be true or false, got " << describe(v));
+        args.set(p.name, {v.get<bool>() ? "true" : "false"});
+        break;
+      case ParamType::kList: args.set(p.name, names_field(v, key)); break;
+      case ParamType::kNumbers: {
+        N2V_CHECK(v.is_array(), kInvalidArgument, "'" << key << "' must be an array of numbers, got " << describe(v));
+        std::vector<std::string> numbers;
+        for (const Json& x : v) {
+          N2V_CHECK(x.is_number(), kInvalidArgument, "'" << key << "' must hold numbers, got " << describe(x));
+          numbers.push_back(x.dump());
+        }
+        args.set(p.name, std::move(numbers));
+        break;
+      }
+    }
+  }
+  return args;
 }
+
 
 }  // namespace n2v

@@ -41,8 +41,9 @@ inline constexpr size_t kMaxNameBytes = 256;
 // kMaxJsonDepth. Messages quote at most a few hundred bytes of the body.
 Json parse_request_body(const std::string& body);
 
-// A request body: an object with the request's keys (docs/API.md). Unknown keys and values
-// of the wrong type are kInvalidArgument naming the key; names longer than kMaxNameBytes too.
+// POST /api/analogy's body (docs/API.md), read as the table of queries reads it
+// (queries.h args_from_json): unknown keys and values of the wrong type are kInvalidArgument
+// naming the key; names longer than kMaxNameBytes too.
 AnalogyRequest analogy_request_from_json(const Json& body);
 
 }  // namespace n2v

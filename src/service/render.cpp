@@ -270,4 +270,78 @@ std::string render_text(const FilterResponse& resp) {
   return out + t.str();
 }
 
+std::string render_text(const ExamplesResponse& r) {
+  std::string out = format("The paper's examples in %s (k = %d)\n\nNearest concepts (Table 2)\n", r.space.id.c_str(), r.k);
+  Table near({"query", "nearest (cosine)"});
+  for (const NeighborsResponse& n : r.nearest) {
+    std::string hits;
+    for (const ConceptHit& h : n.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + num(h.score, 3);
+    near.add({n.result.query, hits});
+  }
+  out += near.str() + "\nVector arithmetic (Table 3)\n";
+  Table sums({"sum", "nearest (cosine)"});
+  for (const AnalogyResponse& a : r.arithmetic) {
+    std::string hits;
+    for (const ConceptHit& h : a.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + num(h.score, 3);
+    sums.add({to_string(ConceptSum{a.result.positive, a.result.negative}), hits});
+  }
+  out += sums.str();
+  if (!r.missing.empty()) {
+    out += "\nNot in this space:";
+    for (const std::string& m : r.missing) out += " " + m + ";";
+    out.back() = '\n';
+  }
+  return out;
+}
+
+std::string render_text(const ConceptImagesResponse& r) {
+  Table t({">row", "image", ">IoU learned", ">IoU single filter"});
+  for (const ProbeImageScore& s : r.images.images) t.add({std::to_string(s.row), s.path, num(s.learned), num(s.single)});
+  return format("Val images of '%s' in %s (probe set %s), best first: %zu of %d\n", r.name.c_str(), r.space.id.c_str(),
+                r.images.probe_name.empty() ? "-" : r.images.probe_name.c_str(), r.images.images.size(), r.total) +
+         t.str();
+}
+
+std::string render_text(const AnalysesResponse& r) {
+  const std::string score = score_label(r.space);
+  std::string out = format("The paper's analyses of %s\n\nLearned weights at least as good as the best single filter "
+                           "(Table 1)\n", r.space.id.c_str());
+  Table share({"category", ">concepts", ">learned >= single", ">share"});
+  for (const ShareRow& row : r.learned_vs_single)
+    share.add({row.category.empty() ? "all" : row.category, std::to_string(row.concepts),
+               std::to_string(row.learned_at_least_single), num(row.share, 3)});
+  out += share.str() + "\nMean " + score + " by category, val (Figure 2)\n";
+  Table cats({"category", ">single filter", ">learned", ">concepts"});
+  for (const CategoryScores& c : r.category_scores)
+    cats.add({c.category, num(c.single_val.mean), num(c.learned_val.mean), std::to_string(c.learned_val.n)});
+  out += cats.str();
+  if (!r.subset_curves.empty()) {
+    out += "\nMean " + score + " with the top F filters only, val (Figure 3)\n";
+    Table curves({"category", "F: score"});
+    for (const SubsetCurve& c : r.subset_curves) {
+      std::string points;
+      for (size_t i = 0; i < c.filters.size(); ++i)
+        points += (i ? ", " : "") + std::to_string(c.filters[i]) + ": " + num(c.score[i].mean, 3);
+      curves.add({c.category, points});
+    }
+    out += curves.str();
+  }
+  if (r.correlation.defined > 0)
+    out += format("\nWeight vs single-filter IoU (Figure 9): %d of %d concepts significant at p < %g (%s positive)\n",
+                  r.correlation.significant, r.correlation.defined, r.correlation.alpha,
+                  num(r.correlation.share_positive, 3).c_str());
+  return out;
+}
+
+std::string render_text(const MapResponse& r) {
+  Table t({"concept", "category", ">x", ">y", ">cluster"});
+  for (size_t i = 0; i < r.concepts.size(); ++i)
+    t.add({r.concepts[i].name, r.concepts[i].category, num(r.map.x[i], 3), num(r.map.y[i], 3),
+           std::to_string(r.map.cluster[i])});
+  return format("t-SNE map of %s: %zu concepts, %d clusters (perplexity %g, %d iterations, seed %u, KL %s)\n",
+                r.space.id.c_str(), r.concepts.size(), r.map.k, r.options.perplexity, r.options.iterations,
+                r.options.seed, num(r.map.kl, 3).c_str()) +
+         t.str();
+}
+
 }  // namespace n2v

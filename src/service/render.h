@@ -18,5 +18,9 @@ std::string render_text(const ConceptResponse& r);
 std::string render_text(const FilterUsageResponse& r);
 std::string render_text(const FilterResponse& r);
 std::string render_text(const HealthResponse& r);
+std::string render_text(const ExamplesResponse& r);
+std::string render_text(const ConceptImagesResponse& r);
+std::string render_text(const AnalysesResponse& r);
+std::string render_text(const MapResponse& r);
 
 }  // namespace n2v

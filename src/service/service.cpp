@@ -49,7 +49,7 @@ namespace {
 void check_k(int k, const ServiceLimits& limits) {
   const int max = std::min(kMaxK, limits.max_k);
   N2V_CHECK(k >= 1 && k <= max, kInvalidArgument,
-            "k must be between 1 and " << max << " (results are clamped to the concepts there are), got " << k);
+            "'k' must be between 1 and " << max << " (results are clamped to the concepts there are), got " << k);
 }
 
 // Bounds the work (and, for 3CosMul, the terms x concepts scores held) of one analogy.
@@ -61,7 +61,7 @@ void check_terms(size_t terms, const ServiceLimits& limits) {
 
 void check_top(int top) {
   N2V_CHECK(top >= 1 && top <= kMaxTop, kInvalidArgument,
-            "top must be between 1 and " << kMaxTop << ", got " << top);
+            "'top' must be between 1 and " << kMaxTop << ", got " << top);
 }
 
 // Names may not break a TSV row.
@@ -131,13 +131,13 @@ CompareResponse Service::compare(const CompareRequest& request) {
     for (const SpaceInfo& s : catalog_.spaces()) ids.push_back(s.id);
   }
   N2V_CHECK(request.per_concept >= CompareRequest::kAll, kInvalidArgument,
-            "per_concept must be a count of concepts (0: none) or all, got " << request.per_concept);
+            "'per_concept' must be a count of concepts (0: none) or all, got " << request.per_concept);
   N2V_CHECK(request.memory_mb >= 0, kInvalidArgument,
-            "the memory budget must be a number of MiB (0: the default), got " << request.memory_mb);
+            "'memory_mb', the memory budget, must be a number of MiB (0: the default), got " << request.memory_mb);
   // The ceilings are the server operator's (limits.h): the client may ask for less only.
   const int max_mb = limits_.max_compare_mb;
   N2V_CHECK(max_mb <= 0 || request.memory_mb <= max_mb, kInvalidArgument,
-            "the memory budget is at most " << max_mb << " MiB here (this server's limit), got " << request.memory_mb);
+            "'memory_mb', the memory budget, is at most " << max_mb << " MiB here (this server's limit), got " << request.memory_mb);
   N2V_CHECK(limits_.max_compare_spaces <= 0 || ids.size() <= static_cast<size_t>(limits_.max_compare_spaces),
             kInvalidArgument,
             "a comparison takes at most " << limits_.max_compare_spaces << " spaces here (this server's limit), got "
@@ -294,7 +294,7 @@ PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request)
 ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.limit >= 1 && request.limit <= 500, kInvalidArgument,
-            "limit must be between 1 and 500 images, got " << request.limit);
+            "'limit' must be between 1 and 500 images, got " << request.limit);
   ConceptImagesResponse r;
   r.space = engine_.space_info(request.space);
   r.name = request.name;
@@ -337,11 +337,11 @@ MapResponse Service::map(const MapRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
   const MapOptions& o = request.options;
   N2V_CHECK(o.perplexity >= 2 && o.perplexity <= 100, kInvalidArgument,
-            "perplexity must be between 2 and 100, got " << o.perplexity);
+            "'perplexity' must be between 2 and 100, got " << o.perplexity);
   const int max_iterations = std::min(5000, limits_.max_map_iterations);
   N2V_CHECK(o.iterations >= 250 && o.iterations <= max_iterations, kInvalidArgument,
-            "iterations must be between 250 and " << max_iterations << ", got " << o.iterations);
-  N2V_CHECK(o.clusters >= 1 && o.clusters <= 50, kInvalidArgument, "clusters must be between 1 and 50, got " << o.clusters);
+            "'iterations' must be between 250 and " << max_iterations << ", got " << o.iterations);
+  N2V_CHECK(o.clusters >= 1 && o.clusters <= 50, kInvalidArgument, "'clusters' must be between 1 and 50, got " << o.clusters);
   const uint64_t generation = catalog_.generation();
   const SpaceInfo info = engine_.space_info(request.space);
   // t-SNE is O(n^2) per iteration: the operator bounds n.

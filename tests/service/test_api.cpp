@@ -246,7 +246,7 @@ TEST_F(ApiTest, OpenApiDocumentMatchesTheRoutes) {
   EXPECT_EQ(documented, routed);
   for (const auto& [method, path] : documented) {
     std::string target = path;
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{"{space}", "toynet.conv.seg"}, {"{name}", "dog"}})
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"{space}", "toynet.conv.seg"}, {"{concept}", "dog"}})
       if (const size_t at = target.find(from); at != std::string::npos) target.replace(at, from.size(), to);
     const HttpResponse r = api_.handle({method, target, "{}", "application/json"});
     EXPECT_NE(r.status, 405) << method << " " << target;

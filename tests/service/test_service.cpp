@@ -117,7 +117,7 @@ TEST_F(ServiceTest, RequestChecksDescribeValuesNotFlags) {
   r.concept_name = "dog";
   r.k = 0;
   std::string m = error_of([&] { service_.neighbors(r); }, ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(contains(m, "k must be between 1 and 5000")) << m;
+  EXPECT_TRUE(contains(m, "'k' must be between 1 and 5000")) << m;
   EXPECT_FALSE(contains(m, "--")) << m;
   r.k = kMaxK + 1;
   error_of([&] { service_.neighbors(r); }, ErrorCode::kInvalidArgument);
@@ -126,7 +126,7 @@ TEST_F(ServiceTest, RequestChecksDescribeValuesNotFlags) {
   m = error_of([&] { service_.neighbors(r); }, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(contains(m, "exactly one")) << m;
   m = error_of([&] { service_.concept_detail({"toynet.conv.seg", "dog", 0}); }, ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(contains(m, "top must be")) << m;
+  EXPECT_TRUE(contains(m, "'top' must be")) << m;
   EXPECT_FALSE(contains(m, "--")) << m;
   m = error_of([&] { service_.concepts({"toynet.conv.sge", std::nullopt}); }, ErrorCode::kNotFound);
   EXPECT_TRUE(contains(m, "did you mean 'toynet.conv.seg'")) << m;
@@ -347,7 +347,7 @@ TEST(AnalogyBody, ParsesAndNamesTheBadKey) {
     const std::string m = error_of([&] { analogy_request_from_json(Json::parse(body)); }, ErrorCode::kInvalidArgument);
     EXPECT_TRUE(contains(m, part)) << body << " -> " << m;
   };
-  bad(R"({"positive": ["a"]})", "no 'space'");
+  bad(R"({"positive": ["a"]})", "'space' is required");
   bad(R"({"space": "s", "postive": ["a"]})", "unknown key 'postive'");
   bad(R"({"space": 3})", "'space' must be a string");
   bad(R"({"space": "s", "positive": "a"})", "'positive' must be an array");
