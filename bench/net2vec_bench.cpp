@@ -46,6 +46,9 @@
 #include "model/network.h"
 #include "probe/annotations.h"
 #include "probe/probe_set.h"
+#include "stage_table.h"
+#include "support/synthetic_network.h"
+#include "support/temp_dir.h"
 #include "training/training.h"
 
 namespace {
@@ -91,95 +94,9 @@ struct Config {
   bool default_malloc = false;  // skip net2vec-ingest's mallopt settings (on glibc's malloc)
 };
 
-// ---------------------------------------------------------------------------------------
-// Fast generator for bulk synthetic values (xoshiro256**, seeded by splitmix64).
-
-class FastRng {
- public:
-  explicit FastRng(uint64_t seed) {
-    for (uint64_t& s : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      s = z ^ (z >> 31);
-    }
-  }
-  uint64_t next() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }  // [0,1)
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
-// Post-ReLU-like activations: 60% exact zeros, the rest exponential with a per-filter scale.
-void fill_activations(float* out, int n, int k, int hw, FastRng& rng) {
-  for (int i = 0; i < n; ++i)
-    for (int f = 0; f < k; ++f) {
-      const float gain = 0.5f + 0.1f * static_cast<float>(f % 11);
-      float* map = out + (static_cast<size_t>(i) * k + f) * hw;
-      for (int p = 0; p < hw; ++p) {
-        const float u = rng.uniform();
-        map[p] = u < 0.6f ? 0.0f : -gain * std::log(1.0f - (u - 0.6f) * 2.5f + 1e-7f);
-      }
-    }
-}
-
-// A network that ignores its input and returns random post-ReLU maps of K x h x w: the
-// activations stage is measured without any real model's cost (reported separately).
-// On a device (the GPU path) it draws the maps there: relu(N(0, 1)), ~half the positions
-// positive, as a network's post-ReLU layer.
-class SyntheticNetwork : public n2v::Network, public n2v::detail::TensorForward {
- public:
-  SyntheticNetwork(int k, int h, int w, uint64_t seed, n2v::DeviceKind device = n2v::DeviceKind::kCpu)
-      : k_(k), h_(h), w_(w), rng_(seed), device_(device) {}
-  std::vector<at::Tensor> forward_tensors(const at::Tensor& input, const std::vector<std::string>& layers) override {
-    auto t0 = Clock::now();
-    N2V_CHECK(layers.size() == 1 && layers[0] == "conv5", kNotFound, "synthetic network: layer conv5 only");
-    const auto options = torch::TensorOptions()
-                             .dtype(n2v::detail::scalar_type(precision_))
-                             .device(device_ == n2v::DeviceKind::kCuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
-    at::Tensor maps = torch::randn({input.size(0), k_, h_, w_}, options).relu_();
-    if (device_ == n2v::DeviceKind::kCuda) torch::cuda::synchronize();
-    seconds_ += seconds_since(t0);
-    return {maps};
-  }
-  void set_precision(n2v::Precision precision) override { precision_ = precision; }
-  std::vector<std::string> layers() const override { return {"conv5"}; }
-  n2v::Preprocessing default_preprocessing() const override { return {}; }
-  n2v::LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
-                                const std::string& layer) override {
-    auto t0 = Clock::now();
-    N2V_CHECK(layer == "conv5", kNotFound, "synthetic network: no layer " << layer);
-    N2V_CHECK(pixels.size() == static_cast<size_t>(n) * 3 * height * width, kInternal,
-              "synthetic network: input of " << pixels.size() << " floats for " << n << " images");
-    n2v::LayerActivations a{n, k_, h_, w_, {}};
-    a.values.resize(static_cast<size_t>(n) * k_ * h_ * w_);
-    fill_activations(a.values.data(), n, k_, h_ * w_, rng_);
-    seconds_ += seconds_since(t0);
-    return a;
-  }
-  n2v::DeviceKind device() const override { return device_; }
-  double seconds() const { return seconds_; }
-
- private:
-  int k_, h_, w_;
-  FastRng rng_;
-  n2v::DeviceKind device_;
-  n2v::Precision precision_ = n2v::Precision::kFloat32;
-  double seconds_ = 0;
-};
+using n2v::test::FastRng;
+using n2v::test::fill_activations;
+using n2v::test::SyntheticNetwork;
 
 // ---------------------------------------------------------------------------------------
 // Concept frequencies. BRODEN (broden1_227: ADE20K 22,210 + Pascal 10,103 + OpenSurfaces
@@ -334,31 +251,8 @@ n2v::ProbeActivations random_activations(const Config& c) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Temporary BRODEN-format probe set on disk (what extract_activations reads).
-
-class TempDir {
- public:
-  explicit TempDir(const std::string& base_in) {
-    std::string base = base_in;
-    if (base.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      base = tmp && *tmp ? tmp : "/tmp";
-    }
-    std::string pattern = base + "/net2vec-bench-XXXXXX";
-    N2V_CHECK(mkdtemp(pattern.data()) != nullptr, kIo, "cannot create a directory in " << base);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// Temporary BRODEN-format probe set on disk (what extract_activations reads), in a
+// test::TempDir under --tmp.
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -477,42 +371,8 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
-struct Row {
-  std::string stage;
-  double items = 0;
-  std::string unit;
-  double seconds = 0;
-  double cpu = -1;  // CPU seconds, where measured around the whole call
-};
+using n2v::bench::Table;
 
-class Table {
- public:
-  void add(const std::string& stage, double items, const std::string& unit, double seconds,
-           double cpu = -1) {
-    rows_.push_back({stage, items, unit, seconds, cpu});
-    std::fprintf(stderr, "  done: %s (%.2f s)\n", stage.c_str(), seconds);
-  }
-  void note(const std::string& text) { rows_.push_back({text, -1, "", 0, -1}); }
-  void print() const {
-    std::printf("%-46s %12s %-7s %10s %12s %9s\n", "stage", "items", "unit", "seconds", "items/s",
-                "cpu s");
-    std::printf("%s\n", std::string(101, '-').c_str());
-    for (const Row& r : rows_) {
-      if (r.items < 0) {
-        std::printf("%s\n", r.stage.c_str());
-        continue;
-      }
-      const double rate = r.seconds > 0 ? r.items / r.seconds : 0;
-      std::printf(r.items < 100 ? "%-46s %12.1f %-7s %10.3f %12.1f" : "%-46s %12.0f %-7s %10.3f %12.1f",
-                  r.stage.c_str(), r.items, r.unit.c_str(), r.seconds, rate);
-      if (r.cpu >= 0) std::printf(" %9.1f", r.cpu);
-      std::printf("\n");
-    }
-  }
-
- private:
-  std::vector<Row> rows_;
-};
 
 // ---------------------------------------------------------------------------------------
 // Comparisons: the authors' one-concept-at-a-time loop, and the memory-bandwidth bound.
@@ -771,7 +631,7 @@ ActivationStage measure_activations(const Config& c, n2v::DeviceKind device, con
                                     Table& table) {
   ActivationStage out;
   const int hw = c.map_size * c.map_size;
-  TempDir dir(c.tmp_dir);
+  n2v::test::TempDir dir(c.tmp_dir);
   std::fprintf(stderr, "net2vec-bench: writing a temporary probe set in %s...\n", dir.path().c_str());
   out.jpeg_bytes = write_probe_set(dir.path(), c, splits);
   n2v::ProbeSet set = n2v::ProbeSet::open(dir.path());

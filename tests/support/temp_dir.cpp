@@ -6,9 +6,10 @@
 
 namespace n2v::test {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/net2vec-test-XXXXXX";
+TempDir::TempDir(const std::string& base) {
+  const char* env = std::getenv("TMPDIR");
+  const std::string dir = !base.empty() ? base : env && *env ? env : "/tmp";
+  std::string tmpl = dir + "/net2vec-test-XXXXXX";
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed: " + tmpl);
   path_ = tmpl;
 }

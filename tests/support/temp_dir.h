@@ -1,12 +1,14 @@
 #pragma once
-// A fresh directory under TMPDIR, removed with its contents when the object dies.
+// A fresh directory under TMPDIR (or under `base`), removed with its contents when the object dies.
 #include <string>
 
 namespace n2v::test {
 
 class TempDir {
  public:
-  TempDir();
+  TempDir() : TempDir(std::string()) {}
+  // Under `base`; "" = TMPDIR, else /tmp. Throws std::runtime_error where it cannot create one.
+  explicit TempDir(const std::string& base);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
