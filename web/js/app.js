@@ -6,37 +6,15 @@
 
 import { api } from './api.js';
 import { h, replace, errorBox, emptyBox, fmtInt } from './dom.js';
-import { href, parseHash, withParams, VIEW_NAMES } from './routes.js';
-import * as neighbors from './views/neighbors.js';
-import * as analogy from './views/analogy.js';
-import * as compare from './views/compare.js';
-import * as concept from './views/concept.js';
-import * as filters from './views/filters.js';
-import * as analyses from './views/analyses.js';
-import * as map from './views/map.js';
-import * as examples from './views/examples.js';
-
-const VIEWS = {
-  neighbors,
-  analogy,
-  compare,
-  concept,
-  filters: { create: filters.createOverview },
-  filter: { create: filters.createFilter },
-  analyses,
-  map,
-  examples,
-};
-
-// The nav entry a view belongs to (the filter page sits under "Filters").
-const NAV_OF = {
-  neighbors: 'neighbors', analogy: 'analogy', compare: 'compare', filters: 'filters', filter: 'filters', analyses: 'analyses', map: 'map', examples: 'examples',
-};
+import { href, parseHash, withParams } from './routes.js';
+import { VIEWS, viewNamed, navOf } from './views/index.js';
 
 const main = document.getElementById('view');
 const select = document.getElementById('space-select');
 const spaceInfo = document.getElementById('space-info');
-const navLinks = [...document.querySelectorAll('nav.views a[data-view]')];
+// The header's links, one per view with a nav label (views/index.js).
+const navLinks = VIEWS.filter((v) => v.nav).map((v) => h('a', { 'data-view': v.name, href: `#/${v.name}` }, v.nav));
+document.querySelector('nav.views').replaceChildren(...navLinks);
 
 let spaces = [];
 let current = null; // {view, instance}
@@ -106,7 +84,7 @@ function updateHeader(route, space) {
   spaceInfo.textContent = describe(info);
   spaceInfo.className = `badge ${info?.kind === 'reference' ? 'reference' : 'network'}`;
 
-  const nav = NAV_OF[route.view];
+  const nav = navOf(route.view);
   if (nav && route.view === nav) {
     const params = new URLSearchParams(route.params);
     params.delete('space');
@@ -143,7 +121,7 @@ const ctx = {
 
 function route() {
   const r = parseHash(location.hash);
-  if (!VIEW_NAMES.includes(r.view)) {
+  if (!viewNamed(r.view)) {
     navigate(href('neighbors', { space: defaultSpace() }), { replace: true });
     return;
   }
@@ -160,7 +138,7 @@ function route() {
   const first = current === null;
   current?.instance.destroy?.();
   main.replaceChildren();
-  current = { view: r.view, instance: VIEWS[r.view].create(main, ctx) };
+  current = { view: r.view, instance: viewNamed(r.view).create(main, ctx) };
   current.instance.update(r);
   if (!first) {
     // The link that was clicked is gone: put focus (and the reader) at the new view's heading.

@@ -13,7 +13,7 @@
 // List values (analogy terms) are repeated keys rather than comma-joined, so names with
 // commas survive; space ids contain no commas, so `spaces` stays readable.
 
-export const VIEW_NAMES = ['neighbors', 'analogy', 'compare', 'concept', 'filters', 'filter', 'analyses', 'map', 'examples'];
+// The views themselves are listed in views/index.js.
 
 /** '#/view/arg?params' from a view name, a params object (arrays repeat) and a path argument. */
 export function href(view, params = {}, arg = null) {
