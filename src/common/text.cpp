@@ -33,6 +33,18 @@ std::string_view trim(std::string_view text) {
   return text.substr(b, e - b);
 }
 
+std::vector<std::string_view> tokens(std::string_view text) {
+  std::vector<std::string_view> result;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
+    if (i > start) result.push_back(text.substr(start, i - start));
+  }
+  return result;
+}
+
 std::optional<long long> parse_int(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;

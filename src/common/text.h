@@ -10,6 +10,8 @@ namespace n2v {
 
 std::vector<std::string> split(std::string_view text, char sep);
 std::string_view trim(std::string_view text);
+// The fields of `text` between runs of spaces and tabs, as views into it ("" has none).
+std::vector<std::string_view> tokens(std::string_view text);
 // Strict numbers: the whole string must be the number ("12x" fails).
 std::optional<long long> parse_int(std::string_view text);
 std::optional<double> parse_double(std::string_view text);

@@ -101,18 +101,6 @@ class Reader {
   uint64_t offset_ = 0;
 };
 
-std::vector<std::string_view> tokens(std::string_view text) {
-  std::vector<std::string_view> result;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    const size_t start = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
-    if (i > start) result.push_back(text.substr(start, i - start));
-  }
-  return result;
-}
-
 std::optional<long long> parse_count(std::string_view text) {
   long long value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

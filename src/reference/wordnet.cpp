@@ -43,18 +43,6 @@ void for_each_line(const std::string& text, F f) {
   }
 }
 
-std::vector<std::string_view> tokens(std::string_view text) {
-  std::vector<std::string_view> result;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    const size_t start = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
-    if (i > start) result.push_back(text.substr(start, i - start));
-  }
-  return result;
-}
-
 std::optional<long> parse_number(std::string_view text, int base) {
   long value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
