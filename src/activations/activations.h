@@ -29,6 +29,10 @@ enum class Placement { kAuto, kHost, kDevice };  // kAuto: device when the netwo
 Placement parse_placement(const std::string& name);  // "auto", "host", "device"
 const char* to_string(Placement placement);
 
+// Throws kInvalidArgument unless 0 < tau < 1 (ActivationOptions::tau, the top quantile that
+// sets each T_k); the message names the field `tau`.
+void check_tau(double tau);
+
 struct ActivationOptions {
   std::string layer;
   Preprocessing preprocessing;

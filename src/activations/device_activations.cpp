@@ -11,26 +11,20 @@
 #include "activations/detail/device_maps.h"
 #include "activations/detail/device_pass.h"
 #include "common/clock.h"
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "model/detail/tensor_forward.h"
 
 namespace n2v {
 
-Placement parse_placement(const std::string& name) {
-  if (name == "auto") return Placement::kAuto;
-  if (name == "host") return Placement::kHost;
-  if (name == "device") return Placement::kDevice;
-  N2V_THROW(kInvalidArgument, "unknown placement '" << name << "' (expected auto, host or device)");
-}
+namespace {
+constexpr EnumName<Placement> kPlacementNames[] = {
+    {Placement::kAuto, "auto"}, {Placement::kHost, "host"}, {Placement::kDevice, "device"}};
+}  // namespace
 
-const char* to_string(Placement placement) {
-  switch (placement) {
-    case Placement::kAuto: return "auto";
-    case Placement::kHost: return "host";
-    case Placement::kDevice: return "device";
-  }
-  return "unknown";
-}
+Placement parse_placement(const std::string& name) { return parse_enum(kPlacementNames, name, "placement"); }
+
+const char* to_string(Placement placement) { return enum_name(kPlacementNames, placement); }
 
 std::vector<uint8_t> host_bits(const ProbeActivations& acts) {
   if (!acts.device_bits) return acts.bits;
@@ -95,8 +89,8 @@ class DevicePassImpl final : public DevicePass {
         } catch (const c10::Error& e) {
           N2V_THROW(kUnsupported, "the raw maps of layer " << layers_[l] << " (" << capacity_ << " images x " << s.k
                                   << " x " << s.h << " x " << s.w << ", " << gib << " GiB) do not fit on the "
-                                  << t.device() << " device: use --placement host (maps streamed through host "
-                                  << "memory), fewer layers per pass, or --precision float16 ("
+                                  << t.device() << " device: use placement host (maps streamed through host "
+                                  << "memory), fewer layers per pass, or precision float16 ("
                                   << e.what_without_backtrace() << ")");
         }
       }
@@ -137,8 +131,7 @@ class DevicePassImpl final : public DevicePass {
     // ThresholdSelector computes it on the host. top-k runs on [filters, n*h*w] copies of a
     // few filters at a time, so the extra memory stays under device_chunk_bytes.
     auto t1 = Clock::now();
-    N2V_CHECK(options_.tau > 0 && options_.tau < 1, kInvalidArgument,
-              "quantile tau must be in (0, 1), got " << options_.tau);
+    check_tau(options_.tau);
     const int64_t rank = std::min(positions, ThresholdSelector::top_count(positions, options_.tau) + 1);
     const int64_t per_filter = positions * static_cast<int64_t>(raw.element_size());
     const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(options_.device_chunk_bytes) / std::max<int64_t>(1, per_filter));

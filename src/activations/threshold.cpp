@@ -8,6 +8,10 @@
 
 namespace n2v {
 
+void check_tau(double tau) {
+  N2V_CHECK(tau > 0 && tau < 1, kInvalidArgument, "tau, the activation quantile, must be in (0, 1), got " << tau);
+}
+
 int64_t ThresholdSelector::top_count(int64_t positions, double tau) {
   // floor with a small tolerance so tau * N that is an integer in exact arithmetic
   // (0.005 * 2000) is not lost to rounding (9.999999).
@@ -16,7 +20,7 @@ int64_t ThresholdSelector::top_count(int64_t positions, double tau) {
 
 ThresholdSelector::ThresholdSelector(int filters, int64_t max_positions, double tau)
     : filters_(filters), tau_(tau) {
-  N2V_CHECK(tau > 0 && tau < 1, kInvalidArgument, "quantile tau must be in (0, 1), got " << tau);
+  check_tau(tau);
   N2V_CHECK(filters > 0 && max_positions > 0, kInvalidArgument,
             "threshold selection needs filters and positions");
   keep_ = std::min(max_positions, top_count(max_positions, tau) + 1);

@@ -15,6 +15,17 @@
 
 namespace {
 
+// The library's messages name an option's field ("tau", "placement"); the command line names
+// the flag it came from: "--quantile: tau ... must be in (0, 1), got 2".
+template <typename F>
+auto for_flag(const char* flag, F&& f) {
+  try {
+    return f();
+  } catch (const n2v::Error& e) {
+    throw n2v::Error(e.code(), std::string(flag) + ": " + e.message(), e.file(), e.line());
+  }
+}
+
 std::array<float, 3> parse_triple(const std::string& text, const char* what) {
   std::vector<std::string> parts = n2v::split(text, ',');
   N2V_CHECK(parts.size() == 3, kInvalidArgument, what << " takes three comma-separated numbers, got '" << text << "'");
@@ -47,6 +58,8 @@ int main(int argc, char** argv) {
       "replaces it in one transaction."};
   app.get_formatter()->column_width(34);
 
+  std::string device = "auto", placement = n2v::to_string(o.placement), precision = n2v::to_string(o.precision),
+              seg_kernel = n2v::to_string(o.seg_kernel);
   std::string tasks = "seg,cls", seg_subsets, cls_subsets, mean, stdev, progress = "auto";
   bool quiet = false;
   bool list = false;
@@ -69,16 +82,16 @@ int main(int argc, char** argv) {
   app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent");
   app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
       ->capture_default_str();
-  app.add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
-  app.add_option("--placement", o.placement,
+  app.add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--placement", placement,
                  "Where activations are thresholded and kept: host (copied to memory batch by batch), "
                  "device (left on the network's device: the GPU path), auto (device on CUDA)")
       ->capture_default_str();
-  app.add_option("--precision", o.precision,
+  app.add_option("--precision", precision,
                  "The forward's arithmetic: float32, float16 or bfloat16 (reduced precision changes some "
                  "thresholded bits; docs/GPU.md)")
       ->capture_default_str();
-  app.add_option("--seg-kernel", o.seg_kernel,
+  app.add_option("--seg-kernel", seg_kernel,
                  "Segmentation kernel: sparse (host-built index lists, fastest on a CPU), dense (maps "
                  "unpacked on the device, the GPU's), auto (dense on CUDA)")
       ->capture_default_str();
@@ -141,6 +154,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    o.device = for_flag("--device", [&] { return n2v::parse_device(device); });
     if (list) {
       std::fputs(n2v::list_layers(o.model_path, o.device, o.input_size).c_str(), stdout);
       return 0;
@@ -152,7 +166,12 @@ int main(int argc, char** argv) {
       N2V_CHECK(given, kInvalidArgument, flag << " is required (run with --help for the options)");
     for (const std::string& l : n2v::split(layers, ',')) o.layers.emplace_back(n2v::trim(l));
     o.tasks.clear();
-    for (const std::string& t : n2v::split(tasks, ',')) o.tasks.push_back(n2v::parse_task(std::string(n2v::trim(t))));
+    for (const std::string& t : n2v::split(tasks, ','))
+      o.tasks.push_back(for_flag("--tasks", [&] { return n2v::parse_task(std::string(n2v::trim(t))); }));
+    o.placement = for_flag("--placement", [&] { return n2v::parse_placement(placement); });
+    o.precision = for_flag("--precision", [&] { return n2v::parse_precision(precision); });
+    o.seg_kernel = for_flag("--seg-kernel", [&] { return n2v::parse_segmentation_kernel(seg_kernel); });
+    for_flag("--quantile", [&] { n2v::check_tau(o.tau); });
     if (app.count("--seg-subsets")) o.seg_subsets = n2v::parse_int_list(seg_subsets, "--seg-subsets");
     if (app.count("--cls-subsets")) o.cls_subsets = n2v::parse_int_list(cls_subsets, "--cls-subsets");
     N2V_CHECK(cls_budget == "ours" || cls_budget == "authors", kInvalidArgument,

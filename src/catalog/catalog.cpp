@@ -15,6 +15,7 @@
 
 #include "catalog/detail/impl.h"
 #include "catalog/detail/sqlite.h"
+#include "common/enum_names.h"
 #include "common/error.h"
 
 namespace n2v {
@@ -33,19 +34,24 @@ using detail::Transaction;
 
 // ---- Tasks and ids ----
 
-const char* to_string(Task task) {
-  return task == Task::kSegmentation ? "segmentation" : "classification";
-}
+namespace {
+constexpr EnumName<Task> kTaskNames[] = {{Task::kSegmentation, "segmentation"},
+                                         {Task::kSegmentation, "seg"},
+                                         {Task::kClassification, "classification"},
+                                         {Task::kClassification, "cls"}};
+constexpr EnumName<SpaceKind> kSpaceKindNames[] = {{SpaceKind::kNetwork, "network"},
+                                                   {SpaceKind::kReference, "reference"}};
+}  // namespace
+
+const char* to_string(Task task) { return enum_name(kTaskNames, task); }
 
 const char* short_name(Task task) { return task == Task::kSegmentation ? "seg" : "cls"; }
 
-Task parse_task(const std::string& text) {
-  if (text == "segmentation" || text == "seg") return Task::kSegmentation;
-  if (text == "classification" || text == "cls") return Task::kClassification;
-  N2V_THROW(kInvalidArgument, "unknown task '" << text
-                                               << "' (expected segmentation, seg, "
-                                                  "classification or cls)");
-}
+Task parse_task(const std::string& text) { return parse_enum(kTaskNames, text, "task"); }
+
+const char* to_string(SpaceKind kind) { return enum_name(kSpaceKindNames, kind); }
+
+SpaceKind parse_space_kind(const std::string& text) { return parse_enum(kSpaceKindNames, text, "space kind"); }
 
 void check_id_part(const std::string& name, const char* what) {
   constexpr size_t kMaxLength = 64;

@@ -18,6 +18,12 @@ const char* to_string(Task task);        // "segmentation" / "classification"
 const char* short_name(Task task);       // "seg" / "cls"
 Task parse_task(const std::string& text);  // accepts both forms; throws kInvalidArgument
 
+// What a space holds: a network layer's concept embeddings (learned, with a task) or reference
+// vectors (WordNet, word vectors: no run, no task).
+enum class SpaceKind { kNetwork, kReference };
+const char* to_string(SpaceKind kind);  // "network" / "reference" (the catalog's space.kind)
+SpaceKind parse_space_kind(const std::string& text);  // throws kInvalidArgument
+
 // A space is what queries address: (network, layer, task) -> "alexnet.conv5.seg".
 // Ids are URL-safe: [A-Za-z0-9_-] parts joined by '.'. `layer` is the layer as the model
 // names it; its id part is layer_id(layer) (the run keeps the model's own spelling).
@@ -140,14 +146,14 @@ struct IngestRecord {
 // ---- What queries read ----
 
 struct SpaceInfo {
-  std::string id, network, layer, kind;  // kind: "network" or "reference"; layer: id part
+  std::string id, network, layer;  // layer: id part
+  SpaceKind kind = SpaceKind::kNetwork;
   // The layer as the model names it (the run's layer, e.g. "layer4.1.conv2"); "" for a
   // reference space.
   std::string model_layer;
-  // Network spaces only. A reference space (WordNet, word vectors) has no task: the column
-  // is NULL and this field keeps its default (kSegmentation), which means nothing there --
-  // check `kind` before reading it.
-  Task task = Task::kSegmentation;
+  // Network spaces only: a reference space (WordNet, word vectors) has no task (the column
+  // is NULL).
+  std::optional<Task> task;
   int dim = 0, concept_count = 0;
   int64_t run_id = 0;  // 0 for reference spaces
   std::string created_at;
@@ -155,6 +161,8 @@ struct SpaceInfo {
   // spaces (their origin is the run). Reference spaces have network == id and layer == "".
   std::string source;
 };
+
+inline bool is_reference(const SpaceInfo& space) { return space.kind == SpaceKind::kReference; }
 
 // The probe set a network space was measured on, and a concept's per-image val IoU there
 // with each image's path (segmentation spaces; empty for classification and reference).

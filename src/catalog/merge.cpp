@@ -114,7 +114,7 @@ std::vector<IngestRecord> Catalog::ingest_records() const {
 std::vector<Catalog::ReferenceSpaceRecord> Catalog::reference_space_records() const {
   std::vector<ReferenceSpaceRecord> out;
   for (const SpaceInfo& info : spaces()) {
-    if (info.kind != "reference") continue;
+    if (!is_reference(info)) continue;
     ReferenceSpaceRecord r{info.id, info.source, info.created_at, info.dim, {}};
     for (ConceptVector& v : vectors(info.id)) r.vectors_by_concept_name.emplace_back(v.name, std::move(v.weights));
     out.push_back(std::move(r));
@@ -236,7 +236,7 @@ Catalog::MergeReport Catalog::merge(const std::vector<std::string>& shard_paths,
       Fate fate = Fate::kAdd;
       reference_space.reset().bind_text(1, r.id);
       if (reference_space.step()) {
-        const bool same = reference_space.text(2) == "reference" && reference_space.text(0) == r.created_at &&
+        const bool same = parse_space_kind(reference_space.text(2)) == SpaceKind::kReference && reference_space.text(0) == r.created_at &&
                           reference_space.text(1) == r.source;
         fate = decide(r.id, path, same, r.created_at > reference_space.text(0));
       }

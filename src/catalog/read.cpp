@@ -40,7 +40,7 @@ SpaceInfo read_space_row(const Stmt& stmt) {
   info.id = stmt.text(0);
   info.network = stmt.text(1);
   info.layer = stmt.text(2);
-  info.kind = stmt.text(3);
+  info.kind = parse_space_kind(stmt.text(3));  // the schema CHECKs network or reference
   if (!stmt.is_null(4)) info.task = parse_task(stmt.text(4));  // NULL: reference space
   info.dim = stmt.int32(5);
   info.run_id = stmt.is_null(6) ? 0 : stmt.int64(6);

@@ -59,8 +59,8 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
   j["skip_bad"] = o.skip_bad;
   j["threads"] = threads;
   j["activation_batch"] = o.activation_batch;
-  j["placement"] = o.placement;
-  j["precision"] = o.precision;
+  j["placement"] = to_string(o.placement);
+  j["precision"] = to_string(o.precision);
   j["allocator"] = active_allocator();  // tcmalloc unless NET2VEC_ALLOCATOR=system (common/process.h)
   j["segmentation"] = {{"epochs", seg.sgd.epochs},       {"batch_size", seg.sgd.batch_size},
                        {"lr", seg.sgd.lr},               {"momentum", seg.sgd.momentum},
@@ -97,7 +97,7 @@ SpaceRecord to_space_record(const std::string& id, Task task,
   space.task = task;
   for (const ConceptEmbedding& e : embeddings) {
     EmbeddingRecord r;
-    r.concept_number = e.label;
+    r.concept_number = e.concept_number;
     r.train_count = e.train_count;
     r.val_count = e.val_count;
     r.weights = e.weights;
@@ -129,7 +129,7 @@ SpaceRecord to_space_record(const std::string& id, Task task,
 
 }  // namespace
 
-std::string list_layers(const std::string& model_path, const std::string& device, std::optional<int> input_size) {
+std::string list_layers(const std::string& model_path, std::optional<DeviceKind> device, std::optional<int> input_size) {
   std::unique_ptr<Network> network = load_network(model_path, resolve_device(device));
   Preprocessing prep = network->default_preprocessing();
   if (input_size) prep.height = prep.width = *input_size;
@@ -167,7 +167,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
                                                   "' both map to the space id part '" + layer_id(o.layers[i]) +
                                                   "' (docs/MODELS.md, \"Layer names\"); ingest them under two --network names"));
   N2V_CHECK(!o.tasks.empty(), kInvalidArgument, "no task named: ingest needs seg, cls or both");
-  N2V_CHECK(o.tau > 0 && o.tau < 1, kInvalidArgument, "the activation quantile tau must be in (0, 1), got " << o.tau);
+  check_tau(o.tau);
   N2V_CHECK(o.epochs >= 0 && o.cls_epochs >= 0, kInvalidArgument, "epochs must be >= 0, got " << o.epochs << " and " << o.cls_epochs);
   N2V_CHECK(o.batch_size >= 2, kInvalidArgument, "the batch size must be >= 2, got " << o.batch_size);
   N2V_CHECK(o.lr > 0 && o.cls_lr > 0, kInvalidArgument, "learning rates must be positive");
@@ -177,9 +177,6 @@ IngestSummary run_ingest(const IngestOptions& o) {
   Catalog catalog = Catalog::open(o.db_path, Catalog::Mode::kReadWrite);
 
   const DeviceKind device = resolve_device(o.device);
-  const Placement placement = parse_placement(o.placement);
-  const Precision precision = parse_precision(o.precision);
-  const SegmentationKernel seg_kernel = parse_segmentation_kernel(o.seg_kernel);
   const int threads = configure_threads(o.threads);
 
   auto t0 = Clock::now();
@@ -229,16 +226,16 @@ IngestSummary run_ingest(const IngestOptions& o) {
   act_options.batch_size = o.activation_batch;
   act_options.skip_bad = o.skip_bad;
   act_options.cache_dir = o.cache_dir;
-  act_options.placement = placement;
-  act_options.precision = precision;
+  act_options.placement = o.placement;
+  act_options.precision = o.precision;
   ActivationTimings act_timings;
   std::vector<ProbeActivations> layer_acts =
       extract_activations(*network, probe, annotations.rows, o.layers, act_options, &act_timings);
   filter_images(annotations, layer_acts.front().kept);
   network.reset();  // free the model before training
-  log_line(std::string("device ") + to_string(device) + ": forward in " + to_string(precision) + ", activations " +
+  log_line(std::string("device ") + to_string(device) + ": forward in " + to_string(o.precision) + ", activations " +
            (layer_acts.front().device_bits ? "kept on the device" : "through host memory") + ", segmentation kernel " +
-           to_string(resolve_kernel(seg_kernel, device)) + ", malloc " + active_allocator());
+           to_string(resolve_kernel(o.seg_kernel, device)) + ", malloc " + active_allocator());
   summary.timings.emplace_back("activations", act_timings.forward_seconds);
   summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
   summary.timings.emplace_back("binarize", act_timings.binarize_seconds);
@@ -252,7 +249,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   seg.min_train_images = o.min_train_images;
   seg.seed = o.seed;
   seg.device = device;
-  seg.kernel = seg_kernel;
+  seg.kernel = o.seg_kernel;
   ClassificationOptions cls;
   cls.sgd = {o.cls_epochs, o.batch_size, o.cls_lr, o.momentum};
   cls.authors_budget = o.cls_authors_budget;

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "activations/activations.h"
 #include "catalog/catalog.h"
+#include "model/network.h"
+#include "training/training.h"
 
 namespace n2v {
 
@@ -19,7 +22,8 @@ struct IngestOptions {
   // and spaces (<network>.<layer>.seg|cls), written in its own transaction.
   std::vector<std::string> layers;
   std::vector<Task> tasks{Task::kSegmentation, Task::kClassification};
-  std::string device = "auto";  // auto | cpu | cuda
+  // Unset ("auto"): CUDA when LibTorch sees a GPU, else the CPU (resolve_device).
+  std::optional<DeviceKind> device;
   int threads = 0;              // LibTorch intra-op threads; 0 = all cores
   double tau = 0.005;           // top quantile for the thresholds T_k
   uint64_t seed = 1;
@@ -27,12 +31,11 @@ struct IngestOptions {
   bool skip_bad = false;
   std::string cache_dir;        // ignored: no activation cache on disk any more (kept for callers)
   int activation_batch = 32;
-  // GPU path knobs (docs/GPU.md): where the maps are thresholded (auto | host | device), the
-  // forward's arithmetic (float32 | float16 | bfloat16) and the segmentation kernel
-  // (auto | sparse | dense). auto: device and dense on CUDA, host and sparse on the CPU.
-  std::string placement = "auto";
-  std::string precision = "float32";
-  std::string seg_kernel = "auto";
+  // GPU path knobs (docs/GPU.md): where the maps are thresholded, the forward's arithmetic
+  // and the segmentation kernel. kAuto: device and dense on CUDA, host and sparse on the CPU.
+  Placement placement = Placement::kAuto;
+  Precision precision = Precision::kFloat32;
+  SegmentationKernel seg_kernel = SegmentationKernel::kAuto;
 
   // Segmentation (paper 3.1.2 defaults).
   int epochs = 30;
@@ -87,7 +90,7 @@ IngestSummary run_ingest(const IngestOptions& options);
 
 // `net2vec-ingest --list-layers`: every layer of the model file with its id part and its
 // K x H x W for one image at the model's input size (or `input_size`), or why it is unusable.
-std::string list_layers(const std::string& model_path, const std::string& device = "auto",
+std::string list_layers(const std::string& model_path, std::optional<DeviceKind> device = std::nullopt,
                         std::optional<int> input_size = std::nullopt);
 
 // Human-readable summary (what net2vec-ingest prints at the end).

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,13 @@ enum class Precision { kFloat32, kFloat16, kBFloat16 };
 // "float32", "float16" or "bfloat16"; anything else is kInvalidArgument.
 Precision parse_precision(const std::string& name);
 const char* to_string(Precision precision);
-// "auto" -> CUDA when LibTorch sees a GPU, else CPU; "cuda" without a GPU is an error.
-DeviceKind resolve_device(const std::string& name);
-const char* to_string(DeviceKind device);
+const char* to_string(DeviceKind device);  // "cpu" / "cuda"
+// "auto" -> nullopt (resolve_device chooses), "cpu", "cuda"; anything else is kInvalidArgument.
+std::optional<DeviceKind> parse_device(const std::string& name);
+// The device to run on: `wanted`, or when unset ("auto") CUDA if LibTorch sees a GPU, else
+// the CPU; CUDA without a GPU is kUnsupported.
+DeviceKind resolve_device(std::optional<DeviceKind> wanted);
+DeviceKind resolve_device(const std::string& name);  // resolve_device(parse_device(name))
 // Sets LibTorch's intra-op threads (0: the machine's cores) and returns the count used.
 int configure_threads(int threads);
 

@@ -1,26 +1,20 @@
 // Precision: names and the LibTorch dtype of each (model/network.h, detail/tensor_forward.h).
 
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "model/detail/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v {
 
-Precision parse_precision(const std::string& name) {
-  if (name == "float32") return Precision::kFloat32;
-  if (name == "float16") return Precision::kFloat16;
-  if (name == "bfloat16") return Precision::kBFloat16;
-  N2V_THROW(kInvalidArgument, "unknown precision '" << name << "' (expected float32, float16 or bfloat16)");
-}
+namespace {
+constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::kFloat32, "float32"}, {Precision::kFloat16, "float16"}, {Precision::kBFloat16, "bfloat16"}};
+}  // namespace
 
-const char* to_string(Precision precision) {
-  switch (precision) {
-    case Precision::kFloat32: return "float32";
-    case Precision::kFloat16: return "float16";
-    case Precision::kBFloat16: return "bfloat16";
-  }
-  return "unknown";
-}
+Precision parse_precision(const std::string& name) { return parse_enum(kPrecisionNames, name, "precision"); }
+
+const char* to_string(Precision precision) { return enum_name(kPrecisionNames, precision); }
 
 at::ScalarType detail::scalar_type(Precision precision) {
   switch (precision) {

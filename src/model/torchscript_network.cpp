@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "model/detail/tensor_forward.h"
 #include "model/detail/torch_util.h"
@@ -250,27 +251,24 @@ class TorchScriptNetwork final : public Network, public detail::TensorForward {
 
 }  // namespace
 
-DeviceKind resolve_device(const std::string& name) {
-  if (name == "cpu") return DeviceKind::kCpu;
-  if (name == "cuda") {
-    N2V_CHECK(torch::cuda::is_available(), kUnsupported,
-              "device 'cuda' requested but LibTorch sees no CUDA GPU (this LibTorch build "
-              "or machine has none); use --device cpu or auto");
-    return DeviceKind::kCuda;
-  }
-  if (name == "auto") return torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu;
-  N2V_THROW(kInvalidArgument, "unknown device '" << name << "' (expected auto, cpu or cuda)");
+namespace {
+constexpr EnumName<std::optional<DeviceKind>> kDeviceNames[] = {
+    {std::nullopt, "auto"}, {DeviceKind::kCpu, "cpu"}, {DeviceKind::kCuda, "cuda"}};
+}  // namespace
+
+std::optional<DeviceKind> parse_device(const std::string& name) { return parse_enum(kDeviceNames, name, "device"); }
+
+DeviceKind resolve_device(std::optional<DeviceKind> wanted) {
+  if (!wanted) return torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu;
+  N2V_CHECK(*wanted != DeviceKind::kCuda || torch::cuda::is_available(), kUnsupported,
+            "device 'cuda' requested but LibTorch sees no CUDA GPU (this LibTorch build "
+            "or machine has none); use device cpu or auto");
+  return *wanted;
 }
 
-const char* to_string(DeviceKind device) {
-  switch (device) {
-    case DeviceKind::kCpu:
-      return "cpu";
-    case DeviceKind::kCuda:
-      return "cuda";
-  }
-  return "unknown";
-}
+DeviceKind resolve_device(const std::string& name) { return resolve_device(parse_device(name)); }
+
+const char* to_string(DeviceKind device) { return enum_name(kDeviceNames, std::optional<DeviceKind>(device)); }
 
 int configure_threads(int threads) {
   N2V_CHECK(threads >= 0, kInvalidArgument,

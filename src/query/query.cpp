@@ -4,25 +4,29 @@
 #include "query/query.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <set>
 
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "query/engine_impl.h"
 
 namespace n2v {
 
-const char* to_string(AnalogyMethod method) { return method == AnalogyMethod::kAdd ? "add" : "mul"; }
+namespace {
+// Matched ignoring case ("3cosmul" too).
+constexpr EnumName<AnalogyMethod> kAnalogyMethodNames[] = {{AnalogyMethod::kAdd, "add"},
+                                                           {AnalogyMethod::kAdd, "3CosAdd"},
+                                                           {AnalogyMethod::kMul, "mul"},
+                                                           {AnalogyMethod::kMul, "3CosMul"}};
+}  // namespace
+
+const char* to_string(AnalogyMethod method) { return enum_name(kAnalogyMethodNames, method); }
 
 AnalogyMethod parse_analogy_method(const std::string& text) {
-  std::string t;
-  for (char c : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (t == "add" || t == "3cosadd") return AnalogyMethod::kAdd;
-  if (t == "mul" || t == "3cosmul") return AnalogyMethod::kMul;
-  N2V_THROW(kInvalidArgument, "analogy method must be add (3CosAdd) or mul (3CosMul), got '" << text << "'");
+  return parse_enum(kAnalogyMethodNames, text, "analogy method", NameCase::kIgnore);
 }
 
 const PairComparison& SpaceComparison::pair(int i, int j) const {
@@ -108,7 +112,9 @@ std::shared_ptr<SpaceData> build_space(const SpaceInfo& info, std::vector<Concep
 
 namespace {
 
-void check_k(int k) { N2V_CHECK(k > 0, kInvalidArgument, "k must be a positive number of results, got " << k); }
+// The engine takes any k > 0 (clamped to the concepts there are); the Service bounds it too
+// (check_k_in_limits in service.cpp).
+void check_k_positive(int k) { N2V_CHECK(k > 0, kInvalidArgument, "k must be a positive number of results, got " << k); }
 }  // namespace
 
 void QueryEngine::Impl::throw_unknown_space(const std::string& space) const {
@@ -306,7 +312,7 @@ QueryEngine::~QueryEngine() = default;
 
 NeighborsResult QueryEngine::neighbors(const std::string& space, const std::string& concept_name, int k,
                                        const std::optional<std::string>& category) {
-  check_k(k);
+  check_k_positive(k);
   const auto s = impl_->load(space);
   const int r = Impl::valid_row(*s, concept_name);
   if (category) Impl::check_category(*s, *category);
@@ -322,7 +328,7 @@ NeighborsResult QueryEngine::neighbors(const std::string& space, const std::stri
 
 NeighborsResult QueryEngine::neighbors(const std::string& space, std::span<const float> vector, int k,
                                        const std::optional<std::string>& category) {
-  check_k(k);
+  check_k_positive(k);
   const auto s = impl_->load(space);
   N2V_CHECK(static_cast<int>(vector.size()) == s->d, kInvalidArgument,
             "the query vector has " << vector.size() << " values but space '" << space << "' has dimension "
@@ -344,7 +350,7 @@ NeighborsResult QueryEngine::neighbors(const std::string& space, std::span<const
 AnalogyResult QueryEngine::analogy(const std::string& space, const std::vector<std::string>& positive,
                                    const std::vector<std::string>& negative, int k, AnalogyMethod method,
                                    const std::optional<std::string>& category) {
-  check_k(k);
+  check_k_positive(k);
   N2V_CHECK(!positive.empty() || !negative.empty(), kInvalidArgument,
             "an analogy needs at least one positive or negative concept");
   const auto s = impl_->load(space);

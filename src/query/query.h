@@ -170,8 +170,8 @@ struct FilterWeight {
 struct ConceptReport {
   std::string space, name, category;
   int concept_number = 0;
-  std::string kind;                  // "network" or "reference"
-  Task task = Task::kSegmentation;   // network spaces only
+  SpaceKind kind = SpaceKind::kNetwork;
+  std::optional<Task> task;          // network spaces only
   int dim = 0;
   int train_count = 0, val_count = 0;
   float bias = 0, alpha = 0;

@@ -26,12 +26,12 @@ Json floats(const std::vector<float>& v) {
   return out;
 }
 
-Json task_json(const SpaceInfo& s) { return is_reference(s) ? Json(nullptr) : Json(to_string(s.task)); }
+Json task_json(const SpaceInfo& s) { return s.task ? Json(to_string(*s.task)) : Json(nullptr); }
 
 // The keys that open every response about one space: which space, its kind and task, and
 // what the response's scores mean.
 Json space_header(const SpaceInfo& s, const std::optional<std::string>& metric) {
-  return Json{{"space", s.id}, {"kind", s.kind}, {"task", task_json(s)}, {"metric", opt(metric)}};
+  return Json{{"space", s.id}, {"kind", to_string(s.kind)}, {"task", task_json(s)}, {"metric", opt(metric)}};
 }
 
 Json hits_json(const std::vector<ConceptHit>& hits) {
@@ -90,7 +90,7 @@ Json to_json(const SpacesResponse& r) {
   for (const SpaceInfo& s : r.spaces) {
     const bool ref = is_reference(s);
     out.push_back({{"id", s.id},
-                   {"kind", s.kind},
+                   {"kind", to_string(s.kind)},
                    {"network", ref ? Json(nullptr) : Json(s.network)},
                    {"layer", ref ? Json(nullptr) : Json(s.layer)},
                    {"model_layer", ref ? Json(nullptr) : Json(s.model_layer)},
@@ -163,7 +163,7 @@ Json to_json(const ExamplesResponse& r) {
 Json to_json(const CompareResponse& r) {
   const SpaceComparison& c = r.comparison;
   Json spaces = Json::array();
-  for (const SpaceInfo& s : r.spaces) spaces.push_back({{"id", s.id}, {"kind", s.kind}, {"task", task_json(s)}});
+  for (const SpaceInfo& s : r.spaces) spaces.push_back({{"id", s.id}, {"kind", to_string(s.kind)}, {"task", task_json(s)}});
   Json concepts = Json::array();
   for (int i = 0; i < c.shared(); ++i) concepts.push_back({{"name", c.concepts[i]}, {"category", c.categories[i]}});
   Json pairs = Json::array();

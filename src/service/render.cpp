@@ -114,7 +114,7 @@ std::string render_text(const SpacesResponse& r) {
   Table t({"space", "kind", "network", "layer", "task", ">dim", ">concepts", "created"});
   for (const SpaceInfo& s : r.spaces) {
     const bool net = !is_reference(s);
-    t.add({s.id, s.kind, net ? s.network : "-", net ? s.layer : "-", net ? to_string(s.task) : "-",
+    t.add({s.id, to_string(s.kind), net ? s.network : "-", net ? s.layer : "-", s.task ? to_string(*s.task) : "-",
            std::to_string(s.dim), std::to_string(s.concept_count), s.created_at});
   }
   return t.str();
@@ -127,7 +127,7 @@ std::string render_text(const ConceptsResponse& r) {
     t.add({std::to_string(c.concept_number), c.name, c.category, num(c.score_val), filter_label(c.best_filter),
            num(c.best_filter_val), num(c.l2_norm)});
   return t.str() + format("%zu concepts in %s (%s, dimension %d)\n", r.concepts.size(), r.space.id.c_str(),
-                          is_reference(r.space) ? "reference space" : to_string(r.space.task), r.space.dim);
+                          r.space.task ? to_string(*r.space.task) : "reference space", r.space.dim);
 }
 
 std::string render_text(const NeighborsResponse& r) {

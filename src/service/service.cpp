@@ -14,6 +14,7 @@
 #include <map>
 #include <numeric>
 
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "common/text.h"
 #include "common/version.h"
@@ -21,18 +22,18 @@
 
 namespace n2v {
 
-bool is_reference(const SpaceInfo& space) { return space.kind != "network"; }
-
 std::optional<std::string> score_metric(const SpaceInfo& space) {
-  if (is_reference(space)) return std::nullopt;
-  return space.task == Task::kSegmentation ? "set_iou" : "balanced_accuracy";
+  if (!space.task) return std::nullopt;  // a reference space
+  return *space.task == Task::kSegmentation ? "set_iou" : "balanced_accuracy";
 }
 
+namespace {
+constexpr EnumName<ExportFormat> kExportFormatNames[] = {
+    {ExportFormat::kTsv, "tsv"}, {ExportFormat::kMetadata, "metadata"}, {ExportFormat::kNpy, "npy"}};
+}  // namespace
+
 ExportFormat parse_export_format(const std::string& text) {
-  if (text == "tsv") return ExportFormat::kTsv;
-  if (text == "metadata") return ExportFormat::kMetadata;
-  if (text == "npy") return ExportFormat::kNpy;
-  N2V_THROW(kInvalidArgument, "export format must be tsv, metadata or npy, got '" << text << "'");
+  return parse_enum(kExportFormatNames, text, "export format");
 }
 
 const char* export_file_name(ExportFormat format) {
@@ -46,7 +47,8 @@ const char* export_file_name(ExportFormat format) {
 
 namespace {
 
-void check_k(int k, const ServiceLimits& limits) {
+// What a front end may ask: 1..min(kMaxK, limits.max_k); the engine itself only needs k > 0.
+void check_k_in_limits(int k, const ServiceLimits& limits) {
   const int max = std::min(kMaxK, limits.max_k);
   N2V_CHECK(k >= 1 && k <= max, kInvalidArgument,
             "'k' must be between 1 and " << max << " (results are clamped to the concepts there are), got " << k);
@@ -103,7 +105,7 @@ NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.concept_name.has_value() != request.vector.has_value(), kInvalidArgument,
             "neighbors takes either a concept or a vector (exactly one of them)");
-  check_k(request.k, limits_);
+  check_k_in_limits(request.k, limits_);
   NeighborsResponse r;
   r.space = engine_.space_info(request.space);
   r.result = request.concept_name
@@ -114,7 +116,7 @@ NeighborsResponse Service::neighbors(const NeighborsRequest& request) {
 
 AnalogyResponse Service::analogy(const AnalogyRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
-  check_k(request.k, limits_);
+  check_k_in_limits(request.k, limits_);
   check_terms(request.positive.size() + request.negative.size(), limits_);
   AnalogyResponse r;
   r.space = engine_.space_info(request.space);
@@ -207,7 +209,7 @@ ConceptSum parse_concept_sum(const std::string& text) {
 
 ExamplesResponse Service::examples(const ExamplesRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
-  check_k(request.k, limits_);
+  check_k_in_limits(request.k, limits_);
   // The answer holds (queries + sums) x k hits: bound it before any work.
   const size_t entries = (request.queries.empty() ? paper_nearest_examples().size() : request.queries.size()) +
                          (request.sums.empty() ? paper_arithmetic_examples().size() : request.sums.size());

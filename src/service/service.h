@@ -40,7 +40,6 @@ inline constexpr int kMaxTop = 5000;
 // What a space's scores mean: "set_iou" (segmentation), "balanced_accuracy"
 // (classification); nullopt for reference spaces, which have no scores.
 std::optional<std::string> score_metric(const SpaceInfo& space);
-bool is_reference(const SpaceInfo& space);
 
 // ---- requests ----
 

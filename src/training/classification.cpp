@@ -32,7 +32,7 @@ struct ClsData {
   torch::Tensor is_train;      // float [n]
   torch::Tensor train_rows;    // long [n_train]
   torch::Tensor pos_list, pos_offset, pos_count;  // concatenated train positives per concept
-  std::vector<int> labels;
+  std::vector<int> concept_numbers;  // concept index -> concept (label) number
   std::vector<int> train_count, val_count;
 };
 
@@ -59,13 +59,13 @@ ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
     // Needs positives and negatives in both splits to train and to measure accuracy.
     if (c.first >= std::max(1, opt.min_train_images) && c.second >= 1 && c.first < n_train &&
         c.second < n_val) {
-      index[label] = static_cast<int>(d.labels.size());
-      d.labels.push_back(label);
+      index[label] = static_cast<int>(d.concept_numbers.size());
+      d.concept_numbers.push_back(label);
       d.train_count.push_back(c.first);
       d.val_count.push_back(c.second);
     }
   }
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
 
   std::vector<float> y(d.n * C, 0.0f), is_train(d.n, 0.0f);
   std::vector<int64_t> train_rows;
@@ -127,7 +127,7 @@ ClsData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
 // concept's positives masked out; both halves weigh the same (balanced sampling).
 void train(const ClsData& d, const ClassificationOptions& opt, torch::Tensor& W, torch::Tensor& b,
            const torch::Tensor& keep, const std::string& stage) {
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   auto fopt = torch::TensorOptions().device(d.device);
   W = torch::zeros({C, d.k}, fopt).set_requires_grad(true);
   b = torch::zeros({C}, fopt).set_requires_grad(true);
@@ -240,7 +240,7 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
             "classification: epochs must be >= 0 and batch size >= 2");
   torch::manual_seed(options.seed);
   ClsData d = prepare(acts, annotations, options);
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   std::vector<ConceptEmbedding> out(C);
   if (C == 0) return out;
   TrainingTimings local;
@@ -260,7 +260,7 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
   W_raw = W_raw.cpu();
   for (int64_t c = 0; c < C; ++c) {
     ConceptEmbedding& e = out[c];
-    e.label = d.labels[c];
+    e.concept_number = d.concept_numbers[c];
     e.train_count = d.train_count[c];
     e.val_count = d.val_count[c];
     e.weights.assign(W_raw[c].data_ptr<float>(), W_raw[c].data_ptr<float>() + d.k);

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "common/clock.h"
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/segmentation_passes.h"
@@ -15,21 +16,17 @@
 
 namespace n2v {
 
+namespace {
+constexpr EnumName<SegmentationKernel> kSegmentationKernelNames[] = {{SegmentationKernel::kAuto, "auto"},
+                                                                     {SegmentationKernel::kSparse, "sparse"},
+                                                                     {SegmentationKernel::kDense, "dense"}};
+}  // namespace
+
 SegmentationKernel parse_segmentation_kernel(const std::string& name) {
-  if (name == "auto") return SegmentationKernel::kAuto;
-  if (name == "sparse") return SegmentationKernel::kSparse;
-  if (name == "dense") return SegmentationKernel::kDense;
-  N2V_THROW(kInvalidArgument, "unknown segmentation kernel '" << name << "' (expected auto, sparse or dense)");
+  return parse_enum(kSegmentationKernelNames, name, "segmentation kernel");
 }
 
-const char* to_string(SegmentationKernel kernel) {
-  switch (kernel) {
-    case SegmentationKernel::kAuto: return "auto";
-    case SegmentationKernel::kSparse: return "sparse";
-    case SegmentationKernel::kDense: return "dense";
-  }
-  return "unknown";
-}
+const char* to_string(SegmentationKernel kernel) { return enum_name(kSegmentationKernelNames, kernel); }
 
 SegmentationKernel resolve_kernel(SegmentationKernel kernel, DeviceKind device) {
   if (kernel != SegmentationKernel::kAuto) return kernel;
@@ -56,7 +53,7 @@ using detail::SegData;
 void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tensor& W,
                    torch::Tensor& b, const torch::Tensor& keep, const std::string& stage,
                    int64_t* pair_steps, int64_t R = 1) {
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   // Gradients are written out explicitly (no autograd): the loss is a per-pixel function of
   // a linear map of W, and its adjoint is two small matrix products and a scatter.
   torch::NoGradGuard no_grad;
@@ -208,7 +205,7 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
   if (options.pairs_per_chunk == 0) options.pairs_per_chunk = options.device == DeviceKind::kCuda ? 8192 : 512;
   torch::manual_seed(options.seed);
   SegData d = detail::prepare(acts, annotations, options);
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   std::vector<ConceptEmbedding> out(C);
   if (C == 0) return out;
   TrainingTimings local;
@@ -239,7 +236,7 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     if (!(iou_at(c, 0, k_best) > 0)) k_best = -1;
     best[c] = k_best;
     ConceptEmbedding& e = out[c];
-    e.label = d.labels[c];
+    e.concept_number = d.concept_numbers[c];
     e.train_count = static_cast<int>(d.train[c].size());
     e.val_count = static_cast<int>(d.val[c].size());
     e.alpha = d.alpha[c];

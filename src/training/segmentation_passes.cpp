@@ -56,11 +56,11 @@ SegData prepare(const ProbeActivations& acts, const ProbeAnnotations& ann,
   std::map<int, int> index;  // label -> concept index
   for (const auto& [label, c] : counts) {
     if (c.first >= std::max(1, options.min_train_images) && c.second >= 1) {
-      index[label] = static_cast<int>(d.labels.size());
-      d.labels.push_back(label);
+      index[label] = static_cast<int>(d.concept_numbers.size());
+      d.concept_numbers.push_back(label);
     }
   }
-  const size_t C = d.labels.size();
+  const size_t C = d.concept_numbers.size();
   d.train.resize(C);
   d.val.resize(C);
   std::vector<double> pixel_sum(C, 0);
@@ -204,7 +204,7 @@ namespace {
 // all replicas (one [B, R, K] x [B, K, hw] product).
 torch::Tensor replica_filter_sum(const SegData& d, const ChunkMaps& m, const torch::Tensor& W, int64_t R) {
   if (R == 1) return filter_sum(d, m, W);
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   const torch::Tensor Wr = W.view({R, C, d.k});
   if (d.dense)
     return torch::bmm(Wr.index_select(1, m.concepts).transpose(0, 1), m.dense)  // [B, R, hw]
@@ -220,7 +220,7 @@ torch::Tensor replica_filter_sum(const SegData& d, const ChunkMaps& m, const tor
 void replica_filter_sum_adjoint(const SegData& d, const ChunkMaps& m, const torch::Tensor& gz, torch::Tensor& gW,
                                 int64_t R) {
   if (R == 1) return filter_sum_adjoint(d, m, gz, gW);
-  const int64_t C = static_cast<int64_t>(d.labels.size()), hw = d.h * d.w;
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size()), hw = d.h * d.w;
   torch::Tensor gWr = gW.view({R, C, d.k});
   if (d.dense) {
     const torch::Tensor per_pair = torch::bmm(gz.view({R, m.pairs, hw}).transpose(0, 1), m.dense.transpose(1, 2));
@@ -380,7 +380,7 @@ std::vector<std::vector<std::pair<int, double>>> splat_weights(int in, int out, 
 
 void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
                         std::vector<double>& union_sum, const std::vector<uint8_t>& pair_is_val) {
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   const int64_t K = d.k, hw = d.h * d.w, S = d.mh * d.mw;
   const auto wy = splat_weights(static_cast<int>(d.h), static_cast<int>(d.mh), d.align_corners);
   const auto wx = splat_weights(static_cast<int>(d.w), static_cast<int>(d.mw), d.align_corners);
@@ -453,7 +453,7 @@ void single_filter_sums(const SegData& d, std::vector<double>& inter_sum,
 void single_filter_sums_dense(const SegData& d, std::vector<double>& inter_sum, std::vector<double>& union_sum,
                               const std::vector<uint8_t>& pair_is_val, int64_t chunk) {
   torch::NoGradGuard no_grad;
-  const int64_t C = static_cast<int64_t>(d.labels.size());
+  const int64_t C = static_cast<int64_t>(d.concept_numbers.size());
   const int64_t K = d.k, S = d.mh * d.mw;
   const int64_t P = static_cast<int64_t>(d.pair_image_cpu.size());
   const std::vector<int64_t> starts = image_starts(d);

@@ -91,7 +91,7 @@ struct PredictedMask {
 };
 
 struct ConceptEmbedding {
-  int label = 0;                       // concept (label number)
+  int concept_number = 0;              // the concept's (label) number
   int train_count = 0, val_count = 0;  // images containing it, per split
   std::vector<float> weights;          // w, size K
   float bias = 0;

@@ -98,7 +98,7 @@ TEST(CatalogIngest, RoundTripOfAFullRecord) {
   for (const SpaceInfo& s : spaces) {
     EXPECT_EQ(s.network, "net");
     EXPECT_EQ(s.layer, "conv5");
-    EXPECT_EQ(s.kind, "network");
+    EXPECT_EQ(s.kind, SpaceKind::kNetwork);
     EXPECT_EQ(s.dim, 16);
     EXPECT_EQ(s.concept_count, 5);
     EXPECT_EQ(s.run_id, run_id);

@@ -92,7 +92,7 @@ TEST_F(ReferenceImport, WordNetSpace) {
 
   const std::optional<SpaceInfo> info = catalog.space("wordnet");
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(info->kind, "reference");
+  EXPECT_EQ(info->kind, SpaceKind::kReference);
   EXPECT_EQ(info->network, "wordnet");
   EXPECT_EQ(info->layer, "");
   EXPECT_EQ(info->run_id, 0);
@@ -183,7 +183,7 @@ TEST_F(ReferenceImport, WordVectorSpaces) {
   EXPECT_EQ(rows.at("blue-c").weights, (std::vector<float>{0.25f, 0.25f, -4}));
   EXPECT_EQ(rows.at("traffic light").weights, (std::vector<float>{1.5f, 2.5f, 3.5f}));
   const SpaceInfo info = *catalog.space("glove-test");
-  EXPECT_EQ(info.kind, "reference");
+  EXPECT_EQ(info.kind, SpaceKind::kReference);
   EXPECT_NE(info.source.find("GloVe text"), std::string::npos) << info.source;
   EXPECT_NE(info.source.find("7 words"), std::string::npos) << info.source;
 
@@ -250,7 +250,7 @@ TEST_F(ReferenceImport, WriteReferenceSpaceValidates) {
 
   // Network spaces keep their task; the reference space has none (SpaceInfo default).
   for (const SpaceInfo& s : catalog.spaces()) {
-    if (s.kind == "network") EXPECT_EQ(s.task, Task::kSegmentation);
+    if (s.kind == SpaceKind::kNetwork) EXPECT_EQ(s.task, Task::kSegmentation);
     if (s.id == "ref") EXPECT_EQ(s.run_id, 0);
   }
   Catalog read_only = Catalog::open(path_, Catalog::Mode::kReadOnly);
@@ -315,7 +315,7 @@ TEST(ReferenceMigration, VersionOneCatalogKeepsItsSpaces) {
     EXPECT_EQ(catalog.schema_version(), Catalog::latest_schema_version());
     const std::vector<SpaceInfo> spaces = catalog.spaces();
     ASSERT_EQ(spaces.size(), 1u);
-    EXPECT_EQ(spaces[0].kind, "network");
+    EXPECT_EQ(spaces[0].kind, SpaceKind::kNetwork);
     EXPECT_EQ(spaces[0].task, Task::kSegmentation);
     EXPECT_EQ(spaces[0].run_id, 1);
     EXPECT_EQ(spaces[0].created_at, "then");

@@ -180,7 +180,7 @@ Snapshot snapshot(const std::string& db) {
   Snapshot s;
   for (const SpaceInfo& info : catalog.spaces()) {
     SpaceState& state = s[info.id];
-    state.kind = info.kind;
+    state.kind = to_string(info.kind);
     state.concept_count = info.concept_count;
     state.dim = info.dim;
     state.run_id = info.run_id;

@@ -161,7 +161,7 @@ TEST_F(ServiceTest, CompareListsTheConceptsThatDifferMostPerPair) {
     }
     EXPECT_NEAR(d[0].second, *std::max_element(per.begin(), per.end()), 1e-5 * d[0].second);
   }
-  EXPECT_EQ(c.spaces[2].kind, "reference");
+  EXPECT_EQ(c.spaces[2].kind, SpaceKind::kReference);
   const Json j = to_json(c);
   EXPECT_EQ(j["spaces"][2]["id"], "wordnet");
   EXPECT_EQ(j["concept_count"], c.comparison.shared());

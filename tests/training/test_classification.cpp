@@ -88,7 +88,7 @@ float raw_balanced_accuracy(const Data& d, const ConceptEmbedding& e, Split spli
     if (d.ann.splits[i] != split) continue;
     double z = e.bias;
     for (int k = 0; k < 3; ++k) z += e.weights[k] * d.acts.pooled[i * 3 + k];
-    bool present = std::count(d.ann.present[i].begin(), d.ann.present[i].end(), e.label) > 0;
+    bool present = std::count(d.ann.present[i].begin(), d.ann.present[i].end(), e.concept_number) > 0;
     if (present) {
       ++p;
       tp += z > 0;
@@ -107,7 +107,7 @@ TEST(Classification, SeparableConceptReachesHighBalancedAccuracy) {
   std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
   ASSERT_EQ(out.size(), 3u);  // concepts 5, 6, 9 in label order
   const ConceptEmbedding& c5 = out[0];
-  EXPECT_EQ(c5.label, 5);
+  EXPECT_EQ(c5.concept_number, 5);
   EXPECT_EQ(c5.train_count + c5.val_count, 60);
   EXPECT_GE(c5.score_val, 0.95f);
   EXPECT_GE(c5.score_train, 0.95f);
@@ -144,7 +144,7 @@ TEST(Classification, ConceptsWithoutNegativesAreLeftOut) {
   o.sgd.epochs = 1;
   o.subsets = {};
   std::vector<ConceptEmbedding> out = train_classification(d.acts, d.ann, o);
-  for (const auto& e : out) EXPECT_NE(e.label, 11);
+  for (const auto& e : out) EXPECT_NE(e.concept_number, 11);
 }
 
 TEST(Classification, SameSeedSameWeights) {
@@ -207,8 +207,8 @@ TEST(Classification, ExplicitGradientsEqualAutograd) {
       for (float w : e.weights) scale = std::max(scale, static_cast<double>(std::fabs(w)));
     ASSERT_GT(scale, 1e-3) << "the weights did not move";
     for (size_t c = 0; c < fast.size(); ++c) {
-      SCOPED_TRACE("concept " + std::to_string(reference[c].label));
-      EXPECT_EQ(fast[c].label, reference[c].label);
+      SCOPED_TRACE("concept " + std::to_string(reference[c].concept_number));
+      EXPECT_EQ(fast[c].concept_number, reference[c].concept_number);
       for (int j = 0; j < k; ++j) EXPECT_NEAR(fast[c].weights[j], reference[c].weights[j], 1e-4 * scale) << "w_" << j;
       EXPECT_NEAR(fast[c].bias, reference[c].bias, 1e-4 * std::max(1.0, scale));
       EXPECT_NEAR(fast[c].score_val, reference[c].score_val, 0.02);

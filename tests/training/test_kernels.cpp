@@ -80,8 +80,8 @@ void expect_same(const std::vector<ConceptEmbedding>& a, const std::vector<Conce
     for (float w : e.weights) weight_scale = std::max(weight_scale, static_cast<double>(std::fabs(w)));
   ASSERT_GT(weight_scale, 1e-3) << "the weights did not move: the comparison would be empty";
   for (size_t c = 0; c < a.size(); ++c) {
-    SCOPED_TRACE("concept " + std::to_string(a[c].label));
-    EXPECT_EQ(a[c].label, b[c].label);
+    SCOPED_TRACE("concept " + std::to_string(a[c].concept_number));
+    EXPECT_EQ(a[c].concept_number, b[c].concept_number);
     EXPECT_EQ(a[c].best_filter, b[c].best_filter);
     EXPECT_NEAR(a[c].best_filter_train, b[c].best_filter_train, 1e-6);
     EXPECT_NEAR(a[c].best_filter_val, b[c].best_filter_val, 1e-6);
@@ -165,7 +165,7 @@ TEST(SegmentationKernels, SubsetSweepAsOneRunEqualsOneRunPerF) {
         const auto it = std::find_if(together[c].subsets.begin(), together[c].subsets.end(),
                                      [&](const auto& s) { return s.first == f; });
         ASSERT_NE(it, together[c].subsets.end()) << "F = " << f;
-        EXPECT_NEAR(it->second, alone[c].subsets[0].second, 1e-4) << "concept " << alone[c].label << ", F = " << f;
+        EXPECT_NEAR(it->second, alone[c].subsets[0].second, 1e-4) << "concept " << alone[c].concept_number << ", F = " << f;
       }
     }
     for (const ConceptEmbedding& e : together) EXPECT_EQ(e.subsets.size(), 4u);  // F = 8 = K left out

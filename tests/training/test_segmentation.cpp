@@ -63,7 +63,7 @@ TEST(Segmentation, SingleFilterIouAlphaAndOneSgdStepByHand) {
   std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));
   ASSERT_EQ(out.size(), 1u);
   const ConceptEmbedding& e = out[0];
-  EXPECT_EQ(e.label, 7);
+  EXPECT_EQ(e.concept_number, 7);
   EXPECT_EQ(e.train_count, 1);
   EXPECT_EQ(e.val_count, 1);
   // alpha = 1 - 4 concept pixels / 16 pixels over the train image.
@@ -324,7 +324,7 @@ TEST(Segmentation, ConceptsWithoutValImagesAreLeftOut) {
   t.ann.masks.push_back({0, 9, rect_mask(4, 4, 0, 0, 1, 1)});  // concept 9: train only
   std::vector<ConceptEmbedding> out = train_segmentation(t.acts, t.ann, one_step(0.1));
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].label, 7);
+  EXPECT_EQ(out[0].concept_number, 7);
 }
 
 TEST(Segmentation, ConceptsTrainTogetherAsIfAlone) {

@@ -37,7 +37,7 @@ struct SegData {
   // The dense kernel's maps instead: uint8 [n, bytes_per_image] on the device.
   bool dense = false;
   torch::Tensor maps;
-  std::vector<int> labels;                     // concept index -> label number
+  std::vector<int> concept_numbers;            // concept index -> concept (label) number
   std::vector<std::vector<int64_t>> train, val;  // per concept: pair indices
   std::vector<float> alpha;                    // per concept
   // Bilinear upsampling is separable: S(z) = Ry z Rx^T with Ry [mh, h], Rx [mw, w]. As
