@@ -40,18 +40,23 @@
 // summation orders differ). Results do not depend on the number of threads; the block size
 // can change the last digits on the portable path (Eigen's GEMM summation order), not on the
 // wide ones (each entry is one FMA chain in k-blocks of 256 whatever the shapes).
+//
+// In the code, compare_once() runs four units in order: names_pass() (step 0: the shared
+// concepts, their categories, the exclusions), plan_budget() (the budget: store in memory or in
+// a file, block size, threads), gram_pass() (step 1: space_gram() of each space into the
+// GramStore, both in query/detail/gram_store.h) and PairPass (step 2). Every read of a space
+// after its first goes through SpaceReader's fingerprint check, so a space replaced between two
+// reads throws detail::SpaceChanged and compare() starts again.
 
 #include <Eigen/Dense>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -60,13 +65,15 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/temp_file.h"
+#include "query/detail/gram_store.h"
 #include "query/engine_impl.h"
 #include "query/gemm.h"
 
 namespace n2v {
 namespace {
 
+using detail::GramStore;
+using detail::GramSummary;
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Runs fn(i, worker) for i = 0..n-1 on up to `workers` threads, worker = 0 .. workers-1 the
@@ -102,152 +109,6 @@ void parallel_for(int n, int workers, Fn fn) {
   if (error) std::rethrow_exception(error);
 }
 
-// A space's Gram statistics; the Gram itself goes to a buffer of the caller's.
-struct SpaceGram {
-  Eigen::VectorXd row_mean;
-  std::vector<double> row_norm2;  // ||G[c]||^2 per row, in double
-  double grand_mean = 0, frob2 = 0, hsic = 0;  // ||G||_F^2, <HGH, HGH>_F
-};
-
-// The lower triangle of a C x C matrix from its upper one, in 32 x 32 tiles (the column reads
-// of a whole-row loop would miss the cache at every step).
-void mirror_upper(float* g, int C) {
-  constexpr int kTile = 32;
-  for (int i0 = 0; i0 < C; i0 += kTile)
-    for (int j0 = 0; j0 <= i0; j0 += kTile)
-      for (int i = i0; i < std::min(i0 + kTile, C); ++i)
-        for (int j = j0; j < std::min(j0 + kTile, i); ++j)
-          g[static_cast<size_t>(i) * C + j] = g[static_cast<size_t>(j) * C + i];
-}
-
-// The Gram of the space's unit rows `rows` (C x C, row-major) into g; u: scratch, resized to
-// the C x d unit rows (kept by the caller between spaces, as g is).
-SpaceGram gram(const detail::SpaceData& s, const std::vector<int>& rows, GemmPath path, std::vector<float>& u, float* g) {
-  const int C = static_cast<int>(rows.size()), d = s.d;
-  u.resize(static_cast<size_t>(C) * d);
-  for (int c = 0; c < C; ++c)
-    std::copy_n(s.unit.begin() + static_cast<std::ptrdiff_t>(rows[c]) * d, d, u.begin() + static_cast<std::ptrdiff_t>(c) * d);
-  SpaceGram out;
-  out.row_norm2.resize(C);
-  if (path != GemmPath::kPortable) {
-    // The upper triangle as one product (query/gemm.h), mirrored; the row statistics in one
-    // pass (double lanes).
-    gemm_abt(path, u.data(), d, u.data(), d, C, C, d, g, C, /*upper=*/true);
-    mirror_upper(g, C);
-    std::vector<double> sum(C);
-    row_sums_avx2(g, C, C, sum.data(), out.row_norm2.data());
-    out.row_mean.resize(C);
-    for (int c = 0; c < C; ++c) {
-      out.row_mean[c] = sum[c] / C;
-      out.grand_mean += out.row_mean[c];
-      out.frob2 += out.row_norm2[c];
-    }
-    out.grand_mean /= C;
-  } else {
-    std::fill_n(g, static_cast<size_t>(C) * C, 0.0f);
-    std::vector<float> block(static_cast<size_t>(4) * C);
-    for (int i = 0; i < C; i += 4) {
-      const int b = std::min(4, C - i), n = C - i;
-      // <u_{i+r}, u_{i+j}> for r >= 0: the upper triangle from row i on.
-      inner_products(u.data() + static_cast<size_t>(i) * d, n, d, u.data() + static_cast<size_t>(i) * d, b, block.data());
-      for (int j = 0; j < b; ++j)
-        for (int r = j; r < n; ++r) {
-          const float v = block[static_cast<size_t>(j) * n + r];
-          g[static_cast<size_t>(i + j) * C + (i + r)] = v;
-          g[static_cast<size_t>(i + r) * C + (i + j)] = v;
-        }
-    }
-    const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> G(g, C, C);
-    out.row_mean = G.cast<double>().rowwise().mean();
-    out.grand_mean = out.row_mean.mean();
-    out.frob2 = G.cast<double>().squaredNorm();
-    for (int c = 0; c < C; ++c) {
-      const float* r = g + static_cast<size_t>(c) * C;
-      double n2 = 0;
-      for (int b = 0; b < C; ++b) n2 += static_cast<double>(r[b]) * r[b];
-      out.row_norm2[c] = n2;
-    }
-  }
-  out.hsic = std::max(0.0, out.frob2 - 2.0 * C * out.row_mean.squaredNorm() +
-                               static_cast<double>(C) * C * out.grand_mean * out.grand_mean);
-  return out;
-}
-
-// What pass 2 needs of a space once its Gram is in the store.
-struct GramSummary {
-  Eigen::VectorXd row_mean;
-  std::vector<double> row_norm2;  // ||G[c]||^2 per row, in double
-  double grand_mean = 0, frob2 = 0, hsic = 0;
-};
-
-// Every space's C x C Gram, row-interleaved: row c of space s at ((c * m + s) * C) floats, so
-// rows c of spaces s0 .. s0+n-1 are one contiguous n x C panel. Memory, or an unlinked
-// temporary file written with pwrite and read with pread.
-class GramStore {
- public:
-  GramStore(int m, int C, bool in_file, const std::string& dir) : m_(m), C_(C) {
-    const size_t floats = static_cast<size_t>(m) * C * C;
-    if (!in_file) {
-      memory_.assign(floats, 0.0f);
-      return;
-    }
-    file_ = std::make_unique<TempFile>(dir, "net2vec-compare", floats * sizeof(float), "compare's Gram file",
-                                       "give another folder: CompareOptions::temp_dir, or a larger memory budget");
-  }
-  GramStore(const GramStore&) = delete;
-  GramStore& operator=(const GramStore&) = delete;
-
-  bool in_file() const { return file_ != nullptr; }
-
-  // Stores space s's Gram (C x C row-major). Thread-safe for distinct s.
-  void put(int s, const float* g) {
-    for (int c = 0; c < C_; ++c) {
-      const size_t at = offset(c, s);
-      const float* row = g + static_cast<size_t>(c) * C_;
-      if (!in_file()) {
-        std::copy_n(row, C_, memory_.data() + at);
-        continue;
-      }
-      const char* p = reinterpret_cast<const char*>(row);
-      size_t left = static_cast<size_t>(C_) * sizeof(float);
-      off_t pos = static_cast<off_t>(at * sizeof(float));
-      while (left > 0) {
-        const ssize_t n = pwrite(file_->fd(), p, left, pos);
-        if (n < 0 && errno == EINTR) continue;
-        N2V_CHECK(n > 0, kIo, "cannot write compare's Gram file: " << std::strerror(errno));
-        p += n;
-        pos += n;
-        left -= static_cast<size_t>(n);
-      }
-    }
-  }
-
-  // Rows c of spaces s0 .. s0+n-1 (n x C floats): in memory, a pointer into the store;
-  // else read into `buffer` (n x C floats) and returned.
-  const float* panel(int c, int s0, int n, float* buffer) const {
-    const size_t at = offset(c, s0);
-    if (!in_file()) return memory_.data() + at;
-    char* p = reinterpret_cast<char*>(buffer);
-    size_t left = static_cast<size_t>(n) * C_ * sizeof(float);
-    off_t pos = static_cast<off_t>(at * sizeof(float));
-    while (left > 0) {
-      const ssize_t got = pread(file_->fd(), p, left, pos);
-      if (got < 0 && errno == EINTR) continue;
-      N2V_CHECK(got > 0, kIo, "cannot read compare's Gram file: " << (got == 0 ? "unexpected end" : std::strerror(errno)));
-      p += got;
-      pos += got;
-      left -= static_cast<size_t>(got);
-    }
-    return buffer;
-  }
-
- private:
-  size_t offset(int c, int s) const { return (static_cast<size_t>(c) * m_ + s) * C_; }
-  int m_, C_;
-  std::vector<float> memory_;
-  std::unique_ptr<TempFile> file_;  // null: in memory
-};
-
 // The N largest (value, index) of a stream, in N slots kept as a heap whose top is the
 // weakest; ties go to the lower index. Slots start empty (-inf).
 struct Largest {
@@ -277,6 +138,522 @@ struct Largest {
 // Fraction of n_ic + n_jc below which D_ijc is recomputed directly (see the file comment).
 constexpr double kRecomputeBelow = 1.0 / 16;
 
+// CKA is undefined when a centred Gram is zero (all concepts alike): hsic <= kTiny * frob2.
+constexpr double kTiny = 1e-12;
+
+// The spaces of one comparison. first_read(s) reads space s and records its content's
+// fingerprint; every later read, operator()(s), must find the same content, else it throws
+// detail::SpaceChanged (a writer replaced the space between two reads).
+class SpaceReader {
+ public:
+  using Load = std::function<std::shared_ptr<const detail::SpaceData>(const std::string&)>;
+  SpaceReader(const std::vector<std::string>& spaces, Load load)
+      : spaces_(spaces), load_(std::move(load)), fingerprint_(spaces.size(), 0) {}
+
+  int size() const { return static_cast<int>(spaces_.size()); }
+  const std::vector<std::string>& spaces() const { return spaces_; }
+
+  // Thread-safe for distinct s.
+  std::shared_ptr<const detail::SpaceData> first_read(int s) {
+    std::shared_ptr<const detail::SpaceData> data = load_(spaces_[s]);
+    fingerprint_[s] = data->fingerprint;
+    return data;
+  }
+  std::shared_ptr<const detail::SpaceData> operator()(int s) const {
+    std::shared_ptr<const detail::SpaceData> data = load_(spaces_[s]);
+    if (data->fingerprint != fingerprint_[s]) throw detail::SpaceChanged{spaces_[s]};
+    return data;
+  }
+  // Unchecked: only for an error message's suggestions.
+  std::shared_ptr<const detail::SpaceData> for_message(int s) const { return load_(spaces_[s]); }
+
+ private:
+  const std::vector<std::string>& spaces_;
+  Load load_;
+  std::vector<uint64_t> fingerprint_;  // each space's content as first read
+};
+
+// ---- Step 0: the names pass ----
+
+// The shared concepts' categories: the first space's, as an index per concept into the sorted
+// distinct names.
+struct Categories {
+  std::vector<std::string> names;  // distinct, sorted
+  std::vector<int> count;          // shared concepts of each
+  std::vector<int> of;             // per shared concept (row c), its index into names
+  int size() const { return static_cast<int>(names.size()); }
+};
+
+// What the names pass found besides what it wrote into the SpaceComparison.
+struct SharedNames {
+  Categories categories;
+  int max_dim = 0;  // the widest space's dimension (pass 1's unit rows)
+};
+
+// Which spaces have which candidate names, from one read of every space.
+struct Presence {
+  int candidates = 0;
+  std::vector<uint8_t> status;  // [s * candidates + k]: 0 absent, 1 present, 2 present with a zero vector
+  std::vector<int> dims;        // each space's dimension
+  uint8_t at(int s, int k) const { return status[static_cast<size_t>(s) * candidates + k]; }
+  bool has(int s, int k) const { return at(s, k) != 0; }
+};
+
+// The candidates: every name of the first space, or the subset given (each once, in order).
+// The first read of the first space.
+std::vector<std::string> candidate_names(SpaceReader& read, const std::vector<std::string>& concepts) {
+  const std::shared_ptr<const detail::SpaceData> first = read.first_read(0);
+  if (concepts.empty()) return first->names;
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const std::string& name : concepts)
+    if (seen.insert(name).second) names.push_back(name);
+  return names;
+}
+
+// Every space read (in parallel) for which candidates it has, and with a direction: the first
+// read of each but the first. The first error in space order is rethrown, as a serial read would.
+Presence presence(SpaceReader& read, const std::vector<std::string>& names, int workers) {
+  const int m = read.size();
+  Presence p;
+  p.candidates = static_cast<int>(names.size());
+  p.status.assign(static_cast<size_t>(m) * p.candidates, 0);
+  p.dims.assign(m, 0);
+  std::vector<std::exception_ptr> failed(m);
+  parallel_for(m, workers, [&](int s, int) {
+    try {
+      const std::shared_ptr<const detail::SpaceData> data = s == 0 ? read(0) : read.first_read(s);
+      p.dims[s] = data->d;
+      for (int k = 0; k < p.candidates; ++k) {
+        const auto it = data->row_of.find(names[k]);
+        if (it == data->row_of.end()) continue;
+        p.status[static_cast<size_t>(s) * p.candidates + k] = data->valid[it->second] ? 1 : 2;
+      }
+    } catch (...) {
+      failed[s] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
+  return p;
+}
+
+// With names given: each must be in every space (kNotFound naming the spaces without it, or
+// with suggestions when no space has it).
+void check_given(const SpaceReader& read, const std::vector<std::string>& names, const Presence& p) {
+  const int m = read.size();
+  for (int k = 0; k < p.candidates; ++k) {
+    const std::string& name = names[k];
+    std::vector<std::string> lacking;
+    for (int s = 0; s < m; ++s)
+      if (!p.has(s, k)) lacking.push_back(read.spaces()[s]);
+    if (static_cast<int>(lacking.size()) == m) {
+      std::vector<std::string> all;
+      for (int s = 0; s < m; ++s) {
+        const auto data = read.for_message(s);
+        all.insert(all.end(), data->names.begin(), data->names.end());
+      }
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
+      const std::vector<std::string> close = closest_names(name, all);
+      N2V_THROW_SUGGESTING(kNotFound, close, "no concept '" << name << "' in any of the spaces compared"
+                                          << (close.empty() ? "" : "; did you mean " + detail::quoted_list(close) + "?"));
+    }
+    N2V_CHECK(lacking.empty(), kNotFound,
+              "concept '" << name << "' is not in space" << (lacking.size() > 1 ? "s " : " ")
+                          << detail::quoted_list(lacking, "and") << ": a comparison needs it in every space");
+  }
+}
+
+// out.concepts (sorted by name): the candidates in every space, less those with a zero vector
+// in one (out.excluded, "name (space)").
+void choose_shared(const std::vector<std::string>& spaces, const std::vector<std::string>& names, const Presence& p,
+                   SpaceComparison& out) {
+  const int m = static_cast<int>(spaces.size());
+  for (int k = 0; k < p.candidates; ++k) {
+    bool everywhere = true;
+    for (int s = 1; s < m && everywhere; ++s) everywhere = p.has(s, k);
+    if (!everywhere) continue;
+    std::string zero_in;
+    for (int s = 0; s < m && zero_in.empty(); ++s)
+      if (p.at(s, k) == 2) zero_in = spaces[s];
+    if (!zero_in.empty()) {
+      out.excluded.push_back(names[k] + " (" + zero_in + ")");
+      continue;
+    }
+    out.concepts.push_back(names[k]);
+  }
+  std::sort(out.concepts.begin(), out.concepts.end());
+}
+
+// kInvalidArgument unless at least two concepts are shared.
+void check_two_shared(const std::vector<std::string>& spaces, const SpaceComparison& out) {
+  const int C = out.shared();
+  const std::string which = "spaces " + detail::quoted_list(spaces, "and");
+  const std::string left_out = out.excluded.empty()
+                                   ? std::string()
+                                   : " (after leaving out " + std::to_string(out.excluded.size()) +
+                                         " with a zero vector)";
+  N2V_CHECK(C > 0, kInvalidArgument, "no concept is shared by all of " << which << left_out);
+  N2V_CHECK(C > 1, kInvalidArgument,
+            "only one concept ('" << out.concepts[0] << "') is shared by all of " << which << left_out
+                                  << ": comparing spaces needs at least two");
+}
+
+// out.categories (the first space's category of each shared concept) and their index.
+Categories categories_of(const SpaceReader& read, SpaceComparison& out) {
+  {
+    const auto first = read(0);
+    for (const std::string& name : out.concepts) out.categories.push_back(first->categories[first->row_of.at(name)]);
+  }
+  std::map<std::string, int> category_size;
+  for (const std::string& cat : out.categories) ++category_size[cat];
+  Categories k;
+  for (const auto& [cat, n] : category_size) k.names.push_back(cat);
+  for (const auto& [cat, n] : category_size) k.count.push_back(n);
+  k.of.resize(out.concepts.size());
+  for (size_t c = 0; c < k.of.size(); ++c)
+    k.of[c] = static_cast<int>(std::lower_bound(k.names.begin(), k.names.end(), out.categories[c]) - k.names.begin());
+  return k;
+}
+
+// Step 0: the names to compare (every name of the first space that all others have, or the
+// subset given, each of which must be in every space), out.space_info, out.concepts,
+// out.excluded and out.categories. The first read of every space.
+SharedNames names_pass(SpaceReader& read, const std::vector<std::string>& concepts, int workers, SpaceComparison& out) {
+  SharedNames shared;
+  {
+    const std::vector<std::string> names = candidate_names(read, concepts);
+    const Presence present = presence(read, names, workers);
+    if (!concepts.empty()) check_given(read, names, present);
+    for (int s = 0; s < read.size(); ++s) out.space_info.push_back(read(s)->info);
+    choose_shared(read.spaces(), names, present, out);
+    shared.max_dim = *std::max_element(present.dims.begin(), present.dims.end());
+  }
+  check_two_shared(read.spaces(), out);
+  shared.categories = categories_of(read, out);
+  return shared;
+}
+
+// ---- The budget ----
+
+// What the memory budget allows. Fixed: the per-space summaries (row means and norms). Pass 1,
+// per thread: its Gram and its unit rows. Pass 2, per task (block pair of b spaces each): two
+// panels read from the file, Eigen's packed copies of them, P, and the pairs' accumulators.
+struct Plan {
+  int m = 0, C = 0, K = 0;
+  int keep = 0;  // D_ijc kept per pair in a heap (per_concept = N > 0)
+  size_t budget = 0, row_bytes = 0, store_bytes = 0, fixed = 0, pass1_thread = 0, pair_bytes = 0;
+  bool in_file = false;  // the store goes to a temporary file
+  size_t avail = 0;      // the budget less the fixed part and the store if in memory
+  int threads1 = 1;      // pass 1's threads
+  int threads2 = 1, B = 1, nb = 1;  // pass 2's threads, block size and blocks
+  std::vector<std::pair<int, int>> tasks;  // block pairs I <= J
+
+  size_t task_bytes(size_t b, bool file) const {
+    return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (sizeof(float) + pair_bytes);
+  }
+  // The largest b in [0, m] with threads * task_bytes(b) <= avail.
+  int largest_block(int threads) const {
+    int lo = 0, hi = m;
+    while (lo < hi) {
+      const int mid = lo + (hi - lo + 1) / 2;
+      if (threads * task_bytes(mid, in_file) <= avail) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+  void record(CompareStats& stats) const {
+    stats.budget_bytes = budget;
+    stats.store_bytes = store_bytes;
+    stats.temp_file = in_file;
+    stats.threads = threads2;
+    stats.block = B;
+    stats.blocks = nb;
+    stats.block_pairs = static_cast<int>(tasks.size());
+    stats.working_bytes = fixed + (in_file ? 0 : store_bytes) +
+                          std::max(threads1 * pass1_thread, threads2 * task_bytes(B, in_file));
+  }
+};
+
+// kInvalidArgument naming the minimum when the budget cannot hold one Gram.
+Plan plan_budget(int m, int C, int K, int max_dim, const CompareOptions& options, int workers) {
+  Plan p;
+  p.m = m, p.C = C, p.K = K;
+  p.keep = options.per_concept < 0 ? 0 : std::min(options.per_concept, C);
+  p.budget = options.memory_bytes ? options.memory_bytes : CompareOptions::kDefaultMemoryBytes;
+  p.row_bytes = static_cast<size_t>(C) * sizeof(float);
+  const size_t gram_bytes = p.row_bytes * C;
+  p.store_bytes = gram_bytes * m;
+  p.fixed = static_cast<size_t>(m) * C * 2 * sizeof(double);
+  p.pass1_thread = gram_bytes + p.row_bytes * static_cast<size_t>(max_dim);
+  // Per local pair: D_ij, <G_i, G_j>, the K category sums; with N largest kept, the heap (N
+  // values and indexes) and its weakest value.
+  p.pair_bytes = (2 + K) * sizeof(double) + p.keep * (sizeof(double) + sizeof(int)) + (p.keep > 0 ? sizeof(double) : 0);
+  const size_t minimum = p.fixed + std::max(p.pass1_thread, p.task_bytes(1, true));
+  N2V_CHECK(p.budget >= minimum, kInvalidArgument,
+            "compare's memory budget of " << p.budget << " bytes is too small for " << m << " spaces of " << C
+                                          << " shared concepts: it needs at least " << minimum
+                                          << " bytes (one " << C << " x " << C << " Gram matrix, its space's unit rows and "
+                                          << "the per-space row statistics)");
+  p.in_file = p.fixed + p.store_bytes + std::max(p.pass1_thread, p.task_bytes(1, false)) > p.budget;
+  p.avail = p.budget - p.fixed - (p.in_file ? 0 : p.store_bytes);
+  p.threads1 = static_cast<int>(std::clamp<size_t>(p.avail / p.pass1_thread, 1, std::min(workers, m)));
+
+  // Pass 2's block size: as large as `threads` tasks allow, but small enough that there are
+  // at least two tasks per thread.
+  p.threads2 = std::min(workers, m * (m + 1) / 2);
+  while (p.threads2 > 1 && p.largest_block(p.threads2) < 1) --p.threads2;
+  int wanted_blocks = 1;
+  if (p.threads2 > 1)
+    while (wanted_blocks * (wanted_blocks + 1) / 2 < 2 * p.threads2) ++wanted_blocks;
+  p.B = std::max(1, std::min(p.largest_block(p.threads2), (m + wanted_blocks - 1) / wanted_blocks));
+  p.nb = (m + p.B - 1) / p.B;
+  for (int I = 0; I < p.nb; ++I)
+    for (int J = I; J < p.nb; ++J) p.tasks.emplace_back(I, J);
+  p.threads2 = std::min<int>(p.threads2, static_cast<int>(p.tasks.size()));
+  return p;
+}
+
+// CompareOptions::progress: one unit per space's Gram, then one per (block pair, row).
+class Progress {
+ public:
+  Progress(const std::function<void(int64_t, int64_t)>& report, int64_t total) : report_(report), total_(total) {}
+  void advance(int64_t units) {
+    if (!report_) return;
+    // Counted under the lock, so that the calls see `done` increase (counted outside it, a
+    // thread could report a larger count before another reported a smaller one).
+    std::lock_guard lock(mutex_);
+    const int64_t now = done_.fetch_add(units) + units;
+    report_(now, total_);
+  }
+
+ private:
+  const std::function<void(int64_t, int64_t)>& report_;
+  const int64_t total_;
+  std::atomic<int64_t> done_{0};
+  std::mutex mutex_;
+};
+
+// ---- Step 1: Grams into the store ----
+
+// Every space's Gram of the shared concepts into the store, one space per thread at a time;
+// their summaries, by space.
+std::vector<GramSummary> gram_pass(const SpaceReader& read, const std::vector<std::string>& concepts, GemmPath path,
+                                   int threads, GramStore& store, Progress& progress) {
+  const int m = read.size(), C = static_cast<int>(concepts.size());
+  std::vector<GramSummary> summary(m);
+  // Per worker: its space's unit rows and its Gram, reused from space to space (fresh
+  // multi-megabyte buffers would each be mapped and faulted in again).
+  std::vector<std::vector<float>> unit_rows(threads);
+  std::vector<std::unique_ptr<float[]>> grams(threads);
+  parallel_for(m, threads, [&](int s, int worker) {
+    {
+      const std::shared_ptr<const detail::SpaceData> data = read(s);
+      std::vector<int> rows;
+      rows.reserve(C);
+      for (const std::string& name : concepts) rows.push_back(data->row_of.at(name));
+      if (!grams[worker]) grams[worker].reset(new float[static_cast<size_t>(C) * C]);
+      float* const g_buffer = grams[worker].get();
+      summary[s] = space_gram(*data, rows, path, unit_rows[worker], g_buffer);
+      store.put(s, g_buffer);
+    }
+    progress.advance(1);
+  });
+  return summary;
+}
+
+// ---- Step 2: pairs, block pair by block pair ----
+
+// Every pair i < j in row order; per_concept sized C where every D_ijc is kept.
+std::vector<PairComparison> empty_pairs(int m, int C, int per_concept) {
+  std::vector<PairComparison> pairs;
+  for (int i = 0; i < m; ++i)
+    for (int j = i + 1; j < m; ++j) {
+      PairComparison pair;
+      pair.i = i;
+      pair.j = j;
+      if (per_concept < 0) pair.per_concept.assign(C, 0.0);
+      pairs.push_back(std::move(pair));
+    }
+  return pairs;
+}
+
+// Step 2 over the store: each task (block pair I <= J) streamed over the C rows, its pairs'
+// D_ij, <G_i, G_j>, category sums and kept D_ijc accumulated in row order, then written to
+// their PairComparison (distance, CKA, categories, largest; per_concept as it goes).
+class PairPass {
+ public:
+  PairPass(const GramStore& store, const std::vector<GramSummary>& summary, const Plan& plan,
+           const Categories& categories, GemmPath path, int per_concept, std::vector<PairComparison>& pairs)
+      : store_(store), summary_(summary), plan_(plan), categories_(categories), path_(path),
+        per_concept_(per_concept), pairs_(pairs) {}
+
+  // Every task on the plan's threads; the (pair, row) values recomputed directly.
+  int64_t run(Progress& progress) {
+    std::atomic<int64_t> recomputed{0};
+    parallel_for(static_cast<int>(plan_.tasks.size()), plan_.threads2, [&](int t, int) {
+      recomputed += block_pair(plan_.tasks[t].first, plan_.tasks[t].second, progress);
+    });
+    return recomputed;
+  }
+
+ private:
+  // One task: spaces i0 .. i0+bi-1 against j0 .. j0+bj-1, local pair (a, b) at a * bj + b.
+  struct Task {
+    Task(const Plan& plan, int I, int J)
+        : diagonal(I == J), i0(I * plan.B), bi(std::min(plan.B, plan.m - i0)), j0(J * plan.B),
+          bj(std::min(plan.B, plan.m - j0)), np(static_cast<size_t>(bi) * bj), distance(np, 0.0), inner(np, 0.0),
+          category_sum(np * plan.K, 0.0), top_value(np * plan.keep, -std::numeric_limits<double>::infinity()),
+          top_index(np * plan.keep, std::numeric_limits<int>::max()),
+          weakest(plan.keep > 0 ? np : 0, -std::numeric_limits<double>::infinity()) {}
+    bool diagonal;
+    int i0, bi, j0, bj;
+    size_t np;
+    std::vector<double> distance, inner;
+    std::vector<double> category_sum;  // category k's sum for local pair q at k * np + q
+    std::vector<double> top_value;     // each pair's heap of its `keep` largest D_ijc
+    std::vector<int> top_index;
+    // The weakest value in each pair's heap (top_value[q * keep]), contiguous: most D_ijc are
+    // turned away by this one comparison, without touching the heaps' lines.
+    std::vector<double> weakest;
+  };
+
+  size_t pair_index(int i, int j) const {  // i < j, row order
+    const size_t m = static_cast<size_t>(plan_.m);
+    return static_cast<size_t>(i) * m - static_cast<size_t>(i) * (i + 1) / 2 + (j - i - 1);
+  }
+
+  int64_t block_pair(int I, int J, Progress& progress) {
+    Task t(plan_, I, J);
+    const int C = plan_.C;
+    std::vector<float> panel_i(plan_.in_file ? static_cast<size_t>(t.bi) * C : 0);
+    std::vector<float> panel_j(plan_.in_file && !t.diagonal ? static_cast<size_t>(t.bj) * C : 0);
+    RowMatrix P(t.bi, t.bj);
+    std::vector<double> norm_j(t.bj);
+    int64_t direct = 0;
+    for (int c = 0; c < C; ++c) {
+      const float* xi = store_.panel(c, t.i0, t.bi, panel_i.data());
+      const float* xj = t.diagonal ? xi : store_.panel(c, t.j0, t.bj, panel_j.data());
+      const Eigen::Map<const RowMatrix> Xi(xi, t.bi, C), Xj(xj, t.bj, C);
+      if (path_ != GemmPath::kPortable)
+        gemm_abt(path_, xi, C, xj, C, t.bi, t.bj, C, P.data(), t.bj, /*upper=*/t.diagonal);
+      else if (t.diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
+      else P.noalias() = Xi * Xj.transpose();
+      for (int b = 0; b < t.bj; ++b) norm_j[b] = summary_[t.j0 + b].row_norm2[c];
+      direct += add_row(t, c, xi, xj, P.data(), norm_j.data());
+      progress.advance(1);
+    }
+    finish(t);
+    return direct;
+  }
+
+  // Row c's D_ijc of every pair of the task from P = X_Ic X_Jc^T; the values recomputed directly.
+  int64_t add_row(Task& t, int c, const float* xi, const float* xj, const float* P, const double* norm_j) {
+    const int C = plan_.C, keep = plan_.keep, i0 = t.i0, j0 = t.j0, bi = t.bi, bj = t.bj;
+    const bool diagonal = t.diagonal, all = per_concept_ < 0;
+    double* category_row = t.category_sum.data() + static_cast<size_t>(categories_.of[c]) * t.np;
+    int64_t direct = 0;
+    for (int a = 0; a < bi; ++a) {
+      const int i = i0 + a;
+      const double ni = summary_[i].row_norm2[c];
+      const size_t q0 = static_cast<size_t>(a) * bj;  // this row of local pairs
+      const float* p_row = P + q0;
+      double* const distance_row = t.distance.data() + q0;
+      double* const inner_row = t.inner.data() + q0;
+      double* const category_pair = category_row + q0;
+      for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
+        const double nij = ni + norm_j[b];
+        double dot = p_row[b];
+        double d = nij - 2.0 * dot;
+        if (d < kRecomputeBelow * nij) {
+          squared_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
+          ++direct;
+        }
+        d = std::max(d, 0.0);
+        distance_row[b] += d;
+        inner_row[b] += dot;
+        category_pair[b] += d;
+        const size_t q = q0 + b;
+        if (keep > 0) {
+          if (d >= t.weakest[q]) {  // may enter (equal values: the heap decides by index)
+            Largest::offer(t.top_value.data() + q * keep, t.top_index.data() + q * keep, keep, d, c);
+            t.weakest[q] = t.top_value[q * keep];
+          }
+        } else if (all) {
+          pairs_[pair_index(i, j0 + b)].per_concept[c] = d;
+        }
+      }
+    }
+    return direct;
+  }
+
+  // The task's pairs' distance, CKA, category means and largest D_ijc.
+  void finish(const Task& t) {
+    const int C = plan_.C, K = plan_.K, keep = plan_.keep;
+    for (int a = 0; a < t.bi; ++a)
+      for (int b = t.diagonal ? a + 1 : 0; b < t.bj; ++b) {
+        const int i = t.i0 + a, j = t.j0 + b;
+        const size_t q = static_cast<size_t>(a) * t.bj + b;
+        PairComparison& pair = pairs_[pair_index(i, j)];
+        const GramSummary& x = summary_[i];
+        const GramSummary& y = summary_[j];
+        pair.distance = t.distance[q];
+        const double hsic = t.inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
+                            static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
+        pair.cka = x.hsic > kTiny * x.frob2 && y.hsic > kTiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
+        for (int k = 0; k < K; ++k) {
+          const int n = categories_.count[k];
+          pair.categories.push_back({categories_.names[k], n, t.category_sum[static_cast<size_t>(k) * t.np + q] / n});
+        }
+        if (keep > 0) {
+          for (int e = 0; e < keep; ++e)
+            if (t.top_index[q * keep + e] != std::numeric_limits<int>::max())
+              pair.largest.emplace_back(t.top_index[q * keep + e], t.top_value[q * keep + e]);
+          std::sort(pair.largest.begin(), pair.largest.end(), [](const auto& u, const auto& v) {
+            return Largest::better(u.second, u.first, v.second, v.first);
+          });
+        }
+      }
+  }
+
+  const GramStore& store_;
+  const std::vector<GramSummary>& summary_;
+  const Plan& plan_;
+  const Categories& categories_;
+  const GemmPath path_;
+  const int per_concept_;
+  std::vector<PairComparison>& pairs_;
+};
+
+// The m x m distance and CKA matrices from the pairs.
+void fill_matrices(const std::vector<GramSummary>& summary, SpaceComparison& out) {
+  const int m = out.m;
+  out.distance.assign(static_cast<size_t>(m) * m, 0.0);
+  out.cka.assign(static_cast<size_t>(m) * m, 0.0);
+  for (int s = 0; s < m; ++s)
+    out.cka[static_cast<size_t>(s) * m + s] = summary[s].hsic > kTiny * summary[s].frob2 ? 1.0 : NAN;
+  for (const PairComparison& p : out.pairs) {
+    out.distance[static_cast<size_t>(p.i) * m + p.j] = out.distance[static_cast<size_t>(p.j) * m + p.i] = p.distance;
+    out.cka[static_cast<size_t>(p.i) * m + p.j] = out.cka[static_cast<size_t>(p.j) * m + p.i] = p.cka;
+  }
+}
+
+// The stored ids of the spaces named (whichever spelling of a layer was given); kInvalidArgument
+// for fewer than two, one named twice, or a bad per_concept.
+std::vector<std::string> checked_spaces(const std::vector<std::string>& named, const CompareOptions& options) {
+  std::vector<std::string> spaces;
+  for (const std::string& name : named) spaces.push_back(canonical_space_id(name));
+  N2V_CHECK(spaces.size() >= 2, kInvalidArgument,
+            "compare needs at least two spaces, got " << spaces.size());
+  for (size_t i = 0; i < spaces.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      N2V_CHECK(spaces[i] != spaces[j], kInvalidArgument, "space '" << spaces[i] << "' is named twice");
+  N2V_CHECK(options.per_concept >= -1, kInvalidArgument,
+            "per_concept must be -1 (all), 0 (none) or a count of concepts, got " << options.per_concept);
+  return spaces;
+}
+
 }  // namespace
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts) {
@@ -303,353 +680,38 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
 SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
                                           const std::vector<std::string>& concepts, const CompareOptions& options) {
   using Clock = std::chrono::steady_clock;
-  std::vector<std::string> spaces;  // stored ids, whichever spelling of a layer was given
-  for (const std::string& name : named) spaces.push_back(canonical_space_id(name));
-  N2V_CHECK(spaces.size() >= 2, kInvalidArgument,
-            "compare needs at least two spaces, got " << spaces.size());
-  for (size_t i = 0; i < spaces.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      N2V_CHECK(spaces[i] != spaces[j], kInvalidArgument, "space '" << spaces[i] << "' is named twice");
-  N2V_CHECK(options.per_concept >= -1, kInvalidArgument,
-            "per_concept must be -1 (all), 0 (none) or a count of concepts, got " << options.per_concept);
-  const int m = static_cast<int>(spaces.size());
+  SpaceComparison out;
+  out.spaces = checked_spaces(named, options);
+  out.m = static_cast<int>(out.spaces.size());
+  const int m = out.m;
   const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int workers = options.threads > 0 ? options.threads : hardware;
   const GemmPath path = gemm_path();  // the products' kernel (query/gemm.h): one per comparison
+  SpaceReader read(out.spaces, [this](const std::string& id) { return impl_->load(id); });
 
-  // 0. The names to compare: every name of the first space that all others have, or the subset
-  // given (each must be in every space). The first space fixes the candidates; every other is
-  // read once (in parallel) for which of them it has, and with a direction.
-  std::vector<std::string> names;
-  // Each space's content as first read; every later read must find the same (SpaceChanged).
-  std::vector<uint64_t> fingerprint(m, 0);
-  const auto load = [&](int s) {
-    std::shared_ptr<const detail::SpaceData> data = impl_->load(spaces[s]);
-    if (data->fingerprint != fingerprint[s]) throw detail::SpaceChanged{spaces[s]};
-    return data;
-  };
-  {
-    const std::shared_ptr<const detail::SpaceData> first = impl_->load(spaces[0]);
-    fingerprint[0] = first->fingerprint;
-    if (concepts.empty()) {
-      names = first->names;
-    } else {
-      std::set<std::string> seen;
-      for (const std::string& name : concepts)
-        if (seen.insert(name).second) names.push_back(name);
-    }
-  }
-  const int candidates = static_cast<int>(names.size());
-  // status[s * candidates + k]: 0 absent, 1 present, 2 present with a zero vector.
-  std::vector<uint8_t> status(static_cast<size_t>(m) * candidates, 0);
-  std::vector<int> dims(m, 0);
-  {
-    std::vector<std::exception_ptr> failed(m);
-    parallel_for(m, workers, [&](int s, int) {
-      try {
-        std::shared_ptr<const detail::SpaceData> data;
-        if (s == 0) {
-          data = load(0);
-        } else {
-          data = impl_->load(spaces[s]);
-          fingerprint[s] = data->fingerprint;
-        }
-        dims[s] = data->d;
-        for (int k = 0; k < candidates; ++k) {
-          const auto it = data->row_of.find(names[k]);
-          if (it != data->row_of.end()) status[static_cast<size_t>(s) * candidates + k] = data->valid[it->second] ? 1 : 2;
-        }
-      } catch (...) {
-        failed[s] = std::current_exception();
-      }
-    });
-    for (const std::exception_ptr& e : failed)  // the first space in order, as a serial read would
-      if (e) std::rethrow_exception(e);
-  }
-  const auto has = [&](int s, int k) { return status[static_cast<size_t>(s) * candidates + k] != 0; };
-  if (!concepts.empty()) {
-    for (int k = 0; k < candidates; ++k) {
-      const std::string& name = names[k];
-      std::vector<std::string> lacking;
-      for (int s = 0; s < m; ++s)
-        if (!has(s, k)) lacking.push_back(spaces[s]);
-      if (static_cast<int>(lacking.size()) == m) {
-        std::vector<std::string> all;
-        for (const std::string& id : spaces) {
-          const auto data = impl_->load(id);
-          all.insert(all.end(), data->names.begin(), data->names.end());
-        }
-        std::sort(all.begin(), all.end());
-        all.erase(std::unique(all.begin(), all.end()), all.end());
-        const std::vector<std::string> close = closest_names(name, all);
-        N2V_THROW_SUGGESTING(kNotFound, close, "no concept '" << name << "' in any of the spaces compared"
-                                            << (close.empty() ? "" : "; did you mean " + detail::quoted_list(close) + "?"));
-      }
-      N2V_CHECK(lacking.empty(), kNotFound,
-                "concept '" << name << "' is not in space" << (lacking.size() > 1 ? "s " : " ")
-                            << detail::quoted_list(lacking, "and") << ": a comparison needs it in every space");
-    }
-  }
-
-  SpaceComparison out;
-  out.spaces = spaces;
-  out.m = m;
-  for (int s = 0; s < m; ++s) out.space_info.push_back(load(s)->info);
-  for (int k = 0; k < candidates; ++k) {
-    bool everywhere = true;
-    for (int s = 1; s < m && everywhere; ++s) everywhere = has(s, k);
-    if (!everywhere) continue;
-    std::string zero_in;
-    for (int s = 0; s < m && zero_in.empty(); ++s)
-      if (status[static_cast<size_t>(s) * candidates + k] == 2) zero_in = spaces[s];
-    if (!zero_in.empty()) {
-      out.excluded.push_back(names[k] + " (" + zero_in + ")");
-      continue;
-    }
-    out.concepts.push_back(names[k]);
-  }
-  status = {};
-  std::sort(out.concepts.begin(), out.concepts.end());
+  // 0. The shared concepts (the first read of every space).
+  const SharedNames shared = names_pass(read, concepts, workers, out);
   const int C = out.shared();
-  const std::string which = "spaces " + detail::quoted_list(spaces, "and");
-  const std::string left_out = out.excluded.empty()
-                                   ? std::string()
-                                   : " (after leaving out " + std::to_string(out.excluded.size()) +
-                                         " with a zero vector)";
-  N2V_CHECK(C > 0, kInvalidArgument, "no concept is shared by all of " << which << left_out);
-  N2V_CHECK(C > 1, kInvalidArgument,
-            "only one concept ('" << out.concepts[0] << "') is shared by all of " << which << left_out
-                                  << ": comparing spaces needs at least two");
 
-  // Categories: the first space's, as an index per row into the sorted distinct names.
-  {
-    const auto first = load(0);
-    for (const std::string& name : out.concepts) out.categories.push_back(first->categories[first->row_of.at(name)]);
-  }
-  std::map<std::string, int> category_size;
-  for (const std::string& cat : out.categories) ++category_size[cat];
-  std::vector<std::string> category_names;
-  for (const auto& [cat, n] : category_size) category_names.push_back(cat);
-  const int K = static_cast<int>(category_names.size());
-  std::vector<int> category_count;
-  for (const auto& [cat, n] : category_size) category_count.push_back(n);
-  std::vector<int> category_of(C);
-  for (int c = 0; c < C; ++c)
-    category_of[c] = static_cast<int>(std::lower_bound(category_names.begin(), category_names.end(), out.categories[c]) -
-                                      category_names.begin());
-
-  // The budget. Fixed: the per-space summaries (row means and norms). Pass 1, per thread: its
-  // Gram and its unit rows. Pass 2, per task (block pair of b spaces each): two panels read
-  // from the file, Eigen's packed copies of them, P, and the pairs' accumulators.
-  const int keep = options.per_concept < 0 ? 0 : std::min(options.per_concept, C);
-  const size_t budget = options.memory_bytes ? options.memory_bytes : CompareOptions::kDefaultMemoryBytes;
-  const size_t row_bytes = static_cast<size_t>(C) * sizeof(float);
-  const size_t gram_bytes = row_bytes * C;
-  const size_t store_bytes = gram_bytes * m;
-  const size_t fixed = static_cast<size_t>(m) * C * 2 * sizeof(double);
-  const size_t pass1_thread = gram_bytes + row_bytes * static_cast<size_t>(*std::max_element(dims.begin(), dims.end()));
-  // Per local pair: D_ij, <G_i, G_j>, the K category sums; with N largest kept, the heap (N
-  // values and indexes) and its weakest value.
-  const size_t pair_bytes = (2 + K) * sizeof(double) + keep * (sizeof(double) + sizeof(int)) + (keep > 0 ? sizeof(double) : 0);
-  const auto task_bytes = [&](size_t b, bool file) {
-    return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (sizeof(float) + pair_bytes);
-  };
-  const size_t minimum = fixed + std::max(pass1_thread, task_bytes(1, true));
-  N2V_CHECK(budget >= minimum, kInvalidArgument,
-            "compare's memory budget of " << budget << " bytes is too small for " << m << " spaces of " << C
-                                          << " shared concepts: it needs at least " << minimum
-                                          << " bytes (one " << C << " x " << C << " Gram matrix, its space's unit rows and "
-                                          << "the per-space row statistics)");
-  const bool in_file = fixed + store_bytes + std::max(pass1_thread, task_bytes(1, false)) > budget;
-  const size_t avail = budget - fixed - (in_file ? 0 : store_bytes);
-  const int threads1 = static_cast<int>(std::clamp<size_t>(avail / pass1_thread, 1, std::min(workers, m)));
-
-  // Pass 2's block size: as large as `threads` tasks allow, but small enough that there are
-  // at least two tasks per thread.
-  const auto largest_block = [&](int threads) {
-    int lo = 0, hi = m;  // largest b in [0, m] with threads * task_bytes(b) <= avail
-    while (lo < hi) {
-      const int mid = lo + (hi - lo + 1) / 2;
-      if (threads * task_bytes(mid, in_file) <= avail) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
-  int threads2 = std::min(workers, m * (m + 1) / 2);
-  while (threads2 > 1 && largest_block(threads2) < 1) --threads2;
-  int wanted_blocks = 1;
-  if (threads2 > 1)
-    while (wanted_blocks * (wanted_blocks + 1) / 2 < 2 * threads2) ++wanted_blocks;
-  const int B = std::max(1, std::min(largest_block(threads2), (m + wanted_blocks - 1) / wanted_blocks));
-  const int nb = (m + B - 1) / B;
-  std::vector<std::pair<int, int>> tasks;
-  for (int I = 0; I < nb; ++I)
-    for (int J = I; J < nb; ++J) tasks.emplace_back(I, J);
-  threads2 = std::min<int>(threads2, static_cast<int>(tasks.size()));
-
-  CompareStats& stats = out.stats;
-  stats.budget_bytes = budget;
-  stats.store_bytes = store_bytes;
-  stats.temp_file = in_file;
-  stats.threads = threads2;
-  stats.block = B;
-  stats.blocks = nb;
-  stats.block_pairs = static_cast<int>(tasks.size());
-  stats.working_bytes = fixed + (in_file ? 0 : store_bytes) +
-                        std::max(threads1 * pass1_thread, threads2 * task_bytes(B, in_file));
-
-  const int64_t total_work = m + static_cast<int64_t>(tasks.size()) * C;
-  std::atomic<int64_t> done{0};
-  std::mutex progress_mutex;
-  const auto advance = [&](int64_t units) {
-    if (!options.progress) return;
-    // Counted under the lock, so that the calls see `done` increase (counted outside it, a
-    // thread could report a larger count before another reported a smaller one).
-    std::lock_guard lock(progress_mutex);
-    const int64_t now = done.fetch_add(units) + units;
-    options.progress(now, total_work);
-  };
+  // The budget: where the Grams go, pass 1's threads, pass 2's blocks and threads.
+  const Plan plan = plan_budget(m, C, shared.categories.size(), shared.max_dim, options, workers);
+  plan.record(out.stats);
+  Progress progress(options.progress, m + static_cast<int64_t>(plan.tasks.size()) * C);
 
   // 1. Grams, one space per thread at a time.
   const auto t1 = Clock::now();
-  GramStore store(m, C, in_file, options.temp_dir);
-  std::vector<GramSummary> summary(m);
-  // Per worker: its space's unit rows and its Gram, reused from space to space (fresh
-  // multi-megabyte buffers would each be mapped and faulted in again).
-  std::vector<std::vector<float>> unit_rows(threads1);
-  std::vector<std::unique_ptr<float[]>> grams(threads1);
-  parallel_for(m, threads1, [&](int s, int worker) {
-    std::vector<int> rows;
-    {
-      const std::shared_ptr<const detail::SpaceData> data = load(s);
-      rows.reserve(C);
-      for (const std::string& name : out.concepts) rows.push_back(data->row_of.at(name));
-      if (!grams[worker]) grams[worker].reset(new float[static_cast<size_t>(C) * C]);
-      float* const g_buffer = grams[worker].get();
-      SpaceGram g = gram(*data, rows, path, unit_rows[worker], g_buffer);
-      GramSummary& sum = summary[s];
-      sum.row_mean = std::move(g.row_mean);
-      sum.grand_mean = g.grand_mean;
-      sum.frob2 = g.frob2;
-      sum.hsic = g.hsic;
-      sum.row_norm2 = std::move(g.row_norm2);
-      store.put(s, g_buffer);
-    }
-    advance(1);
-  });
-  stats.gram_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  GramStore store(m, C, plan.in_file, options.temp_dir);
+  const std::vector<GramSummary> summary = gram_pass(read, out.concepts, path, plan.threads1, store, progress);
+  out.stats.gram_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
 
   // 2. Pairs, block pair by block pair, each streamed over the C rows.
-  for (int i = 0; i < m; ++i)
-    for (int j = i + 1; j < m; ++j) {
-      PairComparison pair;
-      pair.i = i;
-      pair.j = j;
-      out.pairs.push_back(std::move(pair));
-    }
-  const auto pair_index = [m](int i, int j) {  // i < j, row order
-    return static_cast<size_t>(i) * m - static_cast<size_t>(i) * (i + 1) / 2 + (j - i - 1);
-  };
-  if (options.per_concept < 0)
-    for (PairComparison& p : out.pairs) p.per_concept.assign(C, 0.0);
-  const double tiny = 1e-12;  // CKA is undefined when a centred Gram is zero (all concepts alike)
-  std::atomic<int64_t> recomputed{0};
+  out.pairs = empty_pairs(m, C, options.per_concept);
   const auto t2 = Clock::now();
-  parallel_for(static_cast<int>(tasks.size()), threads2, [&](int t, int) {
-    const auto [I, J] = tasks[t];
-    const bool diagonal = I == J;
-    const int i0 = I * B, bi = std::min(B, m - i0), j0 = J * B, bj = std::min(B, m - j0);
-    const size_t np = static_cast<size_t>(bi) * bj;  // local pair (a, b) at a * bj + b
-    std::vector<float> panel_i(in_file ? static_cast<size_t>(bi) * C : 0);
-    std::vector<float> panel_j(in_file && !diagonal ? static_cast<size_t>(bj) * C : 0);
-    RowMatrix P(bi, bj);
-    std::vector<double> distance(np, 0.0), inner(np, 0.0), category_sum(np * K, 0.0);
-    std::vector<double> top_value(np * keep, -std::numeric_limits<double>::infinity());
-    std::vector<int> top_index(np * keep, std::numeric_limits<int>::max());
-    // The weakest value in each pair's heap (top_value[q * keep]), contiguous: most D_ijc are
-    // turned away by this one comparison, without touching the heaps' lines.
-    std::vector<double> weakest(keep > 0 ? np : 0, -std::numeric_limits<double>::infinity());
-    std::vector<double> norm_j(bj);
-    int64_t direct = 0;
-    for (int c = 0; c < C; ++c) {
-      const float* xi = store.panel(c, i0, bi, panel_i.data());
-      const float* xj = diagonal ? xi : store.panel(c, j0, bj, panel_j.data());
-      const Eigen::Map<const RowMatrix> Xi(xi, bi, C), Xj(xj, bj, C);
-      if (path != GemmPath::kPortable) gemm_abt(path, xi, C, xj, C, bi, bj, C, P.data(), bj, /*upper=*/diagonal);
-      else if (diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
-      else P.noalias() = Xi * Xj.transpose();
-      double* category_row = category_sum.data() + static_cast<size_t>(category_of[c]) * np;
-      for (int b = 0; b < bj; ++b) norm_j[b] = summary[j0 + b].row_norm2[c];
-      for (int a = 0; a < bi; ++a) {
-        const int i = i0 + a;
-        const double ni = summary[i].row_norm2[c];
-        const size_t q0 = static_cast<size_t>(a) * bj;  // this row of local pairs
-        const float* p_row = P.data() + q0;
-        double* const distance_row = distance.data() + q0;
-        double* const inner_row = inner.data() + q0;
-        double* const category_pair = category_row + q0;
-        for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
-          const double nij = ni + norm_j[b];
-          double dot = p_row[b];
-          double d = nij - 2.0 * dot;
-          if (d < kRecomputeBelow * nij) {
-            squared_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
-            ++direct;
-          }
-          d = std::max(d, 0.0);
-          distance_row[b] += d;
-          inner_row[b] += dot;
-          category_pair[b] += d;
-          const size_t q = q0 + b;
-          if (keep > 0) {
-            if (d >= weakest[q]) {  // may enter (equal values: the heap decides by index)
-              Largest::offer(top_value.data() + q * keep, top_index.data() + q * keep, keep, d, c);
-              weakest[q] = top_value[q * keep];
-            }
-          } else if (options.per_concept < 0) {
-            out.pairs[pair_index(i, j0 + b)].per_concept[c] = d;
-          }
-        }
-      }
-      advance(1);
-    }
-    recomputed += direct;
-    for (int a = 0; a < bi; ++a)
-      for (int b = diagonal ? a + 1 : 0; b < bj; ++b) {
-        const int i = i0 + a, j = j0 + b;
-        const size_t q = static_cast<size_t>(a) * bj + b;
-        PairComparison& pair = out.pairs[pair_index(i, j)];
-        const GramSummary& x = summary[i];
-        const GramSummary& y = summary[j];
-        pair.distance = distance[q];
-        const double hsic = inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
-                            static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
-        pair.cka = x.hsic > tiny * x.frob2 && y.hsic > tiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
-        for (int k = 0; k < K; ++k) {
-          const int n = category_count[k];
-          pair.categories.push_back({category_names[k], n, category_sum[static_cast<size_t>(k) * np + q] / n});
-        }
-        if (keep > 0) {
-          for (int e = 0; e < keep; ++e)
-            if (top_index[q * keep + e] != std::numeric_limits<int>::max())
-              pair.largest.emplace_back(top_index[q * keep + e], top_value[q * keep + e]);
-          std::sort(pair.largest.begin(), pair.largest.end(), [](const auto& u, const auto& v) {
-            return Largest::better(u.second, u.first, v.second, v.first);
-          });
-        }
-      }
-  });
-  stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
-  stats.rows_recomputed = recomputed;
+  PairPass pairs(store, summary, plan, shared.categories, path, options.per_concept, out.pairs);
+  out.stats.rows_recomputed = pairs.run(progress);
+  out.stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
 
-  out.distance.assign(static_cast<size_t>(m) * m, 0.0);
-  out.cka.assign(static_cast<size_t>(m) * m, 0.0);
-  for (int s = 0; s < m; ++s)
-    out.cka[static_cast<size_t>(s) * m + s] = summary[s].hsic > tiny * summary[s].frob2 ? 1.0 : NAN;
-  for (const PairComparison& p : out.pairs) {
-    out.distance[static_cast<size_t>(p.i) * m + p.j] = out.distance[static_cast<size_t>(p.j) * m + p.i] = p.distance;
-    out.cka[static_cast<size_t>(p.i) * m + p.j] = out.cka[static_cast<size_t>(p.j) * m + p.i] = p.cka;
-  }
+  fill_matrices(summary, out);
   return out;
 }
 
