@@ -179,6 +179,7 @@ async function main() {
     const u = new URL(url);
     return u.pathname.endsWith('/api/neighbors') && u.searchParams.get('concept') === TYPO;
   };
+  const watch = (page) => {
   page.on('console', (msg) => {
     if (msg.type() !== 'error' && msg.type() !== 'warning') return;
     const at = msg.location()?.url || '';
@@ -201,6 +202,8 @@ async function main() {
       problems.push(`HTTP ${response.status()}: ${response.url()}`);
     }
   });
+  };
+  watch(page);
 
   const goto = async (hash) => {
     await page.goto(`${base}${hash}`);
@@ -348,7 +351,7 @@ async function main() {
 
   await check('an unknown concept shows the server\'s error with a clickable suggestion', async () => {
     await goto(`#/neighbors?space=${q(SPACE)}&concept=${q(TYPO)}`);
-    const alert = page.locator('#view [role=alert]');
+    const alert = page.locator('#view .results [role=alert]');
     await alert.waitFor();
     const text = await alert.innerText();
     assert(text.includes(`no concept '${TYPO}'`) && text.includes('did you mean'), `alert text: ${text}`);
@@ -772,6 +775,305 @@ async function main() {
     await until(async () => (await page.evaluate(() => location.hash)).startsWith(`#/concept/${encodeURIComponent(name)}`)
       && (await hashParams()).get('space') === last, `the hit opens ${name} in ${last}`);
     await until(async () => (await page.locator('#view h1').innerText()).includes(name), 'concept page heading');
+  });
+
+  // ---- issue 19: the bugs of the usability review (B1-B15 but B4), each a check ------------------
+  const reference = spaces.find((s) => s.kind === 'reference');
+  const pagePixels = (p = page) => p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+
+  await check('B12: an unknown route keeps the space of the URL', async () => {
+    const other = spaces.find((s) => s.id !== spaces[0].id && s.id !== SPACE) || spaces[spaces.length - 1];
+    await goto(`#/nonsense?space=${q(other.id)}`);
+    await until(async () => (await page.evaluate(() => location.hash)).startsWith('#/neighbors')
+      && (await hashParams()).get('space') === other.id, `redirected to neighbours in ${other.id}`);
+  });
+
+  await check('B1: a reference space\'s concept page has no "best single filter null" marker', async () => {
+    assert(reference, 'the catalog has a reference space');
+    await goto(`#/concept/${q(CONCEPT)}?space=${q(reference.id)}`);
+    await page.locator('.card.wide svg.chart .bars rect').first().waitFor();
+    assertEqual(await page.locator('svg.chart .marker.best').count(), 0, 'best-filter markers');
+    const text = await page.locator('#view').innerText();
+    assert(!/null/.test(text), `no "null" on the page: ${text.match(/.{0,30}null.{0,10}/)?.[0]}`);
+  });
+
+  await check('B7: arrow keys on the space select browse without navigating; Enter opens the space', async () => {
+    await goto(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
+    await page.locator('table.hits tbody tr').first().waitFor();
+    let calls = 0;
+    const count = (request) => { if (request.url().includes('/api/')) calls += 1; };
+    page.on('request', count);
+    try {
+      const before = await page.evaluate(() => history.length);
+      await page.locator('#space-select').focus();
+      for (const key of ['ArrowDown', 'ArrowUp', 'ArrowUp']) await page.keyboard.press(key);
+      await page.waitForTimeout(300);
+      const browsed = await page.locator('#space-select').inputValue();
+      assert(browsed !== SPACE, `the arrows changed the select (${browsed})`);
+      assertEqual((await hashParams()).get('space'), SPACE, 'URL space while browsing');
+      assertEqual(calls, 0, 'API requests while browsing');
+      await page.keyboard.press('Enter');
+      await until(async () => (await hashParams()).get('space') === browsed, `Enter opens ${browsed}`);
+      assertEqual(await page.evaluate(() => history.length), before + 1, 'one history entry');
+    } finally {
+      page.off('request', count);
+    }
+  });
+
+  await check('B10, B9: empty searches and bad k say so in the form, without a request', async () => {
+    await goto(`#/neighbors?space=${q(SPACE)}`);
+    const formError = page.locator('#view .form-error');
+    await page.locator('#view input[role=combobox]').fill('');
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await formError.isVisible()) && (await formError.innerText()).includes('concept'), 'empty concept message');
+    await page.locator('#view input[role=combobox]').fill(CONCEPT);
+    for (const bad of ['1e3', '100000', '0', '2.5']) {
+      await page.locator('#view input[name=k]').fill(bad);
+      await page.locator('#view button[type=submit]').click();
+      await until(async () => (await formError.isVisible()) && (await formError.innerText()).includes(bad)
+        && (await formError.innerText()).startsWith('k must be'), `k = ${bad} refused in the form`);
+      assert(!(await hashParams()).get('k'), `no search with k = ${bad}`);
+    }
+    await page.locator('#view input[name=k]').fill('5000'); // the API's bound
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await hashParams()).get('k') === '5000', 'k = 5000 searches');
+    await page.locator('table.hits tbody tr').first().waitFor();
+    assert(!(await formError.isVisible()), 'the message goes with a valid search');
+    await goto(`#/analogy?space=${q(SPACE)}`);
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await page.locator('#view .form-error').isVisible())
+      && (await page.locator('#view .form-error').innerText()).includes('concept'), 'Solve with no terms says so');
+  });
+
+  await check('B5, B6: Compare with no space ticked says so; a new per-pair count keeps the pair', async () => {
+    const order = COMPARE.join(',');
+    await goto(`#/compare?space=${q(SPACE)}&spaces=${order}&per_concept=10&pair=0,1`);
+    await page.locator('.pair-detail').waitFor();
+    for (const box of await page.locator('#view input[type=checkbox]').all()) await box.setChecked(false);
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await page.locator('#view .form-error').isVisible())
+      && (await page.locator('#view .form-error').innerText()).includes('at least two'), '"choose at least two spaces"');
+    assertEqual((await hashParams()).get('spaces'), order, 'the spaces in the URL unchanged');
+    for (const box of await page.locator('#view input[type=checkbox]').all()) {
+      await box.setChecked(COMPARE.includes(await box.getAttribute('value')));
+    }
+    await page.locator('#view input[name=per_concept]').fill('4');
+    await page.locator('#view button[type=submit]').click();
+    await until(async () => (await hashParams()).get('per_concept') === '4', 'per_concept=4');
+    assertEqual((await hashParams()).get('pair'), '0,1', 'the pair kept');
+    await until(async () => (await page.locator('.pair-detail table.per-concept tbody tr').count()) === 4, 'the pair\'s 4 concepts');
+  });
+
+  await check('B3: ten spaces: heatmap numbers fit their cells, rotated labels inside the chart', async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `mobilenet_v2.block_${i + 1}_expand_relu.${i % 2 ? 'cls' : 'seg'}`);
+    const matrix = (f) => ids.map((_, i) => ids.map((__, j) => (i === j ? f(i, i, true) : f(Math.min(i, j), Math.max(i, j), false))));
+    const fake = {
+      spaces: ids.map((id) => ({ id })), concept_count: 210, excluded: [], pairs: [],
+      distance: matrix((i, j, d) => (d ? 0 : 1000 + ((i * 7 + j * 13) % 20) * 97.35)),
+      cka: matrix((i, j, d) => (d ? 1 : 0.5 + ((i + j) % 5) / 10)),
+    };
+    const answer = (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(fake) });
+    const isCompare = (url) => url.pathname.endsWith('/api/compare');
+    await page.route(isCompare, answer);
+    try {
+      for (const width of [1366, 390]) {
+        await page.setViewportSize({ width, height: 768 });
+        await goto(`#/compare?space=${q(SPACE)}&spaces=${ids.join(',')}&per_concept=10`);
+        await until(async () => (await page.locator('.heatmaps svg.chart g.cell').count()) === 200, 'two 10 x 10 heatmaps');
+        const bad = await page.locator('.heatmaps svg.chart').evaluateAll((charts) => charts.flatMap((chart, n) => {
+          const box = chart.getBoundingClientRect();
+          const card = chart.closest('.card').getBoundingClientRect();
+          const out = [];
+          for (const g of chart.querySelectorAll('g.cell')) {
+            const r = g.querySelector('rect').getBBox();
+            const t = g.querySelector('text').getBBox();
+            if (t.width > r.width - 2 || t.x < r.x || t.x + t.width > r.x + r.width) out.push(`map ${n} cell ${g.dataset.i},${g.dataset.j} "${g.textContent}" ${t.width.toFixed(1)} > ${r.width}`);
+          }
+          for (const label of chart.querySelectorAll('.col-label, .row-label')) {
+            const r = label.getBoundingClientRect();
+            if (r.right > box.right + 1 || r.top < box.top - 1 || r.left < box.left - 1) out.push(`map ${n} label ${label.textContent} outside the chart`);
+            // At 390 px the chart scrolls inside its card (it keeps a readable size).
+            if (window.innerWidth > 600 && (r.right > card.right + 1 || r.top < card.top - 1)) out.push(`map ${n} label ${label.textContent} outside the card`);
+          }
+          const size = parseFloat(getComputedStyle(chart.querySelector('g.cell text')).fontSize) * box.width / chart.viewBox.baseVal.width;
+          if (size < 8) out.push(`map ${n}: cell text ${size.toFixed(1)} px on screen`);
+          return out;
+        }));
+        assert(bad.length === 0, `${width} px: ${bad.slice(0, 4).join('; ')}`);
+        const px = await pagePixels();
+        assert(px.scroll <= px.width, `${width} px: page ${px.scroll} px wide`);
+      }
+    } finally {
+      await page.unroute(isCompare, answer);
+      await page.setViewportSize({ width: 1366, height: 768 });
+    }
+  });
+
+  await check('B11: the F-sweep reference label does not overlap the curve', async () => {
+    const isConcept = (url) => url.pathname.endsWith(`/api/concepts/${encodeURIComponent(CONCEPT)}`);
+    // The review's case (dog in a cls space): the curve reaches the learned score at F = 10 and 30.
+    const answer = async (route) => {
+      const data = await (await route.fetch()).json();
+      data.learned = { ...data.learned, val: 0.645 };
+      data.subsets = [[1, 0.41], [2, 0.47], [3, 0.52], [5, 0.58], [10, 0.638], [20, 0.641], [30, 0.647], [50, 0.644], [100, 0.646]]
+        .map(([filters, score]) => ({ filters, score }));
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+    };
+    await page.route(isConcept, answer);
+    try {
+      await goto(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      await page.locator('svg.chart .reference text').waitFor();
+      const hits = await page.locator('svg.chart .reference text').evaluate((text) => {
+        const chart = text.closest('svg');
+        const t = text.getBoundingClientRect();
+        const inside = (x, y) => x >= t.left - 1 && x <= t.right + 1 && y >= t.top - 1 && y <= t.bottom + 1;
+        const out = [];
+        for (const c of chart.querySelectorAll('circle.point')) {
+          const r = c.getBoundingClientRect();
+          if (r.right > t.left && r.left < t.right && r.bottom > t.top && r.top < t.bottom) out.push(`point ${c.textContent}`);
+        }
+        const path = chart.querySelector('path.line');
+        const matrix = path.getScreenCTM();
+        for (let s = 0; s <= path.getTotalLength(); s += 2) {
+          const p = path.getPointAtLength(s).matrixTransform(matrix);
+          if (inside(p.x, p.y)) {
+            out.push(`the curve at ${p.x.toFixed(0)},${p.y.toFixed(0)}`);
+            break;
+          }
+        }
+        return out;
+      });
+      assert(hits.length === 0, `the label "${await page.locator('svg.chart .reference text').textContent()}" overlaps ${hits.join(', ')}`);
+    } finally {
+      await page.unroute(isConcept, answer);
+    }
+  });
+
+  await check('B14: thumbnails keep their size before they load, and load eagerly', async () => {
+    assert(conceptData?.task === 'segmentation' && conceptData.image_count > 0, `${CONCEPT} has val images in ${SPACE}`);
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+    const isImages = (url) => url.pathname.endsWith(`/api/concepts/${encodeURIComponent(CONCEPT)}/images`);
+    const isProbe = (url) => url.pathname.includes('/api/probe/');
+    const images = (route) => route.fulfill({
+      status: 200, contentType: 'application/json', body: JSON.stringify({
+        space: SPACE, concept: CONCEPT, served: true, image_count: 3, probe: { path: 'probe' },
+        images: [1, 2, 3].map((row) => ({ row, path: `img${row}.jpg`, learned: 0.5, single: 0.4, image_url: `api/probe/image?row=${row}&t=1`, mask_url: `api/probe/mask?row=${row}&t=1` })),
+      }),
+    });
+    let release;
+    const released = new Promise((r) => { release = r; });
+    const probe = async (route) => {
+      await released;
+      await route.fulfill({ status: 200, contentType: 'image/png', body: png });
+    };
+    await page.route(isImages, images);
+    await page.route(isProbe, probe);
+    try {
+      await goto(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}&top=10`); // a new hash: the page reloads its data
+      const boxes = page.locator('.card.images .thumb-box');
+      await until(async () => (await boxes.count()) === 3, 'three thumbnails');
+      const sizes = await boxes.evaluateAll((els) => els.map((e) => [e.getBoundingClientRect().width, e.getBoundingClientRect().height]));
+      assert(sizes.every(([w, hh]) => hh > 50 && Math.abs(w - hh) < 2), `boxes before the images arrive: ${JSON.stringify(sizes)}`);
+      assertEqual(await page.locator('#view img[loading=lazy]').count(), 0, 'lazy images');
+    } finally {
+      release();
+      await page.unroute(isImages, images);
+      await page.unroute(isProbe, probe);
+    }
+  });
+
+  await check('B8: Back restores the scroll position of the concept page', async () => {
+    await goto(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}&top=12`);
+    await page.locator('table.top-filters tbody a').first().waitFor();
+    await page.locator('.card.images .note, .card.images .thumb, .card.images .state.empty').first().waitFor();
+    const target = await page.evaluate(() => Math.min(1200, document.documentElement.scrollHeight - window.innerHeight - 40));
+    assert(target > 200, `the page is long enough to scroll (${target})`);
+    await until(async () => Math.abs((await page.evaluate((y) => { window.scrollTo(0, y); return window.scrollY; }, target)) - target) < 2, 'scrolled');
+    await page.waitForTimeout(150); // the scroll event
+    const k = conceptData.top_filters[0].filter;
+    await page.evaluate((hash) => { location.hash = hash; }, `#/filter/${k}?space=${encodeURIComponent(SPACE)}`);
+    await until(async () => (await page.locator('#view h1').innerText()) === `Filter ${k}`, 'the filter page');
+    assert((await page.evaluate(() => window.scrollY)) < 5, 'a new page starts at the top');
+    await page.goBack();
+    await until(async () => (await page.locator('#view h1').innerText()).includes(CONCEPT), 'back on the concept page');
+    await until(async () => Math.abs((await page.evaluate(() => window.scrollY)) - target) < 3, `scrollY back to ${target}`, 4000);
+  });
+
+  await check('B13: examples: strict sums, absent terms named, did-you-mean for typos', async () => {
+    const typo = `${CONCEPT.slice(0, -1)}${CONCEPT.slice(-1)}${CONCEPT.slice(-1)}`.replace(/^(.)(.)/, '$2$1'); // e.g. "odgg"
+    const query = `${CONCEPT.slice(0, 1)}${CONCEPT.slice(0)}`; // "ddog": one extra letter
+    await goto(`#/examples?space=${q(SPACE)}&queries=${q(`${query},${CONCEPT}`)}&sums=${q(`${POSITIVE.join(',')}/${NEGATIVE[0] || CONCEPT}xx`)}`);
+    const note = page.locator('#view .note.missing').first();
+    await note.waitFor();
+    const item = note.locator(`.missing-item[data-missing="${query}"]`);
+    assert(await item.count(), `the note lists ${query}: ${await note.innerText()}`);
+    assert((await item.locator('a.suggestion').allInnerTexts()).includes(CONCEPT), `did you mean ${CONCEPT}`);
+    const absent = await note.locator('.missing-item .absent-term').allInnerTexts();
+    assertEqual(absent, [`${NEGATIVE[0] || CONCEPT}xx`], 'only the absent term of the sum named');
+    void typo;
+    const formError = page.locator('#view .form-error');
+    for (const line of ['lime + + yellow-c -', `= ${CONCEPT}`, `${CONCEPT} -`]) {
+      const before = await page.evaluate(() => location.hash);
+      await page.locator('#view textarea[name=sums]').fill(line);
+      await page.locator('#view textarea[name=sums]').press('Control+Enter');
+      await until(async () => (await formError.isVisible()) && (await formError.innerText()).length > 0, `"${line}" refused`);
+      assertEqual(await page.evaluate(() => location.hash), before, `no navigation for "${line}"`);
+    }
+  });
+
+  await check('B2, B15: 390 and 1366 px: no horizontal overflow, scores visible, a compact header of one height', async () => {
+    const layout = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const p = await layout.newPage();
+    watch(p);
+    // One space gets a long model layer name, so its badge is long (as for TF-slim layers).
+    const long = spaces.find((s) => s.kind === 'network' && s.id !== SPACE);
+    await p.route((url) => url.pathname.endsWith('/api/spaces'), async (route) => {
+      const data = await (await route.fetch()).json();
+      for (const s of data.spaces) if (s.id === long.id) s.model_layer = 'InceptionV3/InceptionV3/Mixed_5d/Branch_3/AvgPool_0a_3x3/very_long_layer_name';
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+    });
+    try {
+      const header = async () => p.evaluate(() => document.querySelector('.topbar').getBoundingClientRect().height);
+      await p.goto(`${base}#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
+      await p.locator('table.hits tbody tr').first().waitFor();
+      const short = await header();
+      await p.locator('#space-select').selectOption(long.id);
+      await until(async () => (await p.locator('#space-info').innerText()).includes('very_long'), 'the long badge');
+      assertEqual(await header(), short, `1366 px: header height with ${long.id}'s long badge`);
+      const views = [
+        [`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`, 'table.hits td.score .value'],
+        [`#/analogy?space=${q(SPACE)}&${POSITIVE.map((n) => `positive=${q(n)}`).join('&')}&${NEGATIVE.map((n) => `negative=${q(n)}`).join('&')}`, 'table.hits td.score .value'],
+        [`#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&pair=0,1`, '.pair-detail td.score .value'],
+        [`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`, 'table.top-filters td.score .value'],
+        [`#/filter/${conceptData.top_filters[0].filter}?space=${q(SPACE)}`, 'table.filter-concepts td.score .value'],
+        [`#/filters?space=${q(SPACE)}`, 'table.most-selected td'],
+        [`#/analyses?space=${q(SPACE)}`, 'table.learned-vs-single .share'],
+        [`#/examples?space=${q(SPACE)}`, 'table.example-hits td.sim'],
+        [`#/map?space=${q(SPACE)}`, 'svg.map-chart circle.map-point'],
+      ];
+      for (const width of [390, 1366]) {
+        await p.setViewportSize({ width, height: 844 });
+        for (const [hash, scores] of views) {
+          await p.goto(`${base}${hash}`);
+          await p.locator(scores).first().waitFor();
+          await p.waitForTimeout(100);
+          const r = await p.evaluate((sel) => {
+            const W = window.innerWidth;
+            const hidden = [...document.querySelectorAll(sel)].filter((e) => {
+              const b = e.getBoundingClientRect();
+              return b.width === 0 || b.left < 0 || b.right > W + 0.5;
+            }).length;
+            const top = document.querySelector('.topbar');
+            return { scroll: document.documentElement.scrollWidth, W, hidden, header: top.getBoundingClientRect().height, sticky: getComputedStyle(top).position === 'sticky' };
+          }, scores);
+          assert(r.scroll <= r.W, `${width} px ${hash}: the page is ${r.scroll} px wide`);
+          assertEqual(r.hidden, 0, `${width} px ${hash}: ${scores} off-screen`);
+          if (width === 390) assert(r.header <= 110 && !r.sticky, `390 px: header ${r.header} px, sticky ${r.sticky}`);
+        }
+      }
+    } finally {
+      await layout.close();
+    }
   });
 
   await check('no console errors, page errors or failed requests', async () => {

@@ -68,8 +68,52 @@ function fillSpaceSelect() {
   replace(select,
     group('Network spaces', spaces.filter((s) => s.kind === 'network')),
     group('Reference spaces', spaces.filter((s) => s.kind !== 'network')));
+  // Keyboard users browse the closed select with the arrow keys (each press changes its value
+  // and fires 'change' in Chromium and Firefox): such a change only previews the space in the
+  // badge; Enter, or leaving the select, commits it, and Escape goes back. A change with no
+  // browsing key before it (a mouse pick, a pick from the opened list) navigates at once.
+  const BROWSE_KEYS = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End']);
+  let browsing = false; // the next 'change' comes from a browsing key
+  let pending = false; // the select shows a space the URL does not have yet
+  const routeSpace = () => parseHash(location.hash).params.get('space');
+  const commit = () => {
+    pending = false;
+    if (select.value && select.value !== routeSpace()) {
+      navigate(withParams(parseHash(location.hash), { space: select.value }));
+    }
+  };
+  select.addEventListener('keydown', (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === 'Enter') {
+      if (pending) {
+        event.preventDefault();
+        commit();
+      }
+    } else if (event.key === 'Escape') {
+      if (pending) {
+        pending = false;
+        updateHeader(parseHash(location.hash), routeSpace());
+      }
+    } else if (BROWSE_KEYS.has(event.key) || event.key.length === 1) {
+      // Printable characters jump to a matching option (type-ahead): browsing too.
+      browsing = true;
+    }
+  });
+  select.addEventListener('keyup', () => {
+    browsing = false;
+  });
   select.addEventListener('change', () => {
-    navigate(withParams(parseHash(location.hash), { space: select.value }));
+    if (browsing) {
+      browsing = false;
+      pending = true;
+      const info = spaceById(select.value);
+      spaceInfo.textContent = `${describe(info)} · Enter to open`;
+      return;
+    }
+    commit();
+  });
+  select.addEventListener('blur', () => {
+    if (pending) commit();
   });
 }
 
@@ -119,10 +163,62 @@ const ctx = {
   },
 };
 
+// ---- scroll positions per history entry ----------------------------------------------------------
+// Every history entry gets an id in history.state; the scroll position is recorded per id as
+// the page scrolls, so Back and Forward return to where the reader was (the browser's own
+// restoration cannot: the content arrives after the navigation). A new entry starts at the top.
+
+if ('scrollRestoration' in history) history.scrollRestoration = 'manual';
+const scrollPositions = new Map();
+let entryId = null;
+let restoring = null; // {y, until, timer} while a restore waits for the content
+
+function stopRestoring() {
+  if (restoring) clearTimeout(restoring.timer);
+  restoring = null;
+}
+
+/** Scrolls to y once the page is tall enough (the view renders after its request). */
+function restoreScroll(y) {
+  stopRestoring();
+  const attempt = () => {
+    window.scrollTo(0, y);
+    const reached = Math.abs(window.scrollY - y) < 2;
+    if (reached || Date.now() > restoring.until) {
+      restoring = null;
+      return;
+    }
+    restoring.timer = setTimeout(attempt, 50);
+  };
+  restoring = { y, until: Date.now() + 5000, timer: null };
+  attempt();
+}
+
+window.addEventListener('scroll', () => {
+  if (entryId !== null && !restoring) scrollPositions.set(entryId, window.scrollY);
+}, { passive: true });
+// The reader's own scrolling ends a pending restore.
+for (const type of ['wheel', 'touchstart', 'keydown', 'mousedown']) {
+  window.addEventListener(type, () => restoring && stopRestoring(), { passive: true, capture: true });
+}
+
+/** This entry's saved position (Back, Forward), or null for an entry seen for the first time. */
+function enterHistoryEntry() {
+  const known = history.state?.n2vEntry;
+  if (known) {
+    entryId = known;
+    return scrollPositions.has(known) ? scrollPositions.get(known) : null;
+  }
+  entryId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  history.replaceState({ ...(history.state || {}), n2vEntry: entryId }, '');
+  return null;
+}
+
 function route() {
   const r = parseHash(location.hash);
   if (!viewNamed(r.view)) {
-    navigate(href('neighbors', { space: defaultSpace() }), { replace: true });
+    // An unknown view keeps the space the URL names.
+    navigate(href('neighbors', { space: r.params.get('space') || defaultSpace() }), { replace: true });
     return;
   }
   const space = r.params.get('space');
@@ -131,8 +227,10 @@ function route() {
     return;
   }
   updateHeader(r, space);
+  const saved = enterHistoryEntry();
   if (current?.view === r.view) {
     current.instance.update(r);
+    if (saved !== null) restoreScroll(saved);
     return;
   }
   const first = current === null;
@@ -141,9 +239,14 @@ function route() {
   current = { view: r.view, instance: viewNamed(r.view).create(main, ctx) };
   current.instance.update(r);
   if (!first) {
-    // The link that was clicked is gone: put focus (and the reader) at the new view's heading.
-    window.scrollTo(0, 0);
+    // The link that was clicked is gone: put focus (and the reader) at the new view's heading,
+    // or, going Back or Forward, where the reader was on that page.
     main.querySelector('h1')?.focus({ preventScroll: true });
+    if (saved !== null) restoreScroll(saved);
+    else {
+      stopRestoring();
+      window.scrollTo(0, 0);
+    }
   }
 }
 

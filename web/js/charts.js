@@ -56,6 +56,23 @@ function zeroDomain(values) {
   return hi === lo ? [lo, lo + 1] : [lo, hi];
 }
 
+let measureContext = null;
+/**
+ * The width in px of `text` in the page's font at `size` px (tabular digits when `numeric`),
+ * measured on a canvas; an estimate where there is none.
+ */
+export function textWidth(text, size, numeric = false, weight = 'normal') {
+  if (measureContext === null) {
+    measureContext = document.createElement('canvas').getContext('2d') || false;
+  }
+  if (!measureContext) return text.length * size * (numeric ? 0.6 : 0.56);
+  const family = getComputedStyle(document.documentElement).fontFamily || 'sans-serif';
+  measureContext.font = `${weight} ${size}px ${family}`;
+  // Tabular digits are as wide as the widest digit; the canvas measures proportional ones.
+  const measured = measureContext.measureText(numeric ? text.replace(/[0-9]/g, '0') : text).width;
+  return measured * 1.04; // a little room for rounding and hinting
+}
+
 /** Middle-truncates long labels so the distinguishing ends (e.g. ".seg"/".cls") stay visible. */
 export function shorten(text, max = 30) {
   if (text.length <= max) return text;
@@ -166,6 +183,8 @@ export function filterBars(values, {
 } = {}) {
   const m = { top: 18, right: 12, bottom: 34, left: 52 };
   const n = values.length;
+  // No best filter (null, as for reference spaces) is -1, not 0: null >= 0 holds in JS.
+  if (!Number.isInteger(best)) best = -1;
   const plotW = width - m.left - m.right;
   const bw = plotW / Math.max(n, 1);
   const domain = zeroDomain(values);
@@ -209,10 +228,13 @@ export function lineChart(points, {
   width = 420, height = 230, xLabel = '', yLabel = '', label = 'line chart', reference = null,
   format = (v) => fmt(v, 3),
 } = {}) {
-  const m = { top: 16, right: 16, bottom: 40, left: 52 };
+  const hasReference = reference && Number.isFinite(reference.y);
+  // The reference line's label sits above the plot (with a sample of the dashes), where no
+  // point or segment of the curve can run through it.
+  const m = { top: hasReference ? 30 : 16, right: 16, bottom: 40, left: 52 };
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y).filter(Number.isFinite);
-  if (reference && Number.isFinite(reference.y)) ys.push(reference.y);
+  if (hasReference) ys.push(reference.y);
   const x0 = Math.min(...xs);
   const x1 = Math.max(...xs);
   const x = x1 > x0 ? log10([x0, x1], [m.left + 8, width - m.right - 8]) : () => (m.left + width - m.right) / 2;
@@ -226,10 +248,15 @@ export function lineChart(points, {
     svg('g', { class: 'axis x-axis' }, xt.map((v) => svg('text', {
       x: x(v), y: height - m.bottom + 14, 'text-anchor': 'middle',
     }, String(v)))),
-    reference && Number.isFinite(reference.y) ? svg('g', { class: 'reference' },
-      title(`${reference.label}: ${format(reference.y)}`),
-      svg('line', { x1: m.left, x2: width - m.right, y1: y(reference.y), y2: y(reference.y) }),
-      svg('text', { x: width - m.right - 4, y: y(reference.y) - 5, 'text-anchor': 'end' }, `${reference.label} ${format(reference.y)}`)) : null,
+    hasReference ? (() => {
+      const text = `${reference.label} ${format(reference.y)}`;
+      const x1 = width - m.right - textWidth(text, 11, false, '600');
+      return svg('g', { class: 'reference' },
+        title(`${reference.label}: ${format(reference.y)}`),
+        svg('line', { x1: m.left, x2: width - m.right, y1: y(reference.y), y2: y(reference.y) }),
+        svg('line', { class: 'sample', x1: x1 - 30, x2: x1 - 6, y1: 10, y2: 10 }),
+        svg('text', { class: 'reference-label', x: width - m.right, y: 14, 'text-anchor': 'end' }, text));
+    })() : null,
     svg('path', { class: 'line', d: defined.map((p, i) => `${i ? 'L' : 'M'}${x(p.x)},${y(p.y)}`).join('') }),
     defined.map((p) => svg('circle', { class: 'point', cx: x(p.x), cy: y(p.y), r: 4 },
       title(`${p.label || `x = ${p.x}`}: ${format(p.y)}`))),
@@ -314,16 +341,35 @@ export function heatmap(matrix, labels, {
   const finite = matrix.flat().filter(Number.isFinite);
   const [lo, hi] = domain || [Math.min(0, ...finite), Math.max(...finite, 1e-12)];
   const t = (v) => (v - lo) / (hi - lo || 1);
-  const cell = m <= 4 ? 64 : m <= 8 ? 52 : 40;
+  const cell = m <= 4 ? 64 : m <= 8 ? 52 : 44;
+  const fontSize = cell >= 52 ? 12 : 11;
   // Space ids are long and differ in the middle (block_6 vs block_10) and at the end (.seg vs
   // .cls): keep up to 40 characters whole, which covers <network>.<layer>.<task> in practice.
   const short = labels.map((l) => shorten(l, 40));
-  const longest = Math.max(...short.map((l) => l.length));
-  const left = 12 + longest * 6.4;
-  const top = 14 + longest * 6.4 * 0.71;
+  const labelW = short.map((l) => textWidth(l, 11.5));
+  const longest = Math.max(...labelW);
+  const left = 14 + longest;
+  // Column labels are rotated by -45 degrees from above their column: they need
+  // w * sin(45) above the cells and reach w * cos(45) right of it (the last one past the grid).
+  const top = 16 + longest * 0.71;
+  const right = Math.max(...labelW.map((w, j) => (j + 0.5) * cell + 4 + w * 0.71 + 6)) - m * cell;
   const legendH = 46;
-  const width = Math.max(left + m * cell + 30, 300);
+  const width = Math.max(left + m * cell + Math.max(right, 30), 300);
   const height = top + m * cell + legendH;
+  // A value's text fits its cell: fewer decimals first, then thousands as "2.9k".
+  const fits = (text) => textWidth(text, fontSize, true) <= cell - 6;
+  const cellText = (v) => {
+    for (let d = cell >= 52 ? digits : Math.min(digits, 2); d >= 0; d -= 1) {
+      if (fits(fmt(v, d))) return fmt(v, d);
+    }
+    if (Number.isFinite(v) && Math.abs(v) >= 1000) {
+      for (const d of [1, 0]) {
+        const text = Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(d)}M` : `${(v / 1e3).toFixed(d)}k`;
+        if (fits(text)) return text;
+      }
+    }
+    return fmt(v, 0);
+  };
   const gradient = uid('grad');
   const isSelected = (i, j) => selected && ((selected[0] === i && selected[1] === j) || (selected[0] === j && selected[1] === i));
 
@@ -347,8 +393,8 @@ export function heatmap(matrix, labels, {
       }),
       svg('text', {
         x: left + (j + 0.5) * cell, y: top + (i + 0.5) * cell, 'text-anchor': 'middle', 'dominant-baseline': 'middle',
-        class: i !== j && Number.isFinite(v) && t(v) > 0.55 ? 'dark' : 'light',
-      }, fmt(v, cell >= 52 ? digits : 2))));
+        class: i !== j && Number.isFinite(v) && t(v) > 0.55 ? 'dark' : 'light', style: `font-size: ${fontSize}px`,
+      }, cellText(v))));
     }
   }
 
@@ -371,6 +417,8 @@ export function heatmap(matrix, labels, {
       svg('text', { x: left + legendW, y: legendY + 24, 'text-anchor': 'end' }, fmt(hi, 2)),
       svg('text', { x: left + legendW / 2, y: legendY + 24, 'text-anchor': 'middle' }, valueName)));
 
+  // Readable on a phone: the chart keeps most of its size and its container scrolls instead.
+  chart.style.minWidth = `${Math.round(Math.min(width, Math.max(440, width * 0.75)))}px`;
   if (onSelect) {
     chart.setAttribute('role', 'group');
     const pick = (g) => onSelect(Number(g.dataset.i), Number(g.dataset.j));

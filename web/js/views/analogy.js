@@ -5,7 +5,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, withParams, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip } from './common.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip, readInteger, showFormError, formErrorLine } from './common.js';
 
 const METHODS = {
   add: { label: '3CosAdd', help: 'cosine to the mean of the unit vectors, negatives subtracted' },
@@ -91,31 +91,38 @@ export function create(root, ctx) {
   const negative = termList({ label: 'Negative (−)', getItems: () => conceptItems(space), onChange: updatePreview });
   positive.input.addEventListener('input', updatePreview);
   negative.input.addEventListener('input', updatePreview);
-  const k = numberInput(10, { name: 'k' });
+  const k = numberInput(10, { name: 'k', max: 5000 }); // the API's bound (docs/API.md)
   const category = h('select', { name: 'category' });
   const methodRadios = Object.entries(METHODS).map(([value, m]) => h('label', { class: 'radio', title: m.help },
     h('input', { type: 'radio', name: 'method', value }), m.label));
-  const form = h('form', { class: 'analogy-form', 'aria-label': 'Analogy' },
+  const form = h('form', { class: 'analogy-form', 'aria-label': 'Analogy', novalidate: true },
     h('div', { class: 'terms' }, positive.element, negative.element),
     h('div', { class: 'toolbar' },
       h('fieldset', { class: 'field radios' }, h('legend', { class: 'field-label' }, 'Method'), methodRadios),
       field('k', k), field('Category', category),
       h('button', { type: 'submit', class: 'primary' }, 'Solve'),
       preview));
+  const formError = formErrorLine();
   const results = h('section', { class: 'results', 'aria-label': 'Results' });
   const slot = loadSlot(results);
-  root.append(head, form, results);
+  root.append(head, form, formError, results);
 
   const method = () => form.querySelector('input[name=method]:checked')?.value || 'add';
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const p = positive.get();
     const n = negative.get();
-    if (!p.length && !n.length) {
-      positive.input.focus();
+    let kValue;
+    try {
+      if (!p.length && !n.length) throw new Error('Add at least one concept (type a name, then Enter) before solving.');
+      kValue = readInteger(k, 'k');
+    } catch (error) {
+      showFormError(formError, error.message, results);
+      (p.length || n.length ? k : positive.input).focus();
       return;
     }
-    ctx.navigate(href('analogy', { space, positive: p, negative: n, method: method(), k: k.value, category: category.value }));
+    formError.hidden = true;
+    ctx.navigate(href('analogy', { space, positive: p, negative: n, method: method(), k: kValue, category: category.value }));
   });
 
   // A proposed concept replaces the misspelt term in whichever list holds it.
@@ -138,6 +145,7 @@ export function create(root, ctx) {
       negative.set(n);
       form.querySelector(`input[name=method][value=${m}]`).checked = true;
       k.value = route.params.get('k') || '10';
+      formError.hidden = true;
       fillCategories(category, space, cat);
       ctx.setTitle(p.length || n.length ? `${expression(p, n).join('')}` : 'Analogies');
       if (!p.length && !n.length) {

@@ -23,6 +23,39 @@ export function numberInput(value, { min = 1, max = 1000, name = '' } = {}) {
   return h('input', { type: 'number', min, max, step: 1, value, name, class: 'num', inputmode: 'numeric' });
 }
 
+/**
+ * A numberInput's value as an integer within its min and max, or an Error whose message names
+ * the field. type=number alone lets "1e3" through (the server wants digits) and answers
+ * 0, 2.5 or 100000 with a native bubble only; forms using this set novalidate and show the
+ * message with showFormError. An empty input gives `fallback` when there is one.
+ */
+export function readInteger(input, label, { fallback = null } = {}) {
+  const text = input.value.trim();
+  const min = input.min === '' ? -Infinity : Number(input.min);
+  const max = input.max === '' ? Infinity : Number(input.max);
+  const range = `a whole number from ${fmtInt(min)} to ${fmtInt(max)}`;
+  if (!text && !input.validity.badInput) {
+    if (fallback !== null) return fallback;
+    throw new Error(`${label} is empty: enter ${range}.`);
+  }
+  if (input.validity.badInput || !/^-?\d+$/.test(text)) throw new Error(`${label} must be ${range}${text ? `, not “${text}”` : ''}.`);
+  const value = Number(text);
+  if (value < min || value > max) throw new Error(`${label} must be ${range}, not ${text}.`);
+  return value;
+}
+
+/** Shows a form's message (an element with role=alert) and removes an older answer's error. */
+export function showFormError(element, message, results = null) {
+  element.textContent = message;
+  element.hidden = false;
+  for (const old of results?.querySelectorAll('.alert') || []) old.remove();
+}
+
+/** A form's message line, hidden until showFormError. */
+export function formErrorLine() {
+  return h('p', { class: 'form-error', role: 'alert', hidden: true });
+}
+
 /** A small coloured label for a concept category (colours for BRODEN's categories in CSS). */
 export function categoryChip(category) {
   if (!category) return h('span', { class: 'muted' }, '–');

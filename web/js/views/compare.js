@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { heatmap, hbarChart, inlineBar, barDomain } from '../charts.js';
 import { href, conceptHref, withParams } from '../routes.js';
-import { viewHead, field, numberInput, categoryChip } from './common.js';
+import { viewHead, field, numberInput, categoryChip, readInteger, showFormError } from './common.js';
 
 /** The spaces compared when the URL names none: the current one, its peers of the same task, the references. */
 function defaultSpaces(all, current) {
@@ -28,11 +28,13 @@ export function create(root, ctx) {
     'How differently do two spaces arrange the same concepts? D_ij sums the squared differences of their concept-by-concept cosine matrices (paper 5.3; lower = more alike); linear CKA compares the same matrices scale-free (higher = more alike).');
   const perConcept = numberInput(10, { min: 0, max: 1000, name: 'per_concept' });
   const boxes = h('div', { class: 'space-checks' });
-  const form = h('form', { class: 'compare-form', 'aria-label': 'Spaces to compare' },
+  const form = h('form', { class: 'compare-form', 'aria-label': 'Spaces to compare', novalidate: true },
     boxes,
     h('div', { class: 'toolbar' },
       field('Concepts per pair', perConcept, 'largest D_ijc listed per pair'),
       h('button', { type: 'submit', class: 'primary' }, 'Compare')));
+  const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  form.append(formError);
   const results = h('section', { class: 'results', 'aria-label': 'Comparison' });
   const slot = loadSlot(results);
   root.append(head, form, results);
@@ -51,11 +53,31 @@ export function create(root, ctx) {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    const now = checked();
+    let per;
+    try {
+      if (now.length < 2) {
+        // An empty list would mean "the defaults" in the URL: say so instead of comparing those.
+        throw new Error(`Choose at least two spaces to compare (${now.length ? 'one is' : 'none is'} ticked).`);
+      }
+      per = readInteger(perConcept, 'Concepts per pair', { fallback: route.params.get('per_concept') ?? '10' });
+    } catch (error) {
+      showFormError(formError, error.message, results);
+      (now.length < 2 ? boxes.querySelector('input') : perConcept)?.focus();
+      return;
+    }
+    formError.hidden = true;
     // Keep the order of the spaces already compared (the matrices' rows); new ones go last.
     const before = (route.params.get('spaces') || '').split(',');
-    const now = checked();
     const order = [...before.filter((s) => now.includes(s)), ...now.filter((s) => !before.includes(s))];
-    ctx.navigate(withParams(route, { spaces: order.join(','), per_concept: perConcept.value, pair: null }));
+    // The selected pair stays selected while both its spaces are still compared (its indices
+    // follow the new order), e.g. when only "Concepts per pair" changes.
+    const [pi, pj] = (route.params.get('pair') || '').split(',').map(Number);
+    const a = order.indexOf(before[pi]);
+    const b = order.indexOf(before[pj]);
+    const pair = Number.isInteger(pi) && Number.isInteger(pj) && a >= 0 && b >= 0 && a !== b
+      ? `${Math.min(a, b)},${Math.max(a, b)}` : null;
+    ctx.navigate(withParams(route, { spaces: order.join(','), per_concept: per, pair }));
   });
 
   function selectPair(map) {
@@ -79,19 +101,20 @@ export function create(root, ctx) {
         data.excluded.length > 0 && h('details', { class: 'excluded' },
           h('summary', {}, `${fmtInt(data.excluded.length)} left out (not in every space, or a zero vector)`),
           h('p', { class: 'muted' }, data.excluded.join(', ')))),
-      h('div', { class: 'grid two heatmaps' },
+      // Many spaces: one heatmap per row, at full size (side by side they would be shrunk).
+      h('div', { class: `grid ${ids.length > 6 ? 'one' : 'two'} heatmaps` },
         h('figure', { class: 'card' },
           h('figcaption', {}, h('strong', {}, 'D', h('sub', {}, 'ij')), ' (lower = more alike)'),
-          heatmap(data.distance, ids, {
+          h('div', { class: 'chart-scroll' }, heatmap(data.distance, ids, {
             label: 'D_ij between spaces', valueName: 'D_ij', scale: 'blues', digits: 2,
             domain: [0, Math.max(...offDiagonal, 1e-12)], selected, onSelect: selectPair('distance'),
-          })),
+          }))),
         h('figure', { class: 'card' },
           h('figcaption', {}, h('strong', {}, 'Linear CKA'), ' (higher = more alike)'),
-          heatmap(data.cka, ids, {
+          h('div', { class: 'chart-scroll' }, heatmap(data.cka, ids, {
             label: 'linear CKA between spaces', valueName: 'CKA', scale: 'greens', digits: 3,
             domain: [Math.min(0, ...ckaValues), 1], selected, onSelect: selectPair('cka'),
-          }))),
+          })))),
       pair ? pairDetail(pair, data) : h('p', { class: 'hint-line' },
         'Click a cell, or Tab to it and press Enter, to see which categories and concepts differ most between two spaces.'));
 
@@ -151,6 +174,7 @@ export function create(root, ctx) {
       const per = route.params.get('per_concept') ?? '10';
       for (const box of boxes.querySelectorAll('input')) box.checked = spaces.includes(box.value);
       perConcept.value = per;
+      formError.hidden = true;
       ctx.setTitle(`Compare ${spaces.length} spaces`);
       const key = `${spaces.join(',')}|${per}`;
       if (key === last.key && last.data) {

@@ -37,7 +37,7 @@ function scoreCard(d) {
       h('tbody', {},
         row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned),
         row('Best single filter ', d.best_single,
-          d.best_filter >= 0 ? h('a', { href: filterHref(d.space, d.best_filter) }, `#${d.best_filter}`) : '(none)'))),
+          bestFilter(d) >= 0 ? h('a', { href: filterHref(d.space, d.best_filter) }, `#${d.best_filter}`) : '(none)'))),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Single / learned (val)'), h('dd', {}, fmt(d.single_over_learned, 3)),
       h('dt', {}, 'Filters for 50% / 90% of ‖w‖₁'), h('dd', {}, `${fmtInt(d.filters_for_half)} / ${fmtInt(d.filters_for_90)}`),
@@ -84,18 +84,24 @@ function histogramCard(d) {
     h('p', { class: 'caption' }, `${fmtInt(d.image_count)} val images; IoU 0 for ${fmtInt(iou.zero_learned)} (learned) and ${fmtInt(iou.zero_single)} (single).`));
 }
 
+/** The best single filter's index, or -1 (reference spaces answer null, and null >= 0 in JS). */
+function bestFilter(d) {
+  return Number.isInteger(d.best_filter) && d.best_filter >= 0 ? d.best_filter : -1;
+}
+
 function weightsCard(d, openFilter) {
   const top = new Set(d.top_filters.map((f) => f.filter));
+  const best = bestFilter(d);
   return h('section', { class: 'card wide' },
     h('h2', {}, `Weight vector over ${fmtInt(d.dim)} ${unit(d)}s`),
     filterBars(d.weights, {
       label: `weights of ${d.name} per ${unit(d)}`, xLabel: unit(d), yLabel: 'weight', valueName: 'weight', height: 210,
-      highlight: top, best: d.best_filter, onSelect: openFilter,
+      highlight: top, best, onSelect: openFilter,
     }),
     legend([
       { label: 'weight', cls: 'plain' },
       { label: `top ${top.size} by |w|`, cls: 'top' },
-      ...(d.best_filter >= 0 ? [{ label: `best single filter (#${d.best_filter})`, cls: 'best' }] : []),
+      ...(best >= 0 ? [{ label: `best single filter (#${best})`, cls: 'best' }] : []),
     ]),
     openFilter ? h('p', { class: 'caption' }, 'Click a bar to open that filter.') : null);
 }
@@ -122,7 +128,7 @@ function filterScoresCard(d, openFilter) {
   return card(`Each filter alone (val ${metricName(d.metric)})`,
     filterBars(d.filter_iou_val, {
       label: `val score of each single filter for ${d.name}`, yLabel: metricName(d.metric), valueName: metricName(d.metric),
-      width: 640, height: 200, best: d.best_filter, onSelect: openFilter,
+      width: 640, height: 200, best: bestFilter(d), onSelect: openFilter,
     }),
     h('p', { class: 'caption' }, 'The best single filter is chosen on train; its val score is the one above.'));
 }
@@ -175,8 +181,8 @@ function imagesCard(d, images) {
     } else {
       append(grid, r.images.map((im) => h('figure', { class: 'thumb' },
         h('div', { class: 'thumb-box' },
-          h('img', { src: im.image_url, alt: `${d.name}: val image ${im.path}`, loading: 'lazy' }),
-          h('img', { class: 'mask', src: im.mask_url, alt: '', 'aria-hidden': 'true', loading: 'lazy' })),
+          h('img', { src: im.image_url, alt: `${d.name}: val image ${im.path}` }),
+          h('img', { class: 'mask', src: im.mask_url, alt: '', 'aria-hidden': 'true' })),
         h('figcaption', {}, h('span', { title: 'set IoU of the learned weights on this image' }, `IoU ${fmt(im.learned, 2)}`),
           h('span', { class: 'muted', title: 'set IoU of the best single filter on this image' }, ` · single ${fmt(im.single, 2)}`)))));
     }
@@ -261,15 +267,14 @@ function decilesCard(d, images) {
         const where = `val image at the ${decilePct(e.quantile)} decile of the non-zero IoU of the ${set.label}`;
         return h('figure', { class: 'thumb decile', 'data-set': key },
           h('div', { class: 'thumb-box' },
-            r.served ? h('img', { class: 'photo', src: probeUrl('image', { space: d.space, row: e.row }), alt: `${d.name}: ${where}`, loading: 'lazy' }) : null,
-            r.served ? h('img', { class: 'mask truth', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true', loading: 'lazy' }) : null,
+            r.served ? h('img', { class: 'photo', src: probeUrl('image', { space: d.space, row: e.row }), alt: `${d.name}: ${where}` }) : null,
+            r.served ? h('img', { class: 'mask truth', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true' }) : null,
             e.predicted
               ? h('img', {
                 class: 'mask prediction',
                 src: probeUrl('prediction', { space: d.space, row: e.row, concept: d.name, method: key }),
                 alt: r.served ? '' : `${d.name}: mask predicted by the ${set.label} on the ${where}`,
                 'aria-hidden': r.served ? 'true' : null,
-                loading: 'lazy',
               })
               : null),
           h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`));

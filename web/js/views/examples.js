@@ -9,7 +9,7 @@
 import { api } from '../api.js';
 import { h, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, categoryChip } from './common.js';
+import { viewHead, field, numberInput, categoryChip, conceptItems, readInteger, showFormError } from './common.js';
 
 // The server's defaults (src/service/service.cpp paper_nearest_examples / paper_arithmetic_examples),
 // only to fill the form and order the cards; the server decides what it answers.
@@ -45,20 +45,29 @@ export function sumText({ positive, negative }) {
  * Throws an Error with a message for the form.
  */
 export function parseSumLine(line) {
-  const parts = line.replace(/\u2212/g, ' - ').split(/(\+|(?:^|\s)-)/);
+  const text = line.trim();
+  const parts = text.replace(/\u2212/g, ' - ').split(/(\+|(?:^|\s)-)/).map((p) => p.trim()).filter(Boolean);
   const sum = { positive: [], negative: [] };
   let sign = 1;
-  for (const raw of parts) {
-    const part = raw.trim();
-    if (part === '+') sign = 1;
-    else if (part === '-') sign = -1;
-    else if (part) {
+  let previous = null; // the last operator not yet followed by a name
+  for (const [i, part] of parts.entries()) {
+    if (part === '+' || part === '-') {
+      if (previous) throw new Error(`“${text}”: “${previous} ${part}” has no concept between the two signs.`);
+      if (i === 0 && part === '+') throw new Error(`“${text}” starts with “+”: begin with a concept (e.g. “grass + blue-c - green-c”).`);
+      previous = part;
+      sign = part === '+' ? 1 : -1;
+    } else {
       if (/[,/;]/.test(part)) throw new Error(`“${part}”: a concept name here cannot contain “,”, “/” or “;”.`);
+      if (/[=*()<>]/.test(part)) {
+        throw new Error(`“${text}”: “${/[=*()<>]/.exec(part)[0]}” is not understood; write a sum with + and - only, e.g. “grass + blue-c - green-c”.`);
+      }
       (sign > 0 ? sum.positive : sum.negative).push(part);
       sign = 1;
+      previous = null;
     }
   }
-  if (!sum.positive.length) throw new Error(`“${line.trim()}” has no positive concept (write e.g. “grass + blue-c - green-c”).`);
+  if (previous) throw new Error(`“${text}” ends with “${previous}”: a concept must follow it.`);
+  if (!sum.positive.length) throw new Error(`“${text}” has no positive concept (write e.g. “grass + blue-c - green-c”).`);
   return sum;
 }
 
@@ -66,6 +75,32 @@ export function parseSumLine(line) {
 export function sumsParamOf(text) {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).map(parseSumLine)
     .map((s) => s.positive.join(',') + (s.negative.length ? `/${s.negative.join(',')}` : '')).join(';');
+}
+
+/** [{positive, negative}] -> the API's "a,b/c;d/e". */
+function sumsParamFrom(list) {
+  return list.map((s) => s.positive.join(',') + (s.negative.length ? `/${s.negative.join(',')}` : '')).join(';');
+}
+
+/** Edit distance (insertions, deletions, substitutions), for did-you-mean. */
+export function editDistance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** Up to three names of `names` close to `word` (case-insensitive; a third of its length off at most). */
+export function closeNames(word, names) {
+  const w = word.toLowerCase();
+  const limit = Math.max(1, Math.floor(w.length / 3));
+  return names.map((n) => [n, n.toLowerCase() === w ? 0 : editDistance(w, n.toLowerCase())])
+    .filter(([, d]) => d <= limit).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).slice(0, 3).map(([n]) => n);
 }
 
 const TASK_ORDER = { segmentation: 0, classification: 1 };
@@ -161,7 +196,7 @@ export function create(root, ctx) {
   });
   const k = numberInput(DEFAULT_K, { name: 'k', max: 50 });
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  const form = h('form', { class: 'examples-form', 'aria-label': 'Examples' },
+  const form = h('form', { class: 'examples-form', 'aria-label': 'Examples', novalidate: true },
     h('div', { class: 'toolbar' },
       field('Queries', queries, 'comma-separated; empty: the paper’s'),
       field('Sums', sums, 'one per line, e.g. grass + blue-c - green-c; Ctrl+Enter shows'),
@@ -179,13 +214,20 @@ export function create(root, ctx) {
     try {
       sumsParam = sumsParamOf(sums.value);
     } catch (error) {
-      formError.textContent = error.message;
-      formError.hidden = false;
+      showFormError(formError, error.message, results);
       sums.focus();
       return;
     }
+    let kNumber;
+    try {
+      kNumber = readInteger(k, 'k');
+    } catch (error) {
+      showFormError(formError, error.message, results);
+      k.focus();
+      return;
+    }
     formError.hidden = true;
-    const kValue = Number(k.value) === DEFAULT_K ? '' : k.value;
+    const kValue = kNumber === DEFAULT_K ? '' : kNumber;
     ctx.navigate(examplesHref({ space, queries: list(queries.value).join(','), sums: sumsParam, k: kValue }));
   }
   form.addEventListener('submit', (event) => {
@@ -198,6 +240,36 @@ export function create(root, ctx) {
       submit();
     }
   });
+
+  /**
+   * One missing example: a query, or a sum with the absent terms named ("tree - wood: wood
+   * absent"), each with did-you-mean links that replace that term in the URL.
+   */
+  function missingItem(route, item, cols, wanted, wantedSums) {
+    const names = cols.map((c) => c.names).filter(Boolean);
+    if (!names.length) return item;
+    const absentFrom = (term) => names.some((list) => !list.includes(term));
+    const fix = (term, proposal) => {
+      const params = { space, queries: route.params.get('queries') || '', sums: route.params.get('sums') || '', k: route.params.get('k') || '' };
+      if (wanted.includes(item)) params.queries = wanted.map((q) => (q === item ? proposal : q)).join(',');
+      else {
+        const swap = (list) => list.map((t) => (t === term ? proposal : t));
+        params.sums = sumsParamFrom(wantedSums.map((x) => (sumText(x) === item ? { positive: swap(x.positive), negative: swap(x.negative) } : x)));
+      }
+      return examplesHref(params);
+    };
+    const suggest = (term) => {
+      const close = closeNames(term, names[0]).filter((n) => n !== term);
+      return close.length ? [' (did you mean ', close.map((n, i) => [i ? ' or ' : '', h('a', { class: 'suggestion', href: fix(term, n) }, n)]), '?)'] : null;
+    };
+    if (wanted.includes(item)) return h('span', { class: 'missing-item', 'data-missing': item }, item, suggest(item));
+    const sum = wantedSums.find((x) => sumText(x) === item);
+    if (!sum) return h('span', { class: 'missing-item', 'data-missing': item }, item);
+    const absent = [...sum.positive, ...sum.negative].filter(absentFrom);
+    return h('span', { class: 'missing-item', 'data-missing': item }, item,
+      absent.length ? [': ', absent.map((t, i) => [i ? ', ' : '', h('strong', { class: 'absent-term' }, t), suggest(t)]),
+        absent.length === 1 ? ' is absent' : ' are absent'] : null);
+  }
 
   function render(route, columns, answers) {
     const wanted = list(route.params.get('queries'));
@@ -219,14 +291,16 @@ export function create(root, ctx) {
       scope = h('p', { class: 'muted' }, `${columns[0].id}${first?.kind === 'reference' ? ' (reference space)' : ''} · cosine similarity · top ${fmtInt(answers[0].k)}`);
     }
 
-    // Missing examples: one line when every space lacks the same, else one per space.
+    // Missing examples: one line when every space lacks the same, else one per space. The
+    // server lists them as written; each names the terms that are absent, with close names.
     const missing = answers.map((a) => a.missing);
     const same = missing.every((m) => JSON.stringify(m) === JSON.stringify(missing[0]));
+    const explain = (items, cols) => items.map((item, n) => [n ? '; ' : '', missingItem(route, item, cols, wanted, wantedSums)]);
     const missingNote = same
       ? missing[0].length > 0 && h('p', { class: 'note missing' },
-        `Not in ${columns.length > 1 ? 'these spaces' : 'this space'}: `, h('span', { class: 'missing-names' }, missing[0].join(', ')))
+        `Not in ${columns.length > 1 ? 'these spaces' : 'this space'}: `, h('span', { class: 'missing-names' }, explain(missing[0], columns)))
       : missing.map((m, i) => m.length > 0 && h('p', { class: 'note missing', 'data-space': columns[i].id },
-        `Not in ${columns[i].id}: `, h('span', { class: 'missing-names' }, m.join(', '))));
+        `Not in ${columns[i].id}: `, h('span', { class: 'missing-names' }, explain(m, [columns[i]]))));
 
     const primary = columns.some((c) => c.id === space) ? space : columns[0].id;
     const grid = (cards) => h('div', { class: `examples-grid cols-${columns.length}` }, cards);
@@ -274,8 +348,15 @@ export function create(root, ctx) {
       ctx.setTitle('Examples');
       const columns = spacesFor(ctx, space);
       const params = { queries: list(wanted).join(','), sums: wantedSums, k: route.params.get('k') || DEFAULT_K };
-      slot.load((signal) => Promise.all(columns.map((c) => api.examples({ space: c.id, ...params }, signal))),
-        (answers) => render(route, columns, answers), { suggest: suggestionLinks(route) });
+      slot.load(async (signal) => {
+        const answers = await Promise.all(columns.map((c) => api.examples({ space: c.id, ...params }, signal)));
+        // The spaces' concept names, to say which term of a missing example is absent.
+        if (answers.some((a) => a.missing.length)) {
+          const lists = await Promise.all(columns.map((c) => conceptItems(c.id).catch(() => null)));
+          lists.forEach((l, i) => { columns[i].names = l ? l.map((c) => c.name) : null; });
+        }
+        return answers;
+      }, (answers) => render(route, columns, answers), { suggest: suggestionLinks(route) });
     },
     destroy() {
       slot.abort();

@@ -5,13 +5,13 @@ import { api } from '../api.js';
 import { h, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip } from './common.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip, readInteger, showFormError, formErrorLine } from './common.js';
 
 export function create(root, ctx) {
   let space = null;
   const head = viewHead('Nearest concepts',
     'Concepts whose weight vectors point the same way: cosine similarity of unit-length vectors (paper Table 2).');
-  const k = numberInput(10, { name: 'k' });
+  const k = numberInput(10, { name: 'k', max: 5000 }); // the API's bound (docs/API.md)
   const category = h('select', { name: 'category' });
   const combo = combobox({
     label: 'Concept',
@@ -20,20 +20,27 @@ export function create(root, ctx) {
     getItems: () => conceptItems(space),
     onPick: () => submit(), // picking a suggestion searches at once
   });
-  const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Nearest concepts' },
+  const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Nearest concepts', novalidate: true },
     combo.element, field('k', k), field('Category', category),
     h('button', { type: 'submit', class: 'primary' }, 'Search'));
+  const formError = formErrorLine();
   const results = h('section', { class: 'results', 'aria-label': 'Results' });
   const slot = loadSlot(results);
-  root.append(head, form, results);
+  root.append(head, form, formError, results);
 
   function submit() {
     const concept = combo.input.value.trim();
-    if (!concept) {
-      combo.input.focus();
+    let kValue;
+    try {
+      if (!concept) throw new Error('Type a concept name to search for (e.g. dog).');
+      kValue = readInteger(k, 'k');
+    } catch (error) {
+      showFormError(formError, error.message, results);
+      (concept ? k : combo.input).focus();
       return;
     }
-    ctx.navigate(href('neighbors', { space, concept, k: k.value, category: category.value }));
+    formError.hidden = true;
+    ctx.navigate(href('neighbors', { space, concept, k: kValue, category: category.value }));
   }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -66,6 +73,7 @@ export function create(root, ctx) {
       const cat = route.params.get('category') || '';
       combo.input.value = concept;
       k.value = route.params.get('k') || '10';
+      formError.hidden = true;
       fillCategories(category, space, cat);
       ctx.setTitle(concept ? `Neighbours of ${concept}` : 'Nearest concepts');
       const suggest = suggestionLinks(route, { conceptParam: 'concept' });
