@@ -20,6 +20,10 @@ std::vector<int> parse_int_list(std::string_view text, std::string_view what);
 // The words of `text` (runs of characters outside `separators`) joined with '_':
 // join_words("  ice  cream ", " \t") == "ice_cream". Concept names become lemmas this way.
 std::string join_words(std::string_view text, std::string_view separators);
+// The parts with `separator` between them: join({"a", "b"}, ", ") == "a, b".
+std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
+// ASCII letters lowered, every other byte as it is (names, file formats: no locale).
+std::string ascii_lower(std::string_view text);
 // "1.5 s", "3 min 2 s": for summaries and progress lines.
 std::string format_duration(double seconds);
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/keras_networks.h"
 
 namespace n2v {
@@ -64,12 +65,6 @@ constexpr const char* kFunctional = kKerasFunctional;
 constexpr const char* kConvertHint = kKerasConvertHint;
 
 std::string where(const std::string& path, const Layer& l) { return keras_where(path, l); }
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
 
 Act parse_activation(const std::string& path, const Layer& l, const json& v) {
   const std::string a = v.is_string() ? v.get<std::string>() : std::string("linear");

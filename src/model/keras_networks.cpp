@@ -59,8 +59,6 @@ struct Layer : detail::KerasLayer {
   int folded_bn = -1;
 };
 
-std::string where(const std::string& path, const Layer& l) { return detail::keras_where(path, l); }
-
 using detail::join;
 using detail::torch_device;
 using detail::torch_message;

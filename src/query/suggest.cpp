@@ -7,14 +7,10 @@
 
 #include "query/query.h"
 
+#include "common/text.h"
+
 namespace n2v {
 namespace {
-
-std::string lower(const std::string& s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Names longer than this are not compared by edit distance (only equality and containment):
 // the distance is O(n m), and the query comes from a client (a 1 MB name cost 59 s).
@@ -43,7 +39,7 @@ int osa_distance(const std::string& a, const std::string& b) {
 
 std::vector<std::string> closest_names(const std::string& query, const std::vector<std::string>& names, int max) {
   if (query.size() > kMaxCompared) return {};  // no name is that long; bounded work
-  const std::string q = lower(query);
+  const std::string q = ascii_lower(query);
   // Close enough to suggest: a third of the query's length in edits (at least 2), or one
   // name contains the other (3+ characters: "plate" -> "license plate").
   const int limit = std::max(2, static_cast<int>(q.size()) / 3);
@@ -54,7 +50,7 @@ std::vector<std::string> closest_names(const std::string& query, const std::vect
   };
   std::vector<Candidate> close;
   for (const std::string& name : names) {
-    const std::string n = lower(name);
+    const std::string n = ascii_lower(name);
     const size_t gap = n.size() > q.size() ? n.size() - q.size() : q.size() - n.size();
     const bool contains = q.size() >= 3 && n.size() >= 3 &&
                           (n.find(q) != std::string::npos || q.find(n) != std::string::npos);

@@ -258,13 +258,6 @@ void read_binary(Reader& in, WordVectors& out, const std::function<bool(std::str
                  << in.offset() - 1 << ")");
 }
 
-std::string lower(std::string_view text) {
-  std::string result(text);
-  for (char& c : result)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return result;
-}
-
 // Whitespace runs -> one '_' (word2vec phrases: "New_York"); trimmed.
 // Spaces and tabs become one '_' (underscores in the name are kept).
 std::string phrase(std::string_view text) { return join_words(text, " \t"); }
@@ -292,13 +285,13 @@ std::vector<std::string> whole_keys(std::string_view name, std::string* base) {
       keys.push_back(std::move(key));
   };
   add(std::string(name));
-  add(lower(name));
+  add(ascii_lower(name));
   add(phrase(name));
-  add(lower(phrase(name)));
+  add(ascii_lower(phrase(name)));
   std::string words_of = phrase(name);
   if (const auto stripped = strip_broden_suffix(phrase(name))) {
     add(*stripped);
-    add(lower(*stripped));
+    add(ascii_lower(*stripped));
     words_of = *stripped;
   }
   if (base != nullptr) *base = words_of;
@@ -427,7 +420,7 @@ std::vector<std::string> word_vector_keys(std::string_view concept_name) {
   std::string base;
   std::vector<std::string> keys = whole_keys(concept_name, &base);
   for (const std::string& w : split_words(base)) {
-    for (std::string key : {w, lower(w)})
+    for (std::string key : {w, ascii_lower(w)})
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
   }
   return keys;
@@ -443,7 +436,7 @@ std::optional<std::vector<float>> concept_word_vector(const WordVectors& vectors
   std::vector<double> sum(vectors.dim, 0.0);
   for (const std::string& w : words) {
     const float* v = vectors.find(w);
-    if (v == nullptr) v = vectors.find(lower(w));
+    if (v == nullptr) v = vectors.find(ascii_lower(w));
     if (v == nullptr) return std::nullopt;
     for (int k = 0; k < vectors.dim; ++k) sum[k] += v[k];
   }

@@ -62,13 +62,6 @@ bool is_header_line(std::string_view line) {
   return line.size() >= 2 && line[0] == ' ' && line[1] == ' ';  // the license text
 }
 
-std::string lower(std::string_view text) {
-  std::string result(text);
-  for (char& c : result)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return result;
-}
-
 std::string_view trim_gloss(std::string_view gloss) {
   while (!gloss.empty() && gloss.front() == ' ') gloss.remove_prefix(1);
   while (!gloss.empty() && gloss.back() == ' ') gloss.remove_suffix(1);
@@ -229,7 +222,7 @@ std::optional<SynsetOffset> parse_offset(std::string_view text) {
 }
 
 std::string wordnet_lemma(std::string_view concept_name) {
-  return join_words(lower(concept_name), " \t_");
+  return join_words(ascii_lower(concept_name), " \t_");
 }
 
 std::optional<std::string> strip_broden_suffix(std::string_view name) {

@@ -30,6 +30,11 @@ enum class ParamType {
 const char* to_string(ParamType type);
 
 struct QueryParam {
+  QueryParam(std::string name_, ParamType type_, std::string help_, bool required_ = false, std::string fallback_ = "",
+             std::optional<int64_t> min_ = std::nullopt, std::optional<int64_t> max_ = std::nullopt,
+             char short_flag_ = 0, bool in_path_ = false)
+      : name(std::move(name_)), type(type_), help(std::move(help_)), required(required_),
+        fallback(std::move(fallback_)), min(min_), max(max_), short_flag(short_flag_), in_path(in_path_) {}
   std::string name;  // as the HTTP API names it ("per_concept"); the CLI's flag is --per-concept
   ParamType type = ParamType::kText;
   std::string help;

@@ -13,14 +13,14 @@ namespace n2v {
 namespace {
 
 // Fixed-point with `digits` decimals; "-" for a missing or non-finite value.
-std::string num(double v, int digits = 4) {
+std::string cell(double v, int digits = 4) {
   if (!std::isfinite(v)) return "-";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
-std::string num(const std::optional<float>& v, int digits = 4) { return v ? num(*v, digits) : "-"; }
-std::string num(const std::optional<double>& v, int digits = 4) { return v ? num(*v, digits) : "-"; }
+std::string cell(const std::optional<float>& v, int digits = 4) { return v ? cell(*v, digits) : "-"; }
+std::string cell(const std::optional<double>& v, int digits = 4) { return v ? cell(*v, digits) : "-"; }
 
 // printf into a std::string.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,7 +96,7 @@ std::string score_label(const SpaceInfo& s) {
 std::string hits_table(const std::vector<ConceptHit>& hits, const char* score) {
   Table t({">rank", "concept", "category", std::string(">") + score});
   for (size_t i = 0; i < hits.size(); ++i)
-    t.add({std::to_string(i + 1), hits[i].name, hits[i].category, num(hits[i].score)});
+    t.add({std::to_string(i + 1), hits[i].name, hits[i].category, cell(hits[i].score)});
   return t.str();
 }
 
@@ -124,8 +124,8 @@ std::string render_text(const ConceptsResponse& r) {
   const std::string name = score_label(r.space);
   Table t({">number", "concept", "category", ">" + name + " (val)", ">best filter", ">its " + name + " (val)", ">norm"});
   for (const ConceptSummary& c : r.concepts)
-    t.add({std::to_string(c.concept_number), c.name, c.category, num(c.score_val), filter_label(c.best_filter),
-           num(c.best_filter_val), num(c.l2_norm)});
+    t.add({std::to_string(c.concept_number), c.name, c.category, cell(c.score_val), filter_label(c.best_filter),
+           cell(c.best_filter_val), cell(c.l2_norm)});
   return t.str() + format("%zu concepts in %s (%s, dimension %d)\n", r.concepts.size(), r.space.id.c_str(),
                           r.space.task ? to_string(*r.space.task) : "reference space", r.space.dim);
 }
@@ -164,7 +164,7 @@ std::string render_text(const CompareResponse& r) {
     Table t(headers);
     for (int i = 0; i < m; ++i) {
       std::vector<std::string> row = {"[" + std::to_string(i + 1) + "]"};
-      for (int j = 0; j < m; ++j) row.push_back(num(v[static_cast<size_t>(i) * m + j], digits));
+      for (int j = 0; j < m; ++j) row.push_back(cell(v[static_cast<size_t>(i) * m + j], digits));
       t.add(row);
     }
     out += t.str();
@@ -180,7 +180,7 @@ std::string render_text(const CompareResponse& r) {
   Table t(headers);
   for (const PairComparison& p : c.pairs) {
     std::vector<std::string> row = {"[" + std::to_string(p.i + 1) + "] / [" + std::to_string(p.j + 1) + "]"};
-    for (const CategoryDistance& cd : p.categories) row.push_back(num(cd.mean, 3));
+    for (const CategoryDistance& cd : p.categories) row.push_back(cell(cd.mean, 3));
     t.add(row);
   }
   out += t.str();
@@ -190,7 +190,7 @@ std::string render_text(const CompareResponse& r) {
     out += format("\nConcepts that differ most between [%d] and [%d] (D_ijc, largest first)\n", c.pairs[p].i + 1,
                   c.pairs[p].j + 1);
     Table pc({"concept", "category", ">D_ijc"});
-    for (const auto& [ci, d] : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], num(d, 4)});
+    for (const auto& [ci, d] : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], cell(d, 4)});
     out += pc.str();
   }
   return out;
@@ -205,37 +205,37 @@ std::string render_text(const ConceptResponse& resp) {
   if (reference) {
     out += format("%s (%s, label %d) in %s: a reference space (no scores; dimensions are not filters)\n",
                   r.name.c_str(), r.category.c_str(), r.concept_number, r.space.c_str());
-    out += format("||w||_1 %s, ||w||_2 %s\n", num(r.l1_norm).c_str(), num(r.l2_norm).c_str());
+    out += format("||w||_1 %s, ||w||_2 %s\n", cell(r.l1_norm).c_str(), cell(r.l2_norm).c_str());
   } else {
     out += format("%s (%s, label %d) in %s: %d train / %d val images\n\n", r.name.c_str(), r.category.c_str(),
                   r.concept_number, r.space.c_str(), r.train_count, r.val_count);
     Table scores({"", ">train", ">val"});
-    scores.add({"all filters (learned w): " + score, num(seg ? r.set_iou_train : r.accuracy_train),
-                num(seg ? r.set_iou_val : r.accuracy_val)});
-    scores.add({"best single filter " + filter_label(r.best_filter), num(r.best_filter_train), num(r.best_filter_val)});
+    scores.add({"all filters (learned w): " + score, cell(seg ? r.set_iou_train : r.accuracy_train),
+                cell(seg ? r.set_iou_val : r.accuracy_val)});
+    scores.add({"best single filter " + filter_label(r.best_filter), cell(r.best_filter_train), cell(r.best_filter_val)});
     out += scores.str();
     out += format("\nbest filter / learned weights (val): %s; best filter's rank by |w|: %s\n",
-                  num(r.single_over_learned, 3).c_str(),
+                  cell(r.single_over_learned, 3).c_str(),
                   r.best_filter_rank ? std::to_string(r.best_filter_rank).c_str() : "-");
-    out += format("bias %s, alpha %s, ||w||_1 %s, ||w||_2 %s\n", num(r.bias).c_str(), num(r.alpha).c_str(),
-                  num(r.l1_norm).c_str(), num(r.l2_norm).c_str());
+    out += format("bias %s, alpha %s, ||w||_1 %s, ||w||_2 %s\n", cell(r.bias).c_str(), cell(r.alpha).c_str(),
+                  cell(r.l1_norm).c_str(), cell(r.l2_norm).c_str());
   }
   out += format("filters carrying half of ||w||_1: %d; 90%%: %d (of %d)\n", r.filters_for_half, r.filters_for_90, r.dim);
   if (r.image_count)
     out += format("per-image val IoU over %d images: learned mean %s (%d zero), best filter mean %s (%d zero)\n",
-                  r.image_count, num(r.mean_image_iou_learned).c_str(), r.zero_iou_learned,
-                  num(r.mean_image_iou_single).c_str(), r.zero_iou_single);
+                  r.image_count, cell(r.mean_image_iou_learned).c_str(), r.zero_iou_learned,
+                  cell(r.mean_image_iou_single).c_str(), r.zero_iou_single);
   if (!r.subsets.empty()) {
     out += format("\nTop-F filter subsets, retrained (val %s)\n", score.c_str());
     Table t({">F", ">" + score});
-    for (const SubsetScore& s : r.subsets) t.add({std::to_string(s.filters), num(static_cast<double>(s.score))});
+    for (const SubsetScore& s : r.subsets) t.add({std::to_string(s.filters), cell(static_cast<double>(s.score))});
     out += t.str();
   }
   out += "\nTop filters by |w_k| (share = |w_k| / ||w||_1)\n";
   Table t({">rank", ">filter", ">w_k", ">share", ">cumulative"});
   for (size_t i = 0; i < r.top_filters.size(); ++i) {
     const FilterWeight& f = r.top_filters[i];
-    t.add({std::to_string(i + 1), std::to_string(f.filter), num(f.weight), num(f.share), num(f.cumulative)});
+    t.add({std::to_string(i + 1), std::to_string(f.filter), cell(f.weight), cell(f.share), cell(f.cumulative)});
   }
   return out + t.str();
 }
@@ -260,13 +260,13 @@ std::string render_text(const FilterResponse& resp) {
   if (!r.best_for.empty()) {
     Table t({"concept", "category", ">its score (val)", ">w_k", ">share", ">rank by |w|"});
     for (const FilterConcept& f : r.best_for)
-      t.add({f.name, f.category, num(f.best_filter_val), num(f.weight), num(f.share), std::to_string(f.rank)});
+      t.add({f.name, f.category, cell(f.best_filter_val), cell(f.weight), cell(f.share), std::to_string(f.rank)});
     out += t.str();
   }
   out += "\nConcepts that weight it most (share = |w_k| / ||w||_1)\n";
   Table t({"concept", "category", ">w_k", ">share", ">rank by |w|", "best"});
   for (const FilterConcept& f : r.top_weighted)
-    t.add({f.name, f.category, num(f.weight), num(f.share), std::to_string(f.rank), f.best ? "yes" : ""});
+    t.add({f.name, f.category, cell(f.weight), cell(f.share), std::to_string(f.rank), f.best ? "yes" : ""});
   return out + t.str();
 }
 
@@ -275,14 +275,14 @@ std::string render_text(const ExamplesResponse& r) {
   Table near({"query", "nearest (cosine)"});
   for (const NeighborsResponse& n : r.nearest) {
     std::string hits;
-    for (const ConceptHit& h : n.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + num(h.score, 3);
+    for (const ConceptHit& h : n.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + cell(h.score, 3);
     near.add({n.result.query, hits});
   }
   out += near.str() + "\nVector arithmetic (Table 3)\n";
   Table sums({"sum", "nearest (cosine)"});
   for (const AnalogyResponse& a : r.arithmetic) {
     std::string hits;
-    for (const ConceptHit& h : a.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + num(h.score, 3);
+    for (const ConceptHit& h : a.result.hits) hits += (hits.empty() ? "" : ", ") + h.name + " " + cell(h.score, 3);
     sums.add({to_string(ConceptSum{a.result.positive, a.result.negative}), hits});
   }
   out += sums.str();
@@ -296,7 +296,7 @@ std::string render_text(const ExamplesResponse& r) {
 
 std::string render_text(const ConceptImagesResponse& r) {
   Table t({">row", "image", ">IoU learned", ">IoU single filter"});
-  for (const ProbeImageScore& s : r.images.images) t.add({std::to_string(s.row), s.path, num(s.learned), num(s.single)});
+  for (const ProbeImageScore& s : r.images.images) t.add({std::to_string(s.row), s.path, cell(s.learned), cell(s.single)});
   return format("Val images of '%s' in %s (probe set %s), best first: %zu of %d\n", r.name.c_str(), r.space.id.c_str(),
                 r.images.probe_name.empty() ? "-" : r.images.probe_name.c_str(), r.images.images.size(), r.total) +
          t.str();
@@ -309,11 +309,11 @@ std::string render_text(const AnalysesResponse& r) {
   Table share({"category", ">concepts", ">learned >= single", ">share"});
   for (const ShareRow& row : r.learned_vs_single)
     share.add({row.category.empty() ? "all" : row.category, std::to_string(row.concepts),
-               std::to_string(row.learned_at_least_single), num(row.share, 3)});
+               std::to_string(row.learned_at_least_single), cell(row.share, 3)});
   out += share.str() + "\nMean " + score + " by category, val (Figure 2)\n";
   Table cats({"category", ">single filter", ">learned", ">concepts"});
   for (const CategoryScores& c : r.category_scores)
-    cats.add({c.category, num(c.single_val.mean), num(c.learned_val.mean), std::to_string(c.learned_val.n)});
+    cats.add({c.category, cell(c.single_val.mean), cell(c.learned_val.mean), std::to_string(c.learned_val.n)});
   out += cats.str();
   if (!r.subset_curves.empty()) {
     out += "\nMean " + score + " with the top F filters only, val (Figure 3)\n";
@@ -321,7 +321,7 @@ std::string render_text(const AnalysesResponse& r) {
     for (const SubsetCurve& c : r.subset_curves) {
       std::string points;
       for (size_t i = 0; i < c.filters.size(); ++i)
-        points += (i ? ", " : "") + std::to_string(c.filters[i]) + ": " + num(c.score[i].mean, 3);
+        points += (i ? ", " : "") + std::to_string(c.filters[i]) + ": " + cell(c.score[i].mean, 3);
       curves.add({c.category, points});
     }
     out += curves.str();
@@ -329,18 +329,18 @@ std::string render_text(const AnalysesResponse& r) {
   if (r.correlation.defined > 0)
     out += format("\nWeight vs single-filter IoU (Figure 9): %d of %d concepts significant at p < %g (%s positive)\n",
                   r.correlation.significant, r.correlation.defined, r.correlation.alpha,
-                  num(r.correlation.share_positive, 3).c_str());
+                  cell(r.correlation.share_positive, 3).c_str());
   return out;
 }
 
 std::string render_text(const MapResponse& r) {
   Table t({"concept", "category", ">x", ">y", ">cluster"});
   for (size_t i = 0; i < r.concepts.size(); ++i)
-    t.add({r.concepts[i].name, r.concepts[i].category, num(r.map.x[i], 3), num(r.map.y[i], 3),
+    t.add({r.concepts[i].name, r.concepts[i].category, cell(r.map.x[i], 3), cell(r.map.y[i], 3),
            std::to_string(r.map.cluster[i])});
   return format("t-SNE map of %s: %zu concepts, %d clusters (perplexity %g, %d iterations, seed %u, KL %s)\n",
                 r.space.id.c_str(), r.concepts.size(), r.map.k, r.options.perplexity, r.options.iterations,
-                r.options.seed, num(r.map.kl, 3).c_str()) +
+                r.options.seed, cell(r.map.kl, 3).c_str()) +
          t.str();
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/detail/tensor_forward.h"
 #include "model/network.h"
 
@@ -30,11 +31,7 @@ inline std::string first_line(const std::string& s) {
 
 inline std::string torch_message(const c10::Error& e) { return first_line(e.what_without_backtrace()); }
 
-inline std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
+using n2v::join;  // common/text.h
 
 // A layer's N x K x H x W tensor, on any device and in any float dtype, as host float32.
 inline LayerActivations to_layer_activations(at::Tensor t) {
