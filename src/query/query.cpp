@@ -418,15 +418,16 @@ AnalogyResult QueryEngine::analogy(const std::string& space, const std::vector<s
   return result;
 }
 
-std::vector<ConceptVector> QueryEngine::vectors(const std::string& space) {
+std::vector<ConceptVector> QueryEngine::vectors(const std::string& space, bool unit) {
   const auto s = impl_->load(space);
   std::vector<ConceptVector> out(s->n);
   for (int r = 0; r < s->n; ++r) {
     out[r].concept_number = s->numbers[r];
     out[r].name = s->names[r];
     out[r].category = s->categories[r];
-    out[r].weights.assign(s->weights.begin() + static_cast<std::ptrdiff_t>(r) * s->d,
-                          s->weights.begin() + static_cast<std::ptrdiff_t>(r + 1) * s->d);
+    const std::vector<float>& rows = unit && s->valid[r] ? s->unit : s->weights;
+    out[r].weights.assign(rows.begin() + static_cast<std::ptrdiff_t>(r) * s->d,
+                          rows.begin() + static_cast<std::ptrdiff_t>(r + 1) * s->d);
   }
   return out;
 }

@@ -270,8 +270,9 @@ class QueryEngine {
                                        const std::optional<std::string>& category = std::nullopt);
 
   // The stored concept vectors of a space (catalog order, duplicates by name dropped: the
-  // lowest label number wins), with kNotFound suggestions for unknown spaces.
-  std::vector<ConceptVector> vectors(const std::string& space);
+  // lowest label number wins), with kNotFound suggestions for unknown spaces. `unit`: the
+  // cached L2-normalised rows instead (a zero or non-finite vector stays as stored).
+  std::vector<ConceptVector> vectors(const std::string& space, bool unit = false);
   // SpaceInfo or kNotFound with suggestions.
   SpaceInfo space_info(const std::string& space);
 

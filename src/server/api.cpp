@@ -311,12 +311,11 @@ const std::vector<RouteEntry>& route_table() {
       const Params p(c.query, {"space", "row"});
       const std::string space = p.required("space");
       const int row = p.integer("row", -1);
-      const auto image = s.catalog().probe_image(space, row);
-      N2V_CHECK(image, kNotFound, "no probe image at row " << row << " for space '" << space << "'");
-      const std::string dir = probe_dir(c.probes, image->probe_name, image->probe_path, image->probe_hash);
-      const auto file = c.probes.image_file(dir, image->path);
-      N2V_CHECK(file, kNotFound, "probe image " << image->path << " not found in the images of probe set '"
-                                                 << image->probe_name << "'");
+      const auto image = s.probe_image(space, row);
+      const std::string dir = probe_dir(c.probes, image.probe_name, image.probe_path, image.probe_hash);
+      const auto file = c.probes.image_file(dir, image.path);
+      N2V_CHECK(file, kNotFound, "probe image " << image.path << " not found in the images of probe set '"
+                                                 << image.probe_name << "'");
       HttpResponse r = file_response(*file);
       r.headers.back().second = "max-age=3600";
       return r;

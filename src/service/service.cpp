@@ -18,7 +18,6 @@
 #include "common/error.h"
 #include "common/text.h"
 #include "common/version.h"
-#include "index/vector_index.h"
 
 namespace n2v {
 
@@ -293,6 +292,15 @@ PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request)
                                                 << " (ingest stores them for the decile images of segmentation spaces)");
 }
 
+Catalog::ProbeImageRef Service::probe_image(const std::string& space, int row) {
+  std::optional<Catalog::ProbeImageRef> image = catalog_.probe_image(space, row);
+  if (!image) {
+    engine_.space_info(space);  // an unknown space: kNotFound with suggestions
+    N2V_THROW(kNotFound, "no probe image at row " << row << " for space '" << space << "'");
+  }
+  return std::move(*image);
+}
+
 ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.limit >= 1 && request.limit <= 500, kInvalidArgument,
@@ -428,15 +436,8 @@ ExportResponse Service::export_vectors(const ExportRequest& request) {
   ExportResponse r;
   r.space = engine_.space_info(request.space);
   r.normalized = request.normalize;
-  r.vectors = engine_.vectors(request.space);
-  if (request.normalize) {
-    const int d = r.space.dim;
-    for (ConceptVector& v : r.vectors) {
-      std::vector<float> unit(d, 0.0f);
-      const double norm = normalize(v.weights.data(), d, unit.data());
-      if (norm > 0 && std::isfinite(norm)) v.weights = std::move(unit);  // a zero vector stays zero
-    }
-  }
+  // Normalised: the engine's cached unit rows (a zero or non-finite vector stays as stored).
+  r.vectors = engine_.vectors(request.space, request.normalize);
   return r;
 }
 

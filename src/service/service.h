@@ -266,6 +266,9 @@ class Service {
   // kNotFound (with suggestions for the name) when the space, the concept or a mask stored
   // for that row is missing.
   PredictedMaskRecord predicted_mask(const PredictedMaskRequest& request);
+  // One image of a space's probe set by index.csv row (the server serves its file); kNotFound
+  // naming the row when the catalog knows no such image.
+  Catalog::ProbeImageRef probe_image(const std::string& space, int row);
   // A network space's analyses; kInvalidArgument for a reference space (it has no scores).
   AnalysesResponse analyses(const std::string& space);
   // Computed once per space, options and catalog generation, then cached (t-SNE is
