@@ -305,7 +305,7 @@ int main(int argc, char** argv) {
   // The transport's bounds (docs/API.md, "Limits"): heavy routes on their own pool, answers'
   // write deadline and the bytes being written.
   serve->add_option("--heavy-workers", so.heavy_workers,
-                    "Threads for the heavy routes (map, compare, examples, analogy, export), apart from the I/O threads\n"
+                    "Threads for the heavy routes (map, compare, examples, export), apart from the I/O threads\n"
                     "(0: one per core)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -38,7 +38,7 @@ struct ApiOptions {
 };
 
 // Where the server answers a request: light routes on its I/O threads, heavy ones (their time
-// grows with the space or the request: map, compare, examples, analogy, export) on a bounded
+// grows with the space or the request: map, compare, examples, export) on a bounded
 // worker pool with a per-route limit (docs/API.md, "Limits").
 struct RouteCost {
   bool heavy = false;

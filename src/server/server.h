@@ -22,7 +22,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;     // 0: any free port (Server::port() says which)
   int threads = 0;     // I/O threads (parse, light routes, writes); 0: one per core
-  // Heavy routes (map, compare, examples, analogy, export: Api::route_cost) run on their own
+  // Heavy routes (map, compare, examples, export: Api::route_cost) run on their own
   // pool, so they cannot stall the light ones (docs/API.md, "Limits"). Per route at most
   // heavy_route_limit run at once and heavy_queue more wait; past that: 503 + Retry-After.
   int heavy_workers = 0;      // 0: one per core
