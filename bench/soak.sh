@@ -74,7 +74,11 @@ NAMES=$("$NET2VEC" concepts --db "$DB" --space "$SPACE" --json |
 STATIC=/js/app.js
 [ -f web/js/app.js ] || STATIC=/favicon.svg
 
-"$NET2VEC" serve --db "$DB" --host 127.0.0.1 --port 0 --threads "$THREADS" >"$WORK/url" 2>"$WORK/access.log" &
+# Compare is a heavy route (issue 18): by default 1 runs and 8 wait, and 32 connections of
+# this mix overflow that queue into 503s (admission control, docs/API.md "Limits"). The soak
+# is about staying up and flat, so its queue holds every connection.
+"$NET2VEC" serve --db "$DB" --host 127.0.0.1 --port 0 --threads "$THREADS" --heavy-queue "$CONNECTIONS" \
+  >"$WORK/url" 2>"$WORK/access.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q serving "$WORK/url" && break; sleep 0.1; done
 URL=$(sed -n 's/net2vec: serving //p' "$WORK/url")
