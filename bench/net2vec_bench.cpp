@@ -42,7 +42,7 @@
 #include "common/error.h"
 #include "common/process.h"
 #include "common/progress.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/network.h"
 #include "probe/annotations.h"
 #include "probe/probe_set.h"

@@ -51,7 +51,7 @@ struct ActivationOptions {
 };
 
 // The thresholded maps on a device, bit-packed as ProbeActivations::bits (defined in the
-// torch-facing activations/detail/device_maps.h).
+// torch-facing activations/device_maps.h).
 struct DeviceMaps;
 
 struct ProbeActivations {

@@ -8,12 +8,12 @@
 
 #include <algorithm>
 
-#include "activations/detail/device_maps.h"
+#include "activations/device_maps.h"
 #include "activations/detail/device_pass.h"
 #include "common/clock.h"
 #include "common/enum_names.h"
 #include "common/error.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 
 namespace n2v {
 

@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
-#include "model/keras_networks.h"
+#include "model/detail/keras_networks.h"
 
 namespace n2v {
 namespace detail {

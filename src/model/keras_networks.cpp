@@ -1,4 +1,4 @@
-// Built-in Keras networks (see keras_networks.h and docs/MODELS.md): a small interpreter for
+// Built-in Keras networks (see detail/keras_networks.h and docs/MODELS.md): a small interpreter for
 // Keras functional-model topologies, run with ATen in NCHW. The topology comes from the
 // file's `keras_model_config` metadata, so every Keras layer is addressable by its name and
 // the graph is exactly the one nsfwjs runs. Keras semantics reproduced here:
@@ -18,7 +18,7 @@
 // c10::Error is translated into n2v::Error here. The topology (parsing, output shapes, the
 // architecture checks) is read by keras_graph.cpp, without LibTorch.
 
-#include "model/keras_networks.h"
+#include "model/detail/keras_networks.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -36,10 +36,10 @@
 
 #include "common/error.h"
 #include "model/detail/keras_graph.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/detail/torch_util.h"
 #include "model/network.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 
 namespace n2v {
 namespace {

@@ -1,7 +1,8 @@
 #pragma once
 // Model stage: a pretrained network that maps images to the activations of a named layer.
 // One interface, several implementations (FAISS-style): TorchScript modules exported by
-// tools/export_torchvision.py today, built-in architectures with converted weights later.
+// tools/export_torchvision.py, and built-in Keras architectures with converted safetensors
+// weights (detail/keras_networks.h, docs/MODELS.md); load_network picks by file.
 // This header is torch-free: callers pass and receive plain float arrays.
 
 #include <array>
@@ -83,7 +84,7 @@ class Network {
 std::unique_ptr<Network> load_torchscript(const std::string& path, DeviceKind device);
 
 // Loads any supported network file: `*.safetensors` -> a built-in Keras architecture named in
-// the file's metadata (see keras_networks.h: nsfwjs's MobileNetV2 / InceptionV3 written by
+// the file's metadata (see detail/keras_networks.h: nsfwjs's MobileNetV2 / InceptionV3 written by
 // tools/nsfwjs/convert.mjs), anything else -> load_torchscript. Same error contract.
 std::unique_ptr<Network> load_network(const std::string& path, DeviceKind device);
 

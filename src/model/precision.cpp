@@ -1,8 +1,8 @@
-// Precision: names and the LibTorch dtype of each (model/network.h, detail/tensor_forward.h).
+// Precision: names and the LibTorch dtype of each (model/network.h, tensor_forward.h).
 
 #include "common/enum_names.h"
 #include "common/error.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v {

@@ -1,4 +1,4 @@
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 
 #include <nlohmann/json.hpp>
 

@@ -18,7 +18,7 @@
 
 #include "common/enum_names.h"
 #include "common/error.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/detail/torch_util.h"
 #include "model/network.h"
 

@@ -66,7 +66,7 @@
 
 #include "common/error.h"
 #include "query/detail/gram_store.h"
-#include "query/engine_impl.h"
+#include "query/detail/engine_impl.h"
 #include "query/gemm.h"
 
 namespace n2v {

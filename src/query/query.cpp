@@ -11,7 +11,7 @@
 
 #include "common/enum_names.h"
 #include "common/error.h"
-#include "query/engine_impl.h"
+#include "query/detail/engine_impl.h"
 
 namespace n2v {
 

@@ -287,7 +287,7 @@ class QueryEngine {
     ~Snapshot();
     Snapshot(const Snapshot&) = delete;
     Snapshot& operator=(const Snapshot&) = delete;
-    struct Pins;  // internal to src/query (engine_impl.h)
+    struct Pins;  // internal to src/query (detail/engine_impl.h)
 
    private:
     std::unique_ptr<Pins> pins_;  // null when an outer snapshot pins already

@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "common/error.h"
-#include "query/engine_impl.h"
+#include "query/detail/engine_impl.h"
 
 namespace n2v {
 namespace {

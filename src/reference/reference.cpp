@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "common/error.h"
-#include "reference/word_vectors.h"
-#include "reference/wordnet.h"
+#include "reference/detail/word_vectors.h"
+#include "reference/detail/wordnet.h"
 
 namespace n2v {
 

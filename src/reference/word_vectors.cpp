@@ -1,4 +1,4 @@
-#include "reference/word_vectors.h"
+#include "reference/detail/word_vectors.h"
 
 #include <algorithm>
 #include <bit>
@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
-#include "reference/wordnet.h"
+#include "reference/detail/wordnet.h"
 
 namespace n2v {
 

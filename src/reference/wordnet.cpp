@@ -1,4 +1,4 @@
-#include "reference/wordnet.h"
+#include "reference/detail/wordnet.h"
 
 #include <algorithm>
 #include <array>

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <numeric>
 
-#include "activations/detail/device_maps.h"
+#include "activations/device_maps.h"
 #include "common/deciles.h"
 #include "common/error.h"
 #include "common/progress.h"

@@ -1,8 +1,10 @@
 #pragma once
 // Training stage: Net2Vec concept embeddings (paper section 3) from thresholded or pooled
 // activations and concept annotations.
-//   segment_*  : single-filter set IoU (3.1.1) and learned filter weights (3.1.2, eq. 2-4)
-//   classify_* : concept classifiers over spatial means (3.2.1) and filter subsets (3.2.2)
+//   train_segmentation   : single-filter set IoU (3.1.1) and learned filter weights
+//                          (3.1.2, eq. 2-4)
+//   train_classification : concept classifiers over spatial means (3.2.1) and filter
+//                          subsets (3.2.2)
 // All concepts train together: every SGD round takes each concept's next batch of its own
 // images, so the result equals training one concept at a time (the authors' protocol)
 // while a GPU sees one large batch. Torch-free header; LibTorch stays in the .cpp files.

@@ -17,7 +17,7 @@
 
 #include "fuzz_common.h"
 #include "model/detail/keras_graph.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace n2v;

@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "fuzz_common.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace n2v;

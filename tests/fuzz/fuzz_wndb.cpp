@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
-#include "reference/wordnet.h"
+#include "reference/detail/wordnet.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace n2v;

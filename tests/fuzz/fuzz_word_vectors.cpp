@@ -11,7 +11,7 @@
 #include <cstdlib>
 
 #include "fuzz_common.h"
-#include "reference/word_vectors.h"
+#include "reference/detail/word_vectors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace n2v;

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/error.h"
-#include "model/keras_networks.h"
+#include "model/detail/keras_networks.h"
 #include "model/network.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 

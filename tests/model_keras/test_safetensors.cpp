@@ -1,4 +1,4 @@
-// safetensors reader and writer (src/model/safetensors.h).
+// safetensors reader and writer (src/model/detail/safetensors.h).
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 

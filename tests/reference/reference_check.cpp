@@ -19,7 +19,7 @@
 
 #include "common/error.h"
 #include "reference/reference.h"
-#include "reference/wordnet.h"
+#include "reference/detail/wordnet.h"
 #include "support/records.h"
 
 using namespace n2v;

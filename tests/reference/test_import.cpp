@@ -9,8 +9,8 @@
 
 #include "catalog/raw_sql.h"
 #include "reference/reference.h"
-#include "reference/word_vectors.h"
-#include "reference/wordnet.h"
+#include "reference/detail/word_vectors.h"
+#include "reference/detail/wordnet.h"
 #include "support/expect.h"
 #include "support/records.h"
 #include "support/temp_dir.h"

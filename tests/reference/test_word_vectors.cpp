@@ -8,7 +8,7 @@
 #include <fstream>
 #include <limits>
 
-#include "reference/word_vectors.h"
+#include "reference/detail/word_vectors.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 

@@ -9,7 +9,7 @@
 #include <iterator>
 #include <set>
 
-#include "reference/wordnet.h"
+#include "reference/detail/wordnet.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v::test {

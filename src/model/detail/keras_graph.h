@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/network.h"
-#include "model/safetensors.h"
+#include "model/detail/safetensors.h"
 
 namespace n2v::detail {
 

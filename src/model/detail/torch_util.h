@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
-#include "model/detail/tensor_forward.h"
+#include "model/tensor_forward.h"
 #include "model/network.h"
 
 namespace n2v::detail {

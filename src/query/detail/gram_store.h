@@ -11,7 +11,7 @@
 #include <Eigen/Dense>
 
 #include "query/gemm.h"
-#include "query/space_data.h"
+#include "query/detail/space_data.h"
 
 namespace n2v {
 class TempFile;

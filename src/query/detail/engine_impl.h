@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "query/query.h"
-#include "query/space_data.h"
+#include "query/detail/space_data.h"
 
 namespace n2v {
 
