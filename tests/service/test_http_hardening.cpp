@@ -130,20 +130,7 @@ class RawClient {
       if (fill(deadline) <= 0) return r;
     const std::string head = buffer_.substr(0, end);
     buffer_.erase(0, end + 4);
-    if (head.size() < 12) return r;
-    r.status = std::stoi(head.substr(9, 3));
-    size_t pos = head.find("\r\n");
-    while (pos != std::string::npos) {
-      const size_t start = pos + 2;
-      pos = head.find("\r\n", start);
-      const std::string line = head.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
-      const size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-    return r;
+    return test::parse_response_head(head);
   }
   // Reads the body of a response whose head was read; returns how many bytes of it came
   // before the connection ended or the time ran out. The body is kept when keep is set.

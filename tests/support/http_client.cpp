@@ -54,6 +54,26 @@ bool HttpConnection::send_raw(const std::string& bytes) {
   return true;
 }
 
+HttpResult parse_response_head(const std::string& head) {
+  HttpResult r;
+  size_t line_end = head.find("\r\n");
+  if (head.substr(0, line_end).size() < 12) return r;
+  r.status = std::stoi(head.substr(9, 3));
+  while (line_end != std::string::npos) {
+    const size_t start = line_end + 2;
+    line_end = head.find("\r\n", start);
+    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    size_t v = colon + 1;
+    while (v < line.size() && line[v] == ' ') ++v;
+    r.headers[name] = line.substr(v);
+  }
+  return r;
+}
+
 HttpResult HttpConnection::read_response(bool head) {
   HttpResult r;
   auto fill = [&]() {
@@ -66,24 +86,9 @@ HttpResult HttpConnection::read_response(bool head) {
   size_t header_end;
   while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos)
     if (!fill()) return r;
-  const std::string head_text = buffer_.substr(0, header_end);
+  r = parse_response_head(buffer_.substr(0, header_end));
   buffer_.erase(0, header_end + 4);
-  size_t line_end = head_text.find("\r\n");
-  const std::string status_line = head_text.substr(0, line_end);
-  if (status_line.size() < 12) return r;
-  r.status = std::stoi(status_line.substr(9, 3));
-  while (line_end != std::string::npos) {
-    const size_t start = line_end + 2;
-    line_end = head_text.find("\r\n", start);
-    const std::string line = head_text.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    size_t v = colon + 1;
-    while (v < line.size() && line[v] == ' ') ++v;
-    r.headers[name] = line.substr(v);
-  }
+  if (r.status == 0) return r;
   const size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
   if (!head) {
     while (buffer_.size() < length)

@@ -13,6 +13,10 @@ struct HttpResult {
   std::string body;
 };
 
+// The status and lower-cased headers of a response head (the bytes before the empty line);
+// status 0 when the status line is too short to hold one.
+HttpResult parse_response_head(const std::string& head);
+
 class HttpConnection {
  public:
   // Connects to 127.0.0.1:port (or another loopback address); throws std::runtime_error.
