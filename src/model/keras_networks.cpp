@@ -67,15 +67,11 @@ class KerasNetwork final : public Network, public detail::TensorForward {
  public:
   KerasNetwork(const std::string& path, DeviceKind device) : path_(path), device_(device) {
     const safetensors::File file = safetensors::File::read(path);
-    KerasGraph graph = detail::read_keras_topology(file, path);
-    architecture_ = graph.architecture;
-    for (const detail::KerasLayer& spec : graph.layers) layers_.push_back(Layer{spec, {}, {}, -1});
-    index_ = graph.index;
-    names_ = graph.names;
-    input_ = graph.input;
+    graph_ = detail::read_keras_topology(file, path);
+    for (const detail::KerasLayer& spec : graph_.layers) layers_.push_back(Layer{spec, {}, {}, -1});
     load_weights(file);
-    detail::finish_keras_graph(graph, file);
-    preprocessing_ = std::move(graph.preprocessing);
+    detail::finish_keras_graph(graph_, file);
+    graph_.layers.clear();  // layers_ holds them, with their weights
     try {
       fold_batch_norms();
     } catch (const c10::Error& e) {
@@ -84,8 +80,8 @@ class KerasNetwork final : public Network, public detail::TensorForward {
     }
   }
 
-  std::vector<std::string> layers() const override { return names_; }
-  Preprocessing default_preprocessing() const override { return preprocessing_; }
+  std::vector<std::string> layers() const override { return graph_.names; }
+  Preprocessing default_preprocessing() const override { return graph_.preprocessing; }
   DeviceKind device() const override { return device_; }
 
   LayerActivations forward(const std::vector<float>& pixels, int n, int height, int width,
@@ -106,13 +102,13 @@ class KerasNetwork final : public Network, public detail::TensorForward {
     N2V_CHECK(!layers.empty(), kInvalidArgument, "forward: no layer requested");
     std::vector<int> targets;
     for (const std::string& layer : layers) {
-      const auto it = index_.find(layer);
-      N2V_CHECK(it != index_.end() && layers_[it->second].op != Op::kInput, kNotFound,
-                "layer '" << layer << "' not in " << path_ << "; available: " << join(names_));
+      const auto it = graph_.index.find(layer);
+      N2V_CHECK(it != graph_.index.end() && layers_[it->second].op != Op::kInput, kNotFound,
+                "layer '" << layer << "' not in " << path_ << "; available: " << join(graph_.names));
       targets.push_back(it->second);
     }
 
-    int current = input_;
+    int current = graph_.input;
     try {
       c10::InferenceMode inference;
       c10::NoGradGuard no_grad;
@@ -288,7 +284,7 @@ class KerasNetwork final : public Network, public detail::TensorForward {
         for (int j : layers_[i].inputs) ++readers[j];
     std::vector<at::Tensor> values(count);
     std::vector<char> owned(count, 1);  // may be updated in place once nothing else reads it
-    owned[input_] = 0;                  // the caller's pixels
+    owned[graph_.input] = 0;                  // the caller's pixels
     for (int t : targets) owned[t] = 0;  // returned to the caller
 
     for (int i = 0; i <= last; ++i) {
@@ -386,7 +382,7 @@ class KerasNetwork final : public Network, public detail::TensorForward {
                   "layer '" << l.name << "' (Dense) of " << path_ << " needs " << in
                             << " input features, got " << (x.dim() == 2 ? x.size(1) : x.numel())
                             << " (the input image size differs from the one the model was built for: "
-                            << layers_[input_].shape.h << " x " << layers_[input_].shape.w << ")");
+                            << layers_[graph_.input].shape.h << " x " << layers_[graph_.input].shape.w << ")");
         return activate(at::linear(x, l.weight, l.bias), l.act);
       }
       case Op::kIdentity:
@@ -423,12 +419,8 @@ class KerasNetwork final : public Network, public detail::TensorForward {
   std::string path_;
   DeviceKind device_;
   Precision precision_ = Precision::kFloat32;
-  std::string architecture_;
+  KerasGraph graph_;           // names, index, input and preprocessing (its layers: in layers_)
   std::vector<Layer> layers_;  // topological order
-  std::map<std::string, int> index_;
-  std::vector<std::string> names_;  // layers_ without the InputLayer
-  int input_ = -1;
-  Preprocessing preprocessing_;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
