@@ -12,7 +12,7 @@
 #include "catalog/raw_sql.h"
 #include "server/api.h"
 #include "service/json.h"
-#include "service_catalog.h"
+#include "service_suite.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 
@@ -25,18 +25,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-class LimitsTest : public ::testing::Test {
+class LimitsTest : public test::ServiceCatalogSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir;
-    catalog_ = new Catalog(Catalog::open(dir_->file("catalog.db")));
-    test::write_service_catalog(*catalog_, "");
-  }
-  static void TearDownTestSuite() {
-    delete catalog_;
-    delete dir_;
-  }
-  LimitsTest() : service_(*catalog_), api_(service_, ApiOptions{"", {}}) {}
+  LimitsTest() : service_(catalog()), api_(service_, ApiOptions{"", {}}) {}
 
   HttpResponse get(const std::string& target) const { return api_.handle({"GET", target, "", ""}); }
   HttpResponse post(const std::string& body) const {
@@ -55,13 +46,9 @@ class LimitsTest : public ::testing::Test {
     return out;
   }
 
-  static test::TempDir* dir_;
-  static Catalog* catalog_;
   Service service_;
   Api api_;
 };
-test::TempDir* LimitsTest::dir_ = nullptr;
-Catalog* LimitsTest::catalog_ = nullptr;
 
 // F1: "k" nested 80,000 deep was serialised recursively into the error message and
 // overflowed the I/O thread's stack (SIGSEGV).
@@ -152,7 +139,7 @@ TEST_F(LimitsTest, TheOperatorsCeilingsHold) {
   limits.max_compare_spaces = 2;
   limits.max_map_iterations = 300;
   limits.max_map_concepts = 40;
-  Service service(*catalog_, {}, limits);
+  Service service(catalog(), {}, limits);
   Api api(service, ApiOptions{"", {}});
   const auto get = [&](const std::string& target) { return api.handle({"GET", target, "", ""}); };
   EXPECT_EQ(get("/api/neighbors?space=toynet.conv.seg&concept=dog&k=20").status, 200);
@@ -182,7 +169,7 @@ TEST_F(LimitsTest, TheOperatorsCeilingsHold) {
 // F5 (part): identical concurrent uncached maps are computed once; the cache is an LRU of
 // Service::kMapCacheSize maps instead of being cleared when full.
 TEST_F(LimitsTest, MapsAreComputedOnceAndCachedLeastRecentlyUsedFirst) {
-  Service service(*catalog_);
+  Service service(catalog());
   MapRequest r;
   r.space = "othernet.fc.seg";
   r.options.iterations = 250;

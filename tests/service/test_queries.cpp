@@ -12,7 +12,7 @@
 #include <set>
 
 #include "server/api.h"
-#include "service_catalog.h"
+#include "service_suite.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 
@@ -86,22 +86,7 @@ TEST(QueryTable, OpenApiDocumentsEveryParameterAsTheTableDefinesIt) {
 
 // Every bound the table documents is enforced: one past it is a 400 naming the parameter,
 // the bound itself is not refused for being out of range.
-class QueryBounds : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir;
-    catalog_ = new Catalog(Catalog::open(dir_->file("catalog.db")));
-    test::write_service_catalog(*catalog_, "");
-  }
-  static void TearDownTestSuite() {
-    delete catalog_;
-    delete dir_;
-  }
-  static test::TempDir* dir_;
-  static Catalog* catalog_;
-};
-test::TempDir* QueryBounds::dir_ = nullptr;
-Catalog* QueryBounds::catalog_ = nullptr;
+class QueryBounds : public test::ServiceCatalogSuite {};
 
 // Arguments a query accepts, one parameter then set to `value`.
 QueryArgs valid_args(const Query& q, const std::string& name, const std::string& value) {
@@ -115,7 +100,7 @@ QueryArgs valid_args(const Query& q, const std::string& name, const std::string&
 }
 
 TEST_F(QueryBounds, EveryDocumentedBoundIsTheServicesOwn) {
-  Service service(*catalog_, {}, ServiceLimits::local());
+  Service service(catalog(), {}, ServiceLimits::local());
   int checked = 0;
   for (const Query& q : queries())
     for (const QueryParam& p : q.params) {
@@ -141,7 +126,7 @@ TEST_F(QueryBounds, EveryDocumentedBoundIsTheServicesOwn) {
 }
 
 TEST_F(QueryBounds, MessagesNameTheFrontEndsSpelling) {
-  Service service(*catalog_, {}, ServiceLimits::local());
+  Service service(catalog(), {}, ServiceLimits::local());
   const Query& compare = *find_query("compare");
   QueryArgs cli(QueryArgs::Style::kCli), http(QueryArgs::Style::kHttp);
   for (QueryArgs* a : {&cli, &http}) {
