@@ -227,6 +227,9 @@ function route() {
     return;
   }
   updateHeader(r, space);
+  // The position of the entry being left, as it is now: its last scroll event may not have
+  // been dispatched yet (a busy browser delays them past a quick click).
+  if (entryId !== null && !restoring) scrollPositions.set(entryId, window.scrollY);
   const saved = enterHistoryEntry();
   if (current?.view === r.view) {
     current.instance.update(r);
