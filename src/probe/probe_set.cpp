@@ -18,23 +18,11 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "probe/detail/csv.h"
 
 namespace n2v {
+namespace detail {
 namespace {
-
-// Label numbers index a dense table; BRODEN has ~1,200 and a mask PNG holds at most 65,535.
-constexpr long long kMaxLabelNumber = 1'000'000;
-
-struct CsvRow {
-  int line = 0;  // 1-based line in the file
-  std::vector<std::string> fields;
-};
-
-struct CsvFile {
-  std::string path;
-  CsvRow header;
-  std::vector<CsvRow> rows;
-};
 
 // Splits one CSV line. BRODEN writes no quotes, so the common case is a plain split; a
 // quoted field ("a,b", with "" for a quote) is still honoured in case a tool added one.
@@ -81,10 +69,7 @@ std::vector<std::string> split_csv_line(std::string_view text, const std::string
   return fields;
 }
 
-bool file_exists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(path, ec);
-}
+}  // namespace
 
 // Reads a CSV file: the first non-blank line is the header. Handles CRLF, a UTF-8 BOM,
 // blank lines and a missing final newline.
@@ -127,6 +112,23 @@ std::map<std::string, int> header_columns(const CsvFile& file) {
               file.path << ":" << file.header.line << ": duplicate column '" << name << "'");
   }
   return columns;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::CsvFile;
+using detail::CsvRow;
+using detail::header_columns;
+using detail::read_csv;
+
+// Label numbers index a dense table; BRODEN has ~1,200 and a mask PNG holds at most 65,535.
+constexpr long long kMaxLabelNumber = 1'000'000;
+
+bool file_exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
 }
 
 int required_column(const CsvFile& file, const std::map<std::string, int>& columns,
