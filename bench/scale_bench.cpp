@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   std::sort(later.begin(), later.end());
 
   // 4. One neighbour query in every space under a cache budget (serve --cache-mb).
-  n2v::QueryEngine budget(catalog, {n2v::QueryOptions::Index::kFaiss, static_cast<size_t>(cache_mb) << 20});
+  n2v::QueryEngine budget(catalog, {n2v::QueryOptions::Index::kDefault, static_cast<size_t>(cache_mb) << 20});
   auto t4 = Clock::now();
   for (const std::string& id : ids) budget.neighbors(id, "concept2", 10);
   const double pass_s = seconds_since(t4);

@@ -1,14 +1,9 @@
-// FAISS lives here and nowhere else. Foreign errors (faiss::FaissException) become
-// n2v::Error (kInternal: a FAISS failure on valid input is a bug on one side or the other).
+// The index stage's own implementations: the brute-force oracle and net2vec's flat index (the
+// default where the build has no FAISS), plus what every implementation shares
+// (detail/search_rows.h). FAISS itself is in faiss_index.cpp, compiled only with
+// NET2VEC_WITH_FAISS (N2V_WITH_FAISS=1).
 
 #include "index/vector_index.h"
-
-#include <faiss/IndexFlat.h>
-#include <faiss/impl/FaissException.h>
-#include <faiss/impl/IDSelector.h>
-#include <faiss/utils/distances.h>
-
-#include <omp.h>
 
 #include <algorithm>
 #include <bit>
@@ -17,18 +12,7 @@
 #include <numeric>
 
 #include "common/error.h"
-
-// GPU support is a property of the installed FAISS: a GPU build ships faiss/gpu/ headers
-// and links CUDA through its CMake target. Debian 12's libfaiss-dev does not (CPU only).
-// -DN2V_DISABLE_FAISS_GPU turns the GPU path off even where it exists.
-#if !defined(N2V_DISABLE_FAISS_GPU) && __has_include(<faiss/gpu/GpuIndexFlat.h>)
-#define N2V_FAISS_GPU 1
-#include <faiss/gpu/GpuIndexFlat.h>
-#include <faiss/gpu/StandardGpuResources.h>
-#include <faiss/gpu/utils/DeviceUtils.h>
-#else
-#define N2V_FAISS_GPU 0
-#endif
+#include "index/detail/search_rows.h"
 
 namespace n2v {
 
@@ -74,9 +58,8 @@ double normalize(const float* x, int d, float* out) {
   return norm;
 }
 
-namespace {
+namespace detail {
 
-// Normalised copy of n rows; throws on a non-finite value or a zero row.
 std::vector<float> normalized_rows(int64_t n, int d, const float* x, const char* what) {
   std::vector<float> out(static_cast<size_t>(n) * d);
   for (int64_t i = 0; i < n; ++i) {
@@ -98,12 +81,23 @@ void check_search_args(const VectorIndex& index, int64_t nq, int k, const IdSele
               "id selection covers " << allowed->size() << " ids, the index holds " << index.size());
 }
 
+SearchResult empty_result(const VectorIndex& index, int64_t nq, int k) {
+  SearchResult r;
+  r.nq = nq;
+  r.k = static_cast<int>(std::min<int64_t>(k, index.size()));
+  r.ids.assign(static_cast<size_t>(nq * r.k), -1);
+  r.scores.assign(r.ids.size(), -std::numeric_limits<float>::infinity());
+  return r;
+}
+
+namespace {
 // Hit order: higher score first, ties by lower id.
 bool better(const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
   return a.first != b.first ? a.first > b.first : a.second < b.second;
 }
 
-// Writes the best k of `hits` into one result row, padding with -1 / -inf.
+}  // namespace
+
 void finish_row(std::vector<std::pair<float, int64_t>>& hits, int k, int64_t* ids, float* scores) {
   const size_t keep = std::min(hits.size(), static_cast<size_t>(k));
   std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end(), better);
@@ -118,20 +112,21 @@ void finish_row(std::vector<std::pair<float, int64_t>>& hits, int k, int64_t* id
   }
 }
 
-// FAISS parallelises its heap loops with OpenMP while OpenBLAS (pthreads) runs the GEMM; on
-// few cores libgomp's spinning workers then starve OpenBLAS's (a 20-query search took 1.6 ms
-// per query instead of 0.1 ms on 2 cores). FAISS calls made here run with one OpenMP thread:
-// the GEMM still uses every core. The setting is per calling thread and restored after.
-class SingleOmpThread {
- public:
-  SingleOmpThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleOmpThread() { omp_set_num_threads(previous_); }
-  SingleOmpThread(const SingleOmpThread&) = delete;
-  SingleOmpThread& operator=(const SingleOmpThread&) = delete;
+void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* allowed, SearchResult& r) {
+  std::vector<std::pair<float, int64_t>> hits;
+  hits.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < nq; ++i) {
+    hits.clear();
+    const float* row = scores + i * n;
+    for (int64_t id = 0; id < n; ++id)
+      if (!allowed || allowed->contains(id)) hits.emplace_back(row[id], id);
+    finish_row(hits, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
+  }
+}
 
- private:
-  int previous_;
-};
+}  // namespace detail
+
+namespace {
 
 // ---- brute force (the oracle) ----
 
@@ -147,13 +142,13 @@ class BruteForceIndex final : public VectorIndex {
   void add(int64_t n, int d, const float* x) override {
     N2V_CHECK(d == dim_, kInvalidArgument, "vectors of dimension " << d << " added to an index of dimension " << dim_);
     N2V_CHECK(n >= 0, kInvalidArgument, "negative vector count " << n);
-    const std::vector<float> rows = normalized_rows(n, d, x, "vector");
+    const std::vector<float> rows = detail::normalized_rows(n, d, x, "vector");
     data_.insert(data_.end(), rows.begin(), rows.end());
   }
 
   SearchResult search(int64_t nq, const float* queries, int k, const IdSelection* allowed) const override {
-    check_search_args(*this, nq, k, allowed);
-    const std::vector<float> q = normalized_rows(nq, dim_, queries, "query");
+    detail::check_search_args(*this, nq, k, allowed);
+    const std::vector<float> q = detail::normalized_rows(nq, dim_, queries, "query");
     SearchResult r;
     r.nq = nq;
     r.k = static_cast<int>(std::min<int64_t>(k, size()));
@@ -169,7 +164,7 @@ class BruteForceIndex final : public VectorIndex {
           dot += static_cast<double>(q[static_cast<size_t>(i * dim_ + j)]) * data_[static_cast<size_t>(id * dim_ + j)];
         all.emplace_back(static_cast<float>(dot), id);
       }
-      finish_row(all, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
+      detail::finish_row(all, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
     }
     return r;
   }
@@ -179,146 +174,75 @@ class BruteForceIndex final : public VectorIndex {
   std::vector<float> data_;
 };
 
-// ---- FAISS ----
+// ---- net2vec's flat index ----
 
-class FaissIndex final : public VectorIndex {
+// Exact inner product over normalised float rows with inner_products() (AVX2+FMA where the
+// CPU has it), then the top k: what the FAISS index does below its BLAS threshold, for every
+// batch size. The default index of builds without FAISS.
+class FlatIndex final : public VectorIndex {
  public:
-  FaissIndex(int dim, const FaissIndexOptions& options)
-      : dim_(dim), native_(options.native_search), post_filter_(options.post_filter) {
+  explicit FlatIndex(int dim) : dim_(dim) {
     N2V_CHECK(dim > 0, kInvalidArgument, "index dimension must be positive, got " << dim);
-    try {
-#if N2V_FAISS_GPU
-      if (options.allow_gpu && faiss::gpu::getNumDevices() > 0) {
-        gpu_resources_ = std::make_unique<faiss::gpu::StandardGpuResources>();
-        index_ = std::make_unique<faiss::gpu::GpuIndexFlatIP>(gpu_resources_.get(), dim);
-        gpu_ = true;
-        native_ = true;       // the vectors live on the device
-        post_filter_ = true;  // GPU indexes take no IDSelector
-        return;
-      }
-#endif
-      auto flat = std::make_unique<faiss::IndexFlatIP>(dim);
-      flat_ = flat.get();
-      index_ = std::move(flat);
-    } catch (const faiss::FaissException& e) {
-      N2V_THROW(kInternal, "FAISS: " << e.what());
-    }
   }
-
-  std::string name() const override { return gpu_ ? "faiss-gpu-flat-ip" : "faiss-flat-ip"; }
+  std::string name() const override { return "flat-ip"; }
   int dim() const override { return dim_; }
-  int64_t size() const override { return index_->ntotal; }
+  int64_t size() const override { return static_cast<int64_t>(data_.size()) / dim_; }
 
   void add(int64_t n, int d, const float* x) override {
     N2V_CHECK(d == dim_, kInvalidArgument, "vectors of dimension " << d << " added to an index of dimension " << dim_);
     N2V_CHECK(n >= 0, kInvalidArgument, "negative vector count " << n);
-    const std::vector<float> rows = normalized_rows(n, d, x, "vector");
-    try {
-      index_->add(static_cast<faiss::Index::idx_t>(n), rows.data());
-    } catch (const faiss::FaissException& e) {
-      N2V_THROW(kInternal, "FAISS add: " << e.what());
-    }
+    const std::vector<float> rows = detail::normalized_rows(n, d, x, "vector");
+    data_.insert(data_.end(), rows.begin(), rows.end());
   }
 
   SearchResult search(int64_t nq, const float* queries, int k, const IdSelection* allowed) const override {
-    check_search_args(*this, nq, k, allowed);
-    const std::vector<float> q = normalized_rows(nq, dim_, queries, "query");
-    SearchResult r;
-    r.nq = nq;
-    r.k = static_cast<int>(std::min<int64_t>(k, size()));
-    r.ids.assign(static_cast<size_t>(nq * r.k), -1);
-    r.scores.assign(r.ids.size(), -std::numeric_limits<float>::infinity());
+    detail::check_search_args(*this, nq, k, allowed);
+    const std::vector<float> q = detail::normalized_rows(nq, dim_, queries, "query");
+    SearchResult r = detail::empty_result(*this, nq, k);
     if (nq == 0 || r.k == 0) return r;
-    if (!native_ && flat_ && nq < faiss::distance_compute_blas_threshold)
-      search_small(nq, q.data(), allowed, r);
-    else
-      search_native(nq, q.data(), allowed, r);
+    // Queries in blocks, so that the score matrix stays small for large batches.
+    constexpr int64_t kBlock = 64;
+    const int64_t n = size();
+    std::vector<float> scores(static_cast<size_t>(std::min(nq, kBlock) * n));
+    for (int64_t first = 0; first < nq; first += kBlock) {
+      const int64_t m = std::min(kBlock, nq - first);
+      inner_products(data_.data(), n, dim_, q.data() + first * dim_, static_cast<int>(m), scores.data());
+      SearchResult block;
+      block.nq = m;
+      block.k = r.k;
+      block.ids.resize(static_cast<size_t>(m * r.k));
+      block.scores.resize(block.ids.size());
+      detail::top_k_rows(scores.data(), m, n, allowed, block);
+      std::copy(block.ids.begin(), block.ids.end(), r.ids.begin() + first * r.k);
+      std::copy(block.scores.begin(), block.scores.end(), r.scores.begin() + first * r.k);
+    }
     return r;
   }
 
  private:
-  // inner_products() over FAISS's storage, then the top k of the allowed ids.
-  void search_small(int64_t nq, const float* q, const IdSelection* allowed, SearchResult& r) const {
-    const int64_t n = size();
-    std::vector<float> scores(static_cast<size_t>(nq * n));
-    inner_products(flat_->get_xb(), n, dim_, q, static_cast<int>(nq), scores.data());
-    std::vector<std::pair<float, int64_t>> hits;
-    hits.reserve(static_cast<size_t>(n));
-    for (int64_t i = 0; i < nq; ++i) {
-      hits.clear();
-      const float* row = scores.data() + i * n;
-      for (int64_t id = 0; id < n; ++id)
-        if (!allowed || allowed->contains(id)) hits.emplace_back(row[id], id);
-      finish_row(hits, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
-    }
-  }
-
-  void search_native(int64_t nq, const float* q, const IdSelection* allowed, SearchResult& r) const {
-    // How many to ask FAISS for: k, or with post-filtering k plus every excluded id (at
-    // most that many of the hits can be dropped).
-    int64_t fetch = r.k;
-    std::unique_ptr<faiss::IDSelectorBitmap> selector;
-    faiss::SearchParameters params;
-    if (allowed) {
-      if (post_filter_) {
-        fetch = std::min<int64_t>(size(), r.k + (size() - allowed->count()));
-      } else {
-        selector = std::make_unique<faiss::IDSelectorBitmap>(allowed->bitmap_bytes(), allowed->bitmap());
-        params.sel = selector.get();
-      }
-    }
-    std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(nq * fetch));
-    std::vector<float> scores(ids.size());
-    try {
-      SingleOmpThread one_thread;
-      index_->search(static_cast<faiss::Index::idx_t>(nq), q, static_cast<faiss::Index::idx_t>(fetch),
-                     scores.data(), ids.data(), params.sel ? &params : nullptr);
-    } catch (const faiss::FaissException& e) {
-      N2V_THROW(kInternal, "FAISS search: " << e.what());
-    }
-    std::vector<std::pair<float, int64_t>> hits;
-    for (int64_t i = 0; i < nq; ++i) {
-      hits.clear();
-      for (int64_t j = 0; j < fetch; ++j) {
-        const int64_t id = ids[static_cast<size_t>(i * fetch + j)];
-        if (id < 0 || (allowed && !allowed->contains(id))) continue;
-        hits.emplace_back(scores[static_cast<size_t>(i * fetch + j)], id);
-      }
-      finish_row(hits, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
-    }
-  }
-
   int dim_;
-  bool native_ = false;
-  bool post_filter_ = true;
-  bool gpu_ = false;
-  faiss::IndexFlat* flat_ = nullptr;  // index_ when it is a CPU flat index
-#if N2V_FAISS_GPU
-  std::unique_ptr<faiss::gpu::StandardGpuResources> gpu_resources_;  // outlives index_
-#endif
-  std::unique_ptr<faiss::Index> index_;
+  std::vector<float> data_;
 };
 
 }  // namespace
 
-std::unique_ptr<VectorIndex> make_faiss_index(int dim, const FaissIndexOptions& options) {
-  return std::make_unique<FaissIndex>(dim, options);
-}
-
 std::unique_ptr<VectorIndex> make_brute_force_index(int dim) { return std::make_unique<BruteForceIndex>(dim); }
 
-bool faiss_gpu_support_compiled() { return N2V_FAISS_GPU != 0; }
+std::unique_ptr<VectorIndex> make_flat_index(int dim) { return std::make_unique<FlatIndex>(dim); }
 
-bool faiss_gpu_available() {
-#if N2V_FAISS_GPU
-  try {
-    return faiss::gpu::getNumDevices() > 0;
-  } catch (...) {
-    return false;
-  }
-#else
-  return false;
-#endif
+std::unique_ptr<VectorIndex> make_default_index(int dim) {
+  return faiss_compiled() ? make_faiss_index(dim) : make_flat_index(dim);
 }
+
+#if !N2V_WITH_FAISS
+// This build has no FAISS (NET2VEC_WITH_FAISS=OFF): faiss_index.cpp is not compiled.
+bool faiss_compiled() { return false; }
+bool faiss_gpu_support_compiled() { return false; }
+bool faiss_gpu_available() { return false; }
+std::unique_ptr<VectorIndex> make_faiss_index(int, const FaissIndexOptions&) {
+  N2V_THROW(kUnsupported, "this build of net2vec has no FAISS (configured with NET2VEC_WITH_FAISS=OFF); "
+                          "use make_default_index()");
+}
+#endif
 
 }  // namespace n2v

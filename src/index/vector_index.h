@@ -1,16 +1,20 @@
 #pragma once
 // Index stage: exact k-nearest-neighbour search by cosine similarity, behind one small
-// FAISS-style interface. Two implementations:
+// FAISS-style interface. Three implementations:
 //   * make_faiss_index(): FAISS IndexFlatIP over L2-normalised vectors (exact; BLAS for
 //     batches). A GPU flat index is used instead when the installed FAISS was built with GPU
 //     support and a device is visible -- detected at compile time from the FAISS headers
 //     (Debian 12's libfaiss-dev 1.7.3 is CPU-only, so net2vec's Debian build never has it;
-//     gpu_support_compiled() says which).
+//     gpu_support_compiled() says which). Only in builds with FAISS (NET2VEC_WITH_FAISS,
+//     the default): elsewhere it throws kUnsupported and faiss_compiled() is false.
+//   * make_flat_index(): net2vec's own exact flat index (inner_products() below, then top
+//     k), the backend of builds without FAISS.
 //   * make_brute_force_index(): plain loops in double precision (hnswlib's BruteforceSearch
 //     style), the test oracle.
+// make_default_index() is FAISS where the build has it, the flat index otherwise.
 // Indexes are caches derived from the catalog (src/query builds one per space on first use
 // and rebuilds it when the space changes); they are never needed for correctness.
-// FAISS appears only in vector_index.cpp: nothing here includes it.
+// FAISS appears only in faiss_index.cpp: nothing here includes it.
 
 #include <cstdint>
 #include <memory>
@@ -54,7 +58,7 @@ struct SearchResult {
 class VectorIndex {
  public:
   virtual ~VectorIndex() = default;
-  virtual std::string name() const = 0;  // "faiss-flat-ip", "faiss-gpu-flat-ip", "brute-force"
+  virtual std::string name() const = 0;  // "faiss-flat-ip", "faiss-gpu-flat-ip", "flat-ip", "brute-force"
   virtual int dim() const = 0;
   virtual int64_t size() const = 0;
 
@@ -91,7 +95,13 @@ struct FaissIndexOptions {
 };
 
 std::unique_ptr<VectorIndex> make_faiss_index(int dim, const FaissIndexOptions& options = {});
+std::unique_ptr<VectorIndex> make_flat_index(int dim);
 std::unique_ptr<VectorIndex> make_brute_force_index(int dim);
+// FAISS's flat index where this build has FAISS, make_flat_index() otherwise.
+std::unique_ptr<VectorIndex> make_default_index(int dim);
+
+// Whether this build has the FAISS backend (NET2VEC_WITH_FAISS).
+bool faiss_compiled();
 
 // Whether this build's FAISS has GPU indexes (compile time), and whether one would be used
 // now (compiled in and at least one device visible).

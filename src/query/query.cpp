@@ -257,7 +257,7 @@ const VectorIndex& QueryEngine::Impl::index(const detail::SpaceData& s) const {
   if (!s.index) {
     std::unique_ptr<VectorIndex> index = options.index == QueryOptions::Index::kBruteForce
                                              ? make_brute_force_index(s.d)
-                                             : make_faiss_index(s.d);
+                                             : make_default_index(s.d);
     std::vector<float> rows;
     rows.reserve(s.row_of_id.size() * static_cast<size_t>(s.d));
     for (int r : s.row_of_id)
@@ -448,7 +448,7 @@ void QueryEngine::invalidate(const std::string& space) {
 }
 
 std::string QueryEngine::index_name() const {
-  return impl_->options.index == QueryOptions::Index::kBruteForce ? "brute-force" : make_faiss_index(1)->name();
+  return impl_->options.index == QueryOptions::Index::kBruteForce ? "brute-force" : make_default_index(1)->name();
 }
 
 }  // namespace n2v

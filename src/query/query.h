@@ -37,10 +37,11 @@
 namespace n2v {
 
 struct QueryOptions {
-  enum class Index { kFaiss, kBruteForce };
-  // kFaiss: FAISS flat inner product (GPU where the installed FAISS has it, see
-  // src/index/vector_index.h); kBruteForce: the reference loops (tests, comparisons).
-  Index index = Index::kFaiss;
+  enum class Index { kDefault, kBruteForce };
+  // kDefault: FAISS flat inner product (GPU where the installed FAISS has it), or net2vec's
+  // own flat index in builds without FAISS (src/index/vector_index.h); kBruteForce: the
+  // reference loops (tests, comparisons).
+  Index index = Index::kDefault;
   // Memory budget of the space cache in bytes (0: unlimited). Past it, the least recently
   // used spaces are dropped and read again from the catalog when next asked for, so a
   // server over a catalog of many spaces holds only its working set (`serve --cache-mb`).

@@ -296,7 +296,7 @@ struct Server::Impl {
 
   Impl(const Catalog& catalog, ServerOptions o)
       : options(std::move(o)),
-        service(catalog, QueryOptions{QueryOptions::Index::kFaiss, options.cache_mb << 20}, options.limits),
+        service(catalog, QueryOptions{QueryOptions::Index::kDefault, options.cache_mb << 20}, options.limits),
         api(service, ApiOptions{options.web_root, options.probe_dirs}),
         shared{api, options},
         ioc(threads_for(options.threads)),

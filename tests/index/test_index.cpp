@@ -1,6 +1,7 @@
-// src/index: the FAISS flat index against the brute-force oracle (same ids, scores within
-// 1e-5) on random data, through every search path (small-batch kernel, FAISS's own scalar
-// and BLAS paths, bitmap selector, post-filtering); a hand-computed toy; errors.
+// src/index: net2vec's flat index and (where the build has FAISS) the FAISS flat index
+// against the brute-force oracle (same ids, scores within 1e-5) on random data, through every
+// search path (small-batch kernel, FAISS's own scalar and BLAS paths, bitmap selector,
+// post-filtering); a hand-computed toy; errors; which backend the default is.
 
 #include <gtest/gtest.h>
 
@@ -24,12 +25,15 @@ std::vector<float> random_matrix(int64_t n, int d, uint32_t seed) {
 
 using test::expect_error;
 
-// One index of each kind (and the FAISS one forced through its own search).
+// One index of each kind this build has (and the FAISS one forced through its own search).
 std::vector<std::unique_ptr<VectorIndex>> all_indexes(int d) {
   std::vector<std::unique_ptr<VectorIndex>> out;
-  out.push_back(make_faiss_index(d));
   out.push_back(make_brute_force_index(d));
-  out.push_back(make_faiss_index(d, {.allow_gpu = false, .native_search = true}));
+  out.push_back(make_flat_index(d));
+  if (faiss_compiled()) {
+    out.push_back(make_faiss_index(d));
+    out.push_back(make_faiss_index(d, {.allow_gpu = false, .native_search = true}));
+  }
   return out;
 }
 
@@ -117,6 +121,7 @@ struct Path {
 
 // d = 61 is no multiple of any SIMD width: the kernels' tails are exercised.
 TEST(VectorIndex, FaissMatchesBruteForceOnRandomData) {
+  if (!faiss_compiled()) GTEST_SKIP() << "this build has no FAISS (NET2VEC_WITH_FAISS=OFF)";
   const int n = 700, d = 61, k = 10;
   const std::vector<float> x = random_matrix(n, d, 1);
   auto oracle = make_brute_force_index(d);
@@ -148,16 +153,39 @@ TEST(VectorIndex, FaissMatchesBruteForceOnRandomData) {
   }
 }
 
+// The flat index on the same data, through batches below, at and above its query block (64),
+// with and without an id selection; nq 0 gives an empty result.
+TEST(VectorIndex, FlatMatchesBruteForceOnRandomData) {
+  const int n = 700, d = 61, k = 10;
+  const std::vector<float> x = random_matrix(n, d, 1);
+  auto oracle = make_brute_force_index(d), flat = make_flat_index(d);
+  oracle->add(n, d, x.data());
+  flat->add(n, d, x.data());
+  EXPECT_EQ(flat->name(), "flat-ip");
+  IdSelection few(n, false);
+  for (int64_t id = 5; id < n; id += 97) few.set(id, true);
+  for (int nq : {1, 7, 64, 150}) {
+    SCOPED_TRACE("nq " + std::to_string(nq));
+    const std::vector<float> q = random_matrix(nq, d, 100 + nq);
+    expect_same(flat->search(nq, q.data(), k), oracle->search(nq, q.data(), k));
+    expect_same(flat->search(nq, q.data(), k, &few), oracle->search(nq, q.data(), k, &few));
+  }
+  EXPECT_EQ(flat->search(0, nullptr, k).ids.size(), 0u);
+}
+
 // Adding in several batches gives consecutive ids, as one batch would.
 TEST(VectorIndex, IncrementalAdd) {
   const int d = 16;
   const std::vector<float> x = random_matrix(30, d, 3);
-  auto a = make_faiss_index(d), b = make_brute_force_index(d);
-  a->add(10, d, x.data());
-  a->add(20, d, x.data() + 10 * d);
+  auto b = make_brute_force_index(d);
   b->add(30, d, x.data());
   const std::vector<float> q = random_matrix(3, d, 4);
-  expect_same(a->search(3, q.data(), 30), b->search(3, q.data(), 30));
+  for (auto& a : all_indexes(d)) {
+    SCOPED_TRACE(a->name());
+    a->add(10, d, x.data());
+    a->add(20, d, x.data() + 10 * d);
+    expect_same(a->search(3, q.data(), 30), b->search(3, q.data(), 30));
+  }
 }
 
 // Both kernels (AVX2+FMA where the CPU has it, and SSE2) against double-precision loops.
@@ -207,11 +235,19 @@ TEST(SquaredDistanceAndDot, MatchesDoubleLoops) {
 
 // Debian's FAISS has no GPU: the build must say so, and never pick a GPU index.
 TEST(VectorIndex, GpuDetection) {
-  std::printf("FAISS GPU support compiled in: %s, device available: %s\n",
-              faiss_gpu_support_compiled() ? "yes" : "no", faiss_gpu_available() ? "yes" : "no");
+  std::printf("FAISS compiled in: %s, its GPU support: %s, device available: %s\n",
+              faiss_compiled() ? "yes" : "no", faiss_gpu_support_compiled() ? "yes" : "no",
+              faiss_gpu_available() ? "yes" : "no");
   if (!faiss_gpu_support_compiled()) EXPECT_FALSE(faiss_gpu_available());
-  // The index make_faiss_index picks says which path it took.
+  if (!faiss_compiled()) {
+    EXPECT_FALSE(faiss_gpu_support_compiled());
+    expect_error([] { make_faiss_index(4); }, ErrorCode::kUnsupported);
+    EXPECT_EQ(make_default_index(4)->name(), "flat-ip");
+    return;
+  }
+  // The index make_faiss_index picks says which path it took; it is the default.
   EXPECT_EQ(make_faiss_index(4)->name(), faiss_gpu_available() ? "faiss-gpu-flat-ip" : "faiss-flat-ip");
+  EXPECT_EQ(make_default_index(4)->name(), make_faiss_index(4)->name());
 }
 
 }  // namespace

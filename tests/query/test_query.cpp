@@ -249,7 +249,7 @@ TEST(QueryCache, BudgetKeepsTheRecentlyUsedSpacesAndAnswersTheSame) {
   EXPECT_GT(per_space, 200u * 64 * 4 * 2);  // at least the stored and unit rows
 
   // Room for two spaces and a half: never more than two cached.
-  QueryEngine budget(catalog, {QueryOptions::Index::kFaiss, per_space * 5 / 2});
+  QueryEngine budget(catalog, {QueryOptions::Index::kDefault, per_space * 5 / 2});
   for (int round = 0; round < 3; ++round)
     for (const std::string& space : spaces) {
       const auto a = budget.neighbors(space, "r7", 5), b = unlimited.neighbors(space, "r7", 5);
@@ -272,15 +272,15 @@ TEST(QueryCache, BudgetKeepsTheRecentlyUsedSpacesAndAnswersTheSame) {
   EXPECT_EQ(budget.cache_stats().loads, 13);
 
   // A budget smaller than one space still answers, keeping just that one.
-  QueryEngine tiny(catalog, {QueryOptions::Index::kFaiss, 1});
+  QueryEngine tiny(catalog, {QueryOptions::Index::kDefault, 1});
   for (const std::string& space : spaces) EXPECT_EQ(tiny.neighbors(space, "r7", 1).hits.size(), 1u);
   EXPECT_EQ(tiny.cache_stats().spaces, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Indexes, QueryTest,
-                         ::testing::Values(QueryOptions::Index::kFaiss, QueryOptions::Index::kBruteForce),
+                         ::testing::Values(QueryOptions::Index::kDefault, QueryOptions::Index::kBruteForce),
                          [](const auto& info) {
-                           return info.param == QueryOptions::Index::kFaiss ? "faiss" : "brute_force";
+                           return info.param == QueryOptions::Index::kDefault ? "default_index" : "brute_force";
                          });
 
 // On a random space both engines give the same neighbours and analogies.
