@@ -267,13 +267,14 @@ struct RouteEntry {
   Route route;
   Pattern pattern;
   Handler handler;
+  QueryCost cost = QueryCost::kLight;  // kHeavy: on the server's worker pool (route_cost)
 };
 
 const std::vector<RouteEntry>& route_table() {
   static const std::vector<RouteEntry> table = [] {
     std::vector<RouteEntry> t;
-    auto add = [&](const char* method, const char* path, Handler h) {
-      t.push_back({{method, path}, Pattern(path), std::move(h)});
+    auto add = [&](const char* method, const char* path, Handler h, QueryCost cost = QueryCost::kLight) {
+      t.push_back({{method, path}, Pattern(path), std::move(h), cost});
     };
     add("GET", "/api/health", [](Service& s, const Call& c) {
       Params(c.query, {});
@@ -306,7 +307,7 @@ const std::vector<RouteEntry>& route_table() {
         Json j = answer.json();
         if (q.name == "images") add_image_urls(j, *static_cast<const ConceptImagesResponse*>(answer.response.get()), c);
         return json_response(j);
-      });
+      }, q.cost);
     add("GET", "/api/probe/image", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "row"});
       const std::string space = p.required("space");
@@ -346,7 +347,7 @@ const std::vector<RouteEntry>& route_table() {
       r.content_type = format == ExportFormat::kNpy ? "application/octet-stream" : "text/tab-separated-values; charset=utf-8";
       r.headers.emplace_back("Content-Disposition", content_disposition(e.space.id + "." + export_file_name(format)));
       return r;
-    });
+    }, QueryCost::kHeavy);  // a whole space, every row
     add("GET", "/api/openapi.json", [](Service&, const Call& c) {
       Params(c.query, {});
       HttpResponse r;
@@ -412,15 +413,26 @@ std::vector<Route> Api::routes() {
 }
 
 RouteCost Api::route_cost(const HttpRequest& request) {
-  // These grow with the space or the request (O(n^2) map, m^2 Grams, queries x k, a whole
-  // space exported); every other route reads one concept or a listing and answers in
-  // milliseconds (docs/reliability/load.md). An analogy is light since its terms are capped
-  // (100, ServiceLimits): on the pool, 16 clients of a 0.4 ms route were mostly turned away.
-  static const char* const kHeavy[] = {"/api/map", "/api/compare", "/api/examples", "/api/export"};
-  std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
-  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);  // as handle() reads it
-  for (const char* heavy : kHeavy)
-    if (path == heavy) return {true, heavy};
+  // Which routes are heavy is said where each is defined: a query's cost in the table of
+  // queries (service/queries.cpp), the export's in route_table(). Every other route reads one
+  // concept or a listing and answers in milliseconds (docs/reliability/load.md). An analogy
+  // is light since its terms are capped (100, ServiceLimits): on the pool, 16 clients of a
+  // 0.4 ms route were mostly turned away. Matched as handle() matches: the path's segments
+  // (a trailing slash dropped), any method (a wrong one is answered 405 wherever it runs).
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path.rfind("/api/", 0) != 0) return {};
+  std::vector<std::string> parts = split(path.substr(1), '/');
+  if (parts.size() > 1 && parts.back().empty()) parts.pop_back();
+  for (const RouteEntry& e : route_table()) {
+    std::vector<std::string> captures;
+    bool matched = false;
+    try {
+      matched = e.pattern.match(parts, captures);
+    } catch (const Error&) {
+      return {};  // a malformed escape: handle() answers 400 at once
+    }
+    if (matched && e.cost == QueryCost::kHeavy) return {true, e.route.path};
+  }
   return {};
 }
 

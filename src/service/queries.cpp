@@ -231,9 +231,12 @@ std::vector<Query> make_queries() {
                    r.per_concept = static_cast<int>(*n);
                  }
                  r.memory_mb = in.integer_or("memory_mb", r.memory_mb);
+                 r.permutations = in.integer("permutations");
+                 r.seed = in.integer_or("seed", 1);
                  r.progress = a.progress;
                  return answer(s.compare(r));
-               }});
+               },
+              QueryCost::kHeavy});
 
   t.push_back({"examples",
                "The paper's nearest-neighbour and arithmetic examples (Tables 2 and 3) in one space, or your own",
@@ -253,7 +256,8 @@ std::vector<Query> make_queries() {
                      if (!trim(sum).empty()) r.sums.push_back(parse_concept_sum(sum));
                  r.k = in.integer_or("k", r.k);
                  return answer(s.examples(r));
-               }});
+               },
+              QueryCost::kHeavy});
 
   t.push_back({"concept",
                "Every stored score of a concept (learned weights vs best single filter, F sweep, per-image IoU) and "
@@ -329,7 +333,8 @@ std::vector<Query> make_queries() {
                  r.options.seed = static_cast<uint32_t>(seed);
                  r.options.clusters = in.integer_or("clusters", r.options.clusters);
                  return answer(s.map(r));
-               }});
+               },
+              QueryCost::kHeavy});
   return t;
 }
 

@@ -75,6 +75,8 @@ struct QueryAnswer {
   std::shared_ptr<const void> response;
 };
 
+enum class QueryCost { kLight, kHeavy };
+
 struct Query {
   std::string name;     // the CLI subcommand
   std::string summary;  // one line: --help, openapi's summary
@@ -84,6 +86,10 @@ struct Query {
   // Reads the arguments into the typed request (kInvalidArgument naming the parameter) and
   // answers it.
   std::function<QueryAnswer(Service&, const QueryArgs&)> run;
+  // kHeavy: the answer's cost grows with the space or the request (an O(n^2) map, m^2 Grams,
+  // queries x k), so the server runs it on its bounded worker pool with a per-route limit
+  // (src/server, docs/API.md "Limits"); kLight ones read one concept or a listing.
+  QueryCost cost = QueryCost::kLight;
   const QueryParam* param(std::string_view name) const;
 };
 

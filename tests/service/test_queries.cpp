@@ -153,3 +153,36 @@ TEST(QueryTable, EveryQueryHasAGoldenCase) {
 
 }  // namespace
 }  // namespace n2v
+
+namespace n2v {
+namespace {
+
+// Where the server runs a request (its I/O threads or the heavy pool) follows the cost each
+// route is defined with: a query's in the table, the export's in the API's own routes.
+TEST(QueryTable, RouteCostFollowsTheTable) {
+  auto cost_of = [](const std::string& method, const std::string& target) {
+    return Api::route_cost(HttpRequest{method, target, "", ""});
+  };
+  int heavy = 0;
+  for (const Query& q : queries()) {
+    std::string path = q.path;  // a path parameter gets a value
+    for (size_t open; (open = path.find('{')) != std::string::npos;)
+      path.replace(open, path.find('}', open) - open + 1, "x");
+    const RouteCost cost = cost_of(q.http_method, path + "?space=a");
+    EXPECT_EQ(cost.heavy, q.cost == QueryCost::kHeavy) << q.name << " " << path;
+    if (cost.heavy) {
+      EXPECT_EQ(cost.route, q.path) << q.name;
+      EXPECT_TRUE(cost_of(q.http_method, path + "/").heavy) << q.name << ": a trailing slash is the same route";
+      ++heavy;
+    }
+  }
+  EXPECT_GE(heavy, 3);  // compare, examples, map at least
+  EXPECT_TRUE(cost_of("GET", "/api/export?space=a").heavy);
+  EXPECT_FALSE(cost_of("GET", "/api/health").heavy);
+  EXPECT_FALSE(cost_of("GET", "/api/neighbors?space=a&concept=dog").heavy);
+  EXPECT_FALSE(cost_of("GET", "/map").heavy);  // a static file, not the API
+  EXPECT_FALSE(cost_of("GET", "/api/concept/%zz").heavy);  // malformed: answered 400 on the I/O thread
+}
+
+}  // namespace
+}  // namespace n2v
