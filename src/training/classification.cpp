@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/cpu_kernels.h"
+#include "training/detail/significance.h"
 #include "training/detail/tensors.h"
 #include "training/training.h"
 
@@ -230,6 +231,38 @@ std::vector<float> balanced_accuracy(const ClsData& d, const torch::Tensor& W, c
   return {acc.data_ptr<float>(), acc.data_ptr<float>() + acc.numel()};
 }
 
+// The val confusion counts per concept (what balanced_accuracy divides), for the interval
+// and the chance test.
+std::vector<detail::Confusion> val_confusion(const ClsData& d, const torch::Tensor& W, const torch::Tensor& b) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor pred = ((torch::mm(d.x, W.t()) + b) > 0).to(torch::kFloat64);  // [n, C]
+  torch::Tensor in = (1 - d.is_train).unsqueeze(1).to(torch::kFloat64);
+  torch::Tensor y = d.y.to(torch::kFloat64);
+  torch::Tensor pos = y * in, negs = (1 - y) * in;
+  torch::Tensor counts = torch::stack({(pred * pos).sum(0), pos.sum(0), ((1 - pred) * negs).sum(0), negs.sum(0)}, 1)
+                             .to(torch::kInt64).cpu().contiguous();  // [C, 4]
+  const int64_t* v = counts.data_ptr<int64_t>();
+  std::vector<detail::Confusion> out(counts.size(0));
+  for (size_t c = 0; c < out.size(); ++c) out[c] = {v[4 * c], v[4 * c + 1], v[4 * c + 2], v[4 * c + 3]};
+  return out;
+}
+
+// Interval (stratified bootstrap) and chance level (permuted labels) of one val score, each
+// from its own seeded stream (detail/significance.h).
+ScoreStats confusion_stats(const detail::Confusion& c, const ClassificationOptions& opt, int concept_number,
+                           detail::StatPurpose interval, detail::StatPurpose chance) {
+  ScoreStats out;
+  detail::StatRng boot(opt.seed, detail::stat_stream(concept_number, interval));
+  const detail::Interval ci = detail::bootstrap_balanced_accuracy(c, opt.stats.resamples, boot);
+  detail::StatRng perm(opt.seed, detail::stat_stream(concept_number, chance));
+  const detail::Chance ch = detail::permutation_balanced_accuracy(c, opt.stats.permutations, perm);
+  out.low = ci.low;
+  out.high = ci.high;
+  out.p = ch.p;
+  out.null_mean = ch.null_mean;
+  return out;
+}
+
 }  // namespace
 
 std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
@@ -269,6 +302,12 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
     e.score_val = acc_val[c];
   }
   t.eval_seconds += seconds_since(t1);
+  auto ts = Clock::now();
+  const std::vector<detail::Confusion> confusion = val_confusion(d, W, b);
+  for (int64_t c = 0; c < C; ++c)
+    out[c].score_stats = confusion_stats(confusion[c], options, out[c].concept_number,
+                                         detail::StatPurpose::kLearnedInterval, detail::StatPurpose::kLearnedChance);
+  t.stats_seconds += seconds_since(ts);
 
   // Filter subsets: top-F by |w|, retrained from zero. F = 1 also gives the best single
   // filter (the top |w| filter) and its accuracy, so it is always trained.
@@ -283,7 +322,11 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
     std::vector<float> val = balanced_accuracy(d, Wf, bf, false);
     const bool listed = std::find(options.subsets.begin(), options.subsets.end(), f) != options.subsets.end();
     std::vector<float> tr;
-    if (f == 1) tr = balanced_accuracy(d, Wf, bf, true);
+    std::vector<detail::Confusion> single_confusion;
+    if (f == 1) {
+      tr = balanced_accuracy(d, Wf, bf, true);
+      single_confusion = val_confusion(d, Wf, bf);
+    }
     torch::Tensor top = keep.argmax(1).cpu();  // F = 1: the one filter kept
     for (int64_t c = 0; c < C; ++c) {
       if (listed) out[c].subsets.emplace_back(f, val[c]);
@@ -291,6 +334,10 @@ std::vector<ConceptEmbedding> train_classification(const ProbeActivations& acts,
         out[c].best_filter = static_cast<int>(top[c].item<int64_t>());
         out[c].best_filter_train = tr[c];
         out[c].best_filter_val = val[c];
+        auto ts1 = Clock::now();
+        out[c].best_filter_stats = confusion_stats(single_confusion[c], options, out[c].concept_number,
+                                                   detail::StatPurpose::kSingleInterval, detail::StatPurpose::kSingleChance);
+        t.stats_seconds += seconds_since(ts1);
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "training/detail/segmentation_passes.h"
+#include "training/detail/significance.h"
 #include "training/training.h"
 
 namespace n2v {
@@ -193,6 +194,35 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   }
 }
 
+// One concept's val score intervals (bootstrap over its val images) and chance levels (its
+// predicted masks against its permuted targets), learned and best single filter; each from
+// its own seeded stream (detail/significance.h), so threads and order do not matter.
+void score_stats(const SegData& d, const SegmentationOptions& opt, const std::vector<int64_t>& pairs,
+                 const PairIou& learned, const PairIou& single, bool has_single, ConceptEmbedding& e) {
+  using detail::StatPurpose;
+  using detail::StatRng;
+  auto stream = [&](StatPurpose p) { return StatRng(opt.seed, detail::stat_stream(e.concept_number, p)); };
+  auto fill = [&](const PairIou& iou, StatPurpose interval, StatPurpose chance, ScoreStats& out) {
+    StatRng boot = stream(interval);
+    const detail::Interval ci = detail::bootstrap_set_iou(iou.inter, iou.uni, opt.stats.resamples, boot);
+    out.low = ci.low;
+    out.high = ci.high;
+    if (iou.bits.empty()) return;
+    std::vector<const uint8_t*> pred, target;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      pred.push_back(iou.bits.data() + i * d.mask_bytes);
+      target.push_back(d.mask_cpu.data() + pairs[i] * d.mask_bytes);
+    }
+    StatRng perm = stream(chance);
+    const detail::Chance ch = detail::permutation_set_iou(pred, target, d.mask_bytes, opt.stats.permutations, perm);
+    out.p = ch.p;
+    out.null_mean = ch.null_mean;
+  };
+  fill(learned, StatPurpose::kLearnedInterval, StatPurpose::kLearnedChance, e.score_stats);
+  // No best filter: its score means nothing (not stored), nor do its interval and p.
+  if (has_single) fill(single, StatPurpose::kSingleInterval, StatPurpose::kSingleChance, e.best_filter_stats);
+}
+
 }  // namespace
 
 std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
@@ -265,8 +295,9 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
     if (best[c] >= 0) W_single[c][best[c]] = 1.0;  // none: an empty mask (z = -1/2 everywhere)
   torch::Tensor b_single = torch::full({C}, -0.5, torch::TensorOptions().device(d.device));
   const std::vector<PairIou> train_iou = evaluate_groups(d, d.train, W, b, chunk);
-  const std::vector<PairIou> val_iou = evaluate_groups(d, d.val, W, b, chunk);
-  const std::vector<PairIou> single_iou = evaluate_groups(d, d.val, W_single, b_single, chunk);
+  const bool chance = options.stats.permutations > 0;  // the chance test needs the masks
+  const std::vector<PairIou> val_iou = evaluate_groups(d, d.val, W, b, chunk, chance);
+  const std::vector<PairIou> single_iou = evaluate_groups(d, d.val, W_single, b_single, chunk, chance);
   for (int64_t c = 0; c < C; ++c) {
     ConceptEmbedding& e = out[c];
     e.weights.assign(W_cpu[c].data_ptr<float>(), W_cpu[c].data_ptr<float>() + d.k);
@@ -280,11 +311,23 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
       r.image = static_cast<int>(d.pair_image_cpu[d.val[c][i]]);
       r.learned = val.uni[i] > 0 ? val.inter[i] / val.uni[i] : 0.0f;
       r.single = val_single.uni[i] > 0 ? val_single.inter[i] / val_single.uni[i] : 0.0f;
+      r.learned_inter = val.inter[i];
+      r.learned_union = val.uni[i];
+      r.single_inter = val_single.inter[i];
+      r.single_union = val_single.uni[i];
       e.image_iou.push_back(r);
     }
   }
   decile_masks(d, W, b, W_single, b_single, chunk, out);
   t.eval_seconds += seconds_since(t2);
+
+  // 3b. Intervals and chance levels of the val scores (docs/METHOD.md).
+  auto ts = Clock::now();
+  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      score_stats(d, options, d.val[c], val_iou[c], single_iou[c], best[c] >= 0, out[c]);
+  });
+  t.stats_seconds += seconds_since(ts);
 
   // 4. Filter subsets (paper 3.2.2, applied to segmentation): top-F filters by |w|, retrained.
   auto t3 = Clock::now();

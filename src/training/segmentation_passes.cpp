@@ -250,9 +250,12 @@ namespace {
 
 // Intersection and union of (z > 0, i.e. sigmoid > 1/2) with the target, per pair.
 PairIou evaluate_pairs(const SegData& d, const std::vector<int64_t>& pairs, const torch::Tensor& W,
-                       const torch::Tensor& b, int64_t chunk) {
+                       const torch::Tensor& b, int64_t chunk, bool with_bits) {
   torch::NoGradGuard no_grad;
   PairIou out;
+  const int64_t S = d.mh * d.mw, bytes = static_cast<int64_t>(d.mask_bytes);
+  // Bit j of byte i = pixel 8i + j, as the targets are packed.
+  const torch::Tensor place = torch::tensor({1, 2, 4, 8, 16, 32, 64, 128}, torch::kInt32).to(d.device);
   for (size_t begin = 0; begin < pairs.size(); begin += chunk) {
     std::vector<int64_t> part(pairs.begin() + begin,
                               pairs.begin() + std::min(pairs.size(), begin + chunk));
@@ -265,6 +268,11 @@ PairIou evaluate_pairs(const SegData& d, const std::vector<int64_t>& pairs, cons
     uni = uni.cpu();
     out.inter.insert(out.inter.end(), inter.data_ptr<float>(), inter.data_ptr<float>() + part.size());
     out.uni.insert(out.uni.end(), uni.data_ptr<float>(), uni.data_ptr<float>() + part.size());
+    if (with_bits) {
+      torch::Tensor on = torch::constant_pad_nd(pred.to(torch::kInt32), {0, bytes * 8 - S});
+      torch::Tensor packed = (on.view({-1, bytes, 8}) * place).sum(2).to(torch::kUInt8).cpu().contiguous();
+      out.bits.insert(out.bits.end(), packed.data_ptr<uint8_t>(), packed.data_ptr<uint8_t>() + packed.numel());
+    }
   }
   return out;
 }
@@ -272,16 +280,19 @@ PairIou evaluate_pairs(const SegData& d, const std::vector<int64_t>& pairs, cons
 }  // namespace
 
 std::vector<PairIou> evaluate_groups(const SegData& d, const std::vector<std::vector<int64_t>>& groups,
-                                     const torch::Tensor& W, const torch::Tensor& b, int64_t chunk) {
+                                     const torch::Tensor& W, const torch::Tensor& b, int64_t chunk,
+                                     bool with_bits) {
   std::vector<int64_t> all;
   for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
-  PairIou flat = evaluate_pairs(d, all, W, b, chunk);
+  PairIou flat = evaluate_pairs(d, all, W, b, chunk, with_bits);
   std::vector<PairIou> out(groups.size());
   size_t at = 0;
   for (size_t i = 0; i < groups.size(); ++i) {
     const size_t n = groups[i].size();
     out[i].inter.assign(flat.inter.begin() + at, flat.inter.begin() + at + n);
     out[i].uni.assign(flat.uni.begin() + at, flat.uni.begin() + at + n);
+    if (with_bits)
+      out[i].bits.assign(flat.bits.begin() + at * d.mask_bytes, flat.bits.begin() + (at + n) * d.mask_bytes);
     at += n;
   }
   return out;

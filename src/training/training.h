@@ -9,6 +9,7 @@
 // images, so the result equals training one concept at a time (the authors' protocol)
 // while a GPU sees one large batch. Torch-free header; LibTorch stays in the .cpp files.
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,21 @@ namespace n2v {
 // The paper's filter-subset lists (section 3.2.2).
 std::vector<int> paper_segmentation_subsets();    // 1,2,4,...,224
 std::vector<int> paper_classification_subsets();  // 1,2,3,5,...,128
+
+// How far each val score can be trusted (issue 21; docs/METHOD.md, "Intervals and chance"):
+// a 95 % bootstrap interval over the val images from `resamples` resamples, and a p-value
+// against chance from `permutations` permutations of the val masks or labels. 0 turns
+// either off (the stored values are then null, "not computed"). Seeded by the run's seed.
+struct ScoreStatsOptions {
+  int resamples = 1000;
+  int permutations = 1000;
+};
+
+// The interval and chance level of one val score; NaN: not computed.
+struct ScoreStats {
+  float low = NAN, high = NAN;     // 95 % percentile bootstrap interval
+  float p = NAN, null_mean = NAN;  // (1 + #{null >= observed}) / (R + 1), the null's mean
+};
 
 struct SgdOptions {
   int epochs = 30;
@@ -57,6 +73,7 @@ struct SegmentationOptions {
   uint64_t seed = 1;
   DeviceKind device = DeviceKind::kCpu;
   SegmentationKernel kernel = SegmentationKernel::kAuto;
+  ScoreStatsOptions stats;
 };
 
 struct ClassificationOptions {
@@ -76,12 +93,15 @@ struct ClassificationOptions {
   // The gradient of each step through autograd, as on a GPU, rather than the CPU's explicit
   // loops (same draws, same formulas; tests compare the two within float tolerance).
   bool autograd = false;
+  ScoreStatsOptions stats;
 };
 
 struct ImageIou {
   int image = 0;        // kept-image index (ProbeActivations / ProbeAnnotations)
   float learned = 0;    // IoU_ind with the learned weights
   float single = 0;     // IoU_ind with the best single filter
+  // Its intersection and union in pixels (set IoU over a resample of images needs them).
+  float learned_inter = 0, learned_union = 0, single_inter = 0, single_union = 0;
 };
 
 // A val image's predicted masks at the mask size (mask_height x mask_width of the
@@ -103,6 +123,8 @@ struct ConceptEmbedding {
   // (every train set IoU 0): then the scores below mean nothing and are not stored.
   int best_filter = -1;
   float best_filter_train = 0, best_filter_val = 0;
+  // score_val's and best_filter_val's intervals and chance levels (ScoreStatsOptions).
+  ScoreStats score_stats, best_filter_stats;
   std::vector<std::pair<int, float>> subsets;  // (F, val score)
   std::vector<ImageIou> image_iou;     // segmentation: every val image of the concept
   // Segmentation: set IoU on val of every single filter k, IoU_set(c; M_k, val) (paper
@@ -116,6 +138,7 @@ struct ConceptEmbedding {
 
 struct TrainingTimings {
   double single_filter_seconds = 0, train_seconds = 0, subset_seconds = 0, eval_seconds = 0;
+  double stats_seconds = 0;  // intervals and chance levels (ScoreStatsOptions)
   int64_t pair_steps = 0;  // (image, concept) forward+backward passes
 };
 

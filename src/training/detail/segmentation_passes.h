@@ -95,12 +95,15 @@ torch::Tensor pair_logits(const SegData& d, const std::vector<int64_t>& pairs,
 
 struct PairIou {
   std::vector<float> inter, uni;  // per pair of the list
+  // With `with_bits`: the predicted masks, bit-packed, d.mask_bytes a pair (the chance test).
+  std::vector<uint8_t> bits;
 };
 
 // evaluate_pairs over several lists at once (one per concept): one batched pass over all
 // their pairs, split back per list.
 std::vector<PairIou> evaluate_groups(const SegData& d, const std::vector<std::vector<int64_t>>& groups,
-                                     const torch::Tensor& W, const torch::Tensor& b, int64_t chunk);
+                                     const torch::Tensor& W, const torch::Tensor& b, int64_t chunk,
+                                     bool with_bits = false);
 
 // Figure 8: for every concept, the predicted masks (learned and best single filter) of the
 // val images at the deciles of the non-zero per-image IoU of either -- at most 20 images a
