@@ -171,8 +171,9 @@ def parser() -> argparse.ArgumentParser:
                           "several rows carries several concepts")
     f.add_argument("--images", metavar="DIR", help="with --csv: the folder its paths are "
                                                    "relative to")
-    f.add_argument("--category", default="image",
-                   help="category of the concepts (default image; e.g. scene, texture)")
+    f.add_argument("--category", default="scene",
+                   help="category of the concepts, or of CSV rows without one (default "
+                        "scene, BRODEN's first whole-image category; e.g. texture, weather)")
     _common(f)
 
     m = sub.add_parser("merge", epilog=EPILOG,
