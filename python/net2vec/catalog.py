@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4E325643  # 'N2VC', PRAGMA application_id of every catalog (sql/001_init.sql)
-KNOWN_SCHEMA_VERSION = 5     # the newest sql/NNN_*.sql this reader was written against
+KNOWN_SCHEMA_VERSION = 6     # the newest sql/NNN_*.sql this reader was written against
 
 _TASK_SHORT = {"segmentation": "seg", "classification": "cls"}
 _TASK_ALIASES = {"seg": "segmentation", "segmentation": "segmentation",

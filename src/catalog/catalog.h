@@ -72,6 +72,19 @@ struct ProbeImageRecord {
   std::string split;       // "train" / "val"
 };
 
+// One of a filter's top images (schema version 6, sql/006_filter_top_images.sql): a probe
+// image where the filter fires most (NetDissect's ranking: by the max of its activation map
+// over the image), with the map thresholded at T_k, height x width bits packed as
+// PredictedMaskRecord's.
+struct FilterTopImageRecord {
+  int filter = 0;
+  int rank = 0;       // 0: the largest max activation
+  int image_row = 0;  // ProbeImageRecord::row
+  float max_activation = 0;
+  int height = 0, width = 0;
+  std::vector<uint8_t> map;
+};
+
 struct RunRecord {
   std::string network;        // user-given network name ("alexnet")
   std::string model_path;     // model file
@@ -87,6 +100,9 @@ struct RunRecord {
   int images_used = 0, images_skipped = 0;
   int filter_count = 0, act_height = 0, act_width = 0;
   std::vector<float> thresholds;   // T_k per filter, size filter_count
+  // --top-images N (schema version 6): 0 off; nullopt when not recorded (an older catalog).
+  std::optional<int> top_images_per_filter;
+  std::vector<FilterTopImageRecord> top_images;  // by filter, then rank
 };
 
 // Per-image IoU of one val image (eq. 3) for the learned weights and the best filter.
@@ -270,6 +286,20 @@ class Catalog {
       const std::vector<std::pair<std::string, std::vector<float>>>& vectors_by_concept_name);
 
   // Distinct names of all concepts of all probe sets, sorted (byte order).
+  // A filter's top images as the space's run stored them (by rank, with each image's path
+  // and split); per_filter is the run's N (nullopt: a catalog ingested before schema version
+  // 6, or a reference space). kNotFound for an unknown space.
+  struct FilterTopImages {
+    std::optional<int> per_filter;
+    std::optional<float> threshold;  // the filter's T_k (the maps show a_k > T_k)
+    std::string probe_name, probe_path, probe_hash;
+    struct Image {
+      FilterTopImageRecord record;
+      std::string path, split;
+    };
+    std::vector<Image> images;
+  };
+  FilterTopImages filter_top_images(const std::string& space_id, int filter) const;
   std::vector<std::string> concept_names() const;
 
   // ---- Shards (net2vec merge; docs/SCALE.md) ----

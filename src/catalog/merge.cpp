@@ -43,6 +43,8 @@ std::vector<IngestRecord> Catalog::ingest_records() const {
     IngestRecord rec;
     const int64_t run_id = runs.int64(c);
     rec.run = decode_run(*conn, runs, run_id);
+    for (detail::TopImageRow& row : detail::read_top_images(*conn, impl_->path, run_id))
+      rec.run.top_images.push_back(std::move(row.record));
     const RunRecord& run = rec.run;
     const int64_t probe_set_id = runs.int64(c + 1);
     rec.probe.name = runs.text(c + 2);

@@ -244,6 +244,32 @@ std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& spa
 
 std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_name, int row) const {
   const std::string space_id = canonical_space_id(space_name);
+Catalog::FilterTopImages Catalog::filter_top_images(const std::string& space_name, int filter) const {
+  const std::string space_id = canonical_space_id(space_name);
+  const Impl::Reader conn = impl_->reader();
+  Transaction tx(*conn, "BEGIN");
+  const std::optional<SpaceInfo> info = read_space(*conn, space_id);
+  if (!info) impl_->throw_no_space(space_id);
+  FilterTopImages out;
+  if (info->run_id == 0) return out;  // a reference space: no run, no images
+  Stmt run = conn->prepare(
+      "SELECT r.top_images, p.name, p.path, p.content_hash,"
+      " (SELECT value FROM threshold WHERE run_id = r.id AND filter = ?2)"
+      " FROM run r JOIN probe_set p ON p.id = r.probe_set_id WHERE r.id = ?1");
+  run.bind_int(1, info->run_id).bind_int(2, filter);
+  N2V_CHECK(run.step(), kCorrupt, "catalog " << impl_->path << ": space " << space_id << " names run "
+                                             << info->run_id << ", which it lacks");
+  if (!run.is_null(0)) out.per_filter = run.int32(0);
+  out.probe_name = run.text(1);
+  out.probe_path = run.text(2);
+  out.probe_hash = run.text(3);
+  out.threshold = run.opt_float(4);
+  for (detail::TopImageRow& row : detail::read_top_images(*conn, impl_->path, info->run_id, filter))
+    out.images.push_back({std::move(row.record), std::move(row.path), std::move(row.split)});
+  tx.commit();
+  return out;
+}
+
   const Impl::Reader conn = impl_->reader();
   Stmt stmt = conn->prepare(
       "SELECT p.name, p.path, i.path, p.content_hash FROM space s JOIN run r ON r.id = s.run_id"

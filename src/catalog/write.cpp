@@ -60,11 +60,8 @@ void Catalog::Impl::validate(const IngestRecord& record) {
     N2V_CHECK(valid_json(*text), kInvalidArgument,
               "ingest record: run " << name << " is not valid JSON: " << *text);
 
-  std::unordered_map<int, const ConceptRecord*> concepts;
-  for (const ConceptRecord& c : record.concepts) {
-    N2V_CHECK(concepts.emplace(c.number, &c).second, kInvalidArgument,
-              "ingest record: concept number " << c.number << " appears twice");
-  }
+  N2V_CHECK(!run.top_images_per_filter || *run.top_images_per_filter >= 0, kInvalidArgument,
+            "ingest record: top images per filter must be >= 0, got " << *run.top_images_per_filter);
   std::unordered_set<int> rows;
   for (const ProbeImageRecord& image : record.images) {
     N2V_CHECK(image.row >= 0 && rows.insert(image.row).second, kInvalidArgument,
@@ -72,6 +69,28 @@ void Catalog::Impl::validate(const IngestRecord& record) {
     N2V_CHECK(image.split == "train" || image.split == "val", kInvalidArgument,
               "ingest record: probe image row " << image.row << " has split '" << image.split
                                                 << "' (expected train or val)");
+  }
+  {
+    // (filter, rank) once each, ranks below N, and an image at most once per filter.
+    std::unordered_set<int64_t> ranks, images;
+    const int n = run.top_images_per_filter.value_or(0);
+    for (const FilterTopImageRecord& t : run.top_images) {
+      const std::string what = "ingest record: top image " + std::to_string(t.rank) + " of filter " + std::to_string(t.filter);
+      N2V_CHECK(t.filter >= 0 && t.filter < run.filter_count && t.rank >= 0 && t.rank < n, kInvalidArgument,
+                what << " is out of range (" << run.filter_count << " filters, " << n << " images each)");
+      N2V_CHECK(ranks.insert(int64_t{t.filter} * n + t.rank).second, kInvalidArgument, what << " is given twice");
+      N2V_CHECK(rows.count(t.image_row) != 0 && images.insert((int64_t{t.filter} << 32) | uint32_t(t.image_row)).second,
+                kInvalidArgument, what << ": image row " << t.image_row << " is not a probe image, or repeated");
+      N2V_CHECK(!std::isnan(t.max_activation), kInvalidArgument, what << ": max activation is NaN");
+      N2V_CHECK(t.height > 0 && t.width > 0 && t.map.size() == packed_mask_bytes(t.height, t.width), kInvalidArgument,
+                what << ": map of " << t.map.size() << " bytes is not " << t.height << " x " << t.width << " bits");
+    }
+  }
+
+  std::unordered_map<int, const ConceptRecord*> concepts;
+  for (const ConceptRecord& c : record.concepts) {
+    N2V_CHECK(concepts.emplace(c.number, &c).second, kInvalidArgument,
+              "ingest record: concept number " << c.number << " appears twice");
   }
 
   N2V_CHECK(!record.spaces.empty(), kInvalidArgument, "ingest record: no spaces to write");
@@ -182,6 +201,7 @@ int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
 }
 
 void Catalog::Impl::check_layer_spelling(const IngestRecord& record) {
+  insert_top_images(record.run, run_id, image_ids);
   const RunRecord& run = record.run;
   // Two spellings of a layer with one id part ("a.b" and "a-b"): replacing the other one's
   // space would lose it silently, so refuse, naming both.
@@ -300,13 +320,14 @@ int64_t Catalog::Impl::upsert_network(const RunRecord& run) {
 // The run and its thresholds.
 int64_t Catalog::Impl::insert_run(const RunRecord& run, int64_t network_id, int64_t probe_set_id) {
   before_insert();
-  const int64_t run_id =
+  Stmt insert =
       prepare(
           "INSERT INTO run(network_id, probe_set_id, model_path, layer, device,"
           " software_version, seed, tau, params, preprocessing, timings, started_at,"
-          " finished_at, images_used, images_skipped, filter_count, act_height, act_width)"
+          " finished_at, images_used, images_skipped, filter_count, act_height, act_width, top_images)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-          " ?17, ?18) RETURNING id")
+          " ?17, ?18, ?19) RETURNING id");
+  insert
           .bind_int(1, network_id)
           .bind_int(2, probe_set_id)
           .bind_text(3, run.model_path)
@@ -324,8 +345,9 @@ int64_t Catalog::Impl::insert_run(const RunRecord& run, int64_t network_id, int6
           .bind_int(15, run.images_skipped)
           .bind_int(16, run.filter_count)
           .bind_int(17, run.act_height)
-          .bind_int(18, run.act_width)
-          .run_returning_id();
+          .bind_int(18, run.act_width);
+  if (run.top_images_per_filter) insert.bind_int(19, *run.top_images_per_filter);  // else NULL: not recorded
+  const int64_t run_id = insert.run_returning_id();
   Stmt stmt = prepare("INSERT INTO threshold(run_id, filter, value) VALUES (?1, ?2, ?3)");
   for (size_t k = 0; k < run.thresholds.size(); ++k) {
     before_insert();
@@ -346,6 +368,26 @@ void Catalog::Impl::replace_spaces(const std::vector<SpaceRecord>& spaces, int64
   Stmt insert_space = prepare(
       "INSERT INTO space(id, network, layer, task, kind, run_id, dim)"
       " VALUES (?1, ?2, ?3, ?4, 'network', ?5, ?6)");
+// Each filter's top images (the run's, shared by its spaces).
+void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, const RowIds& image_ids) {
+  Stmt stmt = prepare(
+      "INSERT INTO filter_top_image(run_id, filter, rank, probe_image_id, max_activation, height, width, map)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  for (const FilterTopImageRecord& t : run.top_images) {
+    before_insert();
+    stmt.reset()
+        .bind_int(1, run_id)
+        .bind_int(2, t.filter)
+        .bind_int(3, t.rank)
+        .bind_int(4, image_ids.at(t.image_row))
+        .bind_real(5, t.max_activation)
+        .bind_int(6, t.height)
+        .bind_int(7, t.width)
+        .bind_blob(8, t.map.data(), t.map.size())
+        .run();
+  }
+}
+
   Stmt insert_embedding = prepare(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, set_iou_train, set_iou_val, accuracy_train, accuracy_val, best_filter,"

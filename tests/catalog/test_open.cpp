@@ -43,7 +43,7 @@ TEST(CatalogOpen, FreshFileIsMigratedToLatest) {
   for (const auto& row : objects) names.push_back(row[0] + ":" + row[1]);
   EXPECT_EQ(names,
             (std::vector<std::string>{
-                "table:concept", "table:embedding", "view:embedding_summary", "table:image_iou",
+                "table:concept", "table:embedding", "view:embedding_summary", "table:filter_top_image", "table:image_iou",
                 "table:network", "table:predicted_mask", "table:probe_image", "table:probe_set", "table:run", "table:space",
                 "view:space_summary", "table:subset_score", "table:threshold"}));
   EXPECT_EQ(db.value("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "

@@ -55,8 +55,10 @@ std::vector<std::string> id_parts(const std::string& id) {
 
 bool valid_json(const std::string& text) { return text.empty() || nlohmann::json::accept(text); }
 
-size_t packed_mask_bytes(const PredictedMaskRecord& m) {
-  return (static_cast<size_t>(std::max(m.height, 0)) * static_cast<size_t>(std::max(m.width, 0)) + 7) / 8;
+size_t packed_mask_bytes(const PredictedMaskRecord& m) { return packed_mask_bytes(m.height, m.width); }
+
+size_t packed_mask_bytes(int height, int width) {
+  return (static_cast<size_t>(std::max(height, 0)) * static_cast<size_t>(std::max(width, 0)) + 7) / 8;
 }
 
 // ---- Rows ----
@@ -111,4 +113,26 @@ RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id) {
   return run;
 }
 
+  if (!stmt.is_null(17)) run.top_images_per_filter = stmt.int32(17);
 }  // namespace n2v::detail
+std::vector<TopImageRow> read_top_images(const Connection& conn, const std::string& path, int64_t run_id, int filter) {
+  Stmt stmt = conn.prepare(
+      "SELECT t.filter, t.rank, p.row, t.max_activation, t.height, t.width, t.map, p.path, p.split"
+      " FROM filter_top_image t JOIN probe_image p ON p.id = t.probe_image_id"
+      " WHERE t.run_id = ?1 AND (?2 < 0 OR t.filter = ?2) ORDER BY t.filter, t.rank");
+  stmt.bind_int(1, run_id).bind_int(2, filter);
+  std::vector<TopImageRow> out;
+  while (stmt.step()) {
+    const std::string_view map = stmt.blob(6);
+    TopImageRow row{{stmt.int32(0), stmt.int32(1), stmt.int32(2), static_cast<float>(stmt.real(3)), stmt.int32(4),
+                     stmt.int32(5), {map.begin(), map.end()}},
+                    stmt.text(7), stmt.text(8)};
+    const FilterTopImageRecord& r = row.record;
+    N2V_CHECK(r.map.size() == packed_mask_bytes(r.height, r.width), kCorrupt,
+              "catalog " << path << ": run " << run_id << ", filter " << r.filter << ", top image " << r.rank
+                         << ": map of " << r.map.size() << " bytes is not " << r.height << " x " << r.width << " bits");
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+

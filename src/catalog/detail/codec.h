@@ -28,6 +28,8 @@ bool valid_json(const std::string& text);
 
 // Bytes of one bit-packed predicted mask (sql/004_predicted_masks.sql).
 size_t packed_mask_bytes(const PredictedMaskRecord& m);
+// The same for any height x width bit map (filter_top_image.map).
+size_t packed_mask_bytes(int height, int width);
 
 // ---- Rows ----
 
@@ -46,10 +48,19 @@ EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& p
 inline constexpr std::string_view kRunColumns =
     "n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
     " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
-    " r.images_skipped, r.filter_count, r.act_height, r.act_width";
-inline constexpr int kRunColumnCount = 17;
+    " r.images_skipped, r.filter_count, r.act_height, r.act_width, r.top_images";
+inline constexpr int kRunColumnCount = 18;
 
-// Columns 0..16 (kRunColumns) and the run's thresholds.
+// Columns 0..17 (kRunColumns) and the run's thresholds (not its top images: read_top_images).
 RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id);
 
 }  // namespace n2v::detail
+// A run's filter_top_image rows (all filters, or one when filter >= 0), by filter and rank,
+// with each image's path and split; kCorrupt naming the catalog for a map of the wrong size.
+struct TopImageRow {
+  FilterTopImageRecord record;
+  std::string path, split;
+};
+std::vector<TopImageRow> read_top_images(const Connection& conn, const std::string& path, int64_t run_id,
+                                         int filter = -1);
+

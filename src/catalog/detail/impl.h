@@ -92,6 +92,7 @@ struct Catalog::Impl : detail::Connection {
   RowIds upsert_images(int64_t probe_set_id, const std::vector<ProbeImageRecord>& images);
   int64_t upsert_network(const RunRecord& run);
   int64_t insert_run(const RunRecord& run, int64_t network_id, int64_t probe_set_id);
+  void insert_top_images(const RunRecord& run, int64_t run_id, const RowIds& image_ids);
   void replace_spaces(const std::vector<SpaceRecord>& spaces, int64_t run_id, int dim,
                       const RowIds& concept_ids, const RowIds& image_ids);
   // write_reference_space's rows, inside the caller's transaction; created_at "" = now.
