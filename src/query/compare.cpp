@@ -196,6 +196,8 @@ struct Presence {
   std::vector<uint8_t> status;  // [s * candidates + k]: 0 absent, 1 present, 2 present with a zero vector
   std::vector<int> dims;        // each space's dimension
   uint8_t at(int s, int k) const { return status[static_cast<size_t>(s) * candidates + k]; }
+  // Without a concept list: each space's names that are not candidates (not in the first space).
+  std::vector<std::vector<std::string>> others;
   bool has(int s, int k) const { return at(s, k) != 0; }
 };
 
@@ -213,13 +215,16 @@ std::vector<std::string> candidate_names(SpaceReader& read, const std::vector<st
 
 // Every space read (in parallel) for which candidates it has, and with a direction: the first
 // read of each but the first. The first error in space order is rethrown, as a serial read would.
-Presence presence(SpaceReader& read, const std::vector<std::string>& names, int workers) {
+// With `all_names`, also each space's names that are not candidates (Presence::others).
+Presence presence(SpaceReader& read, const std::vector<std::string>& names, bool all_names, int workers) {
   const int m = read.size();
   Presence p;
   p.candidates = static_cast<int>(names.size());
   p.status.assign(static_cast<size_t>(m) * p.candidates, 0);
   p.dims.assign(m, 0);
   std::vector<std::exception_ptr> failed(m);
+  p.others.resize(m);
+  const std::set<std::string> candidate_set(names.begin(), names.end());
   parallel_for(m, workers, [&](int s, int) {
     try {
       const std::shared_ptr<const detail::SpaceData> data = s == 0 ? read(0) : read.first_read(s);
@@ -230,6 +235,9 @@ Presence presence(SpaceReader& read, const std::vector<std::string>& names, int 
         p.status[static_cast<size_t>(s) * p.candidates + k] = data->valid[it->second] ? 1 : 2;
       }
     } catch (...) {
+      if (all_names)
+        for (const std::string& name : data->names)
+          if (!candidate_set.count(name)) p.others[s].push_back(name);
       failed[s] = std::current_exception();
     }
   });
@@ -265,35 +273,49 @@ void check_given(const SpaceReader& read, const std::vector<std::string>& names,
   }
 }
 
-// out.concepts (sorted by name): the candidates in every space, less those with a zero vector
-// in one (out.excluded, "name (space)").
+// out.concepts (sorted by name): the candidates in every space with a direction in each; the
+// rest, and every name only other spaces have, go to out.excluded (sorted by name) with the
+// spaces that lack them and those where their vector is zero.
 void choose_shared(const std::vector<std::string>& spaces, const std::vector<std::string>& names, const Presence& p,
                    SpaceComparison& out) {
   const int m = static_cast<int>(spaces.size());
   for (int k = 0; k < p.candidates; ++k) {
-    bool everywhere = true;
-    for (int s = 1; s < m && everywhere; ++s) everywhere = p.has(s, k);
-    if (!everywhere) continue;
-    std::string zero_in;
-    for (int s = 0; s < m && zero_in.empty(); ++s)
-      if (p.at(s, k) == 2) zero_in = spaces[s];
-    if (!zero_in.empty()) {
-      out.excluded.push_back(names[k] + " (" + zero_in + ")");
-      continue;
+    LeftOutConcept left{names[k], {}, {}};
+    for (int s = 0; s < m; ++s) {
+      if (p.at(s, k) == 0) left.missing_from.push_back(spaces[s]);
+      else if (p.at(s, k) == 2) left.zero_in.push_back(spaces[s]);
     }
-    out.concepts.push_back(names[k]);
+    if (left.missing_from.empty() && left.zero_in.empty()) out.concepts.push_back(names[k]);
+    else out.excluded.push_back(std::move(left));
+  }
+  // Names the first space lacks (it gave the candidates): missing from it and from every other
+  // space without them. Presence does not record their zero vectors: they are left out anyway.
+  std::map<std::string, std::vector<bool>> elsewhere;
+  for (int s = 1; s < m; ++s)
+    for (const std::string& name : p.others[s]) {
+      std::vector<bool>& in = elsewhere[name];
+      in.resize(m, false);
+      in[s] = true;
+    }
+  for (const auto& [name, in] : elsewhere) {
+    LeftOutConcept left{name, {}, {}};
+    for (int s = 0; s < m; ++s)
+      if (!in[s]) left.missing_from.push_back(spaces[s]);
+    out.excluded.push_back(std::move(left));
   }
   std::sort(out.concepts.begin(), out.concepts.end());
 }
+  std::sort(out.excluded.begin(), out.excluded.end(),
+            [](const LeftOutConcept& a, const LeftOutConcept& b) { return a.name < b.name; });
 
 // kInvalidArgument unless at least two concepts are shared.
 void check_two_shared(const std::vector<std::string>& spaces, const SpaceComparison& out) {
   const int C = out.shared();
   const std::string which = "spaces " + detail::quoted_list(spaces, "and");
-  const std::string left_out = out.excluded.empty()
-                                   ? std::string()
-                                   : " (after leaving out " + std::to_string(out.excluded.size()) +
-                                         " with a zero vector)";
+  size_t zero = 0;
+  for (const LeftOutConcept& left : out.excluded) zero += left.missing_from.empty() ? 1 : 0;
+  const std::string left_out =
+      zero == 0 ? std::string() : " (after leaving out " + std::to_string(zero) + " with a zero vector)";
   N2V_CHECK(C > 0, kInvalidArgument, "no concept is shared by all of " << which << left_out);
   N2V_CHECK(C > 1, kInvalidArgument,
             "only one concept ('" << out.concepts[0] << "') is shared by all of " << which << left_out
@@ -324,7 +346,7 @@ SharedNames names_pass(SpaceReader& read, const std::vector<std::string>& concep
   SharedNames shared;
   {
     const std::vector<std::string> names = candidate_names(read, concepts);
-    const Presence present = presence(read, names, workers);
+    const Presence present = presence(read, names, concepts.empty(), workers);
     if (!concepts.empty()) check_given(read, names, present);
     for (int s = 0; s < read.size(); ++s) out.space_info.push_back(read(s)->info);
     choose_shared(read.spaces(), names, present, out);
@@ -601,6 +623,7 @@ class PairPass {
         pair.distance = t.distance[q];
         const double hsic = t.inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
                             static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
+        pair.distance_per_pair = t.distance[q] / (static_cast<double>(C) * (C - 1));  // C >= 2
         pair.cka = x.hsic > kTiny * x.frob2 && y.hsic > kTiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
         for (int k = 0; k < K; ++k) {
           const int n = categories_.count[k];
@@ -653,11 +676,14 @@ std::vector<std::string> checked_spaces(const std::vector<std::string>& named, c
             "per_concept must be -1 (all), 0 (none) or a count of concepts, got " << options.per_concept);
   return spaces;
 }
+  out.distance_per_pair.assign(static_cast<size_t>(m) * m, 0.0);
 
 }  // namespace
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts) {
   return compare(spaces, concepts, CompareOptions{});
+    out.distance_per_pair[static_cast<size_t>(p.i) * m + p.j] =
+        out.distance_per_pair[static_cast<size_t>(p.j) * m + p.i] = p.distance_per_pair;
 }
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, const std::vector<std::string>& concepts,

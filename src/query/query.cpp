@@ -11,6 +11,7 @@
 
 #include "common/enum_names.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "query/detail/engine_impl.h"
 
 namespace n2v {
@@ -227,6 +228,13 @@ CacheStats QueryEngine::cache_stats() const {
 int QueryEngine::Impl::row(const detail::SpaceData& s, const std::string& name) {
   const auto it = s.row_of.find(name);
   if (it != s.row_of.end()) return it->second;
+  // Names match case-insensitively when only one stored name does ("Horse" finds horse); two
+  // names differing only in case are both suggested below instead.
+  const std::string lower = ascii_lower(name);
+  int match = -1;
+  for (int r = 0; r < s.n && match != -2; ++r)
+    if (s.names[r].size() == name.size() && ascii_lower(s.names[r]) == lower) match = match == -1 ? r : -2;
+  if (match >= 0) return match;
   const std::vector<std::string> close = closest_names(name, s.names);
   if (!close.empty())
     N2V_THROW_SUGGESTING(kNotFound, close,
@@ -318,7 +326,7 @@ NeighborsResult QueryEngine::neighbors(const std::string& space, const std::stri
   if (category) Impl::check_category(*s, *category);
   NeighborsResult result;
   result.space = space;
-  result.query = concept_name;
+  result.query = s->names[r];  // the stored spelling
   result.category = category;
   result.k = k;
   result.hits = cosine_search(*s, impl_->index(*s), s->unit.data() + static_cast<size_t>(r) * s->d, k,
@@ -363,8 +371,9 @@ AnalogyResult QueryEngine::analogy(const std::string& space, const std::vector<s
 
   AnalogyResult result;
   result.space = space;
-  result.positive = positive;
-  result.negative = negative;
+  // The stored spellings (a name given in another case is matched, see Impl::row).
+  for (int r : pos) result.positive.push_back(s->names[r]);
+  for (int r : neg) result.negative.push_back(s->names[r]);
   result.method = method;
   result.category = category;
   result.k = k;

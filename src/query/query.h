@@ -110,6 +110,9 @@ struct PairComparison {
 
 struct CompareOptions {
   // D_ijc kept per pair: -1 every one (PairComparison::per_concept, C doubles a pair), 0
+  // D_ij / (C (C - 1)): the mean squared cosine difference per ordered pair of distinct shared
+  // concepts (the diagonal terms are ~0), comparable between comparisons with different C.
+  double distance_per_pair = 0;
   // none, N the N largest (PairComparison::largest).
   int per_concept = -1;
   // Memory compare may use for its own work (0: kDefaultMemoryBytes): the C x C Gram of every
@@ -147,9 +150,10 @@ struct SpaceComparison {
   std::vector<SpaceInfo> space_info;    // each space's record, of the content compared
   std::vector<std::string> concepts;    // the shared concepts, sorted by name
   std::vector<std::string> categories;  // each shared concept's category (first space's)
-  // Concepts present in every space but left out because a vector is zero (cosine undefined):
-  // "name (space)".
-  std::vector<std::string> excluded;
+  // Every concept of some space compared that is not among `concepts`, sorted by name, and why.
+  // Without a concept list: any name of any space; with one, the names given (each is in every
+  // space, or compare throws), so only zero vectors.
+  std::vector<LeftOutConcept> excluded;
   int m = 0;                    // spaces.size()
   std::vector<double> distance;  // m x m row-major D_ij (symmetric, zero diagonal)
   std::vector<double> cka;       // m x m row-major (symmetric, diagonal 1 where defined)
@@ -165,6 +169,16 @@ struct FilterWeight {
   int filter = 0;
   float weight = 0;       // w_k
   double share = 0;       // |w_k| / ||w||_1 (paper 5.2)
+  double permutation_seconds = 0;  // the permutation test (CompareOptions::permutations)
+};
+
+// A concept compare left out: the spaces that lack it, and those where its vector is zero
+// (cosine undefined). At least one of the two is non-empty.
+struct LeftOutConcept {
+  std::string name;
+  std::vector<std::string> missing_from;  // in the order the spaces were named
+  std::vector<std::string> zero_in;
+  bool operator==(const LeftOutConcept&) const = default;
   double cumulative = 0;  // share of this and every higher-ranked filter
 };
 
@@ -177,6 +191,7 @@ struct ConceptReport {
   int train_count = 0, val_count = 0;
   float bias = 0, alpha = 0;
   // Learned weights (all filters): set IoU (segmentation) or balanced accuracy (classification).
+  std::vector<double> distance_per_pair;  // m x m row-major D_ij / (C (C - 1))
   std::optional<float> set_iou_train, set_iou_val, accuracy_train, accuracy_val;
   int best_filter = -1;  // best single filter, chosen on train; -1: none
   std::optional<float> best_filter_train, best_filter_val;

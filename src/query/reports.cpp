@@ -53,19 +53,20 @@ ConceptReport QueryEngine::concept_report(const std::string& space, const std::s
   check_top(top);
   const auto s = impl_->load(space);
   const int r = Impl::row(*s, concept_name);
-  const std::optional<EmbeddingRecord> e = impl_->catalog.embedding(space, concept_name);
-  N2V_CHECK(e.has_value(), kNotFound, "concept '" << concept_name << "' left space '" << space << "' meanwhile");
+  const std::string& name = s->names[r];  // the stored spelling ("Horse" finds horse)
+  const std::optional<EmbeddingRecord> e = impl_->catalog.embedding(space, name);
+  N2V_CHECK(e.has_value(), kNotFound, "concept '" << name << "' left space '" << space << "' meanwhile");
   // The scores are a second read: they must belong to the vectors read first (a writer may
   // have replaced the space in between; the answer would mix two versions).
   const bool same = static_cast<int>(e->weights.size()) == s->d &&  // bit for bit: NaN rows too
                     std::memcmp(e->weights.data(), s->weights.data() + static_cast<size_t>(r) * s->d,
                                 e->weights.size() * sizeof(float)) == 0;
   N2V_CHECK(same, kUnavailable,
-            "space '" << space << "' was replaced while concept '" << concept_name << "' was being read; try again");
+            "space '" << space << "' was replaced while concept '" << name << "' was being read; try again");
 
   ConceptReport rep;
   rep.space = space;
-  rep.name = concept_name;
+  rep.name = name;
   rep.category = s->categories[r];
   rep.concept_number = e->concept_number;
   rep.kind = s->info.kind;

@@ -188,7 +188,7 @@ Json to_json(const CompareResponse& r) {
           {"metric", "d_ij"},
           {"concept_count", c.shared()},
           {"concepts", std::move(concepts)},
-          {"excluded", c.excluded},
+          {"excluded", std::move(excluded)},
           {"distance", matrix_json(c.distance, c.m)},
           {"cka", matrix_json(c.cka, c.m)},
           {"pairs", std::move(pairs)}};
@@ -229,6 +229,7 @@ Json to_json(const ConceptResponse& r) {
                     {"val", num(seg ? c.set_iou_val : c.accuracy_val)}};
   out["best_filter"] = defined(c.best_filter);
   out["best_single"] = {{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}};
+                     {"distance_per_pair", num(pair.distance_per_pair)},
   out["best_filter_rank"] = defined(c.best_filter_rank);
   out["single_over_learned"] = num(c.single_over_learned);
   Json subsets = Json::array();
@@ -237,12 +238,17 @@ Json to_json(const ConceptResponse& r) {
   out["image_count"] = c.image_count;
   // Per-image IoU exists for segmentation only: null elsewhere, like filter_iou_val.
   out["image_iou"] = r.image_iou.edges.empty() ? Json(nullptr)
+  // Each concept left out, with why: the spaces that lack it and those where it is a zero vector.
+  Json excluded = Json::array();
+  for (const LeftOutConcept& left : c.excluded)
+    excluded.push_back({{"name", left.name}, {"missing_from", left.missing_from}, {"zero_in", left.zero_in}});
                                                : Json{{"mean_learned", num(c.mean_image_iou_learned)},
                                                       {"mean_single", num(c.mean_image_iou_single)},
                                                       {"zero_learned", c.zero_iou_learned},
                                                       {"zero_single", c.zero_iou_single},
                                                       {"bins", r.image_iou.edges},
                                                       {"learned", r.image_iou.learned},
+          {"distance_per_pair", matrix_json(c.distance_per_pair, c.m)},
                                                       {"single", r.image_iou.single},
                                                       {"nonzero", {{"learned", nonzero_json(r.distribution.learned)},
                                                                    {"single", nonzero_json(r.distribution.single)}}},

@@ -154,7 +154,7 @@ std::string render_text(const CompareResponse& r) {
   const SpaceComparison& c = r.comparison;
   const int m = c.m;
   std::string out = format("Compared %d spaces on the %d concepts they all have", m, c.shared());
-  if (!c.excluded.empty()) out += format(" (%zu left out: zero vector)", c.excluded.size());
+  if (!c.excluded.empty()) out += format(" (%zu left out, listed at the end)", c.excluded.size());
   out += "\n\n";
   for (int i = 0; i < m; ++i) out += format("  [%d] %s\n", i + 1, c.spaces[i].c_str());
   auto matrix = [&](const char* title, const std::vector<double>& v, int digits) {
@@ -197,6 +197,7 @@ std::string render_text(const CompareResponse& r) {
 }
 
 std::string render_text(const ConceptResponse& resp) {
+  matrix("D_ij / (C (C - 1)): mean squared cosine difference per pair of shared concepts", c.distance_per_pair, 4);
   const ConceptReport& r = resp.report;
   const bool reference = is_reference(resp.space);
   const bool seg = !reference && resp.space.task == Task::kSegmentation;
@@ -222,6 +223,20 @@ std::string render_text(const ConceptResponse& resp) {
   }
   out += format("filters carrying half of ||w||_1: %d; 90%%: %d (of %d)\n", r.filters_for_half, r.filters_for_90, r.dim);
   if (r.image_count)
+  if (!c.excluded.empty()) {
+    // Spaces by their number in the list above, so a long list stays readable.
+    std::map<std::string, int> number;
+    for (int i = 0; i < m; ++i) number[c.spaces[i]] = i + 1;
+    auto numbers = [&](const std::vector<std::string>& spaces) {
+      std::string text;
+      for (const std::string& s : spaces) text += (text.empty() ? "[" : ", [") + std::to_string(number[s]) + "]";
+      return text;
+    };
+    out += format("\nLeft out (%zu): not in every space, or a zero vector\n", c.excluded.size());
+    Table left({"concept", "missing from", "zero vector in"});
+    for (const LeftOutConcept& x : c.excluded) left.add({x.name, numbers(x.missing_from), numbers(x.zero_in)});
+    out += left.str();
+  }
     out += format("per-image val IoU over %d images: learned mean %s (%d zero), best filter mean %s (%d zero)\n",
                   r.image_count, cell(r.mean_image_iou_learned).c_str(), r.zero_iou_learned,
                   cell(r.mean_image_iou_single).c_str(), r.zero_iou_single);

@@ -280,7 +280,8 @@ PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request)
     masks = catalog_.predicted_masks(request.space, request.name);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound) throw;
-    // Only on the way out: the engine's errors name the space or suggest concept names.
+    // Only on the way out: the engine's errors name the space or suggest concept names; a
+    // name given in another case is read again in its stored spelling.
     engine_.space_info(request.space);
     engine_.concept_report(request.space, request.name, 1);
     throw;
@@ -310,8 +311,10 @@ ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& reques
   r.name = request.name;
   std::optional<ConceptImages> images = catalog_.concept_images(request.space, request.name);
   if (!images) {
-    engine_.concept_report(request.space, request.name, 1);  // kNotFound with suggestions
-    N2V_THROW(kNotFound, "no concept '" << request.name << "' in space '" << request.space << "'");
+    // kNotFound with suggestions, or the stored spelling of a name given in another case.
+    r.name = engine_.concept_report(request.space, request.name, 1).name;
+    images = catalog_.concept_images(request.space, r.name);
+    N2V_CHECK(images.has_value(), kNotFound, "no concept '" << request.name << "' in space '" << request.space << "'");
   }
   r.images = std::move(*images);
   r.total = static_cast<int>(r.images.images.size());

@@ -83,7 +83,10 @@ TEST_F(CompareTest, TwoSpacesByHand) {
   EXPECT_EQ(c.shared(), 3);
   EXPECT_EQ(c.concepts, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(c.categories, (std::vector<std::string>{"object", "object", "color"}));
-  EXPECT_EQ(c.excluded, std::vector<std::string>{"void (p.l.seg)"});
+  // Every concept left out, with why: d only in P, e only in Q, void a zero vector in P.
+  EXPECT_EQ(c.excluded, (std::vector<LeftOutConcept>{{"d", {"q.l.seg"}, {}},
+                                                     {"e", {"p.l.seg"}, {}},
+                                                     {"void", {}, {"p.l.seg"}}}));
   ASSERT_EQ(c.pairs.size(), 1u);
   const PairComparison& pq = c.pair(0, 1);
   EXPECT_NEAR(pq.distance, 2.0, 1e-6);
@@ -110,7 +113,12 @@ TEST_F(CompareTest, TwoSpacesByHand) {
 TEST_F(CompareTest, ThreeSpacesInvariantToRotationAndScale) {
   const SpaceComparison c = engine_->compare({p_, q_, r_});
   EXPECT_EQ(c.shared(), 3);  // a, b, c: d is not in Q, e only in Q, void not in R
-  EXPECT_TRUE(c.excluded.empty());
+  EXPECT_EQ(c.excluded, (std::vector<LeftOutConcept>{{"d", {"q.l.seg"}, {}},
+                                                     {"e", {"p.l.seg", "r.l.seg"}, {}},
+                                                     {"void", {"r.l.seg"}, {"p.l.seg"}}}));
+  // D_ij per pair of distinct concepts: D_ij / (C (C - 1)).
+  EXPECT_NEAR(c.pair(0, 1).distance_per_pair, c.pair(0, 1).distance / 6.0, 1e-12);
+  EXPECT_NEAR(c.distance_per_pair[0 * 3 + 1], c.pair(0, 1).distance / 6.0, 1e-12);
   ASSERT_EQ(c.pairs.size(), 3u);
   EXPECT_NEAR(c.pair(0, 2).distance, 0.0, 1e-9);
   EXPECT_NEAR(c.pair(0, 2).cka, 1.0, 1e-6);

@@ -170,6 +170,19 @@ TEST_P(QueryTest, UnknownNamesSuggestClosest) {
   EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
 }
 
+// A name in another case finds the stored concept, and answers give the stored spelling.
+TEST_P(QueryTest, NamesMatchCaseInsensitively) {
+  const NeighborsResult upper = engine_->neighbors(space_, "DOG", 3);
+  const NeighborsResult lower = engine_->neighbors(space_, "dog", 3);
+  EXPECT_EQ(upper.query, "dog");
+  ASSERT_EQ(upper.hits.size(), lower.hits.size());
+  for (size_t i = 0; i < upper.hits.size(); ++i) EXPECT_EQ(upper.hits[i].name, lower.hits[i].name);
+  const AnalogyResult a = engine_->analogy(space_, {"Cat"}, {"HORSE"}, 3);
+  EXPECT_EQ(a.positive, std::vector<std::string>{"cat"});
+  EXPECT_EQ(a.negative, std::vector<std::string>{"horse"});
+  EXPECT_EQ(engine_->concept_report(space_, "Dog").name, "dog");
+}
+
 TEST_P(QueryTest, BadArguments) {
   const auto invalid = [&](auto fn) { expect_error(fn, ErrorCode::kInvalidArgument); };
   invalid([&] { engine_->neighbors(space_, "dog", 0); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "common/deciles.h"
@@ -162,3 +163,21 @@ void write_service_catalog(Catalog& catalog, const std::string& wordnet_dir) {
 }
 
 }  // namespace n2v::test
+void write_many_spaces(Catalog& catalog, int total, const std::string& wordnet_dir) {
+  write_service_catalog(catalog, wordnet_dir);
+  const int have = static_cast<int>(catalog.spaces().size());
+  const int concepts = static_cast<int>(names().size());
+  for (int k = 1; k <= total - have; ++k) {
+    char network[16];
+    std::snprintf(network, sizeof network, "net%02d", k);
+    IngestRecord r = ingest(network, "block", 16);
+    add_space(r, network, "block", Task::kSegmentation, 16, 100 + k);
+    std::vector<EmbeddingRecord>& e = r.spaces.back().embeddings;
+    // Every third space lacks one concept, and the first has a zero vector: compare must name
+    // both kinds of concept it leaves out.
+    if (k % 3 == 0) e.erase(e.begin() + (k / 3) % concepts);
+    if (k == 1) std::fill(e[1].weights.begin(), e[1].weights.end(), 0.0f);
+    catalog.write_ingest(r);
+  }
+}
+
