@@ -174,7 +174,33 @@ std::optional<fs::path> file_below(const std::string& root, const std::string& r
   return real;
 }
 
-HttpResponse file_response(const fs::path& path) {
+// A strong validator of a file's bytes: FNV-1a 64 in hex, quoted ("..." as RFC 9110 8.8.3 writes it).
+std::string etag_of(const std::string& bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (const unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char text[24];
+  std::snprintf(text, sizeof text, "\"%016llx\"", static_cast<unsigned long long>(h));
+  return text;
+}
+
+// Whether an If-None-Match value ("*", or a list of entity tags, weak ones W/"..." too: the
+// comparison is weak, RFC 9110 13.1.2) names `etag`.
+bool none_match_hits(const std::string& header, const std::string& etag) {
+  if (header.empty()) return false;
+  for (std::string tag : split(header, ',')) {
+    tag.erase(0, tag.find_first_not_of(" \t"));
+    tag.erase(tag.find_last_not_of(" \t") + 1);
+    if (tag == "*") return true;
+    if (tag.rfind("W/", 0) == 0) tag.erase(0, 2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+// The page's files are revalidated on every load (no-cache: an edited file shows at once) and
+// carry an ETag, so an unchanged file is a 304 without its body.
+HttpResponse file_response(const fs::path& path, const std::string& if_none_match,
+                           const char* cache_control = "no-cache") {
   std::ifstream f(path, std::ios::binary);
   N2V_CHECK(f, kIo, "cannot read " << path.filename().string());  // no server path in answers
   std::ostringstream bytes;
@@ -182,7 +208,13 @@ HttpResponse file_response(const fs::path& path) {
   HttpResponse r;
   r.content_type = content_type_for(path);
   r.body = bytes.str();
-  r.headers.emplace_back("Cache-Control", "no-cache");
+  const std::string etag = etag_of(r.body);
+  r.headers.emplace_back("Cache-Control", cache_control);
+  r.headers.emplace_back("ETag", etag);
+  if (none_match_hits(if_none_match, etag)) {
+    r.status = 304;
+    r.body.clear();
+  }
   return r;
 }
 
@@ -317,9 +349,7 @@ const std::vector<RouteEntry>& route_table() {
       const auto file = c.probes.image_file(dir, image.path);
       N2V_CHECK(file, kNotFound, "probe image " << image.path << " not found in the images of probe set '"
                                                  << image.probe_name << "'");
-      HttpResponse r = file_response(*file);
-      r.headers.back().second = "max-age=3600";
-      return r;
+      return file_response(*file, c.request.if_none_match, "max-age=3600");
     });
     add("GET", "/api/probe/mask", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "row", "concept"});
@@ -481,7 +511,7 @@ HttpResponse Api::handle(const HttpRequest& request) const noexcept {
     }
     const std::string relative = percent_decode(path, false);
     N2V_CHECK(relative.find('\0') == std::string::npos, kInvalidArgument, "a NUL byte in the path");
-    if (const auto file = file_below(web_root_, relative)) return file_response(*file);
+    if (const auto file = file_below(web_root_, relative)) return file_response(*file, request.if_none_match);
     return error_response(404, "not_found", "no file " + relative + (web_root_.empty() ? " (no web folder is served)" : ""));
   } catch (const Error& e) {
     HttpResponse r;

@@ -18,6 +18,7 @@ struct HttpRequest {
   std::string target;  // origin-form: path and query, still percent-encoded
   std::string body;
   std::string content_type;
+  std::string if_none_match;  // the If-None-Match header: a static file whose ETag it names is a 304
 };
 
 struct HttpResponse {

@@ -150,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     Answer a{std::chrono::steady_clock::now(), req.version(), req.keep_alive(), req.method() == http::verb::head};
     HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body(),
-                        std::string(req[http::field::content_type])};
+                        std::string(req[http::field::content_type]), std::string(req[http::field::if_none_match])};
     if (request.target.size() > shared_.options.max_target_bytes) return send_error(414, "uri_too_long", target_too_long());
     const RouteCost cost = Api::route_cost(request);
     if (!cost.heavy) {
@@ -219,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
       res->body() = std::move(response.body);
       if (reserved_ == 0) reserve_write_bytes(size);  // small: always granted
     }
-    res->content_length(size);
+    if (response.status != 304) res->content_length(size);  // a 304 has no body (RFC 9110 15.4.5)
     response_ = res;
     ++shared_.busy;
     // The answer's own deadline: neither the read deadline nor the time it took to compute

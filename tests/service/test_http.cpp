@@ -113,6 +113,43 @@ TEST_F(HttpTest, EveryRouteOverOneKeptAliveConnection) {
   EXPECT_EQ(c.request("GET", "/api/health").status, 200);
 }
 
+// The page's files carry an ETag and Cache-Control: no-cache; a request naming the ETag in
+// If-None-Match gets a 304 without a body, and the kept-alive connection goes on (a 304 is
+// framed without a body). Another ETag, or a changed file, gets the file again.
+TEST_F(HttpTest, StaticFilesHaveETagsAndAnswer304) {
+  test::HttpConnection c(port());
+  const HttpResult first = c.request("GET", "/index.html");
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.headers.at("cache-control"), "no-cache");
+  ASSERT_TRUE(first.headers.count("etag"));
+  const std::string etag = first.headers.at("etag");
+  EXPECT_EQ(etag.size(), 18u) << etag;  // "<16 hex digits>"
+  EXPECT_EQ(etag.front(), '"');
+  EXPECT_EQ(c.request("GET", "/").headers.at("etag"), etag);  // the folder's index.html
+
+  const HttpResult same = c.request("GET", "/index.html", "", "If-None-Match: " + etag + "\r\n");
+  EXPECT_EQ(same.status, 304);
+  EXPECT_TRUE(same.body.empty());
+  EXPECT_EQ(same.headers.at("etag"), etag);
+  // A list, and the weak form of the same tag, match too (If-None-Match compares weakly).
+  EXPECT_EQ(c.request("GET", "/index.html", "", "If-None-Match: \"0\", W/" + etag + "\r\n").status, 304);
+  const HttpResult other = c.request("GET", "/index.html", "", "If-None-Match: \"0000000000000000\"\r\n");
+  EXPECT_EQ(other.status, 200);
+  EXPECT_TRUE(contains(other.body, "<title>page</title>"));
+  // API answers are never cached this way.
+  const HttpResult api = c.request("GET", "/api/health", "", "If-None-Match: *\r\n");
+  EXPECT_EQ(api.status, 200);
+  EXPECT_FALSE(api.headers.count("etag"));
+
+  // A changed file has a new ETag: the old one gets the new bytes.
+  test::write_file(dir_->file("web/index.html"), "<!doctype html><title>page 2</title>");
+  const HttpResult changed = c.request("GET", "/index.html", "", "If-None-Match: " + etag + "\r\n");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.headers.at("etag"), etag);
+  EXPECT_TRUE(contains(changed.body, "page 2"));
+  test::write_file(dir_->file("web/index.html"), "<!doctype html><title>page</title>");
+}
+
 TEST_F(HttpTest, ErrorStatusesAreJson) {
   expect_error(test::http_request(port(), "GET", "/api/neighbors?space=toynet.conv.seg&concept=dgo"), 404, "not_found");
   expect_error(test::http_request(port(), "GET", "/api/neighbors?space=toynet.conv.seg"), 400, "invalid_argument");

@@ -161,7 +161,7 @@ namespace {
 // route is defined with: a query's in the table, the export's in the API's own routes.
 TEST(QueryTable, RouteCostFollowsTheTable) {
   auto cost_of = [](const std::string& method, const std::string& target) {
-    return Api::route_cost(HttpRequest{method, target, "", ""});
+    return Api::route_cost(HttpRequest{method, target, "", "", ""});
   };
   int heavy = 0;
   for (const Query& q : queries()) {
