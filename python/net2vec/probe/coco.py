@@ -105,9 +105,10 @@ class CocoSet:
                 raise ProbeError(f"{where}: iscrowd is {crowd!r}, not 0 or 1")
             seg = a.get("segmentation")
             if isinstance(seg, list):
-                if not seg or not all(isinstance(p, list) for p in seg):
-                    raise ProbeError(f"{where}: segmentation is an empty list or not a list "
-                                     "of polygons")
+                # An empty list covers nothing (detection-only records): allowed.
+                if not all(isinstance(p, list) for p in seg):
+                    raise ProbeError(f"{where}: segmentation is not a list of polygons "
+                                     "[x1, y1, x2, y2, ...]")
             elif isinstance(seg, dict):
                 size, counts = seg.get("size"), seg.get("counts")
                 if not (isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))):

@@ -30,14 +30,16 @@ def polygon_mask(coords: Sequence[float], height: int, width: int,
     n = len(coords)
     if n % 2:
         raise PolygonError(f"polygon has {n} coordinates, an odd count (x, y pairs expected)")
-    if n < 6:
-        raise PolygonError(f"polygon has {n // 2} points, fewer than 3")
     try:
         pts = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     except (TypeError, ValueError):
         raise PolygonError("polygon coordinates are not all numbers") from None
     if any(isinstance(c, bool) for c in coords) or not np.all(np.isfinite(pts)):
         raise PolygonError("polygon coordinates are not all finite numbers")
+    if n < 6:
+        # One or two points enclose nothing: no centre is inside. COCO has such polygons
+        # (tools that train on it drop them), so they are empty, not an error.
+        return np.zeros((height, width), dtype=bool)
     xs = pts[:, 0] * scale_x
     ys = pts[:, 1] * scale_y
     return _even_odd(xs, ys, height, width)
