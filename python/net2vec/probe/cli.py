@@ -1,7 +1,6 @@
 """The command line of net2vec-probe (tools/net2vec-probe, python -m net2vec.probe)."""
 
 import argparse
-import os
 import sys
 from typing import List, Optional
 

@@ -10,6 +10,7 @@ Without --size images and masks keep their sizes, which must then agree across s
 """
 
 import os
+import sys
 from typing import Dict, List
 
 import numpy as np
@@ -55,7 +56,6 @@ def convert(args, opts: Options) -> dict:
         by_name.setdefault(n, []).append(cat)
     twice = sorted(n for n, cats in by_name.items() if len(cats) > 1)
     if twice and not opts.quiet:
-        import sys
         print(f"net2vec-probe merge: {len(twice)} name(s) in several categories stay separate "
               f"concepts (queries by name will see both): {', '.join(twice[:8])}",
               file=sys.stderr)
