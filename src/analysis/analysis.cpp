@@ -59,6 +59,11 @@ std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concep
       if (!finite(learned) || !finite(single)) continue;
       ++r.concepts;
       r.learned_at_least_single += *learned >= *single;
+      const ScoreStatsRecord &l = c->embedding.score_val_stats, &b = c->embedding.best_filter_val_stats;
+      if (!finite(l.low) || !finite(l.high) || !finite(b.low) || !finite(b.high)) continue;
+      ++r.with_intervals;
+      r.learned_above += *l.low > *b.high;
+      r.single_above += *b.low > *l.high;
     }
     r.share = r.concepts ? static_cast<double>(r.learned_at_least_single) / r.concepts : NAN;
     return r;

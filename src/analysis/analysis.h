@@ -34,6 +34,9 @@ struct ShareRow {
   int concepts = 0;      // concepts with both val scores
   int learned_at_least_single = 0;
   double share = 0;      // learned_at_least_single / concepts (NaN when none)
+  // Of the concepts, those with both 95 % val intervals stored (schema version 7), and where
+  // the intervals separate: the learned one wholly above the single filter's, or below it.
+  int with_intervals = 0, learned_above = 0, single_above = 0;
 };
 // Overall first, then by category name.
 std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concepts);

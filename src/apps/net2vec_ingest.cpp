@@ -129,6 +129,15 @@ int main(int argc, char** argv) {
                  "Leave out concepts in fewer train images than this")
       ->capture_default_str();
   app.add_option("--seed", o.seed, "Random seed (shuffles, sampling)")->capture_default_str();
+  app.add_option("--resamples", o.stats.resamples,
+                 "Bootstrap resamples of the val images for each score's 95 % interval; 0: none "
+                 "(docs/METHOD.md, \"Intervals and chance\")")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--permutations", o.stats.permutations,
+                 "Permutations of the val masks or labels for each score's p-value against chance; 0: none")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--max-images", o.max_images, "Use only the first N rows of index.csv (0 = all)")
       ->capture_default_str();
   app.add_flag("--skip-bad", o.skip_bad,

@@ -109,6 +109,18 @@ struct RunRecord {
 struct ImageIouRecord {
   int image_row = 0;  // ProbeImageRecord::row
   float learned = 0, single = 0;
+  // Intersection and union in mask pixels (schema version 7): set IoU over any subset of the
+  // images is sum(inter) / sum(union). Unset: ingested before version 7.
+  std::optional<float> learned_inter, learned_union, single_inter, single_union;
+};
+
+// How far a val score can be trusted (schema version 7, sql/007_score_intervals.sql): a 95 %
+// bootstrap interval over the val images and a p-value against chance with the null's mean
+// (docs/METHOD.md, "Intervals and chance"). Unset: not computed (ingested before version 7,
+// turned off, or no best filter).
+struct ScoreStatsRecord {
+  std::optional<float> low, high, p, null_mean;
+  bool computed() const { return low.has_value() || p.has_value(); }
 };
 
 // The masks predicted on one val image (schema version 4, sql/004_predicted_masks.sql):
@@ -136,6 +148,8 @@ struct EmbeddingRecord {
   std::optional<float> accuracy_train, accuracy_val;
   int best_filter = -1;                 // best single filter (chosen on train)
   std::optional<float> best_filter_train, best_filter_val;  // its IoU / accuracy
+  // The val score's (set_iou_val or accuracy_val) and best_filter_val's interval and p.
+  ScoreStatsRecord score_val_stats, best_filter_val_stats;
   std::vector<SubsetScore> subsets;     // the F sweep
   // Segmentation: val set IoU of every single filter k (size filter_count); empty otherwise.
   std::vector<float> filter_iou_val;

@@ -88,7 +88,8 @@ std::vector<IngestRecord> Catalog::ingest_records() const {
         space.embeddings[at.at(subsets.int64(0))].subsets.push_back(
             {subsets.int32(1), subsets.opt_float(2).value_or(NAN)});
       Stmt ious = conn->prepare(
-          "SELECT e.id, p.row, i.learned, i.single FROM image_iou i JOIN embedding e ON e.id = i.embedding_id"
+          "SELECT e.id, p.row, i.learned, i.single, i.learned_inter, i.learned_union, i.single_inter,"
+          " i.single_union FROM image_iou i JOIN embedding e ON e.id = i.embedding_id"
           " JOIN probe_image p ON p.id = i.probe_image_id WHERE e.space_id = ?1 ORDER BY e.id, p.row");
       ious.bind_text(1, space.id);
       while (ious.step())

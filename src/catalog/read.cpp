@@ -127,8 +127,8 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_name,
     e.subsets.push_back({subsets.int32(0), subsets.opt_float(1).value_or(NAN)});
 
   Stmt ious = conn->prepare(
-      "SELECT p.row, i.learned, i.single FROM image_iou i"
-      " JOIN probe_image p ON p.id = i.probe_image_id WHERE i.embedding_id = ?1"
+      "SELECT p.row, i.learned, i.single, i.learned_inter, i.learned_union, i.single_inter, i.single_union"
+      " FROM image_iou i JOIN probe_image p ON p.id = i.probe_image_id WHERE i.embedding_id = ?1"
       " ORDER BY p.row");
   ious.bind_int(1, embedding_id);
   while (ious.step())

@@ -139,6 +139,14 @@ void Catalog::Impl::validate(const IngestRecord& record) {
         N2V_CHECK(s.filters > 0 && sizes.insert(s.filters).second, kInvalidArgument,
                   "space " << space.id << ", concept '" << name << "': subset size " << s.filters
                            << " is not positive or repeated");
+      for (const ScoreStatsRecord* st : {&e.score_val_stats, &e.best_filter_val_stats}) {
+        const bool ordered = !(st->low && st->high) || std::isnan(*st->low) || *st->low <= *st->high;
+        const bool p_ok = !st->p || std::isnan(*st->p) || (*st->p > 0 && *st->p <= 1);
+        N2V_CHECK(ordered && p_ok, kInvalidArgument,
+                  "space " << space.id << ", concept '" << name << "': interval ["
+                           << st->low.value_or(NAN) << ", " << st->high.value_or(NAN) << "] or p "
+                           << st->p.value_or(NAN) << " out of order or range");
+      }
       std::unordered_set<int> iou_rows;
       for (const ImageIouRecord& iou : e.image_iou) {
         N2V_CHECK(rows.count(iou.image_row) != 0, kInvalidArgument,
@@ -391,13 +399,16 @@ void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, cons
   Stmt insert_embedding = prepare(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, set_iou_train, set_iou_val, accuracy_train, accuracy_val, best_filter,"
-      " best_filter_train, best_filter_val, filter_iou_val)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      " best_filter_train, best_filter_val, filter_iou_val, score_val_low, score_val_high, score_val_p,"
+      " score_val_null_mean, best_filter_val_low, best_filter_val_high, best_filter_val_p,"
+      " best_filter_val_null_mean)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+      " ?21, ?22, ?23)");
   Stmt insert_subset =
       prepare("INSERT INTO subset_score(embedding_id, filters, score) VALUES (?1, ?2, ?3)");
   Stmt insert_iou = prepare(
-      "INSERT INTO image_iou(embedding_id, probe_image_id, learned, single)"
-      " VALUES (?1, ?2, ?3, ?4)");
+      "INSERT INTO image_iou(embedding_id, probe_image_id, learned, single, learned_inter, learned_union,"
+      " single_inter, single_union) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   Stmt insert_mask = prepare(
       "INSERT INTO predicted_mask(embedding_id, probe_image_id, height, width, learned, single)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -438,6 +449,14 @@ void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, cons
         insert_embedding.bind_null(15);
       else
         insert_embedding.bind_blob(15, filter_blob.data(), filter_blob.size());
+      insert_embedding.bind_opt(16, e.score_val_stats.low)
+          .bind_opt(17, e.score_val_stats.high)
+          .bind_opt(18, e.score_val_stats.p)
+          .bind_opt(19, e.score_val_stats.null_mean)
+          .bind_opt(20, e.best_filter_val_stats.low)
+          .bind_opt(21, e.best_filter_val_stats.high)
+          .bind_opt(22, e.best_filter_val_stats.p)
+          .bind_opt(23, e.best_filter_val_stats.null_mean);
       insert_embedding.run();
       const int64_t embedding_id = sqlite3_last_insert_rowid(db.get());
       for (const SubsetScore& s : e.subsets) {
@@ -455,6 +474,10 @@ void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, cons
             .bind_int(2, image_ids.at(iou.image_row))
             .bind_opt(3, iou.learned)
             .bind_opt(4, iou.single)
+            .bind_opt(5, iou.learned_inter)
+            .bind_opt(6, iou.learned_union)
+            .bind_opt(7, iou.single_inter)
+            .bind_opt(8, iou.single_union)
             .run();
       }
       for (const PredictedMaskRecord& m : e.predicted_masks) {

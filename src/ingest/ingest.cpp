@@ -79,6 +79,11 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
                          {"subsets", cls.subsets},     {"min_train_images", cls.min_train_images},
                          {"sampling", "balanced: batch/2 positives + batch/2 negatives"},
                          {"accuracy", "balanced (mean of TPR and TNR) on val"}};
+  // docs/METHOD.md, "Intervals and chance"; seeded by `seed`.
+  j["score_stats"] = {{"resamples", o.stats.resamples},
+                      {"permutations", o.stats.permutations},
+                      {"interval", "95 % percentile bootstrap over the val images"},
+                      {"chance", "p = (1 + #{null >= observed}) / (R + 1), val masks or labels permuted"}};
   return j;
 }
 
@@ -117,8 +122,15 @@ SpaceRecord to_space_record(const std::string& id, Task task,
     }
     for (const auto& [f, score] : e.subsets) r.subsets.push_back({f, score});
     r.filter_iou_val = e.filter_iou_val;
+    auto stats = [](const ScoreStats& st) {
+      auto opt = [](float v) { return std::isnan(v) ? std::nullopt : std::optional<float>(v); };
+      return ScoreStatsRecord{opt(st.low), opt(st.high), opt(st.p), opt(st.null_mean)};
+    };
+    r.score_val_stats = stats(e.score_stats);
+    if (e.best_filter >= 0) r.best_filter_val_stats = stats(e.best_filter_stats);
     for (const ImageIou& i : e.image_iou)
-      r.image_iou.push_back({static_cast<int>(acts.rows[i.image]), i.learned, i.single});
+      r.image_iou.push_back({static_cast<int>(acts.rows[i.image]), i.learned, i.single, i.learned_inter,
+                             i.learned_union, i.single_inter, i.single_union});
     for (const PredictedMask& m : e.decile_masks)
       r.predicted_masks.push_back(
           {static_cast<int>(acts.rows[m.image]), e.mask_height, e.mask_width, m.learned, m.single});
@@ -248,6 +260,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   if (o.seg_subsets) seg.subsets = *o.seg_subsets;
   seg.min_train_images = o.min_train_images;
   seg.seed = o.seed;
+  seg.stats = o.stats;
   seg.device = device;
   seg.kernel = o.seg_kernel;
   ClassificationOptions cls;
@@ -256,6 +269,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   if (o.cls_subsets) cls.subsets = *o.cls_subsets;
   cls.min_train_images = o.min_train_images;
   cls.seed = o.seed;
+  cls.stats = o.stats;
   cls.device = device;
 
   // What every layer's record shares: the probe set, its concepts and images.
@@ -304,6 +318,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
       summary.timings.emplace_back(prefix + " training", tt.train_seconds);
       summary.timings.emplace_back(prefix + " evaluation", tt.eval_seconds);
       summary.timings.emplace_back(prefix + " filter subsets", tt.subset_seconds);
+      summary.timings.emplace_back(prefix + " intervals and chance", tt.stats_seconds);
       if (embeddings.empty()) {
         log_line(std::string("warning: no concept qualifies for ") + to_string(task) +
                  " (each needs train and val images" +

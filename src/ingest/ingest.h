@@ -54,6 +54,9 @@ struct IngestOptions {
   bool cls_authors_budget = false;  // the authors' classification budget (training.h)
   std::optional<std::vector<int>> cls_subsets;  // unset: the paper's list
 
+  // Intervals and chance levels of every val score (--resamples, --permutations).
+  ScoreStatsOptions stats;
+
   // Preprocessing overrides (unset: what the model file declares, else ImageNet defaults
   // at the probe images' size).
   std::optional<int> input_size;

@@ -195,6 +195,9 @@ struct ConceptReport {
   std::optional<float> set_iou_train, set_iou_val, accuracy_train, accuracy_val;
   int best_filter = -1;  // best single filter, chosen on train; -1: none
   std::optional<float> best_filter_train, best_filter_val;
+  // The val scores' 95 % bootstrap intervals and p-values against chance (schema version 7);
+  // unset: not computed.
+  ScoreStatsRecord learned_val_stats, best_filter_val_stats;
   // Paper 5.2's second measure: best single filter's val score / the learned weights' val
   // score (set IoU or accuracy). Unset where either is missing or the denominator is 0.
   std::optional<double> single_over_learned;

@@ -83,6 +83,8 @@ ConceptReport QueryEngine::concept_report(const std::string& space, const std::s
   rep.best_filter = e->best_filter;
   rep.best_filter_train = e->best_filter_train;
   rep.best_filter_val = e->best_filter_val;
+  rep.learned_val_stats = e->score_val_stats;
+  rep.best_filter_val_stats = e->best_filter_val_stats;
   const std::optional<float> learned = learned_val(*e);
   if (learned && e->best_filter_val && *learned > 0) rep.single_over_learned = *e->best_filter_val / *learned;
   rep.subsets = e->subsets;

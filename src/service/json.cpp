@@ -225,11 +225,20 @@ Json to_json(const ConceptResponse& r) {
   out["val_count"] = defined(c.val_count);
   out["bias"] = defined(num(c.bias));
   out["alpha"] = defined(num(c.alpha));
-  out["learned"] = {{"train", num(seg ? c.set_iou_train : c.accuracy_train)},
-                    {"val", num(seg ? c.set_iou_val : c.accuracy_val)}};
+  // The val score's 95 % interval [low, high], p against chance and the null's mean (docs/
+  // METHOD.md, "Intervals and chance"); null each: not computed (an older catalog).
+  const auto with_stats = [](Json score, const ScoreStatsRecord& st) {
+    score["val_interval"] = st.low && st.high ? Json::array({num(st.low), num(st.high)}) : Json(nullptr);
+    score["val_p"] = num(st.p);
+    score["val_null_mean"] = num(st.null_mean);
+    return score;
+  };
+  out["learned"] = with_stats({{"train", num(seg ? c.set_iou_train : c.accuracy_train)},
+                               {"val", num(seg ? c.set_iou_val : c.accuracy_val)}},
+                              c.learned_val_stats);
   out["best_filter"] = defined(c.best_filter);
-  out["best_single"] = {{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}};
-                     {"distance_per_pair", num(pair.distance_per_pair)},
+  out["best_single"] = with_stats({{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}},
+                                  c.best_filter_val_stats);
   out["best_filter_rank"] = defined(c.best_filter_rank);
   out["single_over_learned"] = num(c.single_over_learned);
   Json subsets = Json::array();
@@ -304,7 +313,10 @@ Json to_json(const AnalysesResponse& r) {
     table1.push_back({{"category", s.category.empty() ? Json(nullptr) : Json(s.category)},
                       {"concept_count", s.concepts},
                       {"learned_at_least_single", s.learned_at_least_single},
-                      {"share", num(s.share)}});
+                      {"share", num(s.share)},
+                      {"with_intervals", s.with_intervals},
+                      {"learned_interval_above", s.learned_above},
+                      {"single_interval_above", s.single_above}});
   out["learned_vs_single"] = std::move(table1);
   Json fig2 = Json::array();
   for (const CategoryScores& c : r.category_scores)

@@ -210,10 +210,19 @@ std::string render_text(const ConceptResponse& resp) {
   } else {
     out += format("%s (%s, label %d) in %s: %d train / %d val images\n\n", r.name.c_str(), r.category.c_str(),
                   r.concept_number, r.space.c_str(), r.train_count, r.val_count);
-    Table scores({"", ">train", ">val"});
+    // "[low, high]" and "p = ..." of a val score (docs/METHOD.md); "not computed" for a
+    // catalog from before schema version 7.
+    const auto interval = [](const ScoreStatsRecord& st) {
+      return st.low && st.high ? "[" + cell(st.low) + ", " + cell(st.high) + "]" : std::string("not computed");
+    };
+    const auto chance = [](const ScoreStatsRecord& st) {
+      return st.p ? cell(st.p, 4) + " (null mean " + cell(st.null_mean) + ")" : std::string("not computed");
+    };
+    Table scores({"", ">train", ">val", "val 95 % interval", "p against chance"});
     scores.add({"all filters (learned w): " + score, cell(seg ? r.set_iou_train : r.accuracy_train),
-                cell(seg ? r.set_iou_val : r.accuracy_val)});
-    scores.add({"best single filter " + filter_label(r.best_filter), cell(r.best_filter_train), cell(r.best_filter_val)});
+                cell(seg ? r.set_iou_val : r.accuracy_val), interval(r.learned_val_stats), chance(r.learned_val_stats)});
+    scores.add({"best single filter " + filter_label(r.best_filter), cell(r.best_filter_train), cell(r.best_filter_val),
+                interval(r.best_filter_val_stats), chance(r.best_filter_val_stats)});
     out += scores.str();
     out += format("\nbest filter / learned weights (val): %s; best filter's rank by |w|: %s\n",
                   cell(r.single_over_learned, 3).c_str(),
@@ -321,10 +330,13 @@ std::string render_text(const AnalysesResponse& r) {
   const std::string score = score_label(r.space);
   std::string out = format("The paper's analyses of %s\n\nLearned weights at least as good as the best single filter "
                            "(Table 1)\n", r.space.id.c_str());
-  Table share({"category", ">concepts", ">learned >= single", ">share"});
+  // The interval columns: of the concepts with both 95 % intervals, where they separate.
+  Table share({"category", ">concepts", ">learned >= single", ">share", ">with intervals", ">learned above",
+               ">single above"});
   for (const ShareRow& row : r.learned_vs_single)
     share.add({row.category.empty() ? "all" : row.category, std::to_string(row.concepts),
-               std::to_string(row.learned_at_least_single), cell(row.share, 3)});
+               std::to_string(row.learned_at_least_single), cell(row.share, 3), std::to_string(row.with_intervals),
+               std::to_string(row.learned_above), std::to_string(row.single_above)});
   out += share.str() + "\nMean " + score + " by category, val (Figure 2)\n";
   Table cats({"category", ">single filter", ">learned", ">concepts"});
   for (const CategoryScores& c : r.category_scores)

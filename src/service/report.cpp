@@ -370,8 +370,10 @@ std::string report_html(const Json& report) {
   const Json& spaces = report["spaces"];
   // Table 1 across spaces.
   h += "<h2>Learned weights vs best single filter (paper Table 1)</h2><p class=note>Share of concepts whose learned "
-       "weights score at least as well as their best single filter on val.</p><table><tr><th>space</th><th>metric</th>"
-       "<th>all</th>";
+       "weights score at least as well as their best single filter on val. <i>Intervals separate</i>: of the concepts "
+       "with both 95 % bootstrap intervals, those whose learned interval lies wholly above the single filter's (&uarr;) "
+       "and wholly below it (&darr;); &ndash; where the catalog has none (docs/METHOD.md).</p><table><tr><th>space</th>"
+       "<th>metric</th><th>intervals separate</th><th>all</th>";
   std::vector<std::string> categories;
   for (const Json& s : spaces)
     for (const Json& row : s["learned_vs_single"])
@@ -392,6 +394,16 @@ std::string report_html(const Json& report) {
       return "<td title='" + std::to_string(r["learned_at_least_single"].get<int>()) + " of " +
              std::to_string(r["concept_count"].get<int>()) + "'>" + fmt(r["share"], 2) + "</td>";
     };
+    // Table 1 with intervals: the overall row's separated concepts, each direction.
+    const auto all = by.find("");
+    const Json* overall = all == by.end() ? nullptr : all->second;
+    if (overall && overall->value("with_intervals", 0) > 0)
+      h += "<td title='of " + std::to_string((*overall)["with_intervals"].get<int>()) + " concepts with intervals'>&uarr; " +
+           std::to_string((*overall)["learned_interval_above"].get<int>()) + " &darr; " +
+           std::to_string((*overall)["single_interval_above"].get<int>()) + " of " +
+           std::to_string((*overall)["with_intervals"].get<int>()) + "</td>";
+    else
+      h += "<td>&ndash;</td>";
     h += cell("");
     for (const std::string& c : categories) h += cell(c);
     h += "</tr>";

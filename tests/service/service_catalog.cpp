@@ -118,6 +118,13 @@ void add_space(IngestRecord& r, const std::string& network, const std::string& l
       e.accuracy_train = 0.6f + 0.35f * unit(rng);
       e.accuracy_val = e.accuracy_train.value() - 0.05f;
     }
+    // Intervals and p-values (schema version 7), from the scores (no draws: the values above
+    // stay as they were); every seventh concept has none ("not computed", an older catalog).
+    const float val = task == Task::kSegmentation ? learned : e.accuracy_val.value();
+    if (number % 7 != 0) {
+      e.score_val_stats = {val - 0.04f, val + 0.04f, number % 3 == 0 ? 0.25f : 1.0f / 1001, val * 0.3f};
+      e.best_filter_val_stats = {single - 0.03f, single + 0.03f, number % 4 == 0 ? 0.5f : 1.0f / 1001, single * 0.3f};
+    }
     for (int f : {1, 2, 4, 8, 16})
       if (f < dim) e.subsets.push_back({f, single + (learned - single) * (1.0f - std::exp(-f / 4.0f))});
     space.embeddings.push_back(std::move(e));

@@ -478,6 +478,12 @@ async function main() {
     if (conceptData.metric) {
       const scores = await texts('table.scores tbody td.strong');
       assertEqual(scores, [fmt(conceptData.learned.val, 3), fmt(conceptData.best_single.val, 3)], 'val scores');
+      // Issue 21: each val score's 95 % interval and p beside it, "not computed" where the
+      // catalog has none (the service catalog leaves every seventh concept without).
+      const stats = (sc) => (Array.isArray(sc.val_interval)
+        ? `[${fmt(sc.val_interval[0], 3)}, ${fmt(sc.val_interval[1], 3)}]${Number.isFinite(sc.val_p) ? `, p = ${sc.val_p < 0.0005 ? sc.val_p.toExponential(1) : fmt(sc.val_p, 3)}` : ''}`
+        : 'not computed');
+      assertEqual(await texts('table.scores tbody td.val-stats'), [stats(conceptData.learned), stats(conceptData.best_single)], 'val intervals and p');
     } else {
       assert((await page.locator('.note').first().innerText()).includes('no scores'), 'reference space note');
     }
@@ -608,6 +614,8 @@ async function main() {
     assertEqual(await rows.first().locator('.share').innerText(), `${(100 * share).toFixed(1)}%`, 'first share');
     const first = expected.learned_vs_single[0];
     assert((await rows.first().innerText()).includes(`${first.learned_at_least_single} of ${first.concept_count}`), 'first row says k of n');
+    assertEqual(await rows.first().locator('.intervals-separate').innerText(), first.with_intervals > 0
+      ? `↑ ${first.learned_interval_above} / ↓ ${first.single_interval_above} of ${first.with_intervals}` : 'not computed', 'Table 1 intervals separate');
     assertEqual(await page.locator('svg.chart g.group').count(), expected.category_scores.length, 'Figure 2 groups');
     assertEqual(await page.locator('svg.chart g.group rect.bar').count(), 2 * expected.category_scores.length, 'Figure 2 bars');
     const curves = expected.subset_curves.filter((c) => c.points.length);

@@ -85,6 +85,12 @@ EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& p
   e.best_filter_train = stmt.opt_float(12);
   e.best_filter_val = stmt.opt_float(13);
   e.filter_iou_val = decode_vector(filter_blob);
+  auto stats = [&](int first) {
+    return ScoreStatsRecord{stmt.opt_float(first), stmt.opt_float(first + 1), stmt.opt_float(first + 2),
+                            stmt.opt_float(first + 3)};
+  };
+  e.score_val_stats = stats(17);
+  e.best_filter_val_stats = stats(21);
   return e;
 }
 

@@ -37,10 +37,12 @@ size_t packed_mask_bytes(int height, int width);
 inline constexpr std::string_view kEmbeddingSelect =
     "SELECT e.id, c.number, e.train_count, e.val_count, e.vector, e.bias, e.alpha,"
     " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
-    " e.best_filter_train, e.best_filter_val, e.filter_iou_val, c.name, c.category FROM embedding e"
+    " e.best_filter_train, e.best_filter_val, e.filter_iou_val, c.name, c.category,"
+    " e.score_val_low, e.score_val_high, e.score_val_p, e.score_val_null_mean, e.best_filter_val_low,"
+    " e.best_filter_val_high, e.best_filter_val_p, e.best_filter_val_null_mean FROM embedding e"
     " JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?1";
 
-// Columns 1..14 of kEmbeddingSelect (not subsets or per-image IoU); vector sizes checked
+// Columns 1..14 and 17..24 of kEmbeddingSelect (not subsets or per-image IoU); vector sizes checked
 // against the space's dimension, naming the concept.
 EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& path, const std::string& space_id);
 

@@ -25,14 +25,18 @@ function table1(d) {
         h('th', { scope: 'col' }, 'Category'),
         h('th', { scope: 'col', class: 'num' }, 'Concepts'),
         h('th', { scope: 'col', class: 'score' }, 'Learned ≥ single (val)'),
-        h('th', { scope: 'col', class: 'num' }, 'Count'))),
+        h('th', { scope: 'col', class: 'num' }, 'Count'),
+        h('th', { scope: 'col', class: 'num', title: 'of the concepts with both 95 % val intervals: learned interval wholly above the single filter\'s / wholly below it' }, 'Intervals separate ↑ / ↓'))),
       h('tbody', {}, d.learned_vs_single.map((row) => h('tr', { class: row.category === null ? 'overall' : null },
         h('th', { scope: 'row' }, row.category === null ? 'All concepts' : categoryChip(row.category)),
         h('td', { class: 'num' }, fmtInt(row.concept_count)),
         h('td', { class: 'score' },
           inlineBar(row.share, [0, 1], { width: 120, label: `share ${fmtPct(row.share)}` }),
           h('span', { class: 'value share' }, fmtPct(row.share))),
-        h('td', { class: 'num' }, `${fmtInt(row.learned_at_least_single)} of ${fmtInt(row.concept_count)}`))))),
+        h('td', { class: 'num' }, `${fmtInt(row.learned_at_least_single)} of ${fmtInt(row.concept_count)}`),
+        h('td', { class: 'num intervals-separate' }, row.with_intervals > 0
+          ? `↑ ${fmtInt(row.learned_interval_above)} / ↓ ${fmtInt(row.single_interval_above)} of ${fmtInt(row.with_intervals)}`
+          : 'not computed'))))),
     h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`));
 }
 

@@ -13,6 +13,16 @@ function unit(d) {
   return d.kind === 'reference' ? 'dimension' : 'filter';
 }
 
+/** "0.12 [0.10, 0.14], p = 0.001" without the score: the val score's interval and p (docs/METHOD.md). */
+function valStats(score) {
+  const iv = score?.val_interval;
+  if (!Array.isArray(iv)) return h('span', { class: 'muted', title: 'catalog ingested before intervals (schema version 7) or with them off' }, 'not computed');
+  const p = score.val_p;
+  const pText = Number.isFinite(p) ? `, p = ${p < 0.0005 ? p.toExponential(1) : fmt(p, 3)}` : '';
+  return h('span', { title: Number.isFinite(score.val_null_mean) ? `mean score under permutation ${fmt(score.val_null_mean, 3)}` : null },
+    `[${fmt(iv[0], 3)}, ${fmt(iv[1], 3)}]${pText}`);
+}
+
 function card(title, ...children) {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
 }
@@ -29,11 +39,13 @@ function scoreCard(d) {
   const row = (label, score, extra = null) => h('tr', {},
     h('th', { scope: 'row' }, label, extra),
     h('td', { class: 'num' }, fmt(score?.train, 3)),
-    h('td', { class: 'num strong' }, fmt(score?.val, 3)));
+    h('td', { class: 'num strong' }, fmt(score?.val, 3)),
+    h('td', { class: 'num val-stats' }, valStats(score)));
   const segImages = d.image_iou;
   return card(`Scores (${metric})`,
     h('table', { class: 'data scores' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, 'train'), h('th', { scope: 'col', class: 'num' }, 'val'))),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, 'train'), h('th', { scope: 'col', class: 'num' }, 'val'),
+        h('th', { scope: 'col', class: 'num', title: '95 % bootstrap interval over the val images; p against chance (val masks or labels permuted)' }, 'val 95 % interval, p'))),
       h('tbody', {},
         row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned),
         row('Best single filter ', d.best_single,
