@@ -27,7 +27,9 @@
 #include "common/text.h"
 #include "common/version.h"
 #include "server/server.h"
+#include "probe/probe_check.h"
 #include "service/json.h"
+#include "service/probe_browser.h"
 #include "service/queries.h"
 #include "service/render.h"
 #include "service/report.h"
@@ -200,6 +202,7 @@ int main(int argc, char** argv) {
     CLI::App* command;
     std::map<std::string, std::vector<std::string>> values;
     std::map<std::string, bool> switches;
+    std::vector<std::string> probe_dirs;  // --probe: folders the probe browser may read
   };
   std::vector<std::unique_ptr<QueryCommand>> query_commands;
   for (const n2v::Query& q : n2v::queries()) {
@@ -224,6 +227,10 @@ int main(int argc, char** argv) {
       if (p.required) o->required();
       if (!p.fallback.empty()) o->default_str(p.fallback);
     }
+    // The command line's own option (never the API's: a client must not name server folders).
+    if (q.name.rfind("probe-", 0) == 0)
+      qc->command->add_option("--probe", qc->probe_dirs,
+                              "Probe-set folder to read (repeatable); default: the folder the space was ingested from");
     query_commands.push_back(std::move(qc));
   }
 
@@ -245,6 +252,23 @@ int main(int argc, char** argv) {
   report->add_option("--out", rp.out, "Output directory (created if absent; index.html and report.json replaced)")
       ->required();
   report->add_option("--spaces", rp.spaces, "Only these network spaces (comma-separated or repeated)")->delimiter(',');
+
+  // probe check: a probe set validated before a long ingest (probe/probe_check.h). No catalog.
+  std::string check_dir;
+  bool check_json = false;
+  int check_max_problems = 50;
+  CLI::App* probe = app.add_subcommand("probe", "Probe sets (BRODEN layout, docs/PROBES.md)");
+  probe->require_subcommand(1);
+  CLI::App* probe_check = probe->add_subcommand(
+      "check",
+      "Check a probe set before a long ingest: every index.csv row, image and mask read at its declared size, label\n"
+      "numbers, splits, categories; each concept's train/val images and coverage alpha; the content hash (the one\n"
+      "merge and serve --probe match probe sets by). Exit status 2 when it finds an error.");
+  probe_check->add_option("dir", check_dir, "Probe-set folder (index.csv, label.csv, images/)")->required();
+  probe_check->add_flag("--json", check_json, "Machine-readable JSON on stdout (docs/API.md, \"Probe check\")");
+  probe_check->add_option("--max-problems", check_max_problems, "Problems listed (all are counted)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
   ReferenceArgs ra;
   CLI::App* reference = app.add_subcommand(
@@ -377,6 +401,7 @@ int main(int argc, char** argv) {
       };
       Catalog catalog = open_read(common.db);
       Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
+      service.set_probe_library(std::make_shared<const n2v::ProbeLibrary>(qc->probe_dirs, true));
       const n2v::QueryAnswer answer = qc->query->run(service, args);
       if (bar) bar->finish();
       // replace: a concept name with a stray non-UTF-8 byte (label.csv) prints as U+FFFD
@@ -384,6 +409,27 @@ int main(int argc, char** argv) {
       if (common.json) std::printf("%s\n", answer.json().dump(2, ' ', false, Json::error_handler_t::replace).c_str());
       else std::fputs(answer.text().c_str(), stdout);
       return 0;
+    }
+    if (*probe_check) {
+      n2v::ProbeCheckOptions options;
+      options.max_problems = check_max_problems;
+      // A bar on stderr once a big set has taken 2 s.
+      std::unique_ptr<n2v::Progress> bar;
+      int64_t shown = 0;
+      const auto start = std::chrono::steady_clock::now();
+      options.progress = [&](int64_t done, int64_t total) {
+        if (!bar) {
+          if (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) return;
+          bar = std::make_unique<n2v::Progress>("probe check", total, "rows");
+        }
+        bar->advance(done - shown);
+        shown = done;
+      };
+      const n2v::ProbeCheckReport r = n2v::check_probe_set(check_dir, options);
+      if (bar) bar->finish();
+      if (check_json) std::printf("%s\n", n2v::to_json(r).dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+      else std::fputs(n2v::render_text(r).c_str(), stdout);
+      return r.ok() ? 0 : n2v::exit_code(n2v::ErrorCode::kInvalidArgument);  // a broken set: invalid input
     }
     if (*export_cmd) return cmd_export(common, ex);
     if (*report) return cmd_report(common, rp);

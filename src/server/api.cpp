@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "server/detail/probe_files.h"
 #include "service/json.h"
+#include "service/probe_browser.h"
 #include "service/queries.h"
 
 namespace n2v {
@@ -293,6 +294,29 @@ void add_image_urls(Json& j, const ConceptImagesResponse& images, const Call& c)
   }
 }
 
+// The probe browser's images as the page needs them: each photo's and its concept mask's URL
+// (the folder is served: the answer came from it).
+void add_probe_image_urls(Json& j, const ProbeImagesResponse& r) {
+  j["served"] = true;
+  for (Json& image : j["images"]) {
+    const std::string q = "?space=" + url_encode(r.space.id) + "&row=" + std::to_string(image["row"].get<int>());
+    image["image_url"] = "api/probe/image" + q;
+    image["mask_url"] = "api/probe/mask" + q + "&concept=" + url_encode(r.concept_count.name);
+  }
+}
+
+// A row of the space's probe folder that no stored score names (the probe browser lists every
+// row), read from the served folder's index.csv; nullopt when there is none.
+std::optional<Catalog::ProbeImageRef> probe_folder_image(Service& s, const std::string& space, int row) {
+  try {
+    const SpaceProbe sp = space_probe(s, space);
+    for (const ProbeImage& image : sp.folder->probe.images())
+      if (image.line == row + 2) return Catalog::ProbeImageRef{sp.name, sp.path, image.path, sp.hash};
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
 using Handler = std::function<HttpResponse(Service&, const Call&)>;
 
 struct RouteEntry {
@@ -338,13 +362,21 @@ const std::vector<RouteEntry>& route_table() {
         const QueryAnswer answer = q.run(s, args);
         Json j = answer.json();
         if (q.name == "images") add_image_urls(j, *static_cast<const ConceptImagesResponse*>(answer.response.get()), c);
+        if (q.name == "probe-images") add_probe_image_urls(j, *static_cast<const ProbeImagesResponse*>(answer.response.get()));
         return json_response(j);
       }, q.cost);
     add("GET", "/api/probe/image", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "row"});
       const std::string space = p.required("space");
       const int row = p.integer("row", -1);
-      const auto image = s.probe_image(space, row);
+      Catalog::ProbeImageRef image;
+      try {
+        image = s.probe_image(space, row);
+      } catch (const Error& e) {
+        const auto listed = e.code() == ErrorCode::kNotFound ? probe_folder_image(s, space, row) : std::nullopt;
+        if (!listed) throw;
+        image = *listed;
+      }
       const std::string dir = probe_dir(c.probes, image.probe_name, image.probe_path, image.probe_hash);
       const auto file = c.probes.image_file(dir, image.path);
       N2V_CHECK(file, kNotFound, "probe image " << image.path << " not found in the images of probe set '"
@@ -355,10 +387,25 @@ const std::vector<RouteEntry>& route_table() {
       const Params p(c.query, {"space", "row", "concept"});
       const std::string space = p.required("space"), name = p.required("concept");
       const int row = p.integer("row", -1);
-      const ConceptImagesResponse images = s.concept_images({space, name, 1});  // one catalog read
-      const std::string dir =
-          probe_dir(c.probes, images.images.probe_name, images.images.probe_path, images.images.probe_hash);
-      return bytes_response(c.probes.concept_mask_png(dir, row, images.images.concept_number), "image/png");
+      std::string probe_name, probe_path, probe_hash;
+      int number = 0;
+      try {
+        const ConceptImagesResponse images = s.concept_images({space, name, 1});  // one catalog read
+        probe_name = images.images.probe_name, probe_path = images.images.probe_path;
+        probe_hash = images.images.probe_hash, number = images.images.concept_number;
+      } catch (const Error& e) {
+        // A concept of the probe set the space has no vector for (the probe browser lists them all).
+        if (e.code() != ErrorCode::kNotFound) throw;
+        try {
+          const SpaceProbe sp = space_probe(s, space);
+          number = probe_concept(*sp.folder, sp.name, name).number;
+          probe_name = sp.name, probe_path = sp.path, probe_hash = sp.hash;
+        } catch (const Error&) {
+          throw e;
+        }
+      }
+      const std::string dir = probe_dir(c.probes, probe_name, probe_path, probe_hash);
+      return bytes_response(c.probes.concept_mask_png(dir, row, number), "image/png");
     });
     add("GET", "/api/probe/prediction", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "row", "concept", "method"});
@@ -428,6 +475,8 @@ Api::Api(Service& service, ApiOptions options)
     : service_(service),
       options_(std::move(options)),
       probe_files_(std::make_shared<const detail::ProbeFiles>(options_.probe_dirs)) {
+  // The probe browser reads the served folders only, like the image routes.
+  service_.set_probe_library(std::make_shared<const ProbeLibrary>(options_.probe_dirs, false));
   if (!options_.web_root.empty()) {
     std::error_code ec;
     const fs::path root = fs::canonical(options_.web_root, ec);

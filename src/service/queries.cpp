@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "service/probe_browser.h"
 #include "service/render.h"
 
 namespace n2v {
@@ -335,6 +336,40 @@ std::vector<Query> make_queries() {
                  return answer(s.map(r));
                },
               QueryCost::kHeavy});
+
+  // The probe browser (probe_browser.h): read from the probe folder itself, scanned once on
+  // first use (every mask of the set decoded), hence heavy.
+  t.push_back({"probe-concepts",
+               "The concepts of the probe set a space was measured on: train and val images, those with pixel masks, "
+               "and coverage alpha",
+               "GET", "/api/probe/concepts",
+               {space_param(), {"category", ParamType::kText, "Only concepts of this category (a column of index.csv)"}},
+               [](Service& s, const QueryArgs& a) {
+                 const Reader in(*find_query("probe-concepts"), a);
+                 return answer(probe_concepts(s, {in.required("space"), in.text("category")}));
+               },
+               QueryCost::kHeavy});
+  t.push_back({"probe-images",
+               "The images of a space's probe set that carry a concept, one split, in index.csv order, paged",
+               "GET", "/api/probe/concepts/{concept}/images",
+               {{"concept", ParamType::kText, "Concept name (of the probe set)", true, "", {}, {}, 0, true}, space_param(),
+                {"split", ParamType::kText, "train or val", false, "train"},
+                {"offset", ParamType::kInt, "How many images to skip first (paging)", false, "0", 0, {}},
+                {"limit", ParamType::kInt, "How many images to list", false, "24", 1, kMaxProbePage}},
+               [](Service& s, const QueryArgs& a) {
+                 const Reader in(*find_query("probe-images"), a);
+                 ProbeImagesRequest r;
+                 r.space = in.required("space");
+                 r.name = in.required("concept");
+                 const std::string split = *in.text("split");
+                 N2V_CHECK(split == "train" || split == "val", kInvalidArgument,
+                           "'" << in.flag_name("split") << "' must be train or val, got '" << split << "'");
+                 r.split = split == "train" ? Split::kTrain : Split::kVal;
+                 r.offset = in.integer_or("offset", r.offset);
+                 r.limit = in.integer_or("limit", r.limit);
+                 return answer(probe_images(s, r));
+               },
+               QueryCost::kHeavy});
   return t;
 }
 

@@ -249,6 +249,8 @@ std::string vectors_npy(const ExportResponse& e);
 const char* export_file_name(ExportFormat format);  // "vectors.tsv", "metadata.tsv", "vectors.npy"
 std::string export_bytes(const ExportResponse& e, ExportFormat format);
 
+class ProbeLibrary;  // the probe folders the probe browser reads (probe_browser.h)
+
 class Service {
  public:
   // The catalog must outlive the service. `limits`: what one request may ask (limits.h).
@@ -280,6 +282,11 @@ class Service {
   FilterResponse filter(const FilterRequest& request);             // request.filter set
   ExportResponse export_vectors(const ExportRequest& request);
 
+  // The probe folders the probe browser may read (probe_browser.h); none until a front end
+  // sets them. Set before answering requests.
+  void set_probe_library(std::shared_ptr<const ProbeLibrary> probes) { probes_ = std::move(probes); }
+  const ProbeLibrary* probe_library() const { return probes_.get(); }
+
   QueryEngine& engine() { return engine_; }
   const Catalog& catalog() const { return catalog_; }
   const ServiceLimits& limits() const { return limits_; }
@@ -296,6 +303,7 @@ class Service {
   uint64_t map_tick_ = 0;  // LRU clock of maps_
   std::atomic<int64_t> maps_computed_{0};
   std::map<std::string, std::shared_ptr<MapSlot>> maps_;  // key: space, options, generation
+  std::shared_ptr<const ProbeLibrary> probes_;
 };
 
 }  // namespace n2v

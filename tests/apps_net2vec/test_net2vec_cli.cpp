@@ -10,11 +10,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "catalog/catalog.h"
+#include "support/broden_writer.h"
 #include "support/temp_dir.h"
 #include "toy_spaces.h"
 
@@ -449,6 +451,48 @@ TEST_F(CliTest, HelpExplainsEverySubcommand) {
   r = run(dir_, {"reference", "vectors", "--help"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("--format"), std::string::npos);
+}
+
+// `net2vec probe check DIR`: a clean set exits 0, a broken one 2 (invalid input), and --json
+// has the documented shape (docs/API.md, "Probe check").
+TEST_F(CliTest, ProbeCheckExitStatusAndJson) {
+  const std::string probe = dir_.file("probe");
+  test::write_broden(probe, test::small_broden());
+  CliRun r = run(dir_, {"probe", "check", probe, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["errors"], 0);
+  EXPECT_EQ(j["rows"], 3);
+  EXPECT_EQ(j["train_images"], 2);
+  EXPECT_EQ(j["val_images"], 1);
+  EXPECT_EQ(j["content_hash"], ProbeSet::content_hash(probe));
+  ASSERT_EQ(j["concepts"].size(), 7u);
+  const json& red = j["concepts"][0];
+  EXPECT_EQ(red["name"], "red-c");
+  EXPECT_EQ(red["train_images"], 1);
+  EXPECT_EQ(red["alpha"], 0.5);
+  EXPECT_TRUE(j["concepts"][2]["alpha"].is_null());  // kitchen: whole-image labels only
+  EXPECT_TRUE(j["problems"].is_array());
+
+  std::filesystem::remove(probe + "/images/img2.png");
+  r = run(dir_, {"probe", "check", probe, "--json", "--max-problems", "1"});
+  EXPECT_EQ(r.rc, 2) << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_GE(j["errors"], 1);
+  ASSERT_EQ(j["problems"].size(), 1u);
+  EXPECT_EQ(j["problems"][0]["severity"], "error");
+  EXPECT_EQ(j["problems"][0]["file"], "images/img2.png");
+  EXPECT_EQ(j["problems"][0]["line"], 4);
+  EXPECT_NE(j["problems"][0]["message"].get<std::string>().find("image file not found"), std::string::npos);
+  // The text form says what is wrong, and the folder that is not there is an error too.
+  r = run(dir_, {"probe", "check", probe});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("BROKEN: 1 error"), std::string::npos) << r.out;
+  r = run(dir_, {"probe", "check", dir_.file("nowhere")});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("probe set directory not found"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "server/server.h"
 #include "service/json.h"
 #include "service_catalog.h"
+#include "service_probe.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 
@@ -68,8 +69,17 @@ class GoldenTest : public ::testing::Test {
     o.web_root = "";
     server_ = new Server(*catalog_, o);
     server_->start();
+    // The probe browser's cases ("probe": true) ask a second server that serves the probe
+    // folder, so every other case keeps its answer without one; their command lines name the
+    // folder as $PROBE.
+    probe_dir_ = dir_->file("service-probe");
+    test::write_service_probe(*catalog_, probe_dir_);
+    o.probe_dirs = {probe_dir_};
+    probe_server_ = new Server(*catalog_, o);
+    probe_server_->start();
   }
   static void TearDownTestSuite() {
+    delete probe_server_;
     delete server_;
     delete catalog_;
     delete dir_;
@@ -88,11 +98,15 @@ class GoldenTest : public ::testing::Test {
   static std::string db_;
   static Catalog* catalog_;
   static Server* server_;
+  static Server* probe_server_;
+  static std::string probe_dir_;
 };
 test::TempDir* GoldenTest::dir_ = nullptr;
 std::string GoldenTest::db_;
 Catalog* GoldenTest::catalog_ = nullptr;
 Server* GoldenTest::server_ = nullptr;
+Server* GoldenTest::probe_server_ = nullptr;
+std::string GoldenTest::probe_dir_;
 
 TEST_F(GoldenTest, CliAndHttpGiveTheExpectedJson) {
   std::vector<fs::path> cases;
@@ -105,9 +119,10 @@ TEST_F(GoldenTest, CliAndHttpGiveTheExpectedJson) {
     SCOPED_TRACE(file.filename().string());
     Json golden = Json::parse(read_file(file.string()));
     std::vector<std::string> args;
-    for (const Json& a : golden["cli"]) args.push_back(a.get<std::string>());
+    for (const Json& a : golden["cli"]) args.push_back(a.get<std::string>() == "$PROBE" ? probe_dir_ : a.get<std::string>());
     const Json& http = golden["http"];
-    const test::HttpResult r = test::http_request(server_->port(), http["method"].get<std::string>(),
+    const Server* server = golden.value("probe", false) ? probe_server_ : server_;
+    const test::HttpResult r = test::http_request(server->port(), http["method"].get<std::string>(),
                                                   http["target"].get<std::string>(), http.value("body", ""));
     ASSERT_EQ(r.status, 200) << r.body;
     const Json from_http = stable(Json::parse(r.body, nullptr, false));
