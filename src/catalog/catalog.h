@@ -190,6 +190,8 @@ struct SpaceInfo {
   // Reference spaces: where the vectors came from (file, format, counts); "" for network
   // spaces (their origin is the run). Reference spaces have network == id and layer == "".
   std::string source;
+  // Network spaces: the name of the probe set their run measured them on; "" for reference.
+  std::string probe_set;
 };
 
 inline bool is_reference(const SpaceInfo& space) { return space.kind == SpaceKind::kReference; }

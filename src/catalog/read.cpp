@@ -33,7 +33,8 @@ namespace {
 constexpr const char* kSpaceSelect =
     "SELECT s.id, s.network, s.layer, s.kind, s.task, s.dim, s.run_id, s.created_at,"
     " (SELECT count(*) FROM embedding e WHERE e.space_id = s.id), s.source,"
-    " (SELECT r.layer FROM run r WHERE r.id = s.run_id) FROM space s";
+    " (SELECT r.layer FROM run r WHERE r.id = s.run_id),"
+    " (SELECT p.name FROM run r JOIN probe_set p ON p.id = r.probe_set_id WHERE r.id = s.run_id) FROM space s";
 
 SpaceInfo read_space_row(const Stmt& stmt) {
   SpaceInfo info;
@@ -48,6 +49,7 @@ SpaceInfo read_space_row(const Stmt& stmt) {
   info.concept_count = stmt.int32(8);
   info.source = stmt.text(9);  // NULL reads as ""
   info.model_layer = stmt.text(10);
+  info.probe_set = stmt.text(11);  // NULL (reference space) reads as ""
   return info;
 }
 

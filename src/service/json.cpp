@@ -85,10 +85,43 @@ Json to_json(const HealthResponse& r) {
                      {"evictions", r.cache.evictions}}}};
 }
 
+namespace {
+// A stored JSON column as an object ({} when empty or not an object: runs written by tests).
+Json stored_object(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
+// What a network space was measured with (its run), for a reader to judge and reproduce it:
+// the probe set, the input size, tau, the task's training settings and when and by what.
+Json run_json(const SpaceInfo& s, const RunRecord& run) {
+  const Json params = stored_object(run.params_json);
+  const Json prep = stored_object(run.preprocessing_json);
+  const Json training = s.task ? params.value(to_string(*s.task), Json::object()) : Json::object();
+  const auto field = [](const Json& j, const char* key) { return j.is_object() && j.contains(key) ? j[key] : Json(nullptr); };
+  return {{"probe_set", s.probe_set.empty() ? Json(nullptr) : Json(s.probe_set)},
+          {"input_size", prep.contains("height") && prep.contains("width") ? Json{prep["height"], prep["width"]} : Json(nullptr)},
+          {"activation_size", {run.act_height, run.act_width}},
+          {"tau", num(run.tau)},
+          {"epochs", field(training, "epochs")},
+          {"lr", field(training, "lr")},
+          {"batch_size", field(training, "batch_size")},
+          {"subsets", field(training, "subsets")},  // the F values of the F sweep ([]: it was off)
+          {"seed", run.seed},
+          {"images_used", run.images_used},
+          {"images_skipped", run.images_skipped},
+          {"device", run.device},
+          {"software_version", run.software_version},
+          {"started_at", run.started_at},
+          {"finished_at", run.finished_at}};
+}
+}  // namespace
+
 Json to_json(const SpacesResponse& r) {
   Json out = Json::array();
   for (const SpaceInfo& s : r.spaces) {
     const bool ref = is_reference(s);
+    const auto run = r.runs.find(s.run_id);
     out.push_back({{"id", s.id},
                    {"kind", to_string(s.kind)},
                    {"network", ref ? Json(nullptr) : Json(s.network)},
@@ -100,7 +133,8 @@ Json to_json(const SpacesResponse& r) {
                    {"concept_count", s.concept_count},
                    {"run_id", ref ? Json(nullptr) : Json(s.run_id)},
                    {"created_at", s.created_at},
-                   {"source", s.source.empty() ? Json(nullptr) : Json(s.source)}});
+                   {"source", s.source.empty() ? Json(nullptr) : Json(s.source)},
+                   {"run", ref || run == r.runs.end() ? Json(nullptr) : run_json(s, run->second)}});
   }
   return {{"spaces", out}};
 }
@@ -286,6 +320,8 @@ Json to_json(const ConceptImagesResponse& r) {
                      : Json{{"name", r.images.probe_name},
                             {"path", std::filesystem::path(r.images.probe_path).filename().string()}};
   out["image_count"] = r.total;
+  out["offset"] = r.offset;
+  out["order"] = r.worst_first ? "worst" : "best";
   Json images = Json::array();
   for (const ProbeImageScore& s : r.images.images)
     images.push_back({{"row", s.row}, {"path", s.path}, {"learned", num(s.learned)}, {"single", num(s.single)}});

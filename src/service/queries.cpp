@@ -278,13 +278,21 @@ std::vector<Query> make_queries() {
   t.push_back({"images", "A concept's val images of the probe set with their IoU, best first (paper Figures 7, 8)",
                "GET", "/api/concepts/{concept}/images",
                {{"concept", ParamType::kText, "Concept name", true, "", {}, {}, 0, true}, space_param(),
-                {"limit", ParamType::kInt, "How many images to list", false, "12", 1, 500}},
+                {"limit", ParamType::kInt, "How many images to list", false, "12", 1, 500},
+                {"offset", ParamType::kInt, "How many images to skip first (paging)", false, "0", 0, {}},
+                {"order", ParamType::kText, "best (highest IoU of the learned weights first) or worst", false, "best"}},
                [](Service& s, const QueryArgs& a) {
                  const Reader in(*find_query("images"), a);
                  ConceptImagesRequest r;
                  r.space = in.required("space");
                  r.name = in.required("concept");
                  r.limit = in.integer_or("limit", r.limit);
+                 r.offset = in.integer_or("offset", r.offset);
+                 if (const auto order = in.text("order")) {
+                   N2V_CHECK(*order == "best" || *order == "worst", kInvalidArgument,
+                             "'" << in.flag_name("order") << "' must be best or worst, got '" << *order << "'");
+                   r.worst_first = *order == "worst";
+                 }
                  return answer(s.concept_images(r));
                }});
 

@@ -321,8 +321,9 @@ std::string render_text(const ExamplesResponse& r) {
 std::string render_text(const ConceptImagesResponse& r) {
   Table t({">row", "image", ">IoU learned", ">IoU single filter"});
   for (const ProbeImageScore& s : r.images.images) t.add({std::to_string(s.row), s.path, cell(s.learned), cell(s.single)});
-  return format("Val images of '%s' in %s (probe set %s), best first: %zu of %d\n", r.name.c_str(), r.space.id.c_str(),
-                r.images.probe_name.empty() ? "-" : r.images.probe_name.c_str(), r.images.images.size(), r.total) +
+  return format("Val images of '%s' in %s (probe set %s), %s first: %zu of %d from %d\n", r.name.c_str(), r.space.id.c_str(),
+                r.images.probe_name.empty() ? "-" : r.images.probe_name.c_str(), r.worst_first ? "worst" : "best",
+                r.images.images.size(), r.total, r.offset + 1) +
          t.str();
 }
 

@@ -89,7 +89,19 @@ HealthResponse Service::health() {
   return h;
 }
 
-SpacesResponse Service::spaces() { return {catalog_.spaces()}; }
+SpacesResponse Service::spaces() {
+  SpacesResponse r{catalog_.spaces(), {}};
+  for (const SpaceInfo& s : r.spaces) {
+    if (is_reference(s) || r.runs.contains(s.run_id)) continue;
+    try {
+      r.runs.emplace(s.run_id, catalog_.run(s.run_id));
+    } catch (const Error& e) {
+      // A writer replaced the space since the listing: it answers without its run.
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+  }
+  return r;
+}
 
 ConceptsResponse Service::concepts(const ConceptsRequest& request) {
   const QueryEngine::Snapshot snapshot(engine_);
@@ -306,7 +318,10 @@ ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& reques
   const QueryEngine::Snapshot snapshot(engine_);
   N2V_CHECK(request.limit >= 1 && request.limit <= 500, kInvalidArgument,
             "'limit' must be between 1 and 500 images, got " << request.limit);
+  N2V_CHECK(request.offset >= 0, kInvalidArgument, "'offset' must be 0 or more, got " << request.offset);
   ConceptImagesResponse r;
+  r.offset = request.offset;
+  r.worst_first = request.worst_first;
   r.space = engine_.space_info(request.space);
   r.name = request.name;
   std::optional<ConceptImages> images = catalog_.concept_images(request.space, request.name);
@@ -318,10 +333,16 @@ ConceptImagesResponse Service::concept_images(const ConceptImagesRequest& reques
   }
   r.images = std::move(*images);
   r.total = static_cast<int>(r.images.images.size());
-  auto key = [](const ProbeImageScore& s) { return s.learned && std::isfinite(*s.learned) ? *s.learned : -1.0f; };
-  std::stable_sort(r.images.images.begin(), r.images.images.end(),
-                   [&](const ProbeImageScore& a, const ProbeImageScore& b) { return key(a) > key(b); });
-  if (r.total > request.limit) r.images.images.resize(request.limit);
+  // Images without a defined IoU sort last either way.
+  const float none = request.worst_first ? 2.0f : -1.0f;
+  auto key = [&](const ProbeImageScore& s) { return s.learned && std::isfinite(*s.learned) ? *s.learned : none; };
+  std::stable_sort(r.images.images.begin(), r.images.images.end(), [&](const ProbeImageScore& a, const ProbeImageScore& b) {
+    return request.worst_first ? key(a) < key(b) : key(a) > key(b);
+  });
+  std::vector<ProbeImageScore>& list = r.images.images;
+  const size_t from = std::min(list.size(), static_cast<size_t>(request.offset));
+  list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(from));
+  if (list.size() > static_cast<size_t>(request.limit)) list.resize(request.limit);
   return r;
 }
 

@@ -89,7 +89,9 @@ struct FilterRequest {
 
 struct ConceptImagesRequest {
   std::string space, name;
-  int limit = 12;  // images listed, best first (1 to 500)
+  int limit = 12;  // images listed (1 to 500)
+  int offset = 0;  // images skipped first, for paging (0 or more)
+  bool worst_first = false;  // by the learned weights' IoU: lowest first (failures) instead of best
 };
 
 struct MapRequest {
@@ -119,6 +121,7 @@ struct HealthResponse {
 
 struct SpacesResponse {
   std::vector<SpaceInfo> spaces;  // by id
+  std::map<int64_t, RunRecord> runs;  // the network spaces' runs (their provenance), by run id
 };
 
 struct ConceptsResponse {
@@ -201,6 +204,8 @@ struct ConceptImagesResponse {
   std::string name;
   ConceptImages images;
   int total = 0;
+  int offset = 0;  // as requested
+  bool worst_first = false;
 };
 
 // The paper's per-space analyses (src/analysis): Table 1, Figures 2, 3 and 9, failures.

@@ -153,6 +153,11 @@ IngestRecord ingest(const std::string& network, const std::string& layer, int di
   r.run.model_path = "/service/" + network + ".pt";
   r.run.images_used = 21;
   r.run.act_height = r.run.act_width = 4;
+  // As ingest records them (params_json in src/ingest/ingest.cpp, Preprocessing::to_json), so
+  // /api/spaces has a run's training settings and input size to show.
+  r.run.params_json = R"({"tau":0.005,"segmentation":{"epochs":3,"batch_size":64,"lr":0.0001,"subsets":[1,2,4,8,16]},)"
+                      R"("classification":{"epochs":10,"batch_size":64,"lr":0.001,"subsets":[1,2,4,8,16]}})";
+  r.run.preprocessing_json = R"({"height":224,"width":224,"channel_order":"RGB","scale":255})";
   return r;
 }
 

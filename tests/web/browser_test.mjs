@@ -189,7 +189,8 @@ async function main() {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('request', (request) => {
     const url = request.url();
-    if (!url.startsWith(base) && !url.startsWith('data:')) problems.push(`request outside the server: ${url}`);
+    // blob: URLs of this origin are the page's own downloads (exports, issue 19 item 7).
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith(`blob:${new URL(base).origin}/`)) problems.push(`request outside the server: ${url}`);
   });
   page.on('requestfailed', (request) => {
     const why = request.failure()?.errorText || '';
@@ -1083,6 +1084,423 @@ async function main() {
       await layout.close();
     }
   });
+
+  // ---- issue 19 items 1, 2, 4, 5, 7: explained, provenance, reliability, masks, exports ----------
+  // Own context: downloads and the clipboard allowed, and a fresh page (the concept lists are
+  // fetched once per page, and some checks change API answers before the page asks).
+  {
+    const ux = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
+    await ux.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
+    const p = await ux.newPage();
+    p.setDefaultTimeout(10000);
+    watch(p);
+    // The same URL again reloads (goto would be a no-op fragment navigation).
+    const open = async (hash) => {
+      if (p.url() === `${base}${hash}`) await p.reload();
+      else await p.goto(`${base}${hash}`);
+    };
+
+    /** RFC 4180 rows of a CSV text (quoted fields may hold commas, quotes and newlines). */
+    const parseCsv = (text) => {
+      const rows = [];
+      let row = [];
+      let cell = '';
+      let quoted = false;
+      for (let i = 0; i < text.length; i += 1) {
+        const ch = text[i];
+        if (quoted) {
+          if (ch === '"' && text[i + 1] === '"') { cell += '"'; i += 1; } else if (ch === '"') quoted = false; else cell += ch;
+        } else if (ch === '"') quoted = true;
+        else if (ch === ',') { row.push(cell); cell = ''; } else if (ch === '\n') { row.push(cell.replace(/\r$/, '')); rows.push(row); row = []; cell = ''; } else cell += ch;
+      }
+      if (cell || row.length) rows.push([...row, cell]);
+      const [head, ...body] = rows;
+      return body.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i]])));
+    };
+    const num = (s) => (s === '' ? null : Number(s));
+    /** Clicks `button` and returns the downloaded file's name and text. */
+    const downloadOf = async (button) => {
+      const [file] = await Promise.all([p.waitForEvent('download'), button.click()]);
+      const where = await file.path();
+      return { name: file.suggestedFilename(), text: fs.readFileSync(where, 'utf8'), bytes: fs.readFileSync(where) };
+    };
+    const exportButton = (scope, format) => p.locator(`${scope} .export-bar:not(.chart-export) button[data-format="${format}"]`).first();
+
+    // A PNG (8-bit RGBA) from a function of (x, y) -> [r, g, b, a], for mocked probe images.
+    const crcTable = Array.from({ length: 256 }, (_, n) => {
+      let c = n;
+      for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      return c >>> 0;
+    });
+    const crc32 = (buf) => {
+      let c = 0xffffffff;
+      for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const { deflateSync } = await import('node:zlib');
+    const png = (w, hgt, pixel) => {
+      const chunk = (type, data) => {
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(data.length);
+        const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+        const crc = Buffer.alloc(4);
+        crc.writeUInt32BE(crc32(body));
+        return Buffer.concat([len, body, crc]);
+      };
+      const ihdr = Buffer.alloc(13);
+      ihdr.writeUInt32BE(w, 0);
+      ihdr.writeUInt32BE(hgt, 4);
+      ihdr[8] = 8; ihdr[9] = 6; // 8 bits, RGBA
+      const raw = Buffer.alloc((w * 4 + 1) * hgt);
+      for (let y = 0; y < hgt; y += 1) {
+        for (let x = 0; x < w; x += 1) raw.set(pixel(x, y), y * (w * 4 + 1) + 1 + x * 4);
+      }
+      return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+    };
+    // The ground truth of every mocked image: a square from (4, 4) to (11, 11) of 16 x 16.
+    const inSquare = (x, y) => x >= 4 && x <= 11 && y >= 4 && y <= 11;
+    const truthPng = png(16, 16, (x, y) => (inSquare(x, y) ? [255, 69, 0, 153] : [0, 0, 0, 0]));
+    const photoPng = png(16, 16, () => [200, 200, 200, 255]);
+
+    const concepts = (await apiGet(`spaces/${q(SPACE)}/concepts`)).concepts;
+    const conceptAnswer = await apiGet(`concepts/${q(CONCEPT)}?space=${q(SPACE)}&top=10`);
+
+    await check('item 1: About explains spaces, .seg/.cls/reference, every metric (CKA cited), links the paper; Escape closes it', async () => {
+      await open(`#/neighbors?space=${q(SPACE)}`);
+      await p.locator('#view .state.empty .chip').first().waitFor();
+      const button = p.locator('#help-button');
+      await button.focus();
+      await p.keyboard.press('Enter');
+      const dialog = p.locator('dialog.help[open]');
+      await dialog.waitFor();
+      const text = await dialog.innerText();
+      for (const word of ['.seg', '.cls', 'Reference spaces', 'set IoU', 'balanced accuracy', 'α', 'D_ij', 'D_ijc', 'CKA', 'Kornblith', '3CosMul', 'Levy']) {
+        assert(text.includes(word), `the help panel explains ${word}`);
+      }
+      assert(await dialog.locator('a[href*="arxiv.org/abs/1801.03454"]').count() === 1, 'links the paper');
+      assert(text.includes('docs/METHOD.md') && text.includes('docs/QUERIES.md'), 'names the docs');
+      assert(text.includes('net2vec report'), 'names net2vec report');
+      await p.keyboard.press('Escape');
+      await until(async () => !(await p.locator('dialog.help[open]').count()), 'Escape closes the panel');
+      assertEqual(await p.evaluate(() => document.activeElement?.id), 'help-button', 'focus back on About');
+    });
+
+    await check('item 1: each metric has its definition where it is shown (ⓘ by keyboard, Escape returns focus)', async () => {
+      const where = [
+        [`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`, ['cosine']],
+        [`#/analogy?space=${q(SPACE)}&${POSITIVE.map((n) => `positive=${q(n)}`).join('&')}`, ['3cosadd', '3cosmul']],
+        [`#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&pair=0,1`, ['d_ij', 'cka', 'd_ijc']],
+        [`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`, [spaceInfo.task === 'segmentation' ? 'set_iou' : 'balanced_accuracy', 'alpha', 'best_single', 'single_over_learned', 'filters_for']],
+      ];
+      for (const [hash, terms] of where) {
+        await open(hash);
+        for (const t of terms) await p.locator(`#view button.info[data-term="${t}"]`).first().waitFor();
+      }
+      // On the concept page (the last one): open the score metric's definition from the keyboard.
+      const metricKey = spaceInfo.task === 'segmentation' ? 'set_iou' : 'balanced_accuracy';
+      const button = p.locator(`#view button.info[data-term="${metricKey}"]`).first();
+      await button.focus();
+      await p.keyboard.press('Enter');
+      const pop = p.locator('.info-pop');
+      await pop.waitFor();
+      assertEqual(await button.getAttribute('aria-expanded'), 'true', 'aria-expanded while open');
+      assert((await pop.innerText()).includes(metricKey === 'set_iou' ? 'Σ|M∩L| / Σ|M∪L|' : 'true-negative'), `the ${metricKey} definition: ${await pop.innerText()}`);
+      const box = await pop.boundingBox();
+      assert(box.x >= 0 && box.x + box.width <= 1366, 'the definition stays on screen');
+      await p.keyboard.press('Escape');
+      await until(async () => !(await pop.count()), 'Escape closes the definition');
+      assert(await button.evaluate((b) => b === document.activeElement), 'focus back on the ⓘ button');
+    });
+
+    await check('item 2: provenance of a network space (its run) and of a reference space (its source)', async () => {
+      const run = spaceInfo.run;
+      assert(run && run.probe_set, `/api/spaces gives ${SPACE}'s run: ${JSON.stringify(run)}`);
+      await open(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      const details = p.locator('#view details.provenance');
+      await details.locator('summary').click();
+      const text = await details.innerText();
+      const want = [run.probe_set, `τ (threshold quantile)`, String(run.tau), String(run.seed), run.software_version, run.started_at];
+      if (Array.isArray(run.input_size)) want.push(`${run.input_size[0]} × ${run.input_size[1]} px`);
+      if (run.epochs !== null) want.push(String(run.epochs));
+      if (run.lr !== null) want.push(String(run.lr));
+      for (const w of want) assert(text.includes(w), `the run card shows ${w}: ${text}`);
+      const reference = spaces.find((s) => s.kind === 'reference' && s.source);
+      if (reference) {
+        await open(`#/neighbors?space=${q(reference.id)}`);
+        const ref = p.locator('#view details.provenance');
+        await ref.locator('summary').click();
+        assert((await ref.innerText()).includes(reference.source), `${reference.id}'s source is shown`);
+      }
+    });
+
+    await check('item 4: neighbours show the query\'s own score, bars on the absolute cosine scale, and flag weak concepts', async () => {
+      const own = concepts.find((c) => c.name === CONCEPT);
+      await open(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
+      const line = p.locator('#view .query-score');
+      await line.waitFor();
+      assert((await line.innerText()).includes(fmt(own.score_val, 3)), `the query's val score ${fmt(own.score_val, 3)}: ${await line.innerText()}`);
+      assertEqual(await line.locator('.below-single').count(), own.score_val < own.best_filter_val ? 1 : 0, 'flag as the scores say');
+      // A bar's length is its cosine of the track (0 to 1), not its share of the top hit's.
+      const bars = await p.locator('table.hits tbody svg.inline-bar').evaluateAll((els) => els.map((s) => {
+        const track = s.querySelector('rect.track').getAttribute('width');
+        const fill = s.querySelector('rect.fill');
+        return [Number(fill.getAttribute('width')), Number(track), Number(fill.getAttribute('x'))];
+      }));
+      const hits = (await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`)).hits;
+      const negative = hits.some((x) => x.score < 0);
+      hits.forEach((x, i) => {
+        const [w, track] = bars[i];
+        const expected = (Math.abs(x.score) / (negative ? 2 : 1)) * track;
+        assert(Math.abs(w - expected) < 0.5, `${x.name}: bar ${w.toFixed(1)} px for cosine ${x.score} on a ${track} px track`);
+      });
+      // The same concept made to lose to its best single filter is flagged, here and in the start list.
+      const weak = async (route) => {
+        const data = await (await route.fetch()).json();
+        for (const c of data.concepts) if (c.name === CONCEPT) c.best_filter_val = (c.score_val ?? 0) + 0.1;
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+      };
+      const isConcepts = (url) => url.pathname.endsWith(`/api/spaces/${encodeURIComponent(SPACE)}/concepts`);
+      await p.route(isConcepts, weak);
+      try {
+        await p.reload();
+        await p.locator('#view .query-score .flag.below-single').waitFor();
+      } finally {
+        await p.unroute(isConcepts, weak);
+      }
+    });
+
+    await check('item 4: the concept page flags learned weights below the best single filter; the empty F sweep names the ingest option', async () => {
+      await open(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      await p.locator('#view table.scores').waitFor();
+      const real = conceptAnswer.learned.val < conceptAnswer.best_single.val ? 1 : 0;
+      assertEqual(await p.locator('#view .flag-note.below-single').count(), real, 'the flag follows the real scores');
+      const isConcept = (url) => url.pathname.endsWith(`/api/concepts/${encodeURIComponent(CONCEPT)}`);
+      const isSpaces = (url) => url.pathname.endsWith('/api/spaces');
+      const weak = (route) => route.fulfill({
+        status: 200, contentType: 'application/json',
+        body: JSON.stringify({ ...conceptAnswer, best_single: { train: 0.9, val: conceptAnswer.learned.val + 0.1 }, subsets: [] }),
+      });
+      const sweepOff = async (route) => {
+        const data = await (await route.fetch()).json();
+        for (const s of data.spaces) if (s.id === SPACE && s.run) s.run.subsets = [];
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+      };
+      await p.route(isConcept, weak);
+      await p.route(isSpaces, sweepOff);
+      try {
+        await p.reload();
+        await p.locator('#view .flag-note.below-single').waitFor();
+        const off = p.locator('#view .sweep-off');
+        await off.waitFor();
+        const option = spaceInfo.task === 'classification' ? '--cls-subsets ""' : '--seg-subsets ""';
+        assert((await off.innerText()).includes(option) && (await off.innerText()).includes('whole space'), `the F-sweep note: ${await off.innerText()}`);
+      } finally {
+        await p.unroute(isConcept, weak);
+        await p.unroute(isSpaces, sweepOff);
+      }
+    });
+
+    await check('item 5: masks in Okabe-Ito colours (ground truth outlined), a decile ground-truth toggle, a larger view, worst first with paging', async () => {
+      assert(conceptAnswer.task === 'segmentation' && conceptAnswer.image_count > 12, `${CONCEPT} has more than one page of val images`);
+      // The real images answers (any order, offset), as a server given the probe folder would
+      // give them; the photos and ground truths are small PNGs whose pixels are known.
+      const isImages = (url) => url.pathname.endsWith(`/api/concepts/${encodeURIComponent(CONCEPT)}/images`);
+      const served = async (route) => {
+        const data = await (await route.fetch()).json();
+        data.served = true;
+        for (const im of data.images) {
+          im.image_url = `api/probe/image?space=${q(SPACE)}&row=${im.row}`;
+          im.mask_url = `api/probe/mask?space=${q(SPACE)}&row=${im.row}&concept=${q(CONCEPT)}`;
+        }
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+      };
+      const isPicture = (url) => url.pathname.endsWith('/api/probe/image') || url.pathname.endsWith('/api/probe/mask');
+      const picture = (route) => route.fulfill({ status: 200, contentType: 'image/png', body: new URL(route.request().url()).pathname.endsWith('/mask') ? truthPng : photoPng });
+      await p.route(isImages, served);
+      await p.route(isPicture, picture);
+      try {
+        await open(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+        const card = p.locator('#view .card.images');
+        await until(async () => (await card.locator('figure.thumb').count()) === 12, 'a page of 12 thumbnails');
+        assert((await card.locator('.page-status').innerText()).includes(`1–12 of ${conceptAnswer.image_count}`), 'the total count');
+        // The outline: the square's edge in Okabe-Ito yellow, its inside clear, a dark rim outside.
+        const pixels = await until(() => card.locator('canvas.mask-truth').first().evaluate((c) => {
+          if (c.width !== 16) return null;
+          const d = c.getContext('2d').getImageData(0, 0, 16, 16).data;
+          const at = (x, y) => [...d.slice(4 * (y * 16 + x), 4 * (y * 16 + x) + 4)];
+          return { edge: at(4, 7), inside: at(7, 7), outside: at(3, 7) };
+        }), 'the ground-truth outline drawn');
+        assertEqual(pixels.edge, [240, 228, 66, 255], 'outline pixel');
+        assertEqual(pixels.inside[3], 0, 'inside the outline is clear');
+        assertEqual(pixels.outside.slice(0, 3), [0, 0, 0], 'dark rim outside');
+        await card.locator('.mask-legend [data-kind="truth"]').waitFor();
+        // Worst first, and the next page, as the API orders and pages them.
+        await card.locator('input[type=radio][value=worst]').check();
+        const worst = await apiGet(`concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&limit=12&order=worst`);
+        await until(async () => JSON.stringify(await card.locator('figure.thumb').evaluateAll((els) => els.map((e) => Number(e.dataset.row))))
+          === JSON.stringify(worst.images.map((im) => im.row)), 'the worst images first');
+        assert((await card.locator('h2').innerText()).includes('worst first'), 'the heading says worst first');
+        await card.locator('button.page-next').click();
+        const second = await apiGet(`concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&limit=12&order=worst&offset=12`);
+        await until(async () => JSON.stringify(await card.locator('figure.thumb').evaluateAll((els) => els.map((e) => Number(e.dataset.row))))
+          === JSON.stringify(second.images.map((im) => im.row)), 'the second page');
+        assert((await card.locator('.page-status').innerText()).includes(`13–${12 + second.images.length} of ${conceptAnswer.image_count}`), 'second page status');
+        assert(await card.locator('button.page-next').isDisabled(), 'no page after the last');
+        // The API's own order: worst first is the learned IoU ascending, undefined last.
+        const all = await apiGet(`concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&limit=500`);
+        const key = (im) => (Number.isFinite(im.learned) ? im.learned : 2);
+        const sorted = all.images.slice().sort((a, b) => key(a) - key(b)).map((im) => key(im));
+        assertEqual(worst.images.map(key), sorted.slice(0, 12), 'worst first = ascending IoU');
+        // The larger view: opened from the keyboard, Escape closes it and focus returns.
+        const enlarge = card.locator('button.enlarge').first();
+        await enlarge.focus();
+        await p.keyboard.press('Enter');
+        const viewer = p.locator('dialog.image-viewer[open]');
+        await viewer.waitFor();
+        await viewer.locator('img.viewer-photo').waitFor();
+        const size = await viewer.locator('.viewer-stage').evaluate((e) => e.getBoundingClientRect().width);
+        assert(size > 300, `the larger view is ${size} px wide`);
+        await p.keyboard.press('Escape');
+        await until(async () => !(await p.locator('dialog.image-viewer[open]').count()), 'Escape closes the larger view');
+        assert(await enlarge.evaluate((b) => b === document.activeElement), 'focus back on the thumbnail');
+        // Deciles: the learned prediction filled in Okabe-Ito blue, the ground truth switchable.
+        const deciles = p.locator('#view .card.deciles');
+        if (conceptAnswer.image_iou.deciles.learned.some((e) => e.predicted)) {
+          const fill = await until(() => deciles.locator('canvas.mask-learned').first().evaluate((c) => {
+            if (!c.width) return null;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) return [...d.slice(i, i + 4)];
+            return null;
+          }), 'a learned-weights mask drawn');
+          // (the canvas stores premultiplied alpha: a channel may come back one off)
+          assert([0, 114, 178, 153].every((v, i) => Math.abs(fill[i] - v) <= 2), `learned weights in Okabe-Ito blue: ${fill}`);
+          const truth = deciles.locator('canvas.mask-truth').first();
+          assert(await truth.isVisible(), 'ground truth shown on the deciles');
+          await deciles.locator('input[name=decile-truth]').uncheck();
+          await until(async () => !(await truth.isVisible()), 'the toggle hides the ground truth');
+          assert(await deciles.locator('canvas.mask-learned').first().isVisible(), 'the prediction stays');
+          assertEqual((await deciles.locator('.mask-legend .legend-item').evaluateAll((els) => els.map((e) => e.dataset.kind))), ['learned', 'truth'], 'the deciles legend');
+        }
+      } finally {
+        await p.unroute(isImages, served);
+        await p.unroute(isPicture, picture);
+      }
+    });
+
+    await check('item 7: CSV and JSON downloads equal the API (neighbours, analogy, compare, D_ijc, concept, analyses, examples)', async () => {
+      // Neighbours.
+      const nb = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`);
+      await open(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`);
+      await p.locator('table.hits tbody tr').first().waitFor();
+      let csv = parseCsv((await downloadOf(exportButton('#view .results-head', 'csv'))).text);
+      assertEqual(csv.map((r) => [num(r.rank), r.concept, r.category, num(r.cosine)]), nb.hits.map((x) => [x.rank, x.name, x.category, x.score]), 'neighbours CSV');
+      const nbJson = JSON.parse((await downloadOf(exportButton('#view .results-head', 'json'))).text);
+      assertEqual(nbJson, nb, 'neighbours JSON = the API answer');
+      // Analogy (3CosMul).
+      const an = await apiPost('analogy', { space: SPACE, positive: POSITIVE, negative: NEGATIVE, k: 10, method: 'mul' });
+      await open(`#/analogy?space=${q(SPACE)}&${POSITIVE.map((n) => `positive=${q(n)}`).join('&')}&${NEGATIVE.map((n) => `negative=${q(n)}`).join('&')}&method=mul`);
+      await p.locator('table.hits tbody tr').first().waitFor();
+      csv = parseCsv((await downloadOf(exportButton('#view .results-head', 'csv'))).text);
+      assertEqual(csv.map((r) => [r.concept, num(r['3cosmul'])]), an.hits.map((x) => [x.name, x.score]), 'analogy CSV');
+      // Compare: the matrices and one pair's D_ijc.
+      const cmp = await apiGet(`compare?spaces=${COMPARE.join(',')}&per_concept=10`);
+      await open(`#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&per_concept=10&pair=0,1`);
+      await p.locator('.pair-detail').waitFor();
+      csv = parseCsv((await downloadOf(exportButton('#view .results-head', 'csv'))).text);
+      const ids = cmp.spaces.map((s) => s.id);
+      assertEqual(csv.length, ids.length * ids.length, 'one row per ordered pair');
+      for (const r of csv) {
+        const i = ids.indexOf(r.space_a);
+        const j = ids.indexOf(r.space_b);
+        assertEqual([num(r.d_ij), num(r.cka)], [cmp.distance[i][j], cmp.cka[i][j]], `D_ij and CKA of ${r.space_a}, ${r.space_b}`);
+      }
+      assertEqual(JSON.parse((await downloadOf(exportButton('#view .results-head', 'json'))).text), cmp, 'compare JSON = the API answer');
+      const pair = cmp.pairs.find((x) => x.i === 0 && x.j === 1);
+      csv = parseCsv((await downloadOf(exportButton('#view .pair-detail', 'csv'))).text);
+      assertEqual(csv.map((r) => [r.concept, num(r.d_ijc)]), pair.per_concept.map((c) => [c.name, c.d]), 'D_ijc CSV');
+      // Concept: scores and the weight vector.
+      await open(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}&top=10`);
+      await p.locator('#view table.scores').waitFor();
+      csv = parseCsv((await downloadOf(p.locator('#view .card:has(table.scores) .export-bar button[data-format="csv"]'))).text);
+      assertEqual(csv.map((r) => [num(r.train), num(r.val)]),
+        [[conceptAnswer.learned.train, conceptAnswer.learned.val], [conceptAnswer.best_single.train, conceptAnswer.best_single.val]], 'scores CSV');
+      const weights = await downloadOf(p.locator('#view .export-bar[data-export$="-weights"] button[data-format="csv"]'));
+      csv = parseCsv(weights.text);
+      assertEqual(csv.map((r) => num(r.weight)), conceptAnswer.weights, 'weights CSV = the API\'s weights');
+      if (conceptAnswer.filter_iou_val) assertEqual(csv.map((r) => num(r[`single_filter_val_${conceptAnswer.metric}`])), conceptAnswer.filter_iou_val, 'single-filter scores');
+      assert(weights.name.endsWith('.csv') && weights.name.includes(CONCEPT), `file name ${weights.name}`);
+      // Analyses: Table 1, Figure 9's correlations and the whole answer.
+      const ana = await apiGet(`analyses?space=${q(SPACE)}`);
+      await open(`#/analyses?space=${q(SPACE)}`);
+      await p.locator('table.learned-vs-single').waitFor();
+      csv = parseCsv((await downloadOf(p.locator('#view .export-bar[data-export$="-table1"] button[data-format="csv"]'))).text);
+      assertEqual(csv.map((r) => [r.category, num(r.concept_count), num(r.learned_at_least_single), num(r.share)]),
+        ana.learned_vs_single.map((r) => [r.category ?? 'all', r.concept_count, r.learned_at_least_single, r.share]), 'Table 1 CSV');
+      assertEqual(JSON.parse((await downloadOf(p.locator(`#view .export-bar[data-export="analyses-${SPACE}"] button[data-format="json"]`))).text), ana, 'analyses JSON = the API answer');
+      assert((await p.locator('#view .report-note').innerText()).includes('net2vec report'), 'the page points to net2vec report');
+      // Examples: every hit of both tables.
+      const ex = await apiGet(`examples?space=${q(SPACE)}&k=5`);
+      await open(`#/examples?space=${q(SPACE)}`);
+      await p.locator('table.example-hits').first().waitFor();
+      csv = parseCsv((await downloadOf(exportButton('#view .results-head', 'csv'))).text);
+      const mine = csv.filter((r) => r.space === SPACE);
+      assertEqual(mine.map((r) => [r.example, r.concept, num(r.cosine)]),
+        [...ex.nearest.flatMap((e) => e.hits.map((x) => [e.query, x.name, x.score])),
+          ...ex.arithmetic.flatMap((e) => e.hits.map((x) => [[e.positive.join(' + '), ...e.negative.map((n) => `- ${n}`)].filter(Boolean).join(' '), x.name, x.score]))], 'examples CSV');
+    });
+
+    await check('item 7: every chart downloads as SVG (styled, standalone) and PNG; "Copy link" copies the URL', async () => {
+      await open(`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      await p.locator('#view .card.wide svg.chart').first().waitFor();
+      await p.waitForTimeout(200);
+      const charts = await p.locator('#view svg.chart').count();
+      assert(charts >= 3, `charts on the concept page: ${charts}`);
+      assertEqual(await p.locator('#view .chart-export').count(), charts, 'one SVG/PNG bar per chart');
+      const chart = p.locator('#view .card.wide svg.chart').first();
+      const bars = await chart.locator('rect').count();
+      const svgFile = await downloadOf(p.locator('#view .card.wide .chart-export button[data-format="svg"]').first());
+      assert(svgFile.name.endsWith('.svg'), `SVG file name ${svgFile.name}`);
+      assert(svgFile.text.includes('xmlns="http://www.w3.org/2000/svg"') && svgFile.text.includes('fill:'), 'a standalone, styled SVG');
+      assertEqual((svgFile.text.match(/<rect[\s>]/g) || []).length, bars + 1, 'every mark and a background');
+      const pngFile = await downloadOf(p.locator('#view .card.wide .chart-export button[data-format="png"]').first());
+      assertEqual([...pngFile.bytes.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG', 'a PNG file');
+      const [, , vw, vh] = (await chart.getAttribute('viewBox')).split(/\s+/).map(Number);
+      assertEqual([pngFile.bytes.readUInt32BE(16), pngFile.bytes.readUInt32BE(20)], [vw * 2, vh * 2], 'PNG size: twice the chart');
+      // Copy link: the view's URL on the clipboard.
+      await p.locator('#view .copy-link').click();
+      await until(async () => (await p.locator('#view .copy-status').innerText()).includes('copied'), 'says copied');
+      assertEqual(await p.evaluate(() => navigator.clipboard.readText()), p.url(), 'the clipboard holds the URL');
+      for (const hash of [`#/neighbors?space=${q(SPACE)}`, `#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}`, `#/analyses?space=${q(SPACE)}`]) {
+        await open(hash);
+        await p.locator('#view .copy-link').waitFor();
+      }
+    });
+
+    await check('issue 19 screenshots at 390 and 1366 px (to docs/screenshots with NET2VEC_DOC_SHOTS; B2 checks their layout)', async () => {
+      const views = [
+        ['neighbors', `#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`, 'table.hits tbody tr'],
+        ['concept', `#/concept/${q(CONCEPT)}?space=${q(SPACE)}`, '#view table.scores'],
+        ['analyses', `#/analyses?space=${q(SPACE)}`, 'table.learned-vs-single'],
+      ];
+      const out = env.NET2VEC_DOC_SHOTS || SHOTS;
+      for (const width of [390, 1366]) {
+        await p.setViewportSize({ width, height: 844 });
+        for (const [name, hash, ready] of views) {
+          await open(hash);
+          await p.locator(ready).first().waitFor();
+          await p.waitForTimeout(150);
+          await p.screenshot({ path: path.join(out, `${name}-${width}.png`), fullPage: width === 390 });
+        }
+        await open(`#/neighbors?space=${q(SPACE)}`);
+        await p.locator('#help-button').click();
+        await p.locator('dialog.help[open]').waitFor();
+        await p.screenshot({ path: path.join(out, `about-${width}.png`) });
+        await p.keyboard.press('Escape');
+      }
+    });
+
+    await ux.close();
+  }
 
   await check('no console errors, page errors or failed requests', async () => {
     assert(problems.length === 0, `${problems.length} problem(s):\n  ${problems.join('\n  ')}`);

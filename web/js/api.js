@@ -93,9 +93,9 @@ export const api = {
   concept: ({ space, name, top }, signal) =>
     request(`concepts/${enc(name)}`, { params: { space, top }, signal }),
 
-  /** A segmentation concept's val images, best first: {served, probe, image_count, images: [...]} */
-  images: ({ space, name, limit }, signal) =>
-    request(`concepts/${enc(name)}/images`, { params: { space, limit }, signal }),
+  /** A segmentation concept's val images, best (or worst) first, a page at a time: {served, probe, image_count, offset, order, images: [...]} */
+  images: ({ space, name, limit, offset, order }, signal) =>
+    request(`concepts/${enc(name)}/images`, { params: { space, limit, offset, order }, signal }),
 
   filters: ({ space, top }, signal) => request('filters', { params: { space, top }, signal }),
 

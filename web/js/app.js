@@ -8,6 +8,8 @@ import { api } from './api.js';
 import { h, replace, errorBox, emptyBox, fmtInt } from './dom.js';
 import { href, parseHash, withParams } from './routes.js';
 import { VIEWS, viewNamed, navOf } from './views/index.js';
+import { watchCharts } from './export.js';
+import { installHelp } from './glossary.js';
 
 const main = document.getElementById('view');
 const select = document.getElementById('space-select');
@@ -272,6 +274,9 @@ async function start() {
     return;
   }
   fillSpaceSelect();
+  // Every chart any view draws gets its SVG and PNG buttons; About explains the page.
+  watchCharts(main);
+  installHelp(document.getElementById('help-button'), () => spaceById(parseHash(location.hash).params.get('space') || ''));
   window.addEventListener('hashchange', route);
   route();
 }

@@ -5,7 +5,8 @@ import { api } from '../api.js';
 import { h, replace, append, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, withParams, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip, readInteger, showFormError, formErrorLine } from './common.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine } from './common.js';
+import { info } from '../glossary.js';
 
 const METHODS = {
   add: { label: '3CosAdd', help: 'cosine to the mean of the unit vectors, negatives subtracted' },
@@ -93,8 +94,8 @@ export function create(root, ctx) {
   negative.input.addEventListener('input', updatePreview);
   const k = numberInput(10, { name: 'k', max: 5000 }); // the API's bound (docs/API.md)
   const category = h('select', { name: 'category' });
-  const methodRadios = Object.entries(METHODS).map(([value, m]) => h('label', { class: 'radio', title: m.help },
-    h('input', { type: 'radio', name: 'method', value }), m.label));
+  const methodRadios = Object.entries(METHODS).map(([value, m]) => [h('label', { class: 'radio', title: m.help },
+    h('input', { type: 'radio', name: 'method', value }), m.label), info(`3cos${value}`)]);
   const form = h('form', { class: 'analogy-form', 'aria-label': 'Analogy', novalidate: true },
     h('div', { class: 'terms' }, positive.element, negative.element),
     h('div', { class: 'toolbar' },
@@ -165,7 +166,8 @@ export function create(root, ctx) {
           h('h2', { class: 'expression' }, expression(data.positive, data.negative, data.space), ' ≈ ?',
             data.category ? [' among ', categoryChip(data.category)] : null),
           h('p', { class: 'muted' }, `${data.space} · ${METHODS[data.method]?.label || data.method}: ${METHODS[data.method]?.help || ''} · `,
-            `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`)),
+            `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`),
+          data.hits.length ? hitsExport(data, `analogy-${expression(data.positive, data.negative).join('')}-${data.method}-${data.space}`) : null),
         data.hits.length
           ? hitsTable(data.hits, { space: data.space, metric: data.metric })
           : emptyBox('No candidates left after excluding the inputs.'));

@@ -7,7 +7,9 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
 import { groupedBars, multiLineChart, columns, legend, inlineBar } from '../charts.js';
 import { conceptHref, suggestionLinks } from '../routes.js';
-import { viewHead, categoryChip } from './common.js';
+import { viewHead, categoryChip, metricInfo } from './common.js';
+import { exportBar } from '../export.js';
+import { info, term } from '../glossary.js';
 
 function card(title, ...children) {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
@@ -37,7 +39,14 @@ function table1(d) {
         h('td', { class: 'num intervals-separate' }, row.with_intervals > 0
           ? `↑ ${fmtInt(row.learned_interval_above)} / ↓ ${fmtInt(row.single_interval_above)} of ${fmtInt(row.with_intervals)}`
           : 'not computed'))))),
-    h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`));
+    h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`,
+      info('best_single')),
+    exportBar({
+      name: `analyses-${d.space}-table1`, label: 'Table 1',
+      columns: [{ key: (r) => r.category ?? 'all', label: 'category' }, { key: 'concept_count' }, { key: 'learned_at_least_single' }, { key: 'share' },
+        { key: 'with_intervals' }, { key: 'learned_interval_above' }, { key: 'single_interval_above' }],
+      rows: d.learned_vs_single,
+    }));
 }
 
 // ---- Figure 2 ---------------------------------------------------------------------------------
@@ -66,7 +75,14 @@ function figure2(d) {
       },
     }),
     legend(series.map((s) => ({ label: s.name, cls: s.cls }))),
-    h('p', { class: 'caption' }, 'Mean val score over the category’s concepts; error bars ± one standard error. Hover a bar for the train score.'));
+    h('p', { class: 'caption' }, 'Mean val score over the category’s concepts; error bars ± one standard error. Hover a bar for the train score.', metricInfo(d.metric)),
+    exportBar({
+      name: `analyses-${d.space}-figure2`, label: 'Figure 2 data',
+      columns: [{ key: 'category' }, ...['single', 'learned'].flatMap((k) => ['train', 'val'].flatMap((split) => ['n', 'mean', 'se'].map((f) => ({
+        key: (r) => r[k]?.[split]?.[f] ?? null, label: `${k}_${split}_${f}`,
+      }))))],
+      rows,
+    }));
 }
 
 // ---- Figure 3 ---------------------------------------------------------------------------------
@@ -75,7 +91,8 @@ function figure3(d) {
   const title = 'Score vs number of filters (Figure 3)';
   const curves = d.subset_curves.filter((c) => c.points.length);
   if (!curves.length) {
-    return card(title, emptyBox('No F sweep (concepts retrained on their top F filters) is stored for this space.'));
+    return card(title, emptyBox('No F sweep (concepts retrained on their top F filters) is stored for this space: it was ingested with the sweep off (',
+      h('code', {}, d.task === 'classification' ? '--cls-subsets ""' : '--seg-subsets ""'), ').'));
   }
   const metric = metricName(d.metric);
   const series = curves.map((c) => ({
@@ -90,7 +107,12 @@ function figure3(d) {
       xLabel: 'filters F (log scale)', yLabel: `mean val ${metric}`,
     }),
     legend(series.map((s, k) => ({ label: s.name, cls: `s${k % 8}` }))),
-    h('p', { class: 'caption' }, 'Each concept retrained on its top F filters by |w|, averaged per category.'));
+    h('p', { class: 'caption' }, 'Each concept retrained on its top F filters by |w|, averaged per category.', info('f_sweep')),
+    exportBar({
+      name: `analyses-${d.space}-figure3`, label: 'Figure 3 data',
+      columns: [{ key: 'category' }, { key: 'filters' }, { key: 'n' }, { key: 'mean' }, { key: 'se' }],
+      rows: curves.flatMap((c) => c.points.map((p) => ({ category: c.category, filters: p.filters, n: p.n, mean: p.mean, se: p.se }))),
+    }));
 }
 
 // ---- Figure 9 ---------------------------------------------------------------------------------
@@ -170,7 +192,13 @@ function figure9(d) {
       ` of ${fmtInt(w.defined)} concepts (${fmtInt(w.significant)}) have a correlation between their weights max(w_k, 0) and `,
       `their filters’ single-filter val IoU significant at p < ${w.alpha}; `,
       h('strong', {}, fmtPct(w.share_significant_positive)), ' are significant and positive.'),
-    h('div', { class: 'grid two' }, rHistogram(w.concepts, w.alpha), leastCorrelated(d, w.concepts)));
+    h('div', { class: 'grid two' }, rHistogram(w.concepts, w.alpha), leastCorrelated(d, w.concepts)),
+    h('p', { class: 'caption' }, term('pearson_r', 'r'), ' per concept, with its p-value and n, the number of filters with a defined single-filter IoU.'),
+    exportBar({
+      name: `analyses-${d.space}-figure9`, label: 'correlations of every concept',
+      columns: [{ key: 'name', label: 'concept' }, { key: 'category' }, { key: 'r' }, { key: 'p' }, { key: 'n' }],
+      rows: w.concepts,
+    }));
 }
 
 // ---- failures ---------------------------------------------------------------------------------
@@ -217,7 +245,16 @@ function failures(d) {
   return card(title,
     byCount ? [h('h3', { class: 'sub' }, 'By number of train images'), byCount] : null,
     bySize ? [h('h3', { class: 'sub' }, 'By concept size (share of its images it covers, 1 − α)'), bySize] : null,
-    h('p', { class: 'caption' }, `Mean val ${metricName(d.metric)} of the learned weights (concepts in brackets), per category: the paper links failures to concepts with few examples or tiny ones.`));
+    h('p', { class: 'caption' }, `Mean val ${metricName(d.metric)} of the learned weights (concepts in brackets), per category: the paper links failures to concepts with few examples or tiny ones.`,
+      bySize ? info('alpha') : null),
+    exportBar({
+      name: `analyses-${d.space}-failures`, label: 'failure bins',
+      columns: [{ key: 'binning' }, { key: 'category' }, { key: 'low' }, { key: 'high' }, { key: 'n' }, { key: 'mean' }, { key: 'se' }],
+      rows: [['train_count', f?.by_train_count, f?.train_count_edges], ['alpha', f?.by_alpha, f?.alpha_edges]]
+        .flatMap(([binning, rows, edges]) => (rows || []).flatMap((r) => r.bins.map((b, i) => ({
+          binning, category: r.category, low: edges?.[i] ?? null, high: edges?.[i + 1] ?? null, n: b.n, mean: b.mean, se: b.se,
+        })))),
+    }));
 }
 
 // ---- the view ---------------------------------------------------------------------------------
@@ -243,7 +280,11 @@ export function create(root, ctx) {
       }
       slot.load((signal) => api.analyses({ space }, signal), (d) => {
         append(body,
-          h('p', { class: 'muted' }, `${d.space} · ${d.task} · ${metricName(d.metric)}`),
+          h('p', { class: 'muted' }, `${d.space} · ${d.task} · ${metricName(d.metric)}`, metricInfo(d.metric)),
+          h('div', { class: 'results-head' }, exportBar({ name: `analyses-${d.space}`, label: 'analyses (the API answer)', columns: null, json: d })),
+          h('p', { class: 'caption report-note' }, 'Every network space at once, as files: ',
+            h('code', {}, 'net2vec report --db CATALOG --out DIR'),
+            ' writes these analyses and the comparison of all spaces (report.json, CSV and an HTML page; docs/DEMO.md, “The paper’s analyses”).'),
           h('div', { class: 'grid two' }, table1(d), figure2(d)),
           h('div', { class: 'grid two' }, figure3(d), failures(d)),
           figure9(d));

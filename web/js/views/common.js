@@ -5,10 +5,40 @@ import { api } from '../api.js';
 import { h, replace, uid, fmt, fmtInt, metricName } from '../dom.js';
 import { inlineBar, barDomain } from '../charts.js';
 import { conceptHref, neighborsHref } from '../routes.js';
+import { copyLinkButton, exportBar } from '../export.js';
+import { info, METRIC_KEYS } from '../glossary.js';
 
-/** The view's <h1> (focusable, so the router can move focus to it) and a one-line lede. */
+/** The view's <h1> (focusable, so the router can move focus to it), a one-line lede and "Copy link". */
 export function viewHead(title, lede) {
-  return h('div', { class: 'view-head' }, h('h1', { tabindex: '-1' }, title), h('p', { class: 'lede' }, lede));
+  return h('div', { class: 'view-head' },
+    h('div', { class: 'view-title' }, h('h1', { tabindex: '-1' }, title), copyLinkButton()),
+    h('p', { class: 'lede' }, lede));
+}
+
+/** The ⓘ definition of an API metric name (cosine, set_iou, ...), or null. */
+export function metricInfo(metric) {
+  return METRIC_KEYS[metric] ? info(METRIC_KEYS[metric]) : null;
+}
+
+/**
+ * Whether a scored concept's learned weights do worse on val than its best single filter
+ * (the paper's claim is the opposite: a reader should know where it fails). Takes a concepts
+ * list row ({score_val, best_filter_val}) or a concept answer ({learned: {val}, best_single: {val}}).
+ */
+export function learnedBelowSingle(c) {
+  const learned = c?.learned ? c.learned.val : c?.score_val;
+  const single = c?.best_single ? c.best_single.val : c?.best_filter_val;
+  return Number.isFinite(learned) && Number.isFinite(single) && learned < single;
+}
+
+/** The flag shown beside such a concept wherever its score is. */
+export function belowSingleFlag(c, { long = false } = {}) {
+  if (!learnedBelowSingle(c)) return null;
+  const text = 'the learned weights score below this concept’s best single filter (val)';
+  // The short flag's text comes from CSS (data-flag), so a table cell's text stays the name.
+  return long
+    ? h('span', { class: 'flag below-single', title: text }, 'Learned weights below the best single filter')
+    : h('span', { class: 'flag below-single short', title: text, 'aria-label': text, role: 'img', 'data-flag': '▼ single' });
 }
 
 /** A labelled form control. */
@@ -100,21 +130,69 @@ export function neighboursLink(space, name) {
  * The ranked hits of a neighbours or analogy search: rank, concept (linked to its page),
  * category, score with a bar, and a link to the hit's own neighbours.
  */
-export function hitsTable(hits, { space, metric }) {
-  const domain = barDomain(hits.map((x) => x.score));
-  return h('table', { class: 'data hits' },
+export function hitsTable(hits, { space, metric, concepts = null }) {
+  // Cosines on the absolute scale (0 to 1, or -1 to 1 when some are negative), so bars compare
+  // across queries and spaces; 3CosMul is no cosine and keeps a scale of its own.
+  const domain = metric === 'cosine'
+    ? [hits.some((x) => x.score < 0) ? -1 : 0, 1]
+    : barDomain(hits.map((x) => x.score));
+  const byName = concepts ? new Map(concepts.map((c) => [c.name, c])) : null;
+  return h('table', { class: 'data hits', 'data-scale': `${domain[0]},${domain[1]}` },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', class: 'num' }, '#'),
       h('th', { scope: 'col' }, 'Concept'),
       h('th', { scope: 'col' }, 'Category'),
-      h('th', { scope: 'col', class: 'score' }, metricName(metric)),
+      h('th', { scope: 'col', class: 'score' }, metricName(metric), metricInfo(metric)),
       h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Links')))),
     h('tbody', {}, hits.map((x) => h('tr', {},
       h('td', { class: 'num rank' }, fmtInt(x.rank)),
-      h('td', { class: 'name' }, h('a', { href: conceptHref(space, x.name), title: `Concept page of ${x.name}` }, x.name)),
+      h('td', { class: 'name' }, h('a', { href: conceptHref(space, x.name), title: `Concept page of ${x.name}` }, x.name),
+        byName ? belowSingleFlag(byName.get(x.name)) : null),
       h('td', {}, categoryChip(x.category)),
       h('td', { class: 'score' },
         inlineBar(x.score, domain, { label: `${metricName(metric)} ${fmt(x.score, 4)}` }),
         h('span', { class: 'value' }, fmt(x.score, 4))),
       h('td', {}, neighboursLink(space, x.name))))));
+}
+
+/** CSV and JSON of a neighbours or analogy answer: the CSV has its hits, the JSON the answer. */
+export function hitsExport(data, name) {
+  return exportBar({
+    name,
+    label: 'results',
+    columns: [{ key: 'rank' }, { key: 'name', label: 'concept' }, { key: 'category' }, { key: 'score', label: data.metric || 'score' }],
+    rows: data.hits,
+    json: data,
+  });
+}
+
+/**
+ * The compare answer's matrices as one row per ordered pair of spaces (CSV: D_ij, the D_ij per
+ * concept pair where the server gives it, CKA) and the whole answer (JSON).
+ */
+export function compareExport(data) {
+  const ids = data.spaces.map((s) => s.id);
+  const rows = ids.flatMap((a, i) => ids.map((b, j) => ({
+    space_a: a, space_b: b, d_ij: data.distance[i][j], d_ij_per_pair: data.distance_per_pair?.[i]?.[j] ?? null, cka: data.cka[i][j],
+  })));
+  const columns = [{ key: 'space_a' }, { key: 'space_b' }, { key: 'd_ij' }];
+  if (data.distance_per_pair) columns.push({ key: 'd_ij_per_pair' });
+  columns.push({ key: 'cka' });
+  return exportBar({ name: `compare-${ids.length}-spaces`, label: 'D_ij and CKA matrices', columns, rows, json: data });
+}
+
+/** One pair's concepts that differ most (D_ijc) and its mean D_ijc per category. */
+export function pairExport(pair) {
+  const name = `compare-${pair.a}-vs-${pair.b}`;
+  return h('div', { class: 'pair-exports' },
+    exportBar({
+      name: `${name}-d_ijc`, label: 'D_ijc per concept',
+      columns: [{ key: 'name', label: 'concept' }, { key: 'category' }, { key: 'd', label: 'd_ijc' }],
+      rows: pair.per_concept, json: pair,
+    }),
+    exportBar({
+      name: `${name}-categories`, label: 'mean D_ijc per category',
+      columns: [{ key: 'category' }, { key: 'concept_count' }, { key: 'mean', label: 'mean_d_ijc' }],
+      rows: pair.categories,
+    }));
 }

@@ -7,7 +7,8 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { heatmap, hbarChart, inlineBar, barDomain } from '../charts.js';
 import { href, conceptHref, withParams } from '../routes.js';
-import { viewHead, field, numberInput, categoryChip, readInteger, showFormError } from './common.js';
+import { viewHead, field, numberInput, categoryChip, readInteger, showFormError, compareExport, pairExport } from './common.js';
+import { info } from '../glossary.js';
 
 /** The spaces compared when the URL names none: the current one, its peers of the same task, the references. */
 function defaultSpaces(all, current) {
@@ -100,17 +101,18 @@ export function create(root, ctx) {
         h('h2', {}, `${ids.length} spaces on the ${fmtInt(data.concept_count)} concepts they share`),
         data.excluded.length > 0 && h('details', { class: 'excluded' },
           h('summary', {}, `${fmtInt(data.excluded.length)} left out (not in every space, or a zero vector)`),
-          h('p', { class: 'muted' }, data.excluded.join(', ')))),
+          h('p', { class: 'muted' }, data.excluded.join(', '))),
+        compareExport(data)),
       // Many spaces: one heatmap per row, at full size (side by side they would be shrunk).
       h('div', { class: `grid ${ids.length > 6 ? 'one' : 'two'} heatmaps` },
         h('figure', { class: 'card' },
-          h('figcaption', {}, h('strong', {}, 'D', h('sub', {}, 'ij')), ' (lower = more alike)'),
+          h('figcaption', {}, h('strong', {}, 'D', h('sub', {}, 'ij')), ' (lower = more alike)', info('d_ij')),
           h('div', { class: 'chart-scroll' }, heatmap(data.distance, ids, {
             label: 'D_ij between spaces', valueName: 'D_ij', scale: 'blues', digits: 2,
             domain: [0, Math.max(...offDiagonal, 1e-12)], selected, onSelect: selectPair('distance'),
           }))),
         h('figure', { class: 'card' },
-          h('figcaption', {}, h('strong', {}, 'Linear CKA'), ' (higher = more alike)'),
+          h('figcaption', {}, h('strong', {}, 'Linear CKA'), ' (higher = more alike)', info('cka')),
           h('div', { class: 'chart-scroll' }, heatmap(data.cka, ids, {
             label: 'linear CKA between spaces', valueName: 'CKA', scale: 'greens', digits: 3,
             domain: [Math.min(0, ...ckaValues), 1], selected, onSelect: selectPair('cka'),
@@ -134,9 +136,10 @@ export function create(root, ctx) {
         h('span', {}, 'D', h('sub', {}, 'ij'), ' = ', h('strong', {}, fmt(pair.distance, 3))),
         h('span', {}, 'CKA = ', h('strong', {}, fmt(pair.cka, 3))),
         h('span', { class: 'muted' }, `${fmtInt(data.concept_count)} shared concepts; D_ijc is concept c's share of D_ij`)),
+      pairExport(pair),
       h('div', { class: 'grid two' },
         h('div', {},
-          h('h3', {}, 'Mean D', h('sub', {}, 'ijc'), ' by category'),
+          h('h3', {}, 'Mean D', h('sub', {}, 'ijc'), ' by category', info('d_ijc')),
           categories.length
             ? hbarChart(categories.map((c) => ({
               label: c.category, value: c.mean,

@@ -6,7 +6,10 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, uid, loadSlot, emptyBox, metricName } from '../dom.js';
 import { filterBars, lineChart, columns, legend, inlineBar, scatter, pearson } from '../charts.js';
 import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { categoryChip } from './common.js';
+import { categoryChip, learnedBelowSingle, metricInfo } from './common.js';
+import { info, provenance } from '../glossary.js';
+import { exportBar, copyLinkButton } from '../export.js';
+import { maskLayer, maskLegend, openImage, enlargeButton } from '../masks.js';
 
 /** What a vector's coordinates are: a layer's filters, or a reference space's dimensions. */
 function unit(d) {
@@ -36,37 +39,76 @@ function scoreCard(d) {
         h('dt', {}, 'Dimensions'), h('dd', {}, fmtInt(d.dim)),
         h('dt', {}, '‖w‖₂ / ‖w‖₁'), h('dd', {}, `${fmt(d.l2_norm, 3)} / ${fmt(d.l1_norm, 3)}`)));
   }
-  const row = (label, score, extra = null) => h('tr', {},
-    h('th', { scope: 'row' }, label, extra),
+  const row = (label, score, extra = null, key = null) => h('tr', {},
+    h('th', { scope: 'row' }, label, extra, key ? info(key) : null),
     h('td', { class: 'num' }, fmt(score?.train, 3)),
     h('td', { class: 'num strong' }, fmt(score?.val, 3)),
     h('td', { class: 'num val-stats' }, valStats(score)));
   const segImages = d.image_iou;
-  return card(`Scores (${metric})`,
+  const below = learnedBelowSingle(d);
+  return card(h('span', {}, `Scores (${metric})`, metricInfo(d.metric)),
+    below ? h('p', { class: 'flag-note below-single', role: 'note' },
+      h('strong', {}, 'Learned weights below the best single filter. '),
+      `On val the ${fmtInt(d.dim)} learned weights score ${fmt(d.learned?.val, 3)}, filter #${d.best_filter} alone ${fmt(d.best_single?.val, 3)}: `,
+      'for this concept the combination does not help (the paper finds the opposite on average); read its neighbours with care.') : null,
     h('table', { class: 'data scores' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, 'train'), h('th', { scope: 'col', class: 'num' }, 'val'),
         h('th', { scope: 'col', class: 'num', title: '95 % bootstrap interval over the val images; p against chance (val masks or labels permuted)' }, 'val 95 % interval, p'))),
       h('tbody', {},
-        row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned),
+        row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned, null, 'learned'),
         row('Best single filter ', d.best_single,
-          bestFilter(d) >= 0 ? h('a', { href: filterHref(d.space, d.best_filter) }, `#${d.best_filter}`) : '(none)'))),
+          bestFilter(d) >= 0 ? h('a', { href: filterHref(d.space, d.best_filter) }, `#${d.best_filter}`) : '(none)', 'best_single'))),
     h('dl', { class: 'facts' },
-      h('dt', {}, 'Single / learned (val)'), h('dd', {}, fmt(d.single_over_learned, 3)),
-      h('dt', {}, 'Filters for 50% / 90% of ‖w‖₁'), h('dd', {}, `${fmtInt(d.filters_for_half)} / ${fmtInt(d.filters_for_90)}`),
-      h('dt', {}, 'Best filter’s rank by |w|'), h('dd', {}, fmtInt(d.best_filter_rank)),
+      h('dt', {}, 'Single / learned (val)', info('single_over_learned')),
+      h('dd', { class: below ? 'below-single' : null }, fmt(d.single_over_learned, 3)),
+      h('dt', {}, 'Filters for 50% / 90% of ‖w‖₁', info('filters_for')), h('dd', {}, `${fmtInt(d.filters_for_half)} / ${fmtInt(d.filters_for_90)}`),
+      h('dt', {}, 'Best filter’s rank by |w|', info('best_rank')), h('dd', {}, fmtInt(d.best_filter_rank)),
       h('dt', {}, 'Images train / val'), h('dd', {}, `${fmtInt(d.train_count)} / ${fmtInt(d.val_count)}`),
       Number.isFinite(segImages?.mean_learned) ? [
-        h('dt', {}, 'Mean image IoU learned / single'), h('dd', {}, `${fmt(segImages.mean_learned, 3)} / ${fmt(segImages.mean_single, 3)}`),
+        h('dt', {}, 'Mean image IoU learned / single', info('image_iou')), h('dd', {}, `${fmt(segImages.mean_learned, 3)} / ${fmt(segImages.mean_single, 3)}`),
       ] : null,
-      h('dt', {}, '‖w‖₂ / ‖w‖₁'), h('dd', {}, `${fmt(d.l2_norm, 3)} / ${fmt(d.l1_norm, 3)}`),
-      h('dt', {}, 'Bias / α'), h('dd', {}, `${fmt(d.bias, 3)} / ${fmt(d.alpha, 3)}`)));
+      h('dt', {}, '‖w‖₂ / ‖w‖₁', info('norms')), h('dd', {}, `${fmt(d.l2_norm, 3)} / ${fmt(d.l1_norm, 3)}`),
+      h('dt', {}, 'Bias / α', info('alpha')), h('dd', {}, `${fmt(d.bias, 3)} / ${fmt(d.alpha, 3)}`)),
+    scoresExport(d));
 }
 
-function sweepCard(d) {
+/** The scores as rows (CSV) and the whole concept answer (JSON). */
+function scoresExport(d) {
+  const rows = [
+    { scores: 'learned weights', filter: null, train: d.learned?.train ?? null, val: d.learned?.val ?? null },
+    { scores: 'best single filter', filter: d.best_filter, train: d.best_single?.train ?? null, val: d.best_single?.val ?? null },
+  ];
+  return exportBar({
+    name: `concept-${d.name}-${d.space}-scores`, label: 'scores',
+    columns: [{ key: 'scores' }, { key: 'filter' }, { key: 'train' }, { key: 'val' }],
+    rows, json: d,
+  });
+}
+
+/** One row per filter: its weight and, in segmentation spaces, its single-filter val score. */
+function weightsExport(d) {
+  const rows = d.weights.map((w, k) => ({ [unit(d)]: k, weight: w, single_filter_val: d.filter_iou_val ? d.filter_iou_val[k] : null }));
+  const columns = [{ key: unit(d) }, { key: 'weight' }];
+  if (d.filter_iou_val) columns.push({ key: 'single_filter_val', label: `single_filter_val_${d.metric}` });
+  return exportBar({ name: `concept-${d.name}-${d.space}-weights`, label: 'weights', columns, rows });
+}
+
+function sweepCard(d, space) {
+  const title = h('span', {}, 'Score vs number of filters', info('f_sweep'));
   if (!d.subsets?.length) {
-    return card('Score vs number of filters', emptyBox('No F sweep stored for this concept.'));
+    // The run's settings say whether the sweep was off for the whole space (the usual case:
+    // an ingest with an empty --seg-subsets / --cls-subsets) or this concept was left out.
+    const option = d.task === 'classification' ? '--cls-subsets' : '--seg-subsets';
+    const swept = space?.run?.subsets;
+    return card(title, emptyBox(Array.isArray(swept) && swept.length === 0
+      ? h('span', { class: 'sweep-off' }, `No F sweep in the whole space ${d.space}: it was ingested with the F sweep off (`,
+        h('code', {}, `net2vec-ingest ${option} ""`), '), so no concept of it has one. Re-ingest with e.g. ',
+        h('code', {}, `${option} 1,2,4,8,16`), ' to draw this chart.')
+      : Array.isArray(swept)
+        ? `No F sweep stored for this concept, although the space swept F = ${swept.join(', ')} (${option}).`
+        : 'No F sweep stored for this concept.'));
   }
-  return card('Score vs number of filters',
+  return card(title,
     lineChart(d.subsets.map((s) => ({ x: s.filters, y: s.score, label: `top ${s.filters} filter${s.filters === 1 ? '' : 's'}` })), {
       label: `${metricName(d.metric)} of the top-F filters retrained, against F`,
       xLabel: 'filters F (log scale)', yLabel: `val ${metricName(d.metric)}`,
@@ -115,7 +157,8 @@ function weightsCard(d, openFilter) {
       { label: `top ${top.size} by |w|`, cls: 'top' },
       ...(best >= 0 ? [{ label: `best single filter (#${best})`, cls: 'best' }] : []),
     ]),
-    openFilter ? h('p', { class: 'caption' }, 'Click a bar to open that filter.') : null);
+    openFilter ? h('p', { class: 'caption' }, 'Click a bar to open that filter.') : null,
+    weightsExport(d));
 }
 
 function topFiltersCard(d) {
@@ -132,7 +175,12 @@ function topFiltersCard(d) {
           f.filter === d.best_filter ? h('span', { class: 'badge best' }, 'best single') : null),
         h('td', { class: `num ${f.weight < 0 ? 'negative' : ''}` }, fmt(f.weight, 4)),
         h('td', { class: 'score' }, inlineBar(f.share, domain, { width: 120, label: `share ${fmtPct(f.share)}` }), h('span', { class: 'value' }, fmtPct(f.share))),
-        h('td', { class: 'num' }, fmtPct(f.cumulative)))))));
+        h('td', { class: 'num' }, fmtPct(f.cumulative)))))),
+    exportBar({
+      name: `concept-${d.name}-${d.space}-top-${unit(d)}s`, label: `top ${unit(d)}s`,
+      columns: [{ key: (f) => d.top_filters.indexOf(f) + 1, label: 'rank' }, { key: 'filter', label: unit(d) }, { key: 'weight' }, { key: 'share' }, { key: 'cumulative' }],
+      rows: d.top_filters,
+    }));
 }
 
 function filterScoresCard(d, openFilter) {
@@ -171,34 +219,77 @@ function weightIouCard(d, openFilter) {
       'Click a dot to open that filter.'));
 }
 
+const PAGE = 12; // val images per page
+
 /**
- * The concept's val images, best first by the learned weights' IoU, with its ground-truth mask
- * over each (a toggle). The image and mask URLs come from the API (relative, like every
- * request); they are null when the server was not given the probe folder (serve --probe).
+ * The concept's val images, best or worst first by the learned weights' IoU (failures are
+ * what a reader investigates), a page at a time with the total, the ground truth outlined
+ * over each (a toggle) and a larger view on click. The image and mask URLs come from the API
+ * (relative, like every request); they are null when the server was not given the probe
+ * folder (serve --probe). `images` is the first page, best first, which the deciles share.
  */
 function imagesCard(d, images) {
   const grid = h('div', { class: 'thumbs with-masks' });
-  const toggle = h('input', { type: 'checkbox', checked: true });
+  const toggle = h('input', { type: 'checkbox', checked: true, name: 'truth' });
   toggle.addEventListener('change', () => grid.classList.toggle('with-masks', toggle.checked));
+  const heading = h('h2', {}, 'Val images, best first');
+  const orderName = uid('order');
+  const order = h('fieldset', { class: 'radios image-order' }, h('legend', {}, 'order'),
+    [['best', 'best first'], ['worst', 'worst first']].map(([value, label]) => h('label', { class: 'radio' },
+      h('input', { type: 'radio', name: orderName, value, checked: value === 'best', onChange: () => load(0) }), label)));
+  const status = h('p', { class: 'page-status', role: 'status' });
+  const prev = h('button', { type: 'button', class: 'page-prev', disabled: true }, '← Previous');
+  const next = h('button', { type: 'button', class: 'page-next', disabled: true }, 'Next →');
+  const pager = h('div', { class: 'pager' }, prev, status, next);
   const section = h('section', { class: 'card wide images' },
-    h('div', { class: 'card-head' }, h('h2', {}, 'Val images, best first'),
-      h('label', { class: 'check' }, toggle, 'ground-truth mask')),
-    grid);
-  loadSlot(grid).load(images, (r) => {
+    h('div', { class: 'card-head' }, heading, order,
+      h('label', { class: 'check' }, toggle, 'ground-truth outline')),
+    grid, pager);
+  const slot = loadSlot(grid);
+  let offset = 0;
+  const chosen = () => section.querySelector(`input[name="${orderName}"]:checked`)?.value || 'best';
+  const render = (r) => {
+    const worst = r.order === 'worst';
+    replace(heading, `Val images, ${worst ? 'worst' : 'best'} first`, info('image_iou'));
+    const from = (r.offset ?? 0) + 1;
+    const to = (r.offset ?? 0) + r.images.length;
+    replace(status, r.image_count ? `${fmtInt(from)}–${fmtInt(to)} of ${fmtInt(r.image_count)} val images` : '');
+    prev.disabled = (r.offset ?? 0) === 0;
+    next.disabled = to >= r.image_count;
     if (!r.images.length) {
       append(grid, emptyBox('No val images with this concept.'));
     } else if (!r.served) {
+      pager.hidden = true;
       append(grid, h('p', { class: 'note' }, `The server was started without the probe images: run `,
         h('code', {}, `net2vec serve --probe ${r.probe?.path || 'DIR'}`), ` to see the ${fmtInt(r.image_count)} val images of ${d.name}.`));
     } else {
-      append(grid, r.images.map((im) => h('figure', { class: 'thumb' },
-        h('div', { class: 'thumb-box' },
-          h('img', { src: im.image_url, alt: `${d.name}: val image ${im.path}` }),
-          h('img', { class: 'mask', src: im.mask_url, alt: '', 'aria-hidden': 'true' })),
-        h('figcaption', {}, h('span', { title: 'set IoU of the learned weights on this image' }, `IoU ${fmt(im.learned, 2)}`),
-          h('span', { class: 'muted', title: 'set IoU of the best single filter on this image' }, ` · single ${fmt(im.single, 2)}`)))));
+      append(grid, r.images.map((im) => {
+        const label = `${d.name}: val image ${im.path}, IoU ${fmt(im.learned, 2)}`;
+        const open = () => openImage({
+          title: `${d.name}: ${im.path}`, photo: im.image_url,
+          layers: [{ kind: 'truth', src: im.mask_url, outline: true }],
+          caption: `Set IoU on this image: learned weights ${fmt(im.learned, 3)}, best single filter ${fmt(im.single, 3)} (index.csv row ${im.row}).`,
+        });
+        return h('figure', { class: 'thumb', 'data-row': im.row },
+          h('div', { class: 'thumb-box' },
+            h('img', { src: im.image_url, alt: `${d.name}: val image ${im.path}` }),
+            maskLayer(im.mask_url, { kind: 'truth', outline: true }),
+            enlargeButton(label, open)),
+          h('figcaption', {}, h('span', { title: 'set IoU of the learned weights on this image' }, `IoU ${fmt(im.learned, 2)}`),
+            h('span', { class: 'muted', title: 'set IoU of the best single filter on this image' }, ` · single ${fmt(im.single, 2)}`)));
+      }), maskLegend(['truth']));
     }
-  });
+  };
+  function load(at) {
+    offset = Math.max(0, at);
+    const ord = chosen();
+    // The first page best first is the answer the deciles card already asked for.
+    slot.load(offset === 0 && ord === 'best' ? images
+      : (signal) => api.images({ space: d.space, name: d.name, limit: PAGE, offset, order: ord }, signal), render);
+  }
+  prev.addEventListener('click', () => load(offset - PAGE));
+  next.addEventListener('click', () => load(offset + PAGE));
+  load(0);
   return section;
 }
 
@@ -265,33 +356,39 @@ function decilesCard(d, images) {
           ' to see the image at each.'));
       return;
     }
-    const row = h('div', { class: `thumbs decile-thumbs with-masks${r.served ? '' : ' masks-only'}` });
-    const legend = h('p', { class: 'legend decile-legend' });
+    const row = h('div', { class: `thumbs decile-thumbs with-masks with-truth${r.served ? '' : ' masks-only'}` });
+    const legend = h('div', { class: 'decile-legend' });
+    // The ground truth can be hidden to see the prediction alone (and shown to compare).
+    const truthToggle = h('input', { type: 'checkbox', checked: true, name: 'decile-truth' });
+    truthToggle.addEventListener('change', () => row.classList.toggle('with-truth', truthToggle.checked));
     const show = (key) => {
       const set = DECILE_SETS.find((s) => s.key === key);
-      replace(legend,
-        h('span', { class: 'legend-item' }, h('span', { class: `swatch prediction-${key}`, 'aria-hidden': 'true' }),
-          `mask predicted by the ${set.label}`),
-        r.served
-          ? h('span', { class: 'legend-item' }, h('span', { class: 'swatch truth', 'aria-hidden': 'true' }), 'ground truth')
-          : h('span', { class: 'legend-item' }, 'start ', h('code', {}, 'net2vec serve --probe'), ' to see the photos and the ground truth under them'));
-      replace(row, dec[key].map((e) => {
+      replace(legend, maskLegend(r.served ? [key, 'truth'] : [key]),
+        r.served ? null : h('p', { class: 'legend' }, 'start ', h('code', {}, 'net2vec serve --probe'), ' to see the photos and the ground truth under them'));
+      replace(row, dec[key].map((e, i) => {
         const where = `val image at the ${decilePct(e.quantile)} decile of the non-zero IoU of the ${set.label}`;
-        return h('figure', { class: 'thumb decile', 'data-set': key },
+        const photo = r.served ? probeUrl('image', { space: d.space, row: e.row }) : null;
+        const truth = r.served ? probeUrl('mask', { space: d.space, row: e.row, concept: d.name }) : null;
+        const prediction = e.predicted ? probeUrl('prediction', { space: d.space, row: e.row, concept: d.name, method: key }) : null;
+        // With few non-zero images neighbouring deciles fall on the same image: say so.
+        const same = i > 0 && dec[key][i - 1].row === e.row;
+        const open = () => openImage({
+          title: `${d.name}: ${decilePct(e.quantile)} decile (${set.label})`, photo,
+          layers: [prediction ? { kind: key, src: prediction, outline: false } : null, truth ? { kind: 'truth', src: truth, outline: true } : null].filter(Boolean),
+          caption: `Per-image IoU ${fmt(e.iou, 3)} (index.csv row ${e.row}); ${where}.`,
+        });
+        return h('figure', { class: 'thumb decile', 'data-set': key, 'data-row': e.row },
           h('div', { class: 'thumb-box' },
-            r.served ? h('img', { class: 'photo', src: probeUrl('image', { space: d.space, row: e.row }), alt: `${d.name}: ${where}` }) : null,
-            r.served ? h('img', { class: 'mask truth', src: probeUrl('mask', { space: d.space, row: e.row, concept: d.name }), alt: '', 'aria-hidden': 'true' }) : null,
-            e.predicted
-              ? h('img', {
-                class: 'mask prediction',
-                src: probeUrl('prediction', { space: d.space, row: e.row, concept: d.name, method: key }),
-                alt: r.served ? '' : `${d.name}: mask predicted by the ${set.label} on the ${where}`,
-                'aria-hidden': r.served ? 'true' : null,
-              })
-              : null),
-          h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`));
+            photo ? h('img', { class: 'photo', src: photo, alt: `${d.name}: ${where}` }) : null,
+            prediction ? maskLayer(prediction, {
+              kind: key, imgClass: 'mask prediction', alt: r.served ? '' : `${d.name}: mask predicted by the ${set.label} on the ${where}`,
+            }) : null,
+            truth ? maskLayer(truth, { kind: 'truth', outline: true, imgClass: 'mask truth' }) : null,
+            photo || prediction ? enlargeButton(`${d.name}, ${decilePct(e.quantile)} decile`, open) : null),
+          h('figcaption', {}, `${decilePct(e.quantile)}: IoU ${fmt(e.iou, 2)}`, same ? h('span', { class: 'muted same-image', title: 'the same image as the decile before: few images have a non-zero IoU' }, ' (same image)') : null));
       }));
     };
+    if (r.served) head.append(h('label', { class: 'check' }, truthToggle, 'ground-truth outline'));
     // Radio buttons, not clickable tabs: arrow keys switch the set, and the choice is announced.
     const name = uid('decile-set');
     const radios = h('fieldset', { class: 'radios' }, h('legend', {}, 'deciles of'),
@@ -312,9 +409,10 @@ export function create(root, ctx) {
   const eyebrow = h('p', { class: 'eyebrow' });
   const title = h('h1', { tabindex: '-1' });
   const links = h('p', { class: 'links' });
+  const origin = h('div', { class: 'origin' });
   const body = h('div', { class: 'concept-body' });
   const slot = loadSlot(body);
-  root.append(h('div', { class: 'view-head' }, eyebrow, title, links), body);
+  root.append(h('div', { class: 'view-head' }, eyebrow, h('div', { class: 'view-title' }, title, copyLinkButton()), links, origin), body);
 
   return {
     update(route) {
@@ -323,6 +421,7 @@ export function create(root, ctx) {
       ctx.setTitle(name);
       replace(eyebrow, 'Concept in ', h('strong', {}, space));
       replace(title, name);
+      replace(origin);
       replace(links,
         h('a', { href: neighborsHref(space, name) }, `Neighbours of ${name}`), ' · ',
         h('a', { href: href('analogy', { space, positive: name }) }, 'Use in an analogy'));
@@ -331,12 +430,13 @@ export function create(root, ctx) {
         const info = ctx.spaceById(d.space);
         replace(eyebrow, 'Concept #', String(d.number), ' in ', h('strong', {}, d.space),
           h('span', { class: 'muted' }, ` · ${info?.task || 'reference space'} · ${fmtInt(d.dim)} ${d.kind === 'reference' ? 'dimensions' : 'filters'}`));
+        replace(origin, provenance(info));
         const openFilter = (k) => ctx.navigate(filterHref(d.space, k));
         // The images answer says whether the probe images are served; the deciles card and the
         // images card both need it, so it is fetched once.
         let imagesAnswer = null;
         const images = (signal) => {
-          imagesAnswer ??= api.images({ space: d.space, name: d.name, limit: 12 }, signal);
+          imagesAnswer ??= api.images({ space: d.space, name: d.name, limit: PAGE }, signal);
           return imagesAnswer;
         };
         if (d.kind === 'reference') {
@@ -347,8 +447,8 @@ export function create(root, ctx) {
         append(body,
           // Classification spaces have no per-image IoU.
           d.task === 'segmentation'
-            ? h('div', { class: 'grid three' }, scoreCard(d), sweepCard(d), histogramCard(d))
-            : h('div', { class: 'grid two' }, scoreCard(d), sweepCard(d)),
+            ? h('div', { class: 'grid three' }, scoreCard(d), sweepCard(d, info), histogramCard(d))
+            : h('div', { class: 'grid two' }, scoreCard(d), sweepCard(d, info)),
           weightsCard(d, openFilter),
           h('div', { class: 'grid two' }, topFiltersCard(d),
             h('div', { class: 'stack' }, filterScoresCard(d, openFilter), weightIouCard(d, openFilter))),

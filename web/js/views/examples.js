@@ -10,6 +10,16 @@ import { api } from '../api.js';
 import { h, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
 import { viewHead, field, numberInput, categoryChip, conceptItems, readInteger, showFormError } from './common.js';
+import { exportBar } from '../export.js';
+import { info } from '../glossary.js';
+
+/** Every hit of the answers as one row: which table, which example, which space. */
+function exampleRows(columns, answers) {
+  return answers.flatMap((a, i) => [
+    ...a.nearest.flatMap((e) => e.hits.map((x) => ({ table: 'nearest', example: e.query, space: columns[i].id, ...x }))),
+    ...a.arithmetic.flatMap((e) => e.hits.map((x) => ({ table: 'arithmetic', example: sumText(e), space: columns[i].id, ...x }))),
+  ]);
+}
 
 // The server's defaults (src/service/service.cpp paper_nearest_examples / paper_arithmetic_examples),
 // only to fill the form and order the cards; the server decides what it answers.
@@ -283,7 +293,7 @@ export function create(root, ctx) {
     let scope;
     if (columns.length === 2 && first) {
       scope = h('p', { class: 'muted' }, `${first.network}.${first.layer}: segmentation and classification side by side · `,
-        `cosine similarity · top ${fmtInt(answers[0].k)}`);
+        'cosine similarity', info('cosine'), ` · top ${fmtInt(answers[0].k)}`);
     } else if (first?.kind === 'network') {
       scope = h('p', { class: 'note' }, `The catalog has no ${first.task === 'segmentation' ? 'classification' : 'segmentation'} space for `,
         `${first.network}.${first.layer}, so ${columns[0].id} is shown alone.`);
@@ -304,7 +314,13 @@ export function create(root, ctx) {
 
     const primary = columns.some((c) => c.id === space) ? space : columns[0].id;
     const grid = (cards) => h('div', { class: `examples-grid cols-${columns.length}` }, cards);
-    append(results, scope, missingNote,
+    const download = exportBar({
+      name: `examples-${columns.map((c) => c.id).join('-')}`, label: 'examples (both tables)',
+      columns: [{ key: 'table' }, { key: 'example' }, { key: 'space' }, { key: 'rank' }, { key: 'name', label: 'concept' }, { key: 'category' }, { key: 'score', label: 'cosine' }],
+      rows: exampleRows(columns, answers),
+      json: answers,
+    });
+    append(results, scope, h('div', { class: 'results-head' }, download), missingNote,
       h('h2', {}, 'Nearest concepts (Table 2)'),
       nearest.length
         ? grid(nearest.map(({ key, entries }) => exampleCard({

@@ -2,10 +2,11 @@
 // query concept's, with autocomplete on the space's concept names.
 
 import { api } from '../api.js';
-import { h, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
+import { h, append, fmt, fmtInt, loadSlot, emptyBox, metricName } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, categoryChip, readInteger, showFormError, formErrorLine } from './common.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine, belowSingleFlag, metricInfo } from './common.js';
+import { provenance, term } from '../glossary.js';
 
 export function create(root, ctx) {
   let space = null;
@@ -57,13 +58,31 @@ export function create(root, ctx) {
         scored ? 'the best-learned ones (highest val score):' : 'one of these:'),
       h('ul', { class: 'chips' }, concepts.slice(0, 12).map((c) => h('li', {},
         h('a', { href: neighborsHref(space, c.name), class: 'chip' }, c.name,
-          scored ? h('span', { class: 'chip-score' }, fmt(c.score_val, 2)) : null)))),
+          scored ? h('span', { class: 'chip-score' }, fmt(c.score_val, 2)) : null),
+        belowSingleFlag(c)))),
       // The export route's files, e.g. for the TensorBoard Embedding Projector.
       h('p', { class: 'caption' }, 'Export this space: ',
         [['tsv', 'vectors.tsv'], ['metadata', 'metadata.tsv'], ['npy', 'vectors.npy']].map(([format, file], i) => [
           i ? ' · ' : '',
           h('a', { href: `api/export?${new URLSearchParams({ space, format })}`, download: file }, file)]),
-        ' (TensorBoard Embedding Projector: vectors.tsv with metadata.tsv).')));
+        ' (TensorBoard Embedding Projector: vectors.tsv with metadata.tsv).'),
+      h('p', { class: 'caption' }, 'New here? ', term('space', 'What a space is'), ' · the header’s About explains every number.'),
+      provenance(ctx.spaceById(space))));
+  }
+
+  /**
+   * How well the query concept itself is learned: its val score beside its best single
+   * filter's, flagged when the filter does better (neighbours of a badly learned vector say
+   * little). Null for reference spaces, which have no scores.
+   */
+  function queryScore(data, concepts) {
+    const c = concepts?.find((x) => x.name === data.query);
+    if (!c || !Number.isFinite(c.score_val)) return null;
+    const metric = ctx.spaceById(data.space)?.metric;
+    return h('div', { class: 'query-score' },
+      `${data.query}: val ${metricName(metric)} `, h('strong', {}, fmt(c.score_val, 3)), metricInfo(metric),
+      Number.isFinite(c.best_filter_val) ? ` · best single filter ${fmt(c.best_filter_val, 3)}` : '',
+      ' ', belowSingleFlag(c, { long: true }));
   }
 
   return {
@@ -81,16 +100,23 @@ export function create(root, ctx) {
         slot.load(() => conceptItems(space), renderStart, { suggest });
         return;
       }
-      slot.load((signal) => api.neighbors({ space, concept, k: k.value, category: cat }, signal), (data) => {
+      slot.load(async (signal) => {
+        const data = await api.neighbors({ space, concept, k: k.value, category: cat }, signal);
+        // The space's concept list (fetched once per space) holds each concept's scores.
+        const concepts = await conceptItems(data.space).catch(() => null);
+        return { data, concepts };
+      }, ({ data, concepts }) => {
         const info = ctx.spaceById(data.space);
         append(results, h('div', { class: 'results-head' },
           h('h2', {}, 'Nearest to ', h('a', { href: conceptHref(data.space, data.query) }, data.query),
             data.category ? [' among ', categoryChip(data.category)] : null),
+          queryScore(data, concepts),
           h('p', { class: 'muted' },
             `${data.space}${info?.task ? ` (${info.task})` : info ? ' (reference)' : ''} · cosine similarity · `,
-            `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`)),
+            `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`),
+          data.hits.length ? hitsExport(data, `neighbours-${data.query}-${data.space}`) : null),
         data.hits.length
-          ? hitsTable(data.hits, { space: data.space, metric: data.metric })
+          ? hitsTable(data.hits, { space: data.space, metric: data.metric, concepts })
           : emptyBox('No other concepts', data.category ? ` of category ${data.category}` : '', ' in this space.'));
       }, { suggest });
     },
