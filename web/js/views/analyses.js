@@ -21,7 +21,8 @@ const meanSe = (s) => (s && Number.isFinite(s.mean) ? `${fmt(s.mean, 3)} ± ${fm
 
 function table1(d) {
   const metric = metricName(d.metric);
-  return card('Learned weights vs best single filter (Table 1)',
+  // Five columns do not fit a phone: the table scrolls in its card, the page does not.
+  return card('Learned weights vs best single filter (Table 1)', h('div', { class: 'table-scroll' },
     h('table', { class: 'data learned-vs-single' },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Category'),
@@ -38,7 +39,7 @@ function table1(d) {
         h('td', { class: 'num' }, `${fmtInt(row.learned_at_least_single)} of ${fmtInt(row.concept_count)}`),
         h('td', { class: 'num intervals-separate' }, row.with_intervals > 0
           ? `↑ ${fmtInt(row.learned_interval_above)} / ↓ ${fmtInt(row.single_interval_above)} of ${fmtInt(row.with_intervals)}`
-          : 'not computed'))))),
+          : 'not computed')))))),
     h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`,
       info('best_single')),
     exportBar({
