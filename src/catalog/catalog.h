@@ -286,6 +286,20 @@ class Catalog {
   // kNotFound when the space has no such concept.
   std::vector<PredictedMaskRecord> predicted_masks(const std::string& space_id,
                                                    const std::string& concept_name) const;
+  // A filter's top images as the space's run stored them (by rank, with each image's path
+  // and split); per_filter is the run's N (nullopt: a catalog ingested before schema version
+  // 6, or a reference space). kNotFound for an unknown space.
+  struct FilterTopImages {
+    std::optional<int> per_filter;
+    std::optional<float> threshold;  // the filter's T_k (the maps show a_k > T_k)
+    std::string probe_name, probe_path, probe_hash;
+    struct Image {
+      FilterTopImageRecord record;
+      std::string path, split;
+    };
+    std::vector<Image> images;
+  };
+  FilterTopImages filter_top_images(const std::string& space_id, int filter) const;
 
   // ---- Reference spaces (schema version 2; see sql/002_reference_spaces.sql) ----
 
@@ -302,20 +316,6 @@ class Catalog {
       const std::vector<std::pair<std::string, std::vector<float>>>& vectors_by_concept_name);
 
   // Distinct names of all concepts of all probe sets, sorted (byte order).
-  // A filter's top images as the space's run stored them (by rank, with each image's path
-  // and split); per_filter is the run's N (nullopt: a catalog ingested before schema version
-  // 6, or a reference space). kNotFound for an unknown space.
-  struct FilterTopImages {
-    std::optional<int> per_filter;
-    std::optional<float> threshold;  // the filter's T_k (the maps show a_k > T_k)
-    std::string probe_name, probe_path, probe_hash;
-    struct Image {
-      FilterTopImageRecord record;
-      std::string path, split;
-    };
-    std::vector<Image> images;
-  };
-  FilterTopImages filter_top_images(const std::string& space_id, int filter) const;
   std::vector<std::string> concept_names() const;
 
   // ---- Shards (net2vec merge; docs/SCALE.md) ----

@@ -244,8 +244,6 @@ std::vector<PredictedMaskRecord> Catalog::predicted_masks(const std::string& spa
   return out;
 }
 
-std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_name, int row) const {
-  const std::string space_id = canonical_space_id(space_name);
 Catalog::FilterTopImages Catalog::filter_top_images(const std::string& space_name, int filter) const {
   const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
@@ -272,6 +270,8 @@ Catalog::FilterTopImages Catalog::filter_top_images(const std::string& space_nam
   return out;
 }
 
+std::optional<Catalog::ProbeImageRef> Catalog::probe_image(const std::string& space_name, int row) const {
+  const std::string space_id = canonical_space_id(space_name);
   const Impl::Reader conn = impl_->reader();
   Stmt stmt = conn->prepare(
       "SELECT p.name, p.path, i.path, p.content_hash FROM space s JOIN run r ON r.id = s.run_id"

@@ -201,6 +201,7 @@ int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
   const RowIds image_ids = upsert_images(probe_set_id, record.images);
   const int64_t network_id = upsert_network(record.run);
   const int64_t run_id = insert_run(record.run, network_id, probe_set_id);
+  insert_top_images(record.run, run_id, image_ids);
   replace_spaces(record.spaces, run_id, record.run.filter_count, concept_ids, image_ids);
   // Runs whose spaces were all replaced (their thresholds cascade).
   exec("DELETE FROM run WHERE id NOT IN (SELECT run_id FROM space WHERE run_id IS NOT NULL)",
@@ -209,7 +210,6 @@ int64_t Catalog::Impl::write_rows(const IngestRecord& record) {
 }
 
 void Catalog::Impl::check_layer_spelling(const IngestRecord& record) {
-  insert_top_images(record.run, run_id, image_ids);
   const RunRecord& run = record.run;
   // Two spellings of a layer with one id part ("a.b" and "a-b"): replacing the other one's
   // space would lose it silently, so refuse, naming both.
@@ -368,14 +368,6 @@ int64_t Catalog::Impl::insert_run(const RunRecord& run, int64_t network_id, int6
   return run_id;
 }
 
-// Each space: the old one deleted, the new one inserted with its embeddings, their subset
-// scores, per-image IoUs and predicted masks (statements prepared once for all spaces).
-void Catalog::Impl::replace_spaces(const std::vector<SpaceRecord>& spaces, int64_t run_id, int dim,
-                                   const RowIds& concept_ids, const RowIds& image_ids) {
-  Stmt delete_space = prepare("DELETE FROM space WHERE id = ?1");
-  Stmt insert_space = prepare(
-      "INSERT INTO space(id, network, layer, task, kind, run_id, dim)"
-      " VALUES (?1, ?2, ?3, ?4, 'network', ?5, ?6)");
 // Each filter's top images (the run's, shared by its spaces).
 void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, const RowIds& image_ids) {
   Stmt stmt = prepare(
@@ -396,6 +388,14 @@ void Catalog::Impl::insert_top_images(const RunRecord& run, int64_t run_id, cons
   }
 }
 
+// Each space: the old one deleted, the new one inserted with its embeddings, their subset
+// scores, per-image IoUs and predicted masks (statements prepared once for all spaces).
+void Catalog::Impl::replace_spaces(const std::vector<SpaceRecord>& spaces, int64_t run_id, int dim,
+                                   const RowIds& concept_ids, const RowIds& image_ids) {
+  Stmt delete_space = prepare("DELETE FROM space WHERE id = ?1");
+  Stmt insert_space = prepare(
+      "INSERT INTO space(id, network, layer, task, kind, run_id, dim)"
+      " VALUES (?1, ?2, ?3, ?4, 'network', ?5, ?6)");
   Stmt insert_embedding = prepare(
       "INSERT INTO embedding(space_id, concept_id, vector, bias, alpha, train_count,"
       " val_count, set_iou_train, set_iou_val, accuracy_train, accuracy_val, best_filter,"

@@ -194,7 +194,6 @@ TEST_F(MergeTest, OlderShardsAreMigratedInACopy) {
   EXPECT_EQ(bytes_of(s), bytes);
   EXPECT_EQ(RawDb(s).value("PRAGMA user_version"), "4");
   EXPECT_EQ(t.spaces().size(), 2u);
-  RawDb(s, false).exec("DROP TABLE filter_top_image; ALTER TABLE run DROP COLUMN top_images");  // sql/006
 }
 
 TEST_F(MergeTest, BadShardsAreRefusedAndNothingIsWritten) {

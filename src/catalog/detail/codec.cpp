@@ -113,14 +113,13 @@ RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id) {
   run.filter_count = stmt.int32(14);
   run.act_height = stmt.int32(15);
   run.act_width = stmt.int32(16);
+  if (!stmt.is_null(17)) run.top_images_per_filter = stmt.int32(17);
   Stmt thresholds = conn.prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
   thresholds.bind_int(1, run_id);
   while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));
   return run;
 }
 
-  if (!stmt.is_null(17)) run.top_images_per_filter = stmt.int32(17);
-}  // namespace n2v::detail
 std::vector<TopImageRow> read_top_images(const Connection& conn, const std::string& path, int64_t run_id, int filter) {
   Stmt stmt = conn.prepare(
       "SELECT t.filter, t.rank, p.row, t.max_activation, t.height, t.width, t.map, p.path, p.split"
@@ -142,3 +141,4 @@ std::vector<TopImageRow> read_top_images(const Connection& conn, const std::stri
   return out;
 }
 
+}  // namespace n2v::detail

@@ -56,7 +56,6 @@ inline constexpr int kRunColumnCount = 18;
 // Columns 0..17 (kRunColumns) and the run's thresholds (not its top images: read_top_images).
 RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id);
 
-}  // namespace n2v::detail
 // A run's filter_top_image rows (all filters, or one when filter >= 0), by filter and rank,
 // with each image's path and split; kCorrupt naming the catalog for a map of the wrong size.
 struct TopImageRow {
@@ -66,3 +65,4 @@ struct TopImageRow {
 std::vector<TopImageRow> read_top_images(const Connection& conn, const std::string& path, int64_t run_id,
                                          int filter = -1);
 
+}  // namespace n2v::detail
