@@ -272,6 +272,22 @@ std::string predicted_mask_png(const PredictedMaskRecord& m, bool learned) {
   return encode_png_rgba(m.height, m.width, rgba);
 }
 
+// A filter's thresholded map (one of its top images) as a PNG of the activation map's size:
+// a_k > T_k in Okabe-Ito orange (#E69F00, told apart by every colour vision), opaque, the
+// rest transparent; the page lays it over the photo, translucent and unsmoothed.
+std::string filter_map_png(const FilterTopImageRecord& t) {
+  const size_t n = static_cast<size_t>(t.height) * t.width;
+  std::vector<uint8_t> rgba(n * 4, 0);
+  for (size_t p = 0; p < n; ++p)
+    if ((t.map[p / 8] >> (p % 8)) & 1) {
+      rgba[4 * p] = 0xE6;
+      rgba[4 * p + 1] = 0x9F;
+      rgba[4 * p + 2] = 0x00;
+      rgba[4 * p + 3] = 255;
+    }
+  return encode_png_rgba(t.height, t.width, rgba);
+}
+
 HttpResponse bytes_response(std::string body, const char* type) {
   HttpResponse r;
   r.content_type = type;
@@ -291,6 +307,20 @@ void add_image_urls(Json& j, const ConceptImagesResponse& images, const Call& c)
     const std::string q = "?space=" + url_encode(images.space.id) + "&row=" + std::to_string(image["row"].get<int>());
     image["image_url"] = dir ? Json("api/probe/image" + q) : Json(nullptr);
     image["mask_url"] = dir ? Json("api/probe/mask" + q + "&concept=" + url_encode(images.name)) : Json(nullptr);
+  }
+}
+
+// The filter answer's top images as the page needs them: each photo's URL (when the probe
+// folder is served) and its map's (always: the map is in the catalog).
+void add_top_image_urls(Json& j, const FilterResponse& filter, const Call& c) {
+  const Catalog::FilterTopImages& t = filter.top_images;
+  const auto dir = t.probe_name.empty() ? std::nullopt : c.probes.dir_for(t.probe_name, t.probe_path, t.probe_hash);
+  Json& top = j["top_images"];
+  top["served"] = dir.has_value();
+  for (Json& image : top["images"]) {
+    const std::string space = "?space=" + url_encode(filter.space.id), row = "row=" + std::to_string(image["row"].get<int>());
+    image["image_url"] = dir ? Json("api/probe/image" + space + "&" + row) : Json(nullptr);
+    image["map_url"] = "api/probe/activation" + space + "&filter=" + std::to_string(filter.report.filter) + "&" + row;
   }
 }
 
@@ -363,6 +393,8 @@ const std::vector<RouteEntry>& route_table() {
         Json j = answer.json();
         if (q.name == "images") add_image_urls(j, *static_cast<const ConceptImagesResponse*>(answer.response.get()), c);
         if (q.name == "probe-images") add_probe_image_urls(j, *static_cast<const ProbeImagesResponse*>(answer.response.get()));
+        if (q.name == "filter" && j.contains("top_images"))
+          add_top_image_urls(j, *static_cast<const FilterResponse*>(answer.response.get()), c);
         return json_response(j);
       }, q.cost);
     add("GET", "/api/probe/image", [](Service& s, const Call& c) {
@@ -414,6 +446,11 @@ const std::vector<RouteEntry>& route_table() {
                 "query parameter 'method' must be learned or single, got '" << method << "'");
       const PredictedMaskRecord mask = s.predicted_mask({p.required("space"), p.required("concept"), p.integer("row", -1)});
       return bytes_response(predicted_mask_png(mask, method == "learned"), "image/png");
+    });
+    add("GET", "/api/probe/activation", [](Service& s, const Call& c) {
+      const Params p(c.query, {"space", "filter", "row"});
+      const FilterTopImageRecord t = s.filter_top_image(p.required("space"), p.integer("filter", -1), p.integer("row", -1));
+      return bytes_response(filter_map_png(t), "image/png");
     });
     add("GET", "/api/export", [](Service& s, const Call& c) {
       const Params p(c.query, {"space", "format", "normalize"});

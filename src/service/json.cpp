@@ -435,6 +435,26 @@ Json to_json(const FilterResponse& r) {
   out["selected_by"] = r.report.best_for.size();
   out["best_for"] = filter_concepts_json(r.report.best_for);
   out["top_weighted"] = filter_concepts_json(r.report.top_weighted);
+  // NetDissect's top images: per_filter null when the catalog predates them (schema < 6) or
+  // the space has no run; 0 when ingest was told --top-images 0.
+  const Catalog::FilterTopImages& t = r.top_images;
+  Json images = Json::array();
+  for (const Catalog::FilterTopImages::Image& image : t.images) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (uint8_t b : image.record.map) hex += {kHex[b >> 4], kHex[b & 15]};
+    images.push_back({{"rank", image.record.rank + 1},  // 1-based, as the filters' ranks
+                      {"row", image.record.image_row},
+                      {"path", image.path},
+                      {"split", image.split},
+                      {"max_activation", num(image.record.max_activation)},
+                      {"height", image.record.height},
+                      {"width", image.record.width},
+                      {"map", hex}});
+  }
+  out["top_images"] = {{"per_filter", t.per_filter ? Json(*t.per_filter) : Json(nullptr)},
+                       {"threshold", t.threshold ? num(*t.threshold) : Json(nullptr)},
+                       {"images", std::move(images)}};
   return out;
 }
 

@@ -297,7 +297,8 @@ std::vector<Query> make_queries() {
                }});
 
   t.push_back({"filter",
-               "Concepts for which a filter is the best single filter, and those that weight it most (paper 4.2); "
+               "Concepts for which a filter is the best single filter, those that weight it most (paper 4.2) and the "
+               "probe images where it fires most, with its thresholded map (NetDissect); "
                "without a filter, how many concepts pick each filter (paper Figure 5)",
                "GET", "/api/filters",
                {space_param(), {"filter", ParamType::kInt, "Filter index k (0-based)", false, "", 0, {}},

@@ -291,7 +291,20 @@ std::string render_text(const FilterResponse& resp) {
   Table t({"concept", "category", ">w_k", ">share", ">rank by |w|", "best"});
   for (const FilterConcept& f : r.top_weighted)
     t.add({f.name, f.category, cell(f.weight), cell(f.share), std::to_string(f.rank), f.best ? "yes" : ""});
-  return out + t.str();
+  out += t.str();
+  const Catalog::FilterTopImages& top = resp.top_images;
+  if (!top.per_filter) return out + "\nTop images: not stored (ingested before they were, or no run)\n";
+  if (*top.per_filter == 0) return out + "\nTop images: off (ingested with --top-images 0)\n";
+  out += format("\nTop images (largest max of the activation map; map: a_k > T_k = %s)\n",
+                top.threshold ? cell(*top.threshold).c_str() : "?");
+  Table images({">rank", ">row", "image", "split", ">max a_k", ">map positions on"});
+  for (const Catalog::FilterTopImages::Image& i : top.images) {
+    int on = 0;
+    for (uint8_t b : i.record.map) on += __builtin_popcount(b);
+    images.add({std::to_string(i.record.rank + 1), std::to_string(i.record.image_row), i.path, i.split,
+                cell(i.record.max_activation), format("%d of %d", on, i.record.height * i.record.width)});
+  }
+  return out + images.str();
 }
 
 std::string render_text(const ExamplesResponse& r) {

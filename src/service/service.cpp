@@ -452,7 +452,19 @@ FilterResponse Service::filter(const FilterRequest& request) {
   FilterResponse r;
   r.space = engine_.space_info(request.space);
   r.report = engine_.filter_report(request.space, *request.filter, request.top);
+  r.top_images = catalog_.filter_top_images(r.space.id, *request.filter);
   return r;
+}
+
+FilterTopImageRecord Service::filter_top_image(const std::string& space, int filter, int row) {
+  const QueryEngine::Snapshot snapshot(engine_);
+  const SpaceInfo info = engine_.space_info(space);  // unknown space: did-you-mean
+  N2V_CHECK(filter >= 0 && filter < info.dim, kInvalidArgument,
+            "filter " << filter << " is out of range: space '" << info.id << "' has " << info.dim << " filters (0.."
+                      << info.dim - 1 << ")");
+  for (Catalog::FilterTopImages::Image& image : catalog_.filter_top_images(info.id, filter).images)
+    if (image.record.image_row == row) return std::move(image.record);
+  N2V_THROW(kNotFound, "filter " << filter << " of space '" << info.id << "' has no stored top image at row " << row);
 }
 
 ExportResponse Service::export_vectors(const ExportRequest& request) {

@@ -238,6 +238,8 @@ struct FilterUsageResponse {
 struct FilterResponse {
   SpaceInfo space;
   FilterReport report;
+  // The filter's top images (NetDissect: where it fires most) as the space's run stored them.
+  Catalog::FilterTopImages top_images;
 };
 
 struct ExportResponse {
@@ -276,6 +278,9 @@ class Service {
   // One image of a space's probe set by index.csv row (the server serves its file); kNotFound
   // naming the row when the catalog knows no such image.
   Catalog::ProbeImageRef probe_image(const std::string& space, int row);
+  // The thresholded map stored with one of a filter's top images (by index.csv row);
+  // kNotFound naming the filter and row when the run stored none for them.
+  FilterTopImageRecord filter_top_image(const std::string& space, int filter, int row);
   // A network space's analyses; kInvalidArgument for a reference space (it has no scores).
   AnalysesResponse analyses(const std::string& space);
   // Computed once per space, options and catalog generation, then cached (t-SNE is

@@ -132,6 +132,25 @@ void add_space(IngestRecord& r, const std::string& network, const std::string& l
   r.spaces.push_back(std::move(space));
 }
 
+// Each filter's top images as ingest stores them (sql/006_filter_top_images.sql), on the
+// run's 4 x 4 activation maps: distinct rows per filter, decreasing maxima, and maps that
+// differ from filter to filter and rank to rank (the browser test compares them bit by bit).
+void add_top_images(IngestRecord& r, int per_filter) {
+  RunRecord& run = r.run;
+  run.top_images_per_filter = per_filter;
+  const int rows = static_cast<int>(r.images.size());
+  for (int f = 0; f < run.filter_count; ++f)
+    for (int rank = 0; rank < per_filter; ++rank) {
+      FilterTopImageRecord t{f, rank, (f * 7 + rank * 5) % rows, 6.0f - 0.75f * rank - 0.01f * f,
+                             run.act_height, run.act_width, {}};
+      t.map.assign((run.act_height * run.act_width + 7) / 8, 0);
+      for (int p = 0; p < run.act_height * run.act_width; ++p)
+        if ((p % run.act_width + p / run.act_width + f + rank) % 3 == 0 || p == (f + rank) % 16)
+          t.map[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
+      run.top_images.push_back(std::move(t));
+    }
+}
+
 IngestRecord ingest(const std::string& network, const std::string& layer, int dim) {
   IngestRecord r = minimal_ingest_record(network, layer, dim);
   r.probe.name = "service-probe";
@@ -167,14 +186,15 @@ void write_service_catalog(Catalog& catalog, const std::string& wordnet_dir) {
   IngestRecord toy = ingest("toynet", "conv", 64);
   add_space(toy, "toynet", "conv", Task::kSegmentation, 64, 11);
   add_space(toy, "toynet", "conv", Task::kClassification, 64, 12);
+  add_top_images(toy, 3);
   catalog.write_ingest(toy);
   IngestRecord other = ingest("othernet", "fc", 32);
   add_space(other, "othernet", "fc", Task::kSegmentation, 32, 13);
+  add_top_images(other, 2);
   catalog.write_ingest(other);
   if (!wordnet_dir.empty()) import_wordnet(catalog, wordnet_dir, NET2VEC_SOURCE_DIR "/data/wordnet_overrides.tsv");
 }
 
-}  // namespace n2v::test
 void write_many_spaces(Catalog& catalog, int total, const std::string& wordnet_dir) {
   write_service_catalog(catalog, wordnet_dir);
   const int have = static_cast<int>(catalog.spaces().size());
@@ -193,3 +213,4 @@ void write_many_spaces(Catalog& catalog, int total, const std::string& wordnet_d
   }
 }
 
+}  // namespace n2v::test
