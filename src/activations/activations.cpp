@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "activations/detail/device_pass.h"
+#include "activations/detail/top_images.h"
 
 namespace n2v {
 namespace {
@@ -96,6 +98,9 @@ struct LayerState {
   ProbeActivations out;
   std::unique_ptr<ThresholdSelector> selector;
   size_t per_image = 0;  // floats per image: k * h * w
+  std::unique_ptr<TopImageSelector> top;  // options.top_images > 0
+  std::vector<float> maxima;              // one image's max_p a_k(p), size k
+  double top_seconds = 0;
 };
 
 void take_batch(LayerState& s, const LayerActivations& acts, size_t capacity,
@@ -107,6 +112,10 @@ void take_batch(LayerState& s, const LayerActivations& acts, size_t capacity,
     s.per_image = static_cast<size_t>(acts.k) * acts.h * acts.w;
     s.selector = std::make_unique<ThresholdSelector>(
         acts.k, static_cast<int64_t>(capacity) * acts.h * acts.w, options.tau);
+    if (options.top_images > 0) {
+      s.top = std::make_unique<TopImageSelector>(acts.k, options.top_images);
+      s.maxima.resize(acts.k);
+    }
   }
   N2V_CHECK(acts.k == s.out.k && acts.h == s.out.h && acts.w == s.out.w, kInternal,
             "layer " << layer << " changed shape between batches");
@@ -119,6 +128,16 @@ void take_batch(LayerState& s, const LayerActivations& acts, size_t capacity,
       double sum = 0;
       for (size_t p = 0; p < hw; ++p) sum += map[p];
       s.out.pooled.push_back(static_cast<float>(sum / hw));
+    }
+    if (s.top) {
+      // A second read of maps the loop above just brought into cache.
+      auto t0 = Clock::now();
+      for (int f = 0; f < s.out.k; ++f) {
+        const float* map = src + f * hw;
+        s.maxima[f] = *std::max_element(map, map + hw);
+      }
+      s.top->add(s.out.n, s.maxima.data());
+      s.top_seconds += seconds_since(t0);
     }
     ++s.out.n;
   }
@@ -142,6 +161,13 @@ void finish_layer(LayerState& s, ActivationTimings* timings) {
   });
   s.selector.reset();
   if (timings) timings->binarize_seconds += seconds_since(t2);
+  if (s.top) {
+    auto t3 = Clock::now();
+    detail::fill_top_images(out, *s.top, [&](int image) { return out.bits.data() + image * stride; });
+    s.top.reset();
+    s.top_seconds += seconds_since(t3);
+  }
+  if (timings) timings->top_images_seconds += s.top_seconds;
 }
 
 }  // namespace
@@ -154,6 +180,7 @@ std::vector<ProbeActivations> extract_activations(Network& network, ProbeSet& pr
   N2V_CHECK(!rows.empty(), kInvalidArgument, "no probe images to run through the network");
   N2V_CHECK(!layers.empty(), kInvalidArgument, "no layer to extract");
   N2V_CHECK(options.batch_size > 0, kInvalidArgument, "batch size must be positive");
+  N2V_CHECK(options.top_images >= 0, kInvalidArgument, "top images per filter must be >= 0, got " << options.top_images);
   const Preprocessing& prep = options.preprocessing;
   std::vector<LayerState> states(layers.size());
   std::vector<bool> kept(rows.size(), false);

@@ -48,6 +48,18 @@ struct ActivationOptions {
   // Device placement: filters thresholded per top-k call, bounded so that their
   // [filters, N*H*W] copy stays under this many bytes.
   size_t device_chunk_bytes = size_t{1} << 30;
+  // Per filter, keep the images with the largest max_p a_k(p) and their maps a_k > T_k
+  // (NetDissect's top images; ProbeActivations::top_images). 0: off.
+  int top_images = 0;
+};
+
+// One of a filter's top images: `image` indexes the kept images (ProbeActivations::rows),
+// `max_activation` is max_p a_k(p) there, `map` is a_k > T_k over the h x w positions,
+// bit-packed row-major (bit j of byte i = position 8i + j).
+struct TopImage {
+  int image = 0;
+  float max_activation = 0;
+  std::vector<uint8_t> map;
 };
 
 // The thresholded maps on a device, bit-packed as ProbeActivations::bits (defined in the
@@ -65,6 +77,9 @@ struct ProbeActivations {
   // Empty when the maps live on the device (device_bits set); host_bits() copies them.
   std::vector<uint8_t> bits;
   std::shared_ptr<const DeviceMaps> device_bits;
+  // ActivationOptions::top_images > 0: per filter (size k), its top images, the largest max
+  // first (ties: the earlier image first); fewer when fewer images were kept. Empty when off.
+  std::vector<std::vector<TopImage>> top_images;
   size_t bytes_per_image() const { return (static_cast<size_t>(k) * h * w + 7) / 8; }
   bool bit(int image, int filter, int pos) const {
     size_t b = static_cast<size_t>(filter) * h * w + pos;
@@ -80,6 +95,7 @@ struct ActivationTimings {
   double forward_seconds = 0;    // decode + preprocess + network
   double threshold_seconds = 0;  // quantile selection
   double binarize_seconds = 0;
+  double top_images_seconds = 0;  // per-image maxima, top-N selection and the maps' bits
 };
 
 ProbeActivations extract_activations(Network& network, ProbeSet& probe,
@@ -133,6 +149,24 @@ class ThresholdSelector {
   int64_t keep_;  // m + 1 for max_positions: candidates always hold the top keep_ values
   std::vector<std::vector<Candidate>> candidates_;
   std::vector<float> floor_;  // a value <= floor_[f] can no longer be among the top keep_
+};
+
+// Streaming top-N images per filter by a per-image score (the max of the filter's map):
+// feed each image's K scores in image order, read each filter's best N. Ties keep the
+// earlier image (an image only enters by beating the current N-th), NaN never enters.
+// Memory O(K * N); a score that cannot enter costs one comparison.
+class TopImageSelector {
+ public:
+  TopImageSelector(int filters, int per_filter);
+  // `scores[f]`: filter f's score on image `image`; images must come in increasing order.
+  void add(int image, const float* scores);
+  // Per filter, (image, score) pairs, the largest score first, ties by image.
+  std::vector<std::vector<std::pair<int, float>>> result() const;
+  int per_filter() const { return n_; }
+
+ private:
+  int filters_, n_;
+  std::vector<std::vector<std::pair<int, float>>> best_;  // per filter, kept sorted
 };
 
 }  // namespace n2v

@@ -10,6 +10,7 @@
 
 #include "activations/device_maps.h"
 #include "activations/detail/device_pass.h"
+#include "activations/detail/top_images.h"
 #include "common/clock.h"
 #include "common/enum_names.h"
 #include "common/error.h"
@@ -99,6 +100,15 @@ class DevicePassImpl final : public DevicePass {
       s.raw.narrow(0, s.n, n).copy_(t.reshape({n, -1}));
       // Spatial means (paper eq. 5) in float64, as the host path sums them.
       s.pooled.narrow(0, s.n, n).copy_(t.to(at::kDouble).mean({2, 3}));
+      if (options_.top_images > 0) {
+        // Each image's max per filter: [n, k] floats to the host, ranked there as on the
+        // host placement (the same selector, so both give the same images).
+        auto t0 = Clock::now();
+        if (!s.top) s.top = std::make_unique<TopImageSelector>(static_cast<int>(s.k), options_.top_images);
+        const at::Tensor maxima = t.amax({2, 3}).to(at::kCPU, at::kFloat).contiguous();
+        for (int i = 0; i < n; ++i) s.top->add(static_cast<int>(s.n) + i, maxima.data_ptr<float>() + i * s.k);
+        s.top_seconds += seconds_since(t0);
+      }
       s.n += n;
     }
   }
@@ -115,6 +125,8 @@ class DevicePassImpl final : public DevicePass {
     int64_t n = 0, k = 0, h = 0, w = 0;
     at::Tensor raw;     // [capacity, k*h*w]
     at::Tensor pooled;  // [capacity, k] float
+    std::unique_ptr<TopImageSelector> top;  // options.top_images > 0
+    double top_seconds = 0;
   };
 
   ProbeActivations finish_layer(LayerState& s, ActivationTimings* timings) {
@@ -159,6 +171,27 @@ class DevicePassImpl final : public DevicePass {
     auto maps = std::make_shared<DeviceMaps>();
     maps->bits = bits;
     out.device_bits = std::move(maps);
+    if (s.top) {
+      // Only the picked images' records come to the host.
+      auto t3 = Clock::now();
+      std::vector<int64_t> picked;
+      for (const auto& filter : s.top->result())
+        for (const auto& entry : filter) picked.push_back(entry.first);
+      std::sort(picked.begin(), picked.end());
+      picked.erase(std::unique(picked.begin(), picked.end()), picked.end());
+      at::Tensor rows_on_host;
+      if (!picked.empty()) {
+        const at::Tensor index = at::tensor(picked, at::TensorOptions().dtype(at::kLong)).to(bits.device());
+        rows_on_host = bits.index_select(0, index).to(at::kCPU).contiguous();
+      }
+      detail::fill_top_images(out, *s.top, [&](int image) {
+        const size_t at_row = std::lower_bound(picked.begin(), picked.end(), image) - picked.begin();
+        return rows_on_host.data_ptr<uint8_t>() + at_row * bytes;
+      });
+      s.top.reset();
+      s.top_seconds += seconds_since(t3);
+    }
+    if (timings) timings->top_images_seconds += s.top_seconds;
     const at::Tensor pooled = s.pooled.narrow(0, 0, s.n).to(at::kCPU).contiguous();
     out.pooled.assign(pooled.data_ptr<float>(), pooled.data_ptr<float>() + pooled.numel());
     s.raw = at::Tensor();  // the float maps are no longer needed

@@ -148,6 +148,12 @@ int main(int argc, char** argv) {
                  "top-quantile candidates are kept in memory with their positions)");
   app.add_option("--activation-batch", o.activation_batch, "Images per network forward pass")
       ->capture_default_str();
+  app.add_option("--top-images", o.top_images,
+                 "Per filter, store the N probe images where it fires most (ranked by the max of its "
+                 "activation map, as NetDissect) with the map thresholded at T_k, for the filter page; "
+                 "0 = off (docs/CATALOG.md gives the catalog bytes this adds)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   app.add_option("--input-size", o.input_size, "Network input size (square); default: the model's");
   app.add_option("--channel-order", o.channel_order, "RGB or BGR; default: the model's");
   app.add_option("--scale", o.scale, "Pixel scale before mean/std (e.g. 0.00392157 = 1/255)");

@@ -59,6 +59,7 @@ nlohmann::json params_json(const IngestOptions& o, const SegmentationOptions& se
   j["skip_bad"] = o.skip_bad;
   j["threads"] = threads;
   j["activation_batch"] = o.activation_batch;
+  j["top_images"] = o.top_images;
   j["placement"] = to_string(o.placement);
   j["precision"] = to_string(o.precision);
   j["allocator"] = active_allocator();  // tcmalloc unless NET2VEC_ALLOCATOR=system (common/process.h)
@@ -184,6 +185,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   N2V_CHECK(o.batch_size >= 2, kInvalidArgument, "the batch size must be >= 2, got " << o.batch_size);
   N2V_CHECK(o.lr > 0 && o.cls_lr > 0, kInvalidArgument, "learning rates must be positive");
   N2V_CHECK(o.max_images >= 0, kInvalidArgument, "the image limit must be >= 0, got " << o.max_images);
+  N2V_CHECK(o.top_images >= 0, kInvalidArgument, "top images per filter must be >= 0, got " << o.top_images);
 
   // Open the catalog first: a bad --db fails before any expensive work.
   Catalog catalog = Catalog::open(o.db_path, Catalog::Mode::kReadWrite);
@@ -240,6 +242,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   act_options.cache_dir = o.cache_dir;
   act_options.placement = o.placement;
   act_options.precision = o.precision;
+  act_options.top_images = o.top_images;
   ActivationTimings act_timings;
   std::vector<ProbeActivations> layer_acts =
       extract_activations(*network, probe, annotations.rows, o.layers, act_options, &act_timings);
@@ -251,6 +254,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
   summary.timings.emplace_back("activations", act_timings.forward_seconds);
   summary.timings.emplace_back("thresholds", act_timings.threshold_seconds);
   summary.timings.emplace_back("binarize", act_timings.binarize_seconds);
+  if (o.top_images > 0) summary.timings.emplace_back("top images", act_timings.top_images_seconds);
 
   SegmentationOptions seg;
   seg.sgd = {o.epochs, o.batch_size, o.lr, o.momentum};
@@ -357,6 +361,13 @@ IngestSummary run_ingest(const IngestOptions& o) {
     run.act_height = acts.h;
     run.act_width = acts.w;
     run.thresholds = acts.thresholds;
+    run.top_images_per_filter = o.top_images;
+    for (int f = 0; f < static_cast<int>(acts.top_images.size()); ++f)
+      for (size_t r = 0; r < acts.top_images[f].size(); ++r) {
+        const TopImage& t = acts.top_images[f][r];
+        run.top_images.push_back({f, static_cast<int>(r), static_cast<int>(acts.rows[t.image]), t.max_activation,
+                                  acts.h, acts.w, t.map});
+      }
 
     // The run's timings: the shared stages and this layer's own.
     nlohmann::json timings = nlohmann::json::object();

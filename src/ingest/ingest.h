@@ -31,6 +31,9 @@ struct IngestOptions {
   bool skip_bad = false;
   std::string cache_dir;        // ignored: no activation cache on disk any more (kept for callers)
   int activation_batch = 32;
+  // Per filter, the probe images where it fires most (NetDissect's ranking, by the max of
+  // the activation map), stored with their thresholded maps; 0: off. NetDissect shows 10.
+  int top_images = 10;
   // GPU path knobs (docs/GPU.md): where the maps are thresholded, the forward's arithmetic
   // and the segmentation kernel. kAuto: device and dense on CUDA, host and sparse on the CPU.
   Placement placement = Placement::kAuto;
