@@ -115,6 +115,35 @@ TEST_F(ProbeImagesTest, BestFirstWithUrlsWhenServed) {
     for (int x = 0; x < 4; ++x) EXPECT_EQ(m.pixels[3 * (y * 4 + x)], (y < 2 && x < 2) ? 255 : 0) << y << "," << x;
 }
 
+// Worst first (failures are what a reader looks at) and paging: undefined IoUs last either
+// way, the total stays the total, and a bad order or offset is a 400 naming it.
+TEST_F(ProbeImagesTest, WorstFirstAndPaging) {
+  Service service(catalog_);
+  Api api(service, {"", {probe_}});
+  const auto get = [&](const std::string& query) {
+    return api.handle({"GET", "/api/concepts/dog/images?space=probenet.l.seg" + query, "", ""});
+  };
+  const Json worst = body(get("&order=worst"));
+  ASSERT_EQ(worst["images"].size(), 3u);
+  EXPECT_EQ(worst["order"], "worst");
+  EXPECT_EQ(worst["images"][0]["row"], 0);  // the lower IoU of the two defined ones
+  EXPECT_EQ(worst["images"][1]["row"], 1);
+  EXPECT_TRUE(worst["images"][2]["learned"].is_null());  // undefined last here too
+  const Json page = body(get("&offset=1&limit=1"));
+  EXPECT_EQ(page["image_count"], 3);
+  EXPECT_EQ(page["offset"], 1);
+  EXPECT_EQ(page["order"], "best");
+  ASSERT_EQ(page["images"].size(), 1u);
+  EXPECT_EQ(page["images"][0]["row"], 0);  // the second best
+  EXPECT_EQ(body(get("&offset=3"))["images"].size(), 0u);  // past the end: an empty page
+  const HttpResponse bad_order = get("&order=random");
+  EXPECT_EQ(bad_order.status, 400);
+  EXPECT_TRUE(contains(bad_order.body, "'order' must be best or worst")) << bad_order.body;
+  const HttpResponse bad_offset = get("&offset=-1");
+  EXPECT_EQ(bad_offset.status, 400);
+  EXPECT_TRUE(contains(bad_offset.body, "offset")) << bad_offset.body;
+}
+
 // The predicted masks of the decile images (Figure 8) come from the catalog, with or
 // without a served probe folder; the concept's deciles say which rows have them.
 TEST_F(ProbeImagesTest, PredictedMasksOfTheDecileImages) {
