@@ -1502,6 +1502,96 @@ async function main() {
     await ux.close();
   }
 
+  // ---- issue 20: the probe browser, on a server of its own that serves the probe folder -------------
+  await check('issue 20: probe browser: linked from the concept page, train and val apart, pages as the API, a mask over each image, the concept list, did-you-mean', async () => {
+    const probeDir = env.NET2VEC_TEST_PROBE_SET;
+    if (!probeDir) {
+      log('# (skipped: NET2VEC_TEST_PROBE_SET not set)');
+      return;
+    }
+    const child = spawn(BIN, ['serve', '--db', CATALOG, '--host', '127.0.0.1', '--port', '0', '--web', WEB, '--quiet', '--probe', probeDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ctxP = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    try {
+      const baseP = await new Promise((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`probe server: no "serving" line: ${out}`)), 15000);
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`probe server exited (${code}): ${out}`)));
+      });
+      const p = await ctxP.newPage();
+      p.setDefaultTimeout(10000);
+      // The one deliberate error: the misspelt concept below.
+      const typoUrl = (url) => new URL(url).pathname.endsWith(`/api/probe/concepts/${q(TYPO)}/images`);
+      const problemsP = [];
+      p.on('console', (msg) => {
+        if (!['error', 'warning'].includes(msg.type())) return;
+        if (msg.text().includes('status of 404') && typoUrl(msg.location()?.url || baseP)) return;
+        problemsP.push(`console ${msg.type()}: ${msg.text()}`);
+      });
+      p.on('pageerror', (error) => problemsP.push(`page error: ${error.message}`));
+      p.on('response', (r) => r.status() >= 400 && !typoUrl(r.url()) && problemsP.push(`HTTP ${r.status()}: ${r.url()}`));
+      const apiP = async (route) => (await fetch(new URL(`api/${route}`, baseP))).json();
+      const section = (split) => p.locator(`section.probe-split[data-split="${split}"]`);
+      const rowsOf = (split) => section(split).locator('figure.thumb').evaluateAll((els) => els.map((e) => Number(e.dataset.row)));
+      const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+      // From the concept page's link.
+      await p.goto(`${baseP}#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      await p.locator('a.probe-link').click();
+      await until(async () => (await p.evaluate(() => location.hash)).startsWith(`#/probe/${q(CONCEPT)}?`), 'the link opens the probe view');
+      const imagesOf = (split, offset) => apiP(`probe/concepts/${q(CONCEPT)}/images?space=${q(SPACE)}&split=${split}&offset=${offset}&limit=12`);
+      const [train, val] = [await imagesOf('train', 0), await imagesOf('val', 0)];
+      assert(train.total > 12, `more than a page of train images of ${CONCEPT} (${train.total})`);
+      for (const [split, want] of [['train', train], ['val', val]]) {
+        await until(async () => same(await rowsOf(split), want.images.map((im) => im.row)), `${split} images as the API`);
+        assert((await section(split).locator('h2').innerText()).includes(`(${want.total})`), `${split} heading counts ${want.total}`);
+      }
+      assert(!(await rowsOf('train')).some((r) => val.images.some((im) => im.row === r)), 'train and val apart');
+      // A mask over an image: the photo loaded, its mask drawn (opaque pixels on the canvas).
+      const first = section('train').locator('figure.thumb').first();
+      await until(() => first.locator('img.photo').evaluate((img) => img.complete && img.naturalWidth > 0), 'the first photo loads');
+      await until(() => first.locator('canvas.mask-canvas').evaluate((c) => {
+        if (!c.width) return false;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
+        return false;
+      }), 'a mask drawn over the first train image');
+      // Paging: the next page is the API's next page; previous returns.
+      const second = await imagesOf('train', 12);
+      await section('train').locator('button.page-next').click();
+      await until(async () => same(await rowsOf('train'), second.images.map((im) => im.row)), 'train page 2 as the API');
+      assert((await section('train').locator('.page-status').innerText()).startsWith('13'), 'page 2 starts at 13');
+      assert(same(await rowsOf('val'), val.images.map((im) => im.row)), 'paging train leaves val alone');
+      await section('train').locator('button.page-prev').click();
+      await until(async () => same(await rowsOf('train'), train.images.map((im) => im.row)), 'back to train page 1');
+      await p.screenshot({ path: path.join(SHOTS, 'probe-concept.png'), fullPage: true });
+
+      // The probe set's concepts with their counts.
+      const list = await apiP(`probe/concepts?space=${q(SPACE)}`);
+      await p.goto(`${baseP}#/probe?space=${q(SPACE)}`);
+      await until(async () => (await p.locator('table.probe-concepts tbody tr').count()) === list.concepts.length, 'every concept listed');
+      const c = list.concepts.find((x) => x.name === CONCEPT);
+      const cells = await p.locator(`table.probe-concepts tr[data-concept="${CONCEPT}"] td`).allInnerTexts();
+      assertEqual([cells[2], cells[3]], [String(c.train_images), String(c.val_images)], `${CONCEPT}'s train and val counts`);
+      // A misspelt concept: the server's error with a link to the name meant.
+      await p.goto(`${baseP}#/probe/${q(TYPO)}?space=${q(SPACE)}`);
+      await until(() => p.locator('.alert a.suggestion').first().isVisible(), 'a did-you-mean link');
+      assertEqual(await p.locator('.alert a.suggestion').first().innerText(), CONCEPT, 'the suggestion');
+      assert(problemsP.length === 0, `probe browser: ${problemsP.join('; ')}`);
+    } finally {
+      await ctxP.close();
+      child.kill('SIGTERM');
+    }
+  });
+
   await check('no console errors, page errors or failed requests', async () => {
     assert(problems.length === 0, `${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   });

@@ -108,6 +108,13 @@ export const api = {
   /** A seeded 2-D t-SNE map and k-means clusters: {space, k, kl, points: [...], clusters: [...]} */
   map: ({ space, clusters, seed }, signal) => request('map', { params: { space, clusters, seed }, signal }),
 
+  /** The concepts of a space's probe set, read from the served folder: {probe, train_images, val_images, categories, concepts: [{number, name, category, train_images, val_images, train_masked, val_masked, alpha}]} */
+  probeConcepts: ({ space, category }, signal) => request('probe/concepts', { params: { space, category }, signal }),
+
+  /** The images of one split that carry a concept, a page at a time: {concept, split, offset, limit, total, served, images: [{row, path, image_url, mask_url}]} */
+  probeImages: ({ space, name, split, offset, limit }, signal) =>
+    request(`probe/concepts/${enc(name)}/images`, { params: { space, split, offset, limit }, signal }),
+
   /** Paper Tables 2 and 3 in one space: {space, k, nearest: [{query, hits}], arithmetic: [{positive, negative, hits}], missing} */
   examples: ({ space, queries, sums, k }, signal) => request('examples', { params: { space, queries, sums, k }, signal }),
 };

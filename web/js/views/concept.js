@@ -424,7 +424,8 @@ export function create(root, ctx) {
       replace(origin);
       replace(links,
         h('a', { href: neighborsHref(space, name) }, `Neighbours of ${name}`), ' · ',
-        h('a', { href: href('analogy', { space, positive: name }) }, 'Use in an analogy'));
+        h('a', { href: href('analogy', { space, positive: name }) }, 'Use in an analogy'), ' · ',
+        h('a', { href: href('probe', { space }, name), class: 'probe-link' }, 'Its images in the probe set'));
       slot.load((signal) => api.concept({ space, name, top: route.params.get('top') || 10 }, signal), (d) => {
         replace(title, d.name, ' ', categoryChip(d.category));
         const info = ctx.spaceById(d.space);

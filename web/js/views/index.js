@@ -12,6 +12,7 @@ import * as filters from './filters.js';
 import * as analyses from './analyses.js';
 import * as map from './map.js';
 import * as examples from './examples.js';
+import * as probe from './probe.js';
 
 export const VIEWS = [
   { name: 'neighbors', create: neighbors.create, nav: 'Neighbours' },
@@ -23,6 +24,7 @@ export const VIEWS = [
   { name: 'examples', create: examples.create, nav: 'Examples' },
   { name: 'map', create: map.create, nav: 'Map' },
   { name: 'concept', create: concept.create },
+  { name: 'probe', create: probe.create },  // the probe browser, linked from each concept page
 ];
 
 /** The entry of a view name, or undefined. */
