@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", o.model_path,
                  "Network: a TorchScript file whose forward returns a dict of named layers "
                  "(tools/net2vec-export makes them from any torchvision model or nn.Module) or a "
-                 ".safetensors file of a built-in architecture (tools/nsfwjs/convert.mjs); see docs/MODELS.md")
-      ->required();
+                 ".safetensors file of a built-in architecture (tools/nsfwjs/convert.mjs); see docs/MODELS.md "
+                 "(required, except with --reproduce, which reads it from the run)");
   std::string layers;
   app.add_option("--layer", layers,
                  "Layer to probe as the model names it, e.g. conv5 or layer4.1.conv2 (--list-layers shows "
@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
                  "(resnet50.layer4-1-conv2.seg); queries accept either spelling");
   app.add_option("--network", o.network, "Name of the network in the catalog, e.g. alexnet");
   app.add_option("--db", o.db_path, "Catalog file (SQLite); created if absent");
+  std::string reproduce, into;
+  app.add_option("--reproduce", reproduce,
+                 "Re-run the run behind this space of --db from its recorded parameters, model file and probe set "
+                 "(checked against their recorded SHA-256 and content hash) and report the largest differences in "
+                 "thresholds, weights and scores (docs/METHOD.md, \"Reproducing a run\")");
+  app.add_option("--into", into, "With --reproduce: the catalog to write the re-run into (default: a temporary one, removed)");
   app.add_option("--tasks", tasks, "Comma-separated: seg (segmentation), cls (classification)")
       ->capture_default_str();
   app.add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
@@ -171,11 +177,28 @@ int main(int argc, char** argv) {
   try {
     o.device = for_flag("--device", [&] { return n2v::parse_device(device); });
     if (list) {
+      N2V_CHECK(!o.model_path.empty(), kInvalidArgument, "--list-layers needs --model");
       std::fputs(n2v::list_layers(o.model_path, o.device, o.input_size).c_str(), stdout);
       return 0;
     }
+    using Mode = n2v::Progress::Mode;
+    if (quiet || progress == "none") n2v::Progress::set_default_mode(Mode::kQuiet);
+    else if (progress == "bar") n2v::Progress::set_default_mode(Mode::kBar);
+    else if (progress == "lines") n2v::Progress::set_default_mode(Mode::kLines);
+    else N2V_CHECK(progress == "auto", kInvalidArgument, "--progress: auto, bar, lines or none, got '" << progress << "'");
+    if (!reproduce.empty()) {
+      N2V_CHECK(!o.db_path.empty(), kInvalidArgument, "--reproduce needs --db, the catalog holding the space");
+      n2v::ReproduceOptions r;
+      r.space = reproduce;
+      r.db_path = o.db_path;
+      r.into = into;
+      r.threads = o.threads;
+      std::fputs(n2v::format_reproduce(n2v::reproduce_run(r)).c_str(), stdout);
+      return 0;
+    }
+    N2V_CHECK(into.empty(), kInvalidArgument, "--into goes with --reproduce");
     const std::pair<const char*, bool> required[] = {
-        {"--probe", !o.probe_dir.empty()}, {"--layer", !layers.empty()}, {"--network", !o.network.empty()},
+        {"--model", !o.model_path.empty()}, {"--probe", !o.probe_dir.empty()}, {"--layer", !layers.empty()}, {"--network", !o.network.empty()},
         {"--db", !o.db_path.empty()}};
     for (const auto& [flag, given] : required)
       N2V_CHECK(given, kInvalidArgument, flag << " is required (run with --help for the options)");
@@ -195,11 +218,6 @@ int main(int argc, char** argv) {
     if (o.cls_authors_budget && !app.count("--cls-lr")) o.cls_lr = 1e-4;
     if (!mean.empty()) o.mean = parse_triple(mean, "--mean");
     if (!stdev.empty()) o.std = parse_triple(stdev, "--std");
-    using Mode = n2v::Progress::Mode;
-    if (quiet || progress == "none") n2v::Progress::set_default_mode(Mode::kQuiet);
-    else if (progress == "bar") n2v::Progress::set_default_mode(Mode::kBar);
-    else if (progress == "lines") n2v::Progress::set_default_mode(Mode::kLines);
-    else N2V_CHECK(progress == "auto", kInvalidArgument, "--progress: auto, bar, lines or none, got '" << progress << "'");
 
     n2v::IngestSummary summary = n2v::run_ingest(o);
     std::fputs(n2v::format_summary(summary).c_str(), stdout);

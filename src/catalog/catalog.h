@@ -88,6 +88,8 @@ struct FilterTopImageRecord {
 struct RunRecord {
   std::string network;        // user-given network name ("alexnet")
   std::string model_path;     // model file
+  // SHA-256 of the model file, lowercase hex (schema version 8); "" when not recorded.
+  std::string model_sha256;
   std::string layer;
   std::string device;         // "cpu" / "cuda"
   std::string software_version;

@@ -332,9 +332,10 @@ int64_t Catalog::Impl::insert_run(const RunRecord& run, int64_t network_id, int6
       prepare(
           "INSERT INTO run(network_id, probe_set_id, model_path, layer, device,"
           " software_version, seed, tau, params, preprocessing, timings, started_at,"
-          " finished_at, images_used, images_skipped, filter_count, act_height, act_width, top_images)"
+          " finished_at, images_used, images_skipped, filter_count, act_height, act_width, top_images,"
+          " model_sha256)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-          " ?17, ?18, ?19) RETURNING id");
+          " ?17, ?18, ?19, ?20) RETURNING id");
   insert
           .bind_int(1, network_id)
           .bind_int(2, probe_set_id)
@@ -353,7 +354,8 @@ int64_t Catalog::Impl::insert_run(const RunRecord& run, int64_t network_id, int6
           .bind_int(15, run.images_skipped)
           .bind_int(16, run.filter_count)
           .bind_int(17, run.act_height)
-          .bind_int(18, run.act_width);
+          .bind_int(18, run.act_width)
+          .bind_text_or_null(20, run.model_sha256);
   if (run.top_images_per_filter) insert.bind_int(19, *run.top_images_per_filter);  // else NULL: not recorded
   const int64_t run_id = insert.run_returning_id();
   Stmt stmt = prepare("INSERT INTO threshold(run_id, filter, value) VALUES (?1, ?2, ?3)");

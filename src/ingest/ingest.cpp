@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/process.h"
 #include "common/progress.h"
+#include "common/sha256.h"
 #include "common/version.h"
 #include "model/network.h"
 #include "probe/annotations.h"
@@ -203,6 +204,8 @@ IngestSummary run_ingest(const IngestOptions& o) {
            std::to_string(probe.categories().size()));
 
   std::unique_ptr<Network> network = load_network(o.model_path, device);
+  // What --reproduce checks the model file against (sql/008_run_model_hash.sql).
+  const std::string model_sha256 = sha256_file(o.model_path);
   {
     std::vector<std::string> available = network->layers();
     for (const std::string& layer : o.layers) {
@@ -347,6 +350,7 @@ IngestSummary run_ingest(const IngestOptions& o) {
     RunRecord& run = record.run;
     run.network = o.network;
     run.model_path = fs::absolute(o.model_path).lexically_normal().string();
+    run.model_sha256 = model_sha256;
     run.layer = layer;
     run.device = to_string(device);
     run.software_version = kVersion;

@@ -102,4 +102,31 @@ std::string list_layers(const std::string& model_path, std::optional<DeviceKind>
 // Human-readable summary (what net2vec-ingest prints at the end).
 std::string format_summary(const IngestSummary& summary);
 
+// `net2vec-ingest --reproduce SPACE --db F [--into G]` (src/ingest/reproduce.cpp; docs/METHOD.md,
+// "Reproducing a run"): re-runs the run behind SPACE from its recorded parameters, model file
+// and probe set into G (default: a temporary catalog, removed after) and compares thresholds,
+// weights and scores with F's. A moved or changed model file or probe set is an error naming
+// the recorded path and the hash it should have (kNotFound / kInvalidArgument).
+struct ReproduceOptions {
+  std::string space, db_path, into;
+  int threads = 0;  // 0: the run's recorded thread count
+};
+
+struct ReproduceReport {
+  struct Difference {
+    double largest = 0;  // absolute; inf where one side has a value and the other none
+    std::string where;   // what the largest is ("T_3", "net.conv.seg 'dog' w_12")
+    int64_t compared = 0;
+  };
+  std::string space, into;  // into: "" when the catalog was temporary
+  std::vector<std::string> spaces, missing;  // spaces compared; what the re-run lacks
+  Difference thresholds, weights, scores;
+  int best_filter_changed = 0;
+  IngestOptions options;  // as recovered from the run
+  bool identical() const;
+};
+
+ReproduceReport reproduce_run(const ReproduceOptions& options);
+std::string format_reproduce(const ReproduceReport& report);
+
 }  // namespace n2v

@@ -185,6 +185,7 @@ TEST_F(MergeTest, OlderShardsAreMigratedInACopy) {
     drop_v7 += std::string("ALTER TABLE embedding DROP COLUMN ") + c + ";";
   for (const char* c : {"learned_inter", "learned_union", "single_inter", "single_union"})
     drop_v7 += std::string("ALTER TABLE image_iou DROP COLUMN ") + c + ";";
+  drop_v7 += "ALTER TABLE run DROP COLUMN model_sha256;";  // sql/008_run_model_hash.sql
   RawDb(s, false).exec(drop_v7 + "DROP INDEX probe_set_by_hash; ALTER TABLE probe_set DROP COLUMN content_hash; PRAGMA user_version = 4");
   ASSERT_EQ(RawDb(s).value("PRAGMA user_version"), "4");
   RawDb(s, false).exec("DROP TABLE filter_top_image; ALTER TABLE run DROP COLUMN top_images");  // sql/006

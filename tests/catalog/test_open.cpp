@@ -27,14 +27,14 @@ std::string read_bytes(const std::string& path) {
 TEST(CatalogOpen, FreshFileIsMigratedToLatest) {
   test::TempDir dir;
   const std::string path = dir.file("catalog.db");
-  ASSERT_EQ(Catalog::latest_schema_version(), 7);
+  ASSERT_EQ(Catalog::latest_schema_version(), 8);
   {
     Catalog catalog = Catalog::open(path);
-    EXPECT_EQ(catalog.schema_version(), 7);
+    EXPECT_EQ(catalog.schema_version(), 8);
     EXPECT_TRUE(catalog.spaces().empty());
   }
   RawDb db(path);
-  EXPECT_EQ(db.value("PRAGMA user_version"), "7");
+  EXPECT_EQ(db.value("PRAGMA user_version"), "8");
   EXPECT_EQ(db.value("PRAGMA application_id"), "1311921731");
   EXPECT_EQ(db.value("PRAGMA journal_mode"), "wal");
   auto objects =
@@ -64,14 +64,14 @@ TEST(CatalogOpen, ReopeningIsIdempotentAndKeepsData) {
   const auto counts_before = test::table_counts(path);
   for (int i = 0; i < 3; ++i) {
     Catalog catalog = Catalog::open(path);
-    EXPECT_EQ(catalog.schema_version(), 7);
+    EXPECT_EQ(catalog.schema_version(), 8);
     EXPECT_EQ(catalog.spaces().size(), 2u);
   }
   Catalog read_only = Catalog::open(path, Catalog::Mode::kReadOnly);
-  EXPECT_EQ(read_only.schema_version(), 7);
+  EXPECT_EQ(read_only.schema_version(), 8);
   EXPECT_EQ(test::checksum(read_only.vectors("net.conv5.seg")), test::checksum(record.spaces[0]));
   RawDb db(path);
-  EXPECT_EQ(db.value("PRAGMA user_version"), "7");
+  EXPECT_EQ(db.value("PRAGMA user_version"), "8");
   EXPECT_EQ(db.value("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema "
                      "ORDER BY name)"),
             schema_before);
@@ -124,7 +124,7 @@ TEST(CatalogOpen, OtherSqliteFilesAreNotCatalogs) {
   std::ofstream(empty).close();
   expect_error([&] { Catalog::open(empty, Catalog::Mode::kReadOnly); }, ErrorCode::kCorrupt,
                {empty});
-  EXPECT_EQ(Catalog::open(empty).schema_version(), 7);
+  EXPECT_EQ(Catalog::open(empty).schema_version(), 8);
 }
 
 TEST(CatalogOpen, ReadOnlyMissingFileIsNotFound) {

@@ -112,7 +112,7 @@ TEST(ScoreIntervals, CatalogFromBeforeVersion7ReadsAsNotComputed) {
       "ALTER TABLE embedding DROP COLUMN best_filter_val_p; ALTER TABLE embedding DROP COLUMN best_filter_val_null_mean;"
       "ALTER TABLE image_iou DROP COLUMN learned_inter; ALTER TABLE image_iou DROP COLUMN learned_union;"
       "ALTER TABLE image_iou DROP COLUMN single_inter; ALTER TABLE image_iou DROP COLUMN single_union;"
-      "PRAGMA user_version = 6");
+      "ALTER TABLE run DROP COLUMN model_sha256; PRAGMA user_version = 6");
   Catalog catalog = Catalog::open(path);
   EXPECT_GE(catalog.schema_version(), 7);
   for (const SpaceRecord& space : written.spaces)

@@ -114,6 +114,7 @@ RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id) {
   run.act_height = stmt.int32(15);
   run.act_width = stmt.int32(16);
   if (!stmt.is_null(17)) run.top_images_per_filter = stmt.int32(17);
+  run.model_sha256 = stmt.text(18);  // NULL (before schema version 8) reads as ""
   Stmt thresholds = conn.prepare("SELECT value FROM threshold WHERE run_id = ?1 ORDER BY filter");
   thresholds.bind_int(1, run_id);
   while (thresholds.step()) run.thresholds.push_back(static_cast<float>(thresholds.real(0)));

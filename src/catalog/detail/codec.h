@@ -50,10 +50,10 @@ EmbeddingRecord decode_embedding(const Stmt& stmt, int dim, const std::string& p
 inline constexpr std::string_view kRunColumns =
     "n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau,"
     " r.params, r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used,"
-    " r.images_skipped, r.filter_count, r.act_height, r.act_width, r.top_images";
-inline constexpr int kRunColumnCount = 18;
+    " r.images_skipped, r.filter_count, r.act_height, r.act_width, r.top_images, r.model_sha256";
+inline constexpr int kRunColumnCount = 19;
 
-// Columns 0..17 (kRunColumns) and the run's thresholds (not its top images: read_top_images).
+// Columns 0..18 (kRunColumns) and the run's thresholds (not its top images: read_top_images).
 RunRecord decode_run(const Connection& conn, const Stmt& stmt, int64_t run_id);
 
 // A run's filter_top_image rows (all filters, or one when filter >= 0), by filter and rank,
