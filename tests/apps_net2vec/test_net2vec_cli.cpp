@@ -454,7 +454,7 @@ TEST_F(CliTest, HelpExplainsEverySubcommand) {
 }
 
 // `net2vec probe check DIR`: a clean set exits 0, a broken one 2 (invalid input), and --json
-// has the documented shape (docs/API.md, "Probe check").
+// has the documented shape (docs/PROBES.md, "What probe check reports").
 TEST_F(CliTest, ProbeCheckExitStatusAndJson) {
   const std::string probe = dir_.file("probe");
   test::write_broden(probe, test::small_broden());
