@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
       "numbers, splits, categories; each concept's train/val images and coverage alpha; the content hash (the one\n"
       "merge and serve --probe match probe sets by). Exit status 2 when it finds an error.");
   probe_check->add_option("dir", check_dir, "Probe-set folder (index.csv, label.csv, images/)")->required();
-  probe_check->add_flag("--json", check_json, "Machine-readable JSON on stdout (docs/API.md, \"Probe check\")");
+  probe_check->add_flag("--json", check_json, "Machine-readable JSON on stdout (docs/PROBES.md, \"What probe check reports\")");
   probe_check->add_option("--max-problems", check_max_problems, "Problems listed (all are counted)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
