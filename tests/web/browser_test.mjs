@@ -1564,6 +1564,335 @@ async function main() {
         for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
         return false;
       }), 'a mask drawn over the first train image');
+  // ---- issue 19 items 3, 8, 9, 10 and B4: compare at scale, map, keyboard and axe, speed -------
+  // Own context (a fresh page: the space list is fetched once per page), and for 50 spaces a
+  // second server on NET2VEC_CATALOG50 (make-service-catalog FILE 50; ctest writes it).
+  {
+    const ctx3 = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const p = await ctx3.newPage();
+    p.setDefaultTimeout(10000);
+    watch(p);
+    const open = async (url) => {
+      if (p.url() === url) await p.reload();
+      else await p.goto(url);
+    };
+    const params = async () => new URLSearchParams((await p.evaluate(() => location.hash)).split('?')[1] || '');
+    const noOverflow = async (what) => {
+      const px = await pagePixels(p);
+      assert(px.scroll <= px.width, `${what}: page ${px.scroll} px wide at ${px.width} px`);
+    };
+
+    await check('item 10: every module has a modulepreload hint, and /api/spaces starts before the modules have loaded', async () => {
+      // Modules answered 300 ms late: the list must be asked for while they are pending (the
+      // order of events, not a time, so a busy machine cannot fail it).
+      const events = [];
+      const slowModule = async (route) => {
+        await new Promise((r) => setTimeout(r, 300));
+        await route.continue();
+      };
+      const isModule = (url) => /\/js\/.*\.js$/.test(url.pathname);
+      const onRequest = (r) => new URL(r.url()).pathname.endsWith('/api/spaces') && events.push('spaces requested');
+      const onFinished = (r) => isModule(new URL(r.url())) && events.push('module loaded');
+      await p.route(isModule, slowModule);
+      p.on('request', onRequest);
+      p.on('requestfinished', onFinished);
+      try {
+        await open(`${base}#/neighbors?space=${q(SPACE)}`);
+        await p.locator('#view .state.empty .chip').first().waitFor();
+      } finally {
+        p.off('request', onRequest);
+        p.off('requestfinished', onFinished);
+        await p.unroute(isModule, slowModule);
+      }
+      assertEqual(events[0], 'spaces requested', `first event (${events.slice(0, 3).join(', ')})`);
+      const timing = await p.evaluate(() => {
+        const entries = performance.getEntriesByType('resource');
+        const hints = [...document.querySelectorAll('link[rel=modulepreload]')].map((l) => new URL(l.href).pathname);
+        const modules = entries.filter((e) => /\/js\/.*\.js$/.test(new URL(e.name).pathname));
+        const spaces = entries.filter((e) => new URL(e.name).pathname.endsWith('/api/spaces'));
+        return {
+          hints,
+          modules: modules.map((e) => new URL(e.name).pathname),
+          lastModuleEnd: Math.max(...modules.map((e) => e.responseEnd)),
+          spaces: spaces.map((e) => e.startTime),
+        };
+      });
+      const missing = timing.modules.filter((m) => !timing.hints.includes(m));
+      assert(missing.length === 0, `modules without a preload hint (run tools/web_preload.py): ${missing.join(', ')}`);
+      assert(timing.modules.length >= 10, `${timing.modules.length} modules loaded`);
+      assertEqual(timing.spaces.length, 1, '/api/spaces requests');
+    });
+
+    await check('compare with spaces=all ticks every box (B4\'s left-out concepts: the 50-space check below)', async () => {
+      // The main catalog's spaces share every name; the 50-space catalog leaves some out.
+      const data = await apiGet(`compare?spaces=${COMPARE.map(q).join(',')}&per_concept=0`);
+      await open(`${base}#/compare?space=${q(SPACE)}&spaces=all&per_concept=3`);
+      await p.locator('.heatmaps svg.chart').first().waitFor();
+      const boxes = await p.locator('#view input[type=checkbox]').evaluateAll((els) => els.map((e) => e.checked));
+      assert(boxes.length === spaces.length && boxes.every(Boolean), `spaces=all: ${boxes.filter(Boolean).length} of ${boxes.length} boxes ticked`);
+      assertEqual(data.excluded, [], 'the main catalog leaves nothing out');
+    });
+
+    await check('item 3: D_ij per concept pair beside the raw sum (a toggle; the pair shows both)', async () => {
+      const data = await apiGet(`compare?spaces=${COMPARE.map(q).join(',')}&per_concept=3`);
+      await open(`${base}#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&per_concept=3&pair=0,1`);
+      await p.locator('.pair-detail').waitFor();
+      const cell = p.locator('.heatmaps svg.chart').nth(0).locator('g.cell[data-i="0"][data-j="1"] text');
+      assertEqual(await cell.textContent(), fmt(data.distance[0][1], 2), 'raw D_ij by default');
+      const C = data.concept_count;
+      const pair = data.pairs.find((x) => x.i === 0 && x.j === 1);
+      assert(Math.abs(pair.distance_per_pair - pair.distance / (C * (C - 1))) < 1e-12, 'API: distance_per_pair = D_ij / (C (C-1))');
+      assert((await p.locator('.pair-detail .per-pair').innerText()).includes(fmt(pair.distance_per_pair, 5)), 'the pair shows D_ij per pair');
+      await p.locator('.dij-switch button', { hasText: 'per concept pair' }).click();
+      await until(async () => (await params()).get('dij') === 'pair', 'dij=pair in the URL');
+      await until(async () => (await cell.textContent()) === fmt(data.distance_per_pair[0][1], 4), 'the heatmap shows D_ij per pair');
+      assertEqual(await p.locator('.dij-switch button[aria-pressed=true]').innerText(), 'per concept pair', 'pressed toggle');
+      assertEqual((await params()).get('pair'), '0,1', 'the pair kept');
+    });
+
+    await check('item 3: the header\'s space on Compare is added to the spaces compared', async () => {
+      const extra = spaces.find((s) => !COMPARE.slice(0, 2).includes(s.id));
+      await open(`${base}#/compare?space=${q(COMPARE[0])}&spaces=${COMPARE.slice(0, 2).join(',')}&per_concept=3&pair=0,1`);
+      await p.locator('.pair-detail').waitFor();
+      await p.locator('#space-select').selectOption(extra.id);
+      await until(async () => (await params()).get('spaces') === [extra.id, ...COMPARE.slice(0, 2)].join(','), `${extra.id} added first`);
+      assertEqual((await params()).get('pair'), '1,2', 'the pair follows its spaces');
+      await until(async () => (await p.locator('.heatmaps svg.chart').nth(0).locator('.row-label').count()) === 3, 'three spaces compared');
+      assert(await p.locator(`#view input[type=checkbox][value="${extra.id}"]`).isChecked(), 'its box ticked');
+    });
+
+    await check('item 3: a concept\'s neighbours in both spaces side by side, opened from a pair', async () => {
+      await open(`${base}#/compare?space=${q(COMPARE[0])}&spaces=${COMPARE.slice(0, 2).join(',')}&per_concept=3&pair=0,1`);
+      const link = p.locator('.pair-detail table.per-concept td.name a').first();
+      const name = await link.innerText();
+      await link.click();
+      await until(async () => (await p.evaluate(() => location.hash)).startsWith('#/side'), 'the side view');
+      const [a, b] = COMPARE;
+      const [na, nb] = await Promise.all([apiGet(`neighbors?space=${q(a)}&concept=${q(name)}&k=10`), apiGet(`neighbors?space=${q(b)}&concept=${q(name)}&k=10`)]);
+      const cols = p.locator('.side-by-side .side-column');
+      await until(async () => (await cols.count()) === 2 && (await cols.nth(1).locator('tbody tr').count()) === nb.hits.length, 'two columns');
+      assertEqual(await cols.nth(0).locator('h2').innerText(), a, 'left: space A');
+      assertEqual(await cols.nth(1).locator('h2').innerText(), b, 'right: space B');
+      assertEqual(await cols.nth(0).locator('td.name a').allInnerTexts(), na.hits.map((x) => x.name), `neighbours of ${name} in ${a}`);
+      assertEqual(await cols.nth(1).locator('td.name a').allInnerTexts(), nb.hits.map((x) => x.name), `neighbours of ${name} in ${b}`);
+      const both = na.hits.filter((x) => nb.hits.some((y) => y.name === x.name)).length;
+      assertEqual(await cols.nth(0).locator('tr.in-both').count(), both, 'hits in both lists marked');
+      assert((await p.locator('.overlap').innerText()).startsWith(`${both} of the ${na.hits.length}`), 'overlap sentence');
+      assertEqual(await p.locator('nav.views a[aria-current=page]').getAttribute('data-view'), 'compare', 'nav: under Compare');
+      await p.goBack();
+      await until(async () => (await p.evaluate(() => location.hash)).startsWith('#/compare'), 'back to compare');
+    });
+
+    await check('item 9: concept names match case-insensitively (neighbours, concept page)', async () => {
+      const upper = CONCEPT.toUpperCase();
+      const expected = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=5`);
+      const got = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(upper)}&k=5`);
+      assertEqual(got.query, CONCEPT, 'the stored spelling in the answer');
+      assertEqual(got.hits.map((x) => x.name), expected.hits.map((x) => x.name), 'same hits');
+      await open(`${base}#/neighbors?space=${q(SPACE)}&concept=${q(upper)}&k=5`);
+      await until(async () => (await p.locator('table.hits td.name a').allInnerTexts()).join() === expected.hits.map((x) => x.name).join(), 'the page lists the hits');
+      await open(`${base}#/concept/${q(upper)}?space=${q(SPACE)}`);
+      await p.locator('#view table.scores').first().waitFor();
+    });
+
+    await check('item 9: a chart\'s bars open their filter from the keyboard (one tab stop, arrows, Enter)', async () => {
+      await open(`${base}#/concept/${q(CONCEPT)}?space=${q(SPACE)}`);
+      const chart = p.locator('svg.chart.clickable').first();
+      await chart.waitFor();
+      assertEqual(await chart.getAttribute('tabindex'), '0', 'the chart is focusable');
+      await chart.focus();
+      await p.keyboard.press('ArrowRight');
+      await p.keyboard.press('ArrowRight');
+      await until(async () => (await chart.locator('.cursor').count()) === 1, 'a cursor on one mark');
+      const index = await chart.locator('.cursor').getAttribute('data-index');
+      assertEqual(index, '1', 'two presses: the second mark (index 1)');
+      assert((await chart.locator('.cursor-label').textContent()).length > 0, 'the mark is named');
+      await p.keyboard.press('Enter');
+      await until(async () => (await p.evaluate(() => location.hash)).startsWith('#/filter/1'), 'Enter opens filter 1');
+    });
+
+    await check('item 8: map: colour rule, labels without collision when zoomed, a concept\'s neighbours, points by keyboard', async () => {
+      const data = await apiGet(`map?space=${q(SPACE)}&clusters=8&seed=1`);
+      const counts = new Map();
+      for (const x of data.points) counts.set(x.category, (counts.get(x.category) || 0) + 1);
+      const share = Math.max(...counts.values()) / data.points.length;
+      await open(`${base}#/map?space=${q(SPACE)}`);
+      await p.locator('svg.map-chart circle.map-point').first().waitFor();
+      await until(async () => (await params()).get('color') === (share > 0.5 ? 'cluster' : 'category'), `the rule's colour (largest category ${Math.round(share * 100)} %)`);
+      assert((await p.locator('.map-rule').innerText()).includes('more than half'), 'the rule is stated');
+      const overlaps = () => p.locator('svg.map-chart .map-label').evaluateAll((els) => {
+        const boxes = els.map((e) => e.getBoundingClientRect());
+        let n = 0;
+        for (let i = 0; i < boxes.length; i += 1) {
+          for (let j = i + 1; j < boxes.length; j += 1) {
+            const a = boxes[i];
+            const b = boxes[j];
+            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) n += 1;
+          }
+        }
+        return { n, labels: els.length };
+      });
+      const zoomIn = p.locator('.map-zoom-buttons button[aria-label="Zoom in"]');
+      let seen = 0;
+      for (let z = 0; z < 3; z += 1) {
+        await p.waitForTimeout(100); // one animation frame places the labels
+        const o = await overlaps();
+        assert(o.n === 0, `zoom step ${z}: ${o.n} overlapping labels of ${o.labels}`);
+        assert(o.labels > 0, `zoom step ${z}: no labels`);
+        seen = Math.max(seen, o.labels);
+        await zoomIn.click();
+      }
+      await p.locator('.map-zoom-buttons button[aria-label="Reset zoom"]').click();
+
+      const search = p.locator('.map-form input[role=combobox]');
+      await search.fill(CONCEPT);
+      await search.press('Enter');
+      await p.locator('button.map-nn').click();
+      const nn = await apiGet(`neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}&k=10`);
+      await until(async () => (await p.locator('svg.map-chart .map-point.is-match').count()) === nn.hits.length + 1, 'the concept and its 10 neighbours highlighted');
+      assertEqual(await p.locator('svg.map-chart .map-nn-lines line').count(), nn.hits.length, 'a line to each neighbour');
+      const highlighted = await p.locator('svg.map-chart .map-point.is-match').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label').split(' (')[0]));
+      assertEqual(highlighted.slice().sort(), [CONCEPT, ...nn.hits.map((x) => x.name)].sort(), 'the right points');
+      assertEqual((await params()).get('nn'), '10', 'nn in the URL');
+
+      // Keyboard: Tab from the map reaches a point (the concept), arrows move, Enter opens.
+      await p.locator('svg.map-chart').focus();
+      await p.keyboard.press('Tab');
+      const focused = () => p.evaluate(() => document.activeElement?.getAttribute('aria-label') || '');
+      assert((await focused()).startsWith(`${CONCEPT} (`), `Tab reaches the highlighted point, got ${await focused()}`);
+      let moved = false;
+      for (const key of ['ArrowRight', 'ArrowLeft', 'ArrowDown', 'ArrowUp']) {
+        await p.keyboard.press(key);
+        if (!(await focused()).startsWith(`${CONCEPT} (`)) {
+          moved = true;
+          break;
+        }
+      }
+      assert(moved, 'an arrow key moves to another point');
+      const name = (await focused()).split(' (')[0];
+      await p.keyboard.press('Enter');
+      await until(async () => decodeURIComponent(await p.evaluate(() => location.hash)).startsWith(`#/concept/${name}?`), `Enter opens ${name}`);
+    });
+
+    await check('item 9: axe-core finds no serious or critical issue on any view at 1366 px', async () => {
+      const axePath = path.join(here, 'node_modules', 'axe-core', 'axe.min.js');
+      assert(fs.existsSync(axePath), 'npm axe-core is installed (npm ci in tests/web)');
+      const views = [
+        [`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`, 'table.hits tbody tr'],
+        [`#/analogy?space=${q(SPACE)}&positive=${q(POSITIVE[0])}&negative=${q(NEGATIVE[0] || CONCEPT)}`, 'table.hits tbody tr'],
+        [`#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&pair=0,1`, '.pair-detail'],
+        [`#/side?space=${q(COMPARE[0])}&b=${q(COMPARE[1])}&concept=${q(CONCEPT)}`, '.side-column tbody tr'],
+        [`#/concept/${q(CONCEPT)}?space=${q(SPACE)}`, '#view table.scores'],
+        [`#/filter/1?space=${q(SPACE)}`, '#view h1'],
+        [`#/filters?space=${q(SPACE)}`, '#view svg.chart'],
+        [`#/analyses?space=${q(SPACE)}`, 'table.learned-vs-single'],
+        [`#/examples?space=${q(SPACE)}`, '#view table'],
+        [`#/map?space=${q(SPACE)}`, 'svg.map-chart circle.map-point'],
+      ];
+      const found = [];
+      for (const [hash, ready] of views) {
+        await open(`${base}${hash}`);
+        await p.locator(ready).first().waitFor();
+        await p.waitForTimeout(150);
+        if (await p.evaluate(() => typeof window.axe === 'undefined')) await p.addScriptTag({ path: axePath });
+        const result = await p.evaluate(async () => {
+          const r = await window.axe.run(document, { resultTypes: ['violations'] });
+          return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.impact} ${v.id} (${v.nodes.length}): ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(' | ')}`);
+        });
+        for (const line of result) found.push(`${hash.split('?')[0]}: ${line}`);
+      }
+      assert(found.length === 0, `${found.length} issue(s):\n${found.join('\n')}`);
+    });
+
+    await check('item 3: 50 spaces: heatmaps readable (no clipped labels, values on hover and focus), left-out concepts named', async () => {
+      const db50 = env.NET2VEC_CATALOG50;
+      if (!db50) {
+        log('# (skipped: NET2VEC_CATALOG50 not set)');
+        return;
+      }
+      const child = spawn(BIN, ['serve', '--db', db50, '--host', '127.0.0.1', '--port', '0', '--web', WEB, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        const base50 = await new Promise((resolve, reject) => {
+          let out = '';
+          const timer = setTimeout(() => reject(new Error(`second server: no "serving" line: ${out}`)), 15000);
+          child.stdout.on('data', (chunk) => {
+            out += chunk;
+            const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
+            if (m) {
+              clearTimeout(timer);
+              resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
+            }
+          });
+          child.on('exit', (code) => reject(new Error(`second server exited (${code}): ${out}`)));
+        });
+        // Its own page: the main page's watcher counts requests to another server as problems.
+        const p50 = await ctx3.newPage();
+        const problems50 = [];
+        p50.on('console', (msg) => ['error', 'warning'].includes(msg.type()) && problems50.push(`console ${msg.type()}: ${msg.text()}`));
+        p50.on('pageerror', (error) => problems50.push(`page error: ${error.message}`));
+        p50.on('response', (r) => r.status() >= 400 && problems50.push(`HTTP ${r.status()}: ${r.url()}`));
+        const p = p50; // eslint-disable-line no-shadow
+        const noOverflow = async (what) => {
+          const px = await pagePixels(p);
+          assert(px.scroll <= px.width, `${what}: page ${px.scroll} px wide at ${px.width} px`);
+        };
+        const open = async (url) => p.goto(url);
+        const list = (await (await fetch(new URL('api/spaces', base50))).json()).spaces;
+        assert(list.length >= 50, `${list.length} spaces in ${db50}`);
+        const data = await (await fetch(new URL('api/compare?spaces=all&per_concept=3', base50))).json();
+        assert(data.excluded.some((x) => x.missing_from.length) && data.excluded.some((x) => x.zero_in.length), 'the catalog leaves concepts out both ways');
+        const m = data.spaces.length;
+        for (const width of [1366, 390]) {
+          await p.setViewportSize({ width, height: 900 });
+          await open(`${base50}#/compare?space=${q(data.spaces[0].id)}&spaces=all&per_concept=3`);
+          await until(async () => (await p.locator('.heatmaps svg.chart').nth(1).locator('g.cell').count()) === m * m, `two ${m} x ${m} heatmaps`);
+          const bad = await p.locator('.heatmaps svg.chart').evaluateAll((charts) => charts.flatMap((chart, n) => {
+            const box = chart.getBoundingClientRect();
+            const out = [];
+            if (chart.querySelectorAll('g.cell text').length && [...chart.querySelectorAll('g.cell text')].some((t) => t.textContent)) out.push(`map ${n}: numbers in cells`);
+            for (const label of chart.querySelectorAll('.col-label, .row-label')) {
+              const r = label.getBoundingClientRect();
+              if (r.right > box.right + 1 || r.top < box.top - 1 || r.left < box.left - 1 || r.bottom > box.bottom + 1) out.push(`map ${n} label ${label.textContent} outside the chart`);
+            }
+            const rowSize = parseFloat(getComputedStyle(chart.querySelector('.row-label')).fontSize) * box.width / chart.viewBox.baseVal.width;
+            if (rowSize < 8) out.push(`map ${n}: row labels ${rowSize.toFixed(1)} px on screen`);
+            return out;
+          }));
+          assert(bad.length === 0, `${width} px: ${bad.slice(0, 4).join('; ')}`);
+          await noOverflow(`${width} px`);
+          // The value of a cell: on focus (keyboard) and on hover, in the line below the map.
+          const cell = p.locator('.heatmaps svg.chart').nth(0).locator('g.cell[data-i="3"][data-j="7"]');
+          await cell.focus();
+          await until(async () => (await p.locator('.cell-readout').first().innerText()).includes(fmt(data.distance[3][7], 4)), 'focus shows D_ij');
+          const other = p.locator('.heatmaps svg.chart').nth(1).locator('g.cell[data-i="2"][data-j="5"]');
+          await other.hover();
+          await until(async () => (await p.locator('.cell-readout').nth(1).innerText()).includes(fmt(data.cka[2][5], 4)), 'hover shows CKA');
+        }
+        await p.setViewportSize({ width: 1366, height: 900 });
+        // B4: every left-out concept with its reason.
+        const rows = p.locator('details.excluded .excluded-table tbody tr');
+        assertEqual(await rows.count(), data.excluded.length, 'a row per left-out concept');
+        const shown = await rows.evaluateAll((trs) => trs.map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent]));
+        data.excluded.forEach((x, n) => {
+          assertEqual(shown[n][0], x.name, `row ${n}`);
+          if (x.missing_from.length) assert(shown[n][1].includes('missing from'), `${x.name}: "missing from" in "${shown[n][1]}"`);
+          if (x.zero_in.length) assert(shown[n][1].includes(`zero vector in ${x.zero_in[0]}`), `${x.name}: "zero vector in ${x.zero_in[0]}" in "${shown[n][1]}"`);
+          if (x.missing_from.length === 1) assert(shown[n][1].includes(x.missing_from[0]), `${x.name}: names ${x.missing_from[0]}`);
+        });
+        assert((await p.locator('details.excluded summary').innerText()).startsWith(`${data.excluded.length} concepts left out`), 'summary count');
+        await p.evaluate(() => window.scrollTo(0, 0));
+        await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, 'compare-50-1366.png'), fullPage: false });
+        assert(problems50.length === 0, `50 spaces: ${problems50.join('; ')}`);
+        await p50.close();
+      } finally {
+        child.kill('SIGTERM');
+      }
+    });
+
+    await ctx3.close();
+  }
+
       // Paging: the next page is the API's next page; previous returns.
       const second = await imagesOf('train', 12);
       await section('train').locator('button.page-next').click();

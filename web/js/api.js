@@ -32,9 +32,14 @@ async function request(path, { params, body, signal } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  return answer(fetch(`api/${path}${query(params)}`, init));
+}
+
+/** The JSON of a fetch() promise's response, or an ApiError. */
+async function answer(pending) {
   let response;
   try {
-    response = await fetch(`api/${path}${query(params)}`, init);
+    response = await pending;
   } catch (error) {
     if (error?.name === 'AbortError') throw error;
     throw new ApiError(`Could not reach the server (${error.message}).`);
@@ -73,7 +78,13 @@ function once(key, fetcher) {
 
 export const api = {
   /** [{id, kind, network, layer, task, metric, dim, concept_count, ...}] */
-  spaces: () => once('spaces', () => request('spaces').then((d) => d.spaces)),
+  // index.html starts this request while the modules load (window.n2vSpaces), so the first
+  // view does not wait for the module graph and then for the list in turn.
+  spaces: () => once('spaces', () => {
+    const early = globalThis.n2vSpaces;
+    globalThis.n2vSpaces = undefined; // once: a failed early answer is retried with a new request
+    return (early ? answer(early) : request('spaces')).then((d) => d.spaces);
+  }),
 
   /** {space, kind, task, metric, dim, concepts: [{number, name, category, score_val, ...}]} */
   concepts: (space) => once(`concepts:${space}`, () => request(`spaces/${enc(space)}/concepts`)),

@@ -9,12 +9,52 @@ import { h, svg, uid, fmt } from './dom.js';
 
 // One click handler for a whole chart: a click on a mark with data-index calls
 // onSelect(index) (cheaper than a listener per mark on 1,000+ bars or dots).
+//
+// Without a mouse (issue 19 item 9) the chart is one tab stop, not one per mark: the arrow
+// keys move a cursor over the marks in index order (PageUp/PageDown by 10, Home, End), the
+// mark under it is outlined, named in a line inside the chart and made the chart's
+// aria-activedescendant, and Enter or Space selects it.
 function selectable(chart, onSelect) {
   if (!onSelect) return chart;
   chart.classList.add('clickable');
   chart.addEventListener('click', (event) => {
     const target = event.target.closest('[data-index]');
     if (target) onSelect(Number(target.dataset.index));
+  });
+  chart.setAttribute('tabindex', '0');
+  chart.setAttribute('role', 'group');
+  chart.setAttribute('aria-roledescription', 'chart: arrow keys choose, Enter opens');
+  let marks = null;
+  let cursor = -1;
+  const readout = svg('text', { class: 'cursor-label', x: 8, y: 12, 'aria-hidden': 'true' });
+  chart.append(readout);
+  chart.addEventListener('keydown', (event) => {
+    marks ||= [...chart.querySelectorAll('[data-index]')].sort((a, b) => a.dataset.index - b.dataset.index);
+    const n = marks.length;
+    if (n === 0 || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === 'Enter' || event.key === ' ') {
+      if (cursor < 0) return;
+      event.preventDefault();
+      onSelect(Number(marks[cursor].dataset.index));
+      return;
+    }
+    const steps = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 10, PageDown: -10 };
+    let next;
+    if (event.key in steps) next = cursor < 0 ? 0 : Math.min(n - 1, Math.max(0, cursor + steps[event.key]));
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = n - 1;
+    else return;
+    event.preventDefault();
+    marks[cursor]?.classList.remove('cursor');
+    cursor = next;
+    const mark = marks[cursor];
+    mark.classList.add('cursor');
+    mark.id ||= uid('mark');
+    chart.setAttribute('aria-activedescendant', mark.id);
+    readout.textContent = mark.querySelector('title')?.textContent || '';
+  });
+  chart.addEventListener('blur', () => {
+    readout.textContent = '';
   });
   return chart;
 }
@@ -341,18 +381,24 @@ export function heatmap(matrix, labels, {
   const finite = matrix.flat().filter(Number.isFinite);
   const [lo, hi] = domain || [Math.min(0, ...finite), Math.max(...finite, 1e-12)];
   const t = (v) => (v - lo) / (hi - lo || 1);
-  const cell = m <= 4 ? 64 : m <= 8 ? 52 : 44;
+  // Over 12 rows (up to 50 and more): small cells without numbers (a cell's value is in its
+  // title and aria-label, and the caller may show it on hover or focus), rows labelled
+  // "n  name" and columns by n alone, so no label is rotated or clipped.
+  const compact = m > 12;
+  const cell = m <= 4 ? 64 : m <= 8 ? 52 : m <= 12 ? 44 : 20;
   const fontSize = cell >= 52 ? 12 : 11;
   // Space ids are long and differ in the middle (block_6 vs block_10) and at the end (.seg vs
   // .cls): keep up to 40 characters whole, which covers <network>.<layer>.<task> in practice.
-  const short = labels.map((l) => shorten(l, 40));
+  const short = labels.map((l, i) => (compact ? `${i + 1}  ${shorten(l, 40)}` : shorten(l, 40)));
+  const colText = compact ? labels.map((l, j) => String(j + 1)) : short;
   const labelW = short.map((l) => textWidth(l, 11.5));
   const longest = Math.max(...labelW);
   const left = 14 + longest;
   // Column labels are rotated by -45 degrees from above their column: they need
   // w * sin(45) above the cells and reach w * cos(45) right of it (the last one past the grid).
-  const top = 16 + longest * 0.71;
-  const right = Math.max(...labelW.map((w, j) => (j + 0.5) * cell + 4 + w * 0.71 + 6)) - m * cell;
+  // Compact columns carry numbers, written upright.
+  const top = compact ? 22 : 16 + longest * 0.71;
+  const right = compact ? 8 : Math.max(...labelW.map((w, j) => (j + 0.5) * cell + 4 + w * 0.71 + 6)) - m * cell;
   const legendH = 46;
   const width = Math.max(left + m * cell + Math.max(right, 30), 300);
   const height = top + m * cell + legendH;
@@ -379,13 +425,19 @@ export function heatmap(matrix, labels, {
       const v = matrix[i][j];
       const active = i !== j && onSelect;
       const text = `${valueName} between ${labels[i]} and ${labels[j]}: ${fmt(v, 4)}`;
+      const shown = compact ? null : cellText(v);
+      const name = shown ? `${shown}, ${text}` : text;
       cells.push(svg('g', {
         class: `cell${active ? ' active' : ''}${isSelected(i, j) ? ' selected' : ''}${i === j ? ' diagonal' : ''}`,
         'data-i': i, 'data-j': j,
         tabindex: active ? 0 : null, role: active ? 'button' : null,
-        'aria-label': active ? text : null, 'aria-pressed': active ? String(!!isSelected(i, j)) : null,
+        // The name starts with the number the cell shows (a spoken "click 0.62" must match it).
+        'aria-label': active ? name : null, 'aria-pressed': active ? String(!!isSelected(i, j)) : null,
       },
-      title(text),
+      // A selectable cell is named by aria-label alone: a <title> would count as its visible
+      // text too, which then no longer matches its name (axe label-content-name-mismatch). The
+      // caller shows the name on hover and focus (compare.js).
+      active ? null : title(name),
       svg('rect', {
         x: left + j * cell + 1, y: top + i * cell + 1, width: cell - 2, height: cell - 2, rx: 3,
         // The diagonal (a space against itself) is trivial: neutral, so it does not dominate.
@@ -394,7 +446,8 @@ export function heatmap(matrix, labels, {
       svg('text', {
         x: left + (j + 0.5) * cell, y: top + (i + 0.5) * cell, 'text-anchor': 'middle', 'dominant-baseline': 'middle',
         class: i !== j && Number.isFinite(v) && t(v) > 0.55 ? 'dark' : 'light', style: `font-size: ${fontSize}px`,
-      }, cellText(v))));
+        'aria-hidden': 'true', // the cell's name (aria-label) starts with this number
+      }, shown)));
     }
   }
 
@@ -403,10 +456,12 @@ export function heatmap(matrix, labels, {
   const chart = frame(width, height, label,
     svg('defs', {}, svg('linearGradient', { id: gradient },
       SCALES[scale].map((c, k) => svg('stop', { offset: `${(100 * k) / (SCALES[scale].length - 1)}%`, 'stop-color': c })))),
-    labels.map((l, j) => svg('text', {
-      class: 'col-label', 'text-anchor': 'start',
-      transform: `translate(${left + (j + 0.5) * cell + 4},${top - 6}) rotate(-45)`,
-    }, title(l), short[j])),
+    labels.map((l, j) => svg('text', compact
+      ? { class: 'col-label', 'text-anchor': 'middle', x: left + (j + 0.5) * cell, y: top - 6, style: 'font-size: 9px' }
+      : {
+        class: 'col-label', 'text-anchor': 'start',
+        transform: `translate(${left + (j + 0.5) * cell + 4},${top - 6}) rotate(-45)`,
+      }, title(l), colText[j])),
     labels.map((l, i) => svg('text', {
       class: 'row-label', x: left - 8, y: top + (i + 0.5) * cell, 'text-anchor': 'end', 'dominant-baseline': 'middle',
     }, title(l), short[i])),
@@ -701,6 +756,14 @@ export function panZoom(chart, base, { maxScale = 40, onChange = null } = {}) {
     view = { ...base };
     apply();
   }
+  // Pans (at the same zoom) so that a user-space point is in view, centred when it was not.
+  function show(x, y) {
+    if (x >= view.x && x <= view.x + view.w && y >= view.y && y <= view.y + view.h) return;
+    view.x = x - view.w / 2;
+    view.y = y - view.h / 2;
+    clamp();
+    apply();
+  }
   apply();
-  return { zoomBy: (factor) => zoomAt(factor), reset, scale };
+  return { zoomBy: (factor) => zoomAt(factor), reset, scale, show, view: () => ({ ...view }) };
 }

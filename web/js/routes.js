@@ -2,13 +2,14 @@
 //
 //   #/neighbors?space=S&concept=dog&k=10&category=object
 //   #/analogy?space=S&positive=lime&positive=yellow-c&negative=green-c&method=add&k=10
-//   #/compare?space=S&spaces=a,b,c&per_concept=10&pair=0,1
+//   #/compare?space=S&spaces=a,b,c|all&per_concept=10&pair=0,1&dij=pair  (dij=pair: D_ij per concept pair)
 //   #/concept/NAME?space=S
 //   #/filters?space=S
 //   #/filter/K?space=S
 //   #/analyses?space=S
 //   #/map?space=S&clusters=8&seed=1&color=category&highlight=dog&cluster=2
 //   #/examples?space=S&queries=dog,house&sums=grass,blue-c/green-c;tree/wood&k=5
+//   #/side?space=A&b=B&concept=dog&k=10           (neighbours in A and B side by side)
 //
 // List values (analogy terms) are repeated keys rather than comma-joined, so names with
 // commas survive; space ids contain no commas, so `spaces` stays readable.
@@ -54,6 +55,8 @@ export const filterHref = (space, filter) => href('filter', { space }, filter);
 export const filtersHref = (space) => href('filters', { space });
 export const analysesHref = (space) => href('analyses', { space });
 export const mapHref = (space, params = {}) => href('map', { space, ...params });
+/** A concept's neighbours in spaces a and b side by side (views/side.js). */
+export const sideHref = (a, b, concept) => href('side', { space: a, b, concept });
 
 /** The URL of `route` with some parameters changed (null removes one). */
 export function withParams(route, changes = {}) {

@@ -12,12 +12,14 @@ import * as filters from './filters.js';
 import * as analyses from './analyses.js';
 import * as map from './map.js';
 import * as examples from './examples.js';
+import * as side from './side.js';
 import * as probe from './probe.js';
 
 export const VIEWS = [
   { name: 'neighbors', create: neighbors.create, nav: 'Neighbours' },
   { name: 'analogy', create: analogy.create, nav: 'Analogy' },
   { name: 'compare', create: compare.create, nav: 'Compare spaces' },
+  { name: 'side', create: side.create, under: 'compare' },
   { name: 'filters', create: filters.createOverview, nav: 'Filters' },
   { name: 'filter', create: filters.createFilter, under: 'filters' },
   { name: 'analyses', create: analyses.create, nav: 'Analyses' },
