@@ -364,6 +364,15 @@ int main(int argc, char** argv) {
                     "Most spaces one comparison may take, spaces=all included (0: no ceiling)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  serve->add_option("--max-compare-permutations", so.limits.max_compare_permutations,
+                    "Most permutations (R) of compare's permutation test a request may ask for")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--max-permutation-work", so.limits.max_permutation_work,
+                    "Largest permutation test (R x pairs x C^2 multiply-adds) a request may ask for; the default R is\n"
+                    "skipped above 1e9 instead (0: no ceiling)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serve->add_option("--max-map-concepts", so.limits.max_map_concepts,
                     "Largest space (in concepts) /api/map lays out (t-SNE is O(n^2) an iteration)")
       ->check(CLI::PositiveNumber)

@@ -67,6 +67,7 @@
 #include "common/error.h"
 #include "query/detail/gram_store.h"
 #include "query/detail/engine_impl.h"
+#include "query/detail/similarity.h"
 #include "query/gemm.h"
 
 namespace n2v {
@@ -195,9 +196,9 @@ struct Presence {
   int candidates = 0;
   std::vector<uint8_t> status;  // [s * candidates + k]: 0 absent, 1 present, 2 present with a zero vector
   std::vector<int> dims;        // each space's dimension
-  uint8_t at(int s, int k) const { return status[static_cast<size_t>(s) * candidates + k]; }
   // Without a concept list: each space's names that are not candidates (not in the first space).
   std::vector<std::vector<std::string>> others;
+  uint8_t at(int s, int k) const { return status[static_cast<size_t>(s) * candidates + k]; }
   bool has(int s, int k) const { return at(s, k) != 0; }
 };
 
@@ -222,9 +223,9 @@ Presence presence(SpaceReader& read, const std::vector<std::string>& names, bool
   p.candidates = static_cast<int>(names.size());
   p.status.assign(static_cast<size_t>(m) * p.candidates, 0);
   p.dims.assign(m, 0);
-  std::vector<std::exception_ptr> failed(m);
   p.others.resize(m);
   const std::set<std::string> candidate_set(names.begin(), names.end());
+  std::vector<std::exception_ptr> failed(m);
   parallel_for(m, workers, [&](int s, int) {
     try {
       const std::shared_ptr<const detail::SpaceData> data = s == 0 ? read(0) : read.first_read(s);
@@ -234,10 +235,10 @@ Presence presence(SpaceReader& read, const std::vector<std::string>& names, bool
         if (it == data->row_of.end()) continue;
         p.status[static_cast<size_t>(s) * p.candidates + k] = data->valid[it->second] ? 1 : 2;
       }
-    } catch (...) {
       if (all_names)
         for (const std::string& name : data->names)
           if (!candidate_set.count(name)) p.others[s].push_back(name);
+    } catch (...) {
       failed[s] = std::current_exception();
     }
   });
@@ -304,9 +305,9 @@ void choose_shared(const std::vector<std::string>& spaces, const std::vector<std
     out.excluded.push_back(std::move(left));
   }
   std::sort(out.concepts.begin(), out.concepts.end());
-}
   std::sort(out.excluded.begin(), out.excluded.end(),
             [](const LeftOutConcept& a, const LeftOutConcept& b) { return a.name < b.name; });
+}
 
 // kInvalidArgument unless at least two concepts are shared.
 void check_two_shared(const std::vector<std::string>& spaces, const SpaceComparison& out) {
@@ -506,9 +507,10 @@ std::vector<PairComparison> empty_pairs(int m, int C, int per_concept) {
 // their PairComparison (distance, CKA, categories, largest; per_concept as it goes).
 class PairPass {
  public:
-  PairPass(const GramStore& store, const std::vector<GramSummary>& summary, const Plan& plan,
-           const Categories& categories, GemmPath path, int per_concept, std::vector<PairComparison>& pairs)
-      : store_(store), summary_(summary), plan_(plan), categories_(categories), path_(path),
+  PairPass(const GramStore& store, const std::vector<GramSummary>& summary,
+           const std::vector<detail::UnbiasedTerms>& unbiased, const Plan& plan, const Categories& categories,
+           GemmPath path, int per_concept, std::vector<PairComparison>& pairs)
+      : store_(store), summary_(summary), unbiased_(unbiased), plan_(plan), categories_(categories), path_(path),
         per_concept_(per_concept), pairs_(pairs) {}
 
   // Every task on the plan's threads; the (pair, row) values recomputed directly.
@@ -621,10 +623,11 @@ class PairPass {
         const GramSummary& x = summary_[i];
         const GramSummary& y = summary_[j];
         pair.distance = t.distance[q];
+        pair.distance_per_pair = t.distance[q] / (static_cast<double>(C) * (C - 1));  // C >= 2
         const double hsic = t.inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
                             static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
-        pair.distance_per_pair = t.distance[q] / (static_cast<double>(C) * (C - 1));  // C >= 2
         pair.cka = x.hsic > kTiny * x.frob2 && y.hsic > kTiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
+        pair.cka_unbiased = unbiased_cka(t.inner[q], i, j);
         for (int k = 0; k < K; ++k) {
           const int n = categories_.count[k];
           pair.categories.push_back({categories_.names[k], n, t.category_sum[static_cast<size_t>(k) * t.np + q] / n});
@@ -640,8 +643,23 @@ class PairPass {
       }
   }
 
+  // Unbiased CKA of spaces i, j from their <G_i, G_j>_F (query/detail/similarity.h); NaN where
+  // undefined. O(C) a pair.
+  double unbiased_cka(double inner, int i, int j) const {
+    const int C = plan_.C;
+    const detail::UnbiasedTerms& u = unbiased_[i];
+    const detail::UnbiasedTerms& v = unbiased_[j];
+    if (C < 4 || !u.defined || !v.defined) return NAN;
+    // Eigen's dot (SIMD lanes): compare --all does this for every pair.
+    using Vector = Eigen::Map<const Eigen::VectorXd>;
+    const double diag_dot = Vector(summary_[i].diag.data(), C).dot(Vector(summary_[j].diag.data(), C));
+    const double cross = Vector(u.tilde_row_sum.data(), C).dot(Vector(v.tilde_row_sum.data(), C));
+    return detail::unbiased_hsic(inner, diag_dot, cross, u, v, C) / std::sqrt(u.self * v.self);
+  }
+
   const GramStore& store_;
   const std::vector<GramSummary>& summary_;
+  const std::vector<detail::UnbiasedTerms>& unbiased_;
   const Plan& plan_;
   const Categories& categories_;
   const GemmPath path_;
@@ -649,16 +667,34 @@ class PairPass {
   std::vector<PairComparison>& pairs_;
 };
 
-// The m x m distance and CKA matrices from the pairs.
-void fill_matrices(const std::vector<GramSummary>& summary, SpaceComparison& out) {
+// The m x m distance and CKA matrices from the pairs; why each undefined CKA is. Both CKA
+// matrices are symmetric by construction and their diagonal is exactly 1 where defined.
+void fill_matrices(const std::vector<GramSummary>& summary, const std::vector<detail::UnbiasedTerms>& unbiased,
+                   SpaceComparison& out) {
   const int m = out.m;
   out.distance.assign(static_cast<size_t>(m) * m, 0.0);
+  out.distance_per_pair.assign(static_cast<size_t>(m) * m, 0.0);
   out.cka.assign(static_cast<size_t>(m) * m, 0.0);
   for (int s = 0; s < m; ++s)
     out.cka[static_cast<size_t>(s) * m + s] = summary[s].hsic > kTiny * summary[s].frob2 ? 1.0 : NAN;
   for (const PairComparison& p : out.pairs) {
     out.distance[static_cast<size_t>(p.i) * m + p.j] = out.distance[static_cast<size_t>(p.j) * m + p.i] = p.distance;
+    out.distance_per_pair[static_cast<size_t>(p.i) * m + p.j] =
+        out.distance_per_pair[static_cast<size_t>(p.j) * m + p.i] = p.distance_per_pair;
     out.cka[static_cast<size_t>(p.i) * m + p.j] = out.cka[static_cast<size_t>(p.j) * m + p.i] = p.cka;
+  }
+  std::vector<bool> linear_defined(m);
+  for (int s = 0; s < m; ++s) linear_defined[s] = !std::isnan(out.cka[static_cast<size_t>(s) * m + s]);
+  const int C = out.shared();
+  out.cka_unbiased.assign(static_cast<size_t>(m) * m, 0.0);
+  for (int s = 0; s < m; ++s)
+    out.cka_unbiased[static_cast<size_t>(s) * m + s] = C >= 4 && unbiased[s].defined ? 1.0 : NAN;
+  for (PairComparison& p : out.pairs) {
+    out.cka_unbiased[static_cast<size_t>(p.i) * m + p.j] = out.cka_unbiased[static_cast<size_t>(p.j) * m + p.i] =
+        p.cka_unbiased;
+    if (std::isnan(p.cka)) p.cka_undefined = detail::linear_cka_undefined(out.spaces, linear_defined, p.i, p.j);
+    if (std::isnan(p.cka_unbiased))
+      p.cka_unbiased_undefined = detail::unbiased_cka_undefined(out.spaces, unbiased, C, p.i, p.j);
   }
 }
 
@@ -674,16 +710,15 @@ std::vector<std::string> checked_spaces(const std::vector<std::string>& named, c
       N2V_CHECK(spaces[i] != spaces[j], kInvalidArgument, "space '" << spaces[i] << "' is named twice");
   N2V_CHECK(options.per_concept >= -1, kInvalidArgument,
             "per_concept must be -1 (all), 0 (none) or a count of concepts, got " << options.per_concept);
+  N2V_CHECK(options.permutations >= 0, kInvalidArgument,
+            "permutations must be 0 (no permutation test) or more, got " << options.permutations);
   return spaces;
 }
-  out.distance_per_pair.assign(static_cast<size_t>(m) * m, 0.0);
 
 }  // namespace
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts) {
   return compare(spaces, concepts, CompareOptions{});
-    out.distance_per_pair[static_cast<size_t>(p.i) * m + p.j] =
-        out.distance_per_pair[static_cast<size_t>(p.j) * m + p.i] = p.distance_per_pair;
 }
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, const std::vector<std::string>& concepts,
@@ -733,11 +768,29 @@ SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
   // 2. Pairs, block pair by block pair, each streamed over the C rows.
   out.pairs = empty_pairs(m, C, options.per_concept);
   const auto t2 = Clock::now();
-  PairPass pairs(store, summary, plan, shared.categories, path, options.per_concept, out.pairs);
+  std::vector<detail::UnbiasedTerms> unbiased(m);
+  for (int s = 0; s < m; ++s) unbiased[s] = detail::unbiased_terms(summary[s], C);
+  PairPass pairs(store, summary, unbiased, plan, shared.categories, path, options.per_concept, out.pairs);
   out.stats.rows_recomputed = pairs.run(progress);
   out.stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
 
-  fill_matrices(summary, out);
+  fill_matrices(summary, unbiased, out);
+
+  // 3. The permutation test, from the Grams still in the store.
+  if (detail::permutation_test_runs(options, m, C, out)) {
+    const auto t3 = Clock::now();
+    std::vector<bool> linear_defined(m);
+    for (int s = 0; s < m; ++s) linear_defined[s] = !std::isnan(out.cka[static_cast<size_t>(s) * m + s]);
+    std::vector<std::vector<float>> scratch(plan.threads1);
+    const detail::ParallelFor parallel = [&](int n, const std::function<void(int, std::vector<float>&)>& fn) {
+      parallel_for(n, plan.threads1, [&](int task, int worker) { fn(task, scratch[worker]); });
+    };
+    detail::permutation_test(store, summary, linear_defined, unbiased, C, options.permutations,
+                             options.permutation_seed, parallel, out.pairs);
+    out.permutations = options.permutations;
+    out.permutation_seed = options.permutation_seed;
+    out.stats.permutation_seconds = std::chrono::duration<double>(Clock::now() - t3).count();
+  }
   return out;
 }
 

@@ -95,11 +95,31 @@ struct CategoryDistance {
   double mean = 0;    // mean D_ijc over them
 };
 
+// The permutation test of one pair (CompareOptions::permutations = R > 0): the concepts of the
+// pair's second space (j) are given to its shared names in R random orders, each order's
+// statistics computed from the Grams; p = (1 + #null at least as extreme) / (R + 1). At least
+// as extreme: D_ij no larger, a CKA no smaller than observed. NaN where the statistic is.
+struct PermutationTest {
+  int permutations = 0;  // R; 0: not run
+  double p_distance = 0, null_distance = 0;          // null_*: the null's mean
+  double p_cka = 0, null_cka = 0;
+  double p_cka_unbiased = 0, null_cka_unbiased = 0;
+};
+
 // One pair of spaces (i < j, indexes into SpaceComparison::spaces).
 struct PairComparison {
   int i = 0, j = 0;
   double distance = 0;              // D_ij = ||d(W_i) - d(W_j)||_F^2
+  // D_ij / (C (C - 1)): the mean squared cosine difference per ordered pair of distinct shared
+  // concepts (the diagonal terms are ~0), comparable between comparisons with different C.
+  double distance_per_pair = 0;
   double cka = 0;                   // linear CKA of the centred Gram matrices; NaN if undefined
+  // Unbiased CKA: the unbiased HSIC estimator (Song et al. 2012) in place of the biased one
+  // (Nguyen, Raghu & Kornblith 2021); NaN if undefined (fewer than 4 shared concepts, or a
+  // space whose unbiased self-HSIC is not positive).
+  double cka_unbiased = 0;
+  std::string cka_undefined, cka_unbiased_undefined;  // why each is NaN; empty where defined
+  PermutationTest permutation;      // CompareOptions::permutations > 0 only
   // D_ijc, aligned with SpaceComparison::concepts: only with CompareOptions::per_concept = -1.
   std::vector<double> per_concept;
   // (concept index, D_ijc) of the CompareOptions::per_concept = N >= 0 largest D_ijc (all of
@@ -110,9 +130,6 @@ struct PairComparison {
 
 struct CompareOptions {
   // D_ijc kept per pair: -1 every one (PairComparison::per_concept, C doubles a pair), 0
-  // D_ij / (C (C - 1)): the mean squared cosine difference per ordered pair of distinct shared
-  // concepts (the diagonal terms are ~0), comparable between comparisons with different C.
-  double distance_per_pair = 0;
   // none, N the N largest (PairComparison::largest).
   int per_concept = -1;
   // Memory compare may use for its own work (0: kDefaultMemoryBytes): the C x C Gram of every
@@ -129,6 +146,14 @@ struct CompareOptions {
   // Gram, then one per (block pair, concept row) of the pairwise pass; `total` is known from
   // the first call.
   std::function<void(int64_t done, int64_t total)> progress;
+  // The permutation test (PairComparison::permutation): R permutations per pair (0: none),
+  // drawn from `permutation_seed` (the same seed, the same p-values). Its work, R x pairs x
+  // C^2 multiply-adds, above `max_permutation_work` (0: no ceiling) is kInvalidArgument, or,
+  // with permutations_optional, skips the test (SpaceComparison::permutation_skipped says why).
+  int permutations = 0;
+  uint64_t permutation_seed = 1;
+  double max_permutation_work = 0;
+  bool permutations_optional = false;
 };
 
 // How a comparison ran (SpaceComparison::stats): what the memory budget led to.
@@ -143,6 +168,16 @@ struct CompareStats {
   int block_pairs = 0;       // blocks x (blocks + 1) / 2, each streamed over the C concept rows
   int64_t rows_recomputed = 0;  // (pair, row) values recomputed directly (rows nearly equal)
   double gram_seconds = 0, pairs_seconds = 0;
+  double permutation_seconds = 0;  // the permutation test (CompareOptions::permutations)
+};
+
+// A concept compare left out: the spaces that lack it, and those where its vector is zero
+// (cosine undefined). At least one of the two is non-empty.
+struct LeftOutConcept {
+  std::string name;
+  std::vector<std::string> missing_from;  // in the order the spaces were named
+  std::vector<std::string> zero_in;
+  bool operator==(const LeftOutConcept&) const = default;
 };
 
 struct SpaceComparison {
@@ -156,7 +191,12 @@ struct SpaceComparison {
   std::vector<LeftOutConcept> excluded;
   int m = 0;                    // spaces.size()
   std::vector<double> distance;  // m x m row-major D_ij (symmetric, zero diagonal)
+  std::vector<double> distance_per_pair;  // m x m row-major D_ij / (C (C - 1))
   std::vector<double> cka;       // m x m row-major (symmetric, diagonal 1 where defined)
+  std::vector<double> cka_unbiased;  // m x m row-major, likewise
+  int permutations = 0;             // R of every pair's permutation test (0: not run)
+  uint64_t permutation_seed = 0;
+  std::string permutation_skipped;  // why the test asked for did not run (its work ceiling)
   std::vector<PairComparison> pairs;  // every i < j, in row order
   CompareStats stats;
   int shared() const { return static_cast<int>(concepts.size()); }
@@ -169,16 +209,6 @@ struct FilterWeight {
   int filter = 0;
   float weight = 0;       // w_k
   double share = 0;       // |w_k| / ||w||_1 (paper 5.2)
-  double permutation_seconds = 0;  // the permutation test (CompareOptions::permutations)
-};
-
-// A concept compare left out: the spaces that lack it, and those where its vector is zero
-// (cosine undefined). At least one of the two is non-empty.
-struct LeftOutConcept {
-  std::string name;
-  std::vector<std::string> missing_from;  // in the order the spaces were named
-  std::vector<std::string> zero_in;
-  bool operator==(const LeftOutConcept&) const = default;
   double cumulative = 0;  // share of this and every higher-ranked filter
 };
 
@@ -191,7 +221,6 @@ struct ConceptReport {
   int train_count = 0, val_count = 0;
   float bias = 0, alpha = 0;
   // Learned weights (all filters): set IoU (segmentation) or balanced accuracy (classification).
-  std::vector<double> distance_per_pair;  // m x m row-major D_ij / (C (C - 1))
   std::optional<float> set_iou_train, set_iou_val, accuracy_train, accuracy_val;
   int best_filter = -1;  // best single filter, chosen on train; -1: none
   std::optional<float> best_filter_train, best_filter_val;

@@ -194,6 +194,21 @@ Json to_json(const ExamplesResponse& r) {
   return out;
 }
 
+namespace {
+// A measure's reason for being null; null where it is a number.
+Json why_undefined(const std::string& reason) { return reason.empty() ? Json(nullptr) : Json(reason); }
+// One pair's permutation test; null where it did not run.
+Json permutation_json(const PermutationTest& t) {
+  if (t.permutations == 0) return nullptr;
+  return {{"p_distance", num(t.p_distance)},
+          {"null_distance", num(t.null_distance)},
+          {"p_cka", num(t.p_cka)},
+          {"null_cka", num(t.null_cka)},
+          {"p_cka_unbiased", num(t.p_cka_unbiased)},
+          {"null_cka_unbiased", num(t.null_cka_unbiased)}};
+}
+}  // namespace
+
 Json to_json(const CompareResponse& r) {
   const SpaceComparison& c = r.comparison;
   Json spaces = Json::array();
@@ -214,17 +229,32 @@ Json to_json(const CompareResponse& r) {
                      {"a", c.spaces[pair.i]},
                      {"b", c.spaces[pair.j]},
                      {"distance", num(pair.distance)},
+                     {"distance_per_pair", num(pair.distance_per_pair)},
                      {"cka", num(pair.cka)},
+                     {"cka_unbiased", num(pair.cka_unbiased)},
+                     {"cka_undefined", why_undefined(pair.cka_undefined)},
+                     {"cka_unbiased_undefined", why_undefined(pair.cka_unbiased_undefined)},
+                     {"permutation", permutation_json(pair.permutation)},
                      {"categories", std::move(categories)},
                      {"per_concept", std::move(differing)}});
   }
+  // Each concept left out, with why: the spaces that lack it and those where it is a zero vector.
+  Json excluded = Json::array();
+  for (const LeftOutConcept& left : c.excluded)
+    excluded.push_back({{"name", left.name}, {"missing_from", left.missing_from}, {"zero_in", left.zero_in}});
   return {{"spaces", std::move(spaces)},
           {"metric", "d_ij"},
           {"concept_count", c.shared()},
           {"concepts", std::move(concepts)},
           {"excluded", std::move(excluded)},
           {"distance", matrix_json(c.distance, c.m)},
+          {"distance_per_pair", matrix_json(c.distance_per_pair, c.m)},
           {"cka", matrix_json(c.cka, c.m)},
+          {"cka_unbiased", matrix_json(c.cka_unbiased, c.m)},
+          {"permutation_test",
+           {{"permutations", c.permutations},
+            {"seed", c.permutations > 0 ? Json(c.permutation_seed) : Json(nullptr)},
+            {"skipped", why_undefined(c.permutation_skipped)}}},
           {"pairs", std::move(pairs)}};
 }
 
@@ -281,17 +311,12 @@ Json to_json(const ConceptResponse& r) {
   out["image_count"] = c.image_count;
   // Per-image IoU exists for segmentation only: null elsewhere, like filter_iou_val.
   out["image_iou"] = r.image_iou.edges.empty() ? Json(nullptr)
-  // Each concept left out, with why: the spaces that lack it and those where it is a zero vector.
-  Json excluded = Json::array();
-  for (const LeftOutConcept& left : c.excluded)
-    excluded.push_back({{"name", left.name}, {"missing_from", left.missing_from}, {"zero_in", left.zero_in}});
                                                : Json{{"mean_learned", num(c.mean_image_iou_learned)},
                                                       {"mean_single", num(c.mean_image_iou_single)},
                                                       {"zero_learned", c.zero_iou_learned},
                                                       {"zero_single", c.zero_iou_single},
                                                       {"bins", r.image_iou.edges},
                                                       {"learned", r.image_iou.learned},
-          {"distance_per_pair", matrix_json(c.distance_per_pair, c.m)},
                                                       {"single", r.image_iou.single},
                                                       {"nonzero", {{"learned", nonzero_json(r.distribution.learned)},
                                                                    {"single", nonzero_json(r.distribution.single)}}},

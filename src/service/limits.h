@@ -14,6 +14,11 @@ struct ServiceLimits {
   int max_compare_mb = 1024;         // compare's memory budget in MiB (--max-compare-mb); 0: none.
                                      // The default budget (256 MiB) is lowered to it.
   int max_compare_spaces = 100;      // spaces in one comparison (--max-compare-spaces); 0: none
+  int max_compare_permutations = 9999;  // R of compare's permutation test (--max-compare-permutations)
+  // R x pairs x C^2 of one permutation test asked for (multiply-adds; 0: none). A request that
+  // leaves R to its default is held to the smaller CompareRequest::kDefaultPermutationWork and
+  // skips the test above it instead of failing.
+  double max_permutation_work = 2e10;
   int max_map_concepts = 2000;       // concepts of a space a map lays out (--max-map-concepts; O(n^2))
   int max_map_iterations = 5000;     // t-SNE iterations (--max-map-iterations; 250 to 5000)
   int max_analogy_terms = 100;       // positive + negative terms of one analogy, repeats counted

@@ -200,7 +200,7 @@ std::vector<Query> make_queries() {
 
   t.push_back({"compare",
                "Distances between spaces on the concepts they all share: D_ij, mean D_ijc per category (paper Figure "
-               "10), linear CKA, and the concepts that differ most per pair",
+               "10), linear and unbiased CKA, a permutation test of each pair, and the concepts that differ most per pair",
                "GET", "/api/compare",
                {{"spaces", ParamType::kList, "Two or more space ids (all: every space of the catalog)"},
                 {"all", ParamType::kFlag, "Compare every space of the catalog"},
@@ -210,7 +210,14 @@ std::vector<Query> make_queries() {
                 {"memory_mb", ParamType::kInt,
                  "Memory budget of the comparison in MiB (0: 256, or the server's ceiling); Grams that do not fit go "
                  "to an unlinked temporary file",
-                 false, "0", 0, {}}},
+                 false, "0", 0, {}},
+                {"permutations", ParamType::kInt,
+                 "Permutation test of every pair: R random concept orders of the second space, p = (1 + #null at least "
+                 "as extreme) / (R + 1) for D_ij and both CKAs, and the null's mean (0: none; default 99, skipped when "
+                 "R x pairs x C^2 passes 1e9)",
+                 false, "", 0, 9999},
+                {"seed", ParamType::kInt, "Seed of the permutation test's draws (the same seed, the same p-values)",
+                 false, "1", 0, INT32_MAX}},
                [](Service& s, const QueryArgs& a) {
                  const Reader in(*find_query("compare"), a);
                  CompareRequest r;

@@ -150,6 +150,33 @@ std::string render_text(const AnalogyResponse& r) {
          hits_table(a.hits, add ? "cosine" : "3CosMul");
 }
 
+// compare's undefined CKAs (shown '-') with their reasons, and the permutation test per pair.
+std::string similarity_notes(const SpaceComparison& c) {
+  std::string out;
+  std::map<std::string, int> undefined;  // "measure: reason" -> pairs
+  for (const PairComparison& p : c.pairs) {
+    if (!p.cka_undefined.empty()) ++undefined["linear CKA: " + p.cka_undefined];
+    if (!p.cka_unbiased_undefined.empty()) ++undefined["unbiased CKA: " + p.cka_unbiased_undefined];
+  }
+  if (!undefined.empty()) {
+    out += "\nUndefined (-):\n";
+    for (const auto& [why, pairs] : undefined) out += format("  %s (%d pair%s)\n", why.c_str(), pairs, pairs == 1 ? "" : "s");
+  }
+  if (!c.permutation_skipped.empty()) out += "\nPermutation test skipped: " + c.permutation_skipped + "\n";
+  if (c.permutations == 0) return out;
+  out += format("\nPermutation test: %d random concept orders of the second space, seed %llu; p = (1 + #null at least as "
+                "extreme) / (R + 1), extreme = D no larger, CKA no smaller; null = the null's mean\n",
+                c.permutations, static_cast<unsigned long long>(c.permutation_seed));
+  Table t({"pair", ">D_ij", ">null", ">p", ">CKA", ">null", ">p", ">CKA-u", ">null", ">p"});
+  for (const PairComparison& p : c.pairs) {
+    const PermutationTest& q = p.permutation;
+    t.add({"[" + std::to_string(p.i + 1) + "] / [" + std::to_string(p.j + 1) + "]", cell(p.distance, 3),
+           cell(q.null_distance, 3), cell(q.p_distance, 4), cell(p.cka, 3), cell(q.null_cka, 3), cell(q.p_cka, 4),
+           cell(p.cka_unbiased, 3), cell(q.null_cka_unbiased, 3), cell(q.p_cka_unbiased, 4)});
+  }
+  return out + t.str();
+}
+
 std::string render_text(const CompareResponse& r) {
   const SpaceComparison& c = r.comparison;
   const int m = c.m;
@@ -170,7 +197,10 @@ std::string render_text(const CompareResponse& r) {
     out += t.str();
   };
   matrix("D_ij = ||d(W_i) - d(W_j)||_F^2, d(W) = W'W'^T over unit-length rows (paper 5.3)", c.distance, 3);
+  matrix("D_ij / (C (C - 1)): mean squared cosine difference per pair of shared concepts", c.distance_per_pair, 4);
   matrix("Linear CKA of the centred Gram matrices (1 = same geometry up to rotation and scale)", c.cka, 3);
+  matrix("Unbiased CKA (unbiased HSIC of Song et al. 2012; needs 4 or more concepts)", c.cka_unbiased, 3);
+  out += similarity_notes(c);
 
   out += "\nMean D_ijc by concept category (concepts per category in the header)\n";
   std::map<std::string, int> category_sizes;
@@ -193,11 +223,24 @@ std::string render_text(const CompareResponse& r) {
     for (const auto& [ci, d] : r.differing[p]) pc.add({c.concepts[ci], c.categories[ci], cell(d, 4)});
     out += pc.str();
   }
+  if (!c.excluded.empty()) {
+    // Spaces by their number in the list above, so a long list stays readable.
+    std::map<std::string, int> number;
+    for (int i = 0; i < m; ++i) number[c.spaces[i]] = i + 1;
+    auto numbers = [&](const std::vector<std::string>& spaces) {
+      std::string text;
+      for (const std::string& s : spaces) text += (text.empty() ? "[" : ", [") + std::to_string(number[s]) + "]";
+      return text;
+    };
+    out += format("\nLeft out (%zu): not in every space, or a zero vector\n", c.excluded.size());
+    Table left({"concept", "missing from", "zero vector in"});
+    for (const LeftOutConcept& x : c.excluded) left.add({x.name, numbers(x.missing_from), numbers(x.zero_in)});
+    out += left.str();
+  }
   return out;
 }
 
 std::string render_text(const ConceptResponse& resp) {
-  matrix("D_ij / (C (C - 1)): mean squared cosine difference per pair of shared concepts", c.distance_per_pair, 4);
   const ConceptReport& r = resp.report;
   const bool reference = is_reference(resp.space);
   const bool seg = !reference && resp.space.task == Task::kSegmentation;
@@ -232,20 +275,6 @@ std::string render_text(const ConceptResponse& resp) {
   }
   out += format("filters carrying half of ||w||_1: %d; 90%%: %d (of %d)\n", r.filters_for_half, r.filters_for_90, r.dim);
   if (r.image_count)
-  if (!c.excluded.empty()) {
-    // Spaces by their number in the list above, so a long list stays readable.
-    std::map<std::string, int> number;
-    for (int i = 0; i < m; ++i) number[c.spaces[i]] = i + 1;
-    auto numbers = [&](const std::vector<std::string>& spaces) {
-      std::string text;
-      for (const std::string& s : spaces) text += (text.empty() ? "[" : ", [") + std::to_string(number[s]) + "]";
-      return text;
-    };
-    out += format("\nLeft out (%zu): not in every space, or a zero vector\n", c.excluded.size());
-    Table left({"concept", "missing from", "zero vector in"});
-    for (const LeftOutConcept& x : c.excluded) left.add({x.name, numbers(x.missing_from), numbers(x.zero_in)});
-    out += left.str();
-  }
     out += format("per-image val IoU over %d images: learned mean %s (%d zero), best filter mean %s (%d zero)\n",
                   r.image_count, cell(r.mean_image_iou_learned).c_str(), r.zero_iou_learned,
                   cell(r.mean_image_iou_single).c_str(), r.zero_iou_single);

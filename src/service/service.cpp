@@ -155,7 +155,20 @@ CompareResponse Service::compare(const CompareRequest& request) {
             kInvalidArgument,
             "a comparison takes at most " << limits_.max_compare_spaces << " spaces here (this server's limit), got "
                                           << ids.size());
+  const int max_r = limits_.max_compare_permutations;
+  N2V_CHECK(!request.permutations || (*request.permutations >= 0 && *request.permutations <= max_r), kInvalidArgument,
+            "'permutations', the permutation test's R, must be 0 (none) to " << max_r << " here, got "
+                                                                              << *request.permutations);
+  N2V_CHECK(request.seed >= 0, kInvalidArgument, "'seed' must be 0 or more, got " << request.seed);
   CompareOptions options;
+  options.permutations = request.permutations.value_or(CompareRequest::kDefaultPermutations);
+  options.permutation_seed = static_cast<uint64_t>(request.seed);
+  options.permutations_optional = !request.permutations;
+  options.max_permutation_work = limits_.max_permutation_work;
+  if (!request.permutations)
+    options.max_permutation_work = options.max_permutation_work > 0
+                                       ? std::min(options.max_permutation_work, CompareRequest::kDefaultPermutationWork)
+                                       : CompareRequest::kDefaultPermutationWork;
   // kAll keeps every D_ijc (sorted below); a count keeps only the largest, so that --all over
   // many spaces does not hold C values per pair.
   options.per_concept = request.per_concept;
@@ -295,8 +308,9 @@ PredictedMaskRecord Service::predicted_mask(const PredictedMaskRequest& request)
     // Only on the way out: the engine's errors name the space or suggest concept names; a
     // name given in another case is read again in its stored spelling.
     engine_.space_info(request.space);
-    engine_.concept_report(request.space, request.name, 1);
-    throw;
+    const std::string name = engine_.concept_report(request.space, request.name, 1).name;
+    if (name == request.name) throw;
+    masks = catalog_.predicted_masks(request.space, name);
   }
   for (PredictedMaskRecord& m : masks)
     if (m.image_row == request.row) return std::move(m);

@@ -72,6 +72,13 @@ struct CompareRequest {
   static constexpr int kAll = -1;
   int per_concept = 5;
   int memory_mb = 0;  // compare's memory budget in MiB (CompareOptions::memory_bytes; 0: 256 MiB)
+  // The permutation test's R (CompareOptions::permutations; 0: none) and seed. Unset: the
+  // default R, skipped (SpaceComparison::permutation_skipped) where its work would pass
+  // kDefaultPermutationWork (docs/QUERIES.md: the cost measured).
+  std::optional<int> permutations;
+  static constexpr int kDefaultPermutations = 99;
+  static constexpr double kDefaultPermutationWork = 1e9;
+  int64_t seed = 1;
   // Called as the comparison advances (CompareOptions::progress); may be empty.
   std::function<void(int64_t done, int64_t total)> progress;
 };

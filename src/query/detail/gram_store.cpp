@@ -73,6 +73,8 @@ GramSummary space_gram(const SpaceData& s, const std::vector<int>& rows, GemmPat
       out.row_norm2[c] = n2;
     }
   }
+  out.diag.resize(C);
+  for (int c = 0; c < C; ++c) out.diag[c] = g[static_cast<size_t>(c) * C + c];
   out.hsic = std::max(0.0, out.frob2 - 2.0 * C * out.row_mean.squaredNorm() +
                                static_cast<double>(C) * C * out.grand_mean * out.grand_mean);
   return out;

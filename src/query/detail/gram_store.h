@@ -24,6 +24,7 @@ namespace n2v::detail {
 struct GramSummary {
   Eigen::VectorXd row_mean;
   std::vector<double> row_norm2;  // ||G[c]||^2 per row, in double
+  std::vector<double> diag;       // G[c][c] (~1: unit rows), for the unbiased HSIC (detail/similarity.h)
   double grand_mean = 0, frob2 = 0, hsic = 0;  // ||G||_F^2, <HGH, HGH>_F
 };
 

@@ -1,0 +1,262 @@
+#include "query/detail/similarity.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace n2v::detail {
+namespace {
+
+// A self-HSIC at most this fraction of its scale (||K||_F^2 / (n (n - 3)) for the unbiased
+// form) is rounding of a zero: every shared concept points the same way.
+constexpr double kZeroSelf = 1e-12;
+
+// Permutations per task of the permutation pass: each task builds its permuted Grams once and
+// sets every partner space against them, so a larger chunk reads the partners fewer times.
+// Bounded by memory: kChunkFloats floats of permuted Grams per worker.
+constexpr size_t kChunkFloats = size_t{4} << 20;  // 16 MiB
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [0, n) without bias (Lemire 2019: multiply, reject the short interval).
+uint32_t below(uint64_t& state, uint32_t n) {
+  uint64_t m = static_cast<uint64_t>(static_cast<uint32_t>(splitmix64(state))) * n;
+  uint32_t low = static_cast<uint32_t>(m);
+  if (low < n) {
+    const uint32_t threshold = static_cast<uint32_t>(-n) % n;
+    while (low < threshold) {
+      m = static_cast<uint64_t>(static_cast<uint32_t>(splitmix64(state))) * n;
+      low = static_cast<uint32_t>(m);
+    }
+  }
+  return static_cast<uint32_t>(m >> 32);
+}
+
+// One pair's statistics for one order of space j's concepts (`perm`: nullptr for the stored
+// order): D_ij, linear CKA and unbiased CKA from <K, P L P'>_F and the O(C) cross terms.
+struct Statistics {
+  double distance, cka, cka_unbiased;
+};
+
+struct PairTerms {
+  const GramSummary& x;
+  const GramSummary& y;
+  const UnbiasedTerms& tx;
+  const UnbiasedTerms& ty;
+  int C;
+  Statistics operator()(double inner, const int* perm) const {
+    double rr = 0, dd = 0, tt = 0;
+    for (int a = 0; a < C; ++a) {
+      const int b = perm ? perm[a] : a;
+      rr += x.row_mean[a] * y.row_mean[b];
+      dd += x.diag[a] * y.diag[b];
+      tt += tx.tilde_row_sum[a] * ty.tilde_row_sum[b];
+    }
+    Statistics s;
+    s.distance = x.frob2 + y.frob2 - 2.0 * inner;
+    const double hsic = inner - 2.0 * C * rr + static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
+    s.cka = hsic / std::sqrt(x.hsic * y.hsic);
+    s.cka_unbiased = C >= 4 ? unbiased_hsic(inner, dd, tt, tx, ty, C) / std::sqrt(tx.self * ty.self) : NAN;
+    return s;
+  }
+};
+
+// <K, M>_F of two C x C row-major float matrices: float lanes per row, rows summed in double
+// (as the pairwise pass sums <G_i, G_j>).
+double frobenius_inner(const float* k, const float* m, int C) {
+  double sum = 0;
+  for (int a = 0; a < C; ++a) {
+    const Eigen::Map<const Eigen::VectorXf> u(k + static_cast<size_t>(a) * C, C), v(m + static_cast<size_t>(a) * C, C);
+    sum += static_cast<double>(u.dot(v));
+  }
+  return sum;
+}
+
+// Space s's whole Gram, row-major, from the row-interleaved store.
+void read_gram(const GramStore& store, int s, int C, float* out) {
+  for (int c = 0; c < C; ++c) {
+    float* row = out + static_cast<size_t>(c) * C;
+    const float* got = store.panel(c, s, 1, row);
+    if (got != row) std::copy_n(got, C, row);
+  }
+}
+
+// Partial counts and sums of one pair over one chunk of permutations.
+struct Partial {
+  int extreme_distance = 0, extreme_cka = 0, extreme_unbiased = 0;
+  double sum_distance = 0, sum_cka = 0, sum_unbiased = 0;
+};
+
+}  // namespace
+
+UnbiasedTerms unbiased_terms(const GramSummary& s, int C) {
+  UnbiasedTerms t;
+  t.tilde_row_sum.resize(C);
+  double diag_sum = 0, diag2 = 0;
+  for (int c = 0; c < C; ++c) {
+    t.tilde_row_sum[c] = s.row_mean[c] * C - s.diag[c];
+    diag_sum += s.diag[c];
+    diag2 += s.diag[c] * s.diag[c];
+  }
+  t.tilde_sum = s.grand_mean * C * C - diag_sum;
+  if (C < 4) return t;
+  double cross = 0;
+  for (double v : t.tilde_row_sum) cross += v * v;
+  t.self = unbiased_hsic(s.frob2, diag2, cross, t, t, C);
+  t.defined = t.self > kZeroSelf * s.frob2 / (static_cast<double>(C) * (C - 3));
+  return t;
+}
+
+double unbiased_hsic(double inner, double diag_dot, double cross, const UnbiasedTerms& k, const UnbiasedTerms& l,
+                     int C) {
+  const double n = C;
+  const double trace = inner - diag_dot;
+  return (trace + k.tilde_sum * l.tilde_sum / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * cross) / (n * (n - 3));
+}
+
+std::string linear_cka_undefined(const std::vector<std::string>& spaces, const std::vector<bool>& linear_defined,
+                                 int i, int j) {
+  for (int s : {i, j})
+    if (!linear_defined[s])
+      return "the centred Gram of '" + spaces[s] + "' is zero: its shared concepts all point the same way";
+  return "";
+}
+
+std::string unbiased_cka_undefined(const std::vector<std::string>& spaces, const std::vector<UnbiasedTerms>& terms,
+                                   int C, int i, int j) {
+  if (C < 4)
+    return "unbiased CKA needs at least 4 shared concepts, got " + std::to_string(C);
+  for (int s : {i, j})
+    if (!terms[s].defined) {
+      std::ostringstream why;
+      why << "the unbiased HSIC of '" << spaces[s] << "' with itself is not positive (" << terms[s].self
+          << "): its shared concepts are (nearly) all alike";
+      return why.str();
+    }
+  return "";
+}
+
+bool permutation_test_runs(const CompareOptions& options, int m, int C, SpaceComparison& out) {
+  if (options.permutations <= 0) return false;
+  const double work = static_cast<double>(options.permutations) * (m * (m - 1.0) / 2) * C * C;
+  if (options.max_permutation_work <= 0 || work <= options.max_permutation_work) return true;
+  std::ostringstream why;
+  why << "the permutation test of " << options.permutations << " permutations over " << m * (m - 1) / 2
+      << " pairs of " << C << " concepts is " << work << " multiply-adds, over this server's ceiling of "
+      << options.max_permutation_work << ": ask for fewer permutations or spaces";
+  N2V_CHECK(options.permutations_optional, kInvalidArgument, why.str());
+  out.permutation_skipped = why.str();
+  return false;
+}
+
+std::vector<int> concept_permutation(uint64_t seed, int j, int r, int n) {
+  // The stream of (seed, j, r): each key mixed in turn, so nearby keys give unrelated streams.
+  uint64_t state = seed;
+  state = splitmix64(state) ^ static_cast<uint64_t>(j);
+  state = splitmix64(state) ^ static_cast<uint64_t>(r);
+  std::vector<int> perm(n);
+  for (int c = 0; c < n; ++c) perm[c] = c;
+  for (int c = n - 1; c > 0; --c) std::swap(perm[c], perm[below(state, static_cast<uint32_t>(c + 1))]);
+  return perm;
+}
+
+void permutation_test(const GramStore& store, const std::vector<GramSummary>& summary,
+                      const std::vector<bool>& linear_defined, const std::vector<UnbiasedTerms>& terms, int C, int R,
+                      uint64_t seed, const ParallelFor& parallel, std::vector<PairComparison>& pairs) {
+  const int m = static_cast<int>(summary.size());
+  const size_t gram = static_cast<size_t>(C) * C;
+  const int chunk = static_cast<int>(std::clamp<size_t>(kChunkFloats / gram, 1, static_cast<size_t>(R)));
+  const int chunks = (R + chunk - 1) / chunk;
+  auto pair_index = [m](int i, int j) {
+    return static_cast<size_t>(i) * m - static_cast<size_t>(i) * (i + 1) / 2 + (j - i - 1);
+  };
+  auto terms_of = [&](int i, int j) { return PairTerms{summary[i], summary[j], terms[i], terms[j], C}; };
+
+  // The observed statistics, on the null's path.
+  std::vector<Statistics> observed(pairs.size());
+  parallel(static_cast<int>(pairs.size()), [&](int p, std::vector<float>& scratch) {
+    scratch.resize(2 * gram);
+    const int i = pairs[p].i, j = pairs[p].j;
+    read_gram(store, i, C, scratch.data());
+    read_gram(store, j, C, scratch.data() + gram);
+    observed[p] = terms_of(i, j)(frobenius_inner(scratch.data(), scratch.data() + gram, C), nullptr);
+  });
+
+  // Tasks (j, chunk): space j's Gram permuted `chunk` times, each set against every i < j.
+  std::vector<std::pair<int, int>> tasks;
+  for (int j = 1; j < m; ++j)
+    for (int k = 0; k < chunks; ++k) tasks.emplace_back(j, k);
+  std::vector<Partial> partial(pairs.size() * chunks);  // [pair][chunk]: summed in chunk order
+  parallel(static_cast<int>(tasks.size()), [&](int t, std::vector<float>& scratch) {
+    const auto [j, k] = tasks[t];
+    const int r0 = k * chunk, n = std::min(chunk, R - r0);
+    scratch.resize((2 + static_cast<size_t>(n)) * gram);
+    float* const l = scratch.data();
+    float* const other = l + gram;
+    float* const permuted = other + gram;
+    read_gram(store, j, C, l);
+    std::vector<std::vector<int>> perms(n);
+    for (int e = 0; e < n; ++e) {
+      perms[e] = concept_permutation(seed, j, r0 + e, C);
+      const int* perm = perms[e].data();
+      float* out = permuted + e * gram;
+      for (int a = 0; a < C; ++a) {
+        const float* src = l + static_cast<size_t>(perm[a]) * C;
+        for (int b = 0; b < C; ++b) out[static_cast<size_t>(a) * C + b] = src[perm[b]];
+      }
+    }
+    for (int i = 0; i < j; ++i) {
+      read_gram(store, i, C, other);
+      const size_t p = pair_index(i, j);
+      const PairTerms pt = terms_of(i, j);
+      const Statistics& obs = observed[p];
+      Partial& acc = partial[p * chunks + k];
+      for (int e = 0; e < n; ++e) {
+        const Statistics s = pt(frobenius_inner(other, permuted + e * gram, C), perms[e].data());
+        acc.extreme_distance += s.distance <= obs.distance;
+        acc.extreme_cka += s.cka >= obs.cka;
+        acc.extreme_unbiased += s.cka_unbiased >= obs.cka_unbiased;
+        acc.sum_distance += s.distance;
+        acc.sum_cka += s.cka;
+        acc.sum_unbiased += s.cka_unbiased;
+      }
+    }
+  });
+
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    Partial all;
+    for (int k = 0; k < chunks; ++k) {
+      const Partial& part = partial[p * chunks + k];
+      all.extreme_distance += part.extreme_distance;
+      all.extreme_cka += part.extreme_cka;
+      all.extreme_unbiased += part.extreme_unbiased;
+      all.sum_distance += part.sum_distance;
+      all.sum_cka += part.sum_cka;
+      all.sum_unbiased += part.sum_unbiased;
+    }
+    PairComparison& pair = pairs[p];
+    PermutationTest& test = pair.permutation;
+    test.permutations = R;
+    const auto p_value = [R](int extreme) { return (1.0 + extreme) / (R + 1.0); };
+    test.p_distance = p_value(all.extreme_distance);
+    test.null_distance = all.sum_distance / R;
+    const bool linear = linear_defined[pair.i] && linear_defined[pair.j];
+    test.p_cka = linear ? p_value(all.extreme_cka) : NAN;
+    test.null_cka = linear ? all.sum_cka / R : NAN;
+    const bool unbiased = C >= 4 && terms[pair.i].defined && terms[pair.j].defined;
+    test.p_cka_unbiased = unbiased ? p_value(all.extreme_unbiased) : NAN;
+    test.null_cka_unbiased = unbiased ? all.sum_unbiased / R : NAN;
+  }
+}
+
+}  // namespace n2v::detail
