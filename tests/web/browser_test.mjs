@@ -1120,7 +1120,13 @@ async function main() {
     const num = (s) => (s === '' ? null : Number(s));
     /** Clicks `button` and returns the downloaded file's name and text. */
     const downloadOf = async (button) => {
-      const [file] = await Promise.all([p.waitForEvent('download'), button.click()]);
+      // A second click if the first found a button a late re-render replaced (it then starts nothing).
+      let file = null;
+      for (let attempt = 0; attempt < 2 && !file; attempt += 1) {
+        if (attempt) log(`# no download after a click on ${button} (${p.url()}): clicking again`);
+        [file] = await Promise.all([p.waitForEvent('download', { timeout: 5000 }).catch(() => null), button.click()]);
+      }
+      if (!file) throw new Error(`no download from ${button} on ${p.url()}`);
       const where = await file.path();
       return { name: file.suggestedFilename(), text: fs.readFileSync(where, 'utf8'), bytes: fs.readFileSync(where) };
     };
