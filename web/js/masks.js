@@ -7,11 +7,13 @@
 
 import { h, replace } from './dom.js';
 
-/** Okabe & Ito (2008): yellow, blue and vermillion; rgb for the canvas, hex for CSS. */
+/** Okabe & Ito (2008): yellow, blue, vermillion and orange; rgb for the canvas, hex for CSS. */
 export const MASK_COLOURS = {
   truth: { rgb: [240, 228, 66], css: '#f0e442', label: 'ground truth (outline)' },
   learned: { rgb: [0, 114, 178], css: '#0072b2', label: 'predicted by the learned weights' },
   single: { rgb: [213, 94, 0], css: '#d55e00', label: 'predicted by the best single filter' },
+  // Okabe-Ito orange: a filter's thresholded map on its top images (the filter page).
+  activation: { rgb: [230, 159, 0], css: '#e69f00', label: 'where the filter fires (a_k > T_k)' },
 };
 
 /**

@@ -6,6 +6,7 @@ import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName
 import { columns, filterBars, inlineBar, legend } from '../charts.js';
 import { href, conceptHref, filterHref } from '../routes.js';
 import { viewHead, field, numberInput, categoryChip } from './common.js';
+import { maskLayer, maskLegend, openImage, enlargeButton } from '../masks.js';
 
 /**
  * Figure 5: number of filters (y) against the number of concepts choosing them (x), from 1 up
@@ -121,6 +122,50 @@ function conceptTable(rows, space, { metric, showBest }) {
         : h('td', {}, r.best ? h('span', { class: 'badge best' }, 'best') : '')))));
 }
 
+/**
+ * NetDissect's view of a filter: the probe images where it fires most (ranked by the max of
+ * its activation map), each with the map where a_k > T_k drawn over the photo in orange at the
+ * map's own resolution (unsmoothed: one square per position the network computed). A click
+ * or Enter on an image opens the larger view.
+ */
+function topImagesCard(d) {
+  const t = d.top_images;
+  const section = h('section', { class: 'card wide top-images' }, h('h2', {}, 'Top images'));
+  if (!t || t.per_filter === null || t.per_filter === undefined) {
+    return append(section, emptyBox('This space’s run stored no top images (ingested before net2vec kept them); ',
+      'ingest the layer again to see them (', h('code', {}, 'net2vec-ingest --top-images N'), ').'));
+  }
+  if (t.per_filter === 0) {
+    return append(section, emptyBox('Top images were turned off when this layer was ingested (',
+      h('code', {}, '--top-images 0'), '): re-ingest with N > 0 to see them.'));
+  }
+  const size = t.images.length ? `${t.images[0].height} × ${t.images[0].width}` : '';
+  append(section,
+    h('p', { class: 'lede' }, `The ${fmtInt(t.images.length)} probe image${t.images.length === 1 ? '' : 's'} where filter ${d.filter} fires most, `,
+      'ranked by the maximum of its activation map over the image (as NetDissect ranks them). ',
+      `Orange: the positions of the ${size} map where the activation exceeds the filter’s threshold T_k = ${fmt(t.threshold, 4)} `,
+      '(the top quantile τ of all its activations), at the map’s own resolution.'),
+    t.served ? null : h('p', { class: 'note' }, 'The server was started without the probe images: the maps are shown alone; run ',
+      h('code', {}, 'net2vec serve --probe DIR'), ' to see the photos under them.'));
+  const grid = h('div', { class: `thumbs with-masks top-image-grid${t.served ? '' : ' masks-only'}` });
+  append(grid, t.images.map((im) => {
+    const what = `top image ${im.rank} of filter ${d.filter}: ${im.path} (max activation ${fmt(im.max_activation, 3)})`;
+    const open = () => openImage({
+      title: `Filter ${d.filter}, top image ${im.rank}: ${im.path}`, photo: im.image_url,
+      layers: [{ kind: 'activation', src: im.map_url, outline: false }],
+      caption: `Max activation ${fmt(im.max_activation, 4)}; orange where a_k > T_k = ${fmt(t.threshold, 4)} on the ${im.height} × ${im.width} map (index.csv row ${im.row}, ${im.split}).`,
+    });
+    return h('figure', { class: 'thumb top-image', 'data-row': im.row, 'data-rank': im.rank },
+      // The whole image opens the larger view on a click; the button is its keyboard stop.
+      h('div', { class: 'thumb-box', onclick: (event) => { if (!event.target.closest('button')) open(); } },
+        im.image_url ? h('img', { class: 'photo', src: im.image_url, alt: what }) : null,
+        maskLayer(im.map_url, { kind: 'activation', imgClass: 'mask activation', alt: im.image_url ? '' : what }),
+        enlargeButton(what, open)),
+      h('figcaption', {}, `#${im.rank} · max ${fmt(im.max_activation, 2)}`, h('span', { class: 'muted' }, ` · ${im.split}`)));
+  }));
+  return append(section, grid, maskLegend(['activation']));
+}
+
 export function createFilter(root, ctx) {
   const eyebrow = h('p', { class: 'eyebrow' });
   const title = h('h1', { tabindex: '-1' });
@@ -154,6 +199,7 @@ export function createFilter(root, ctx) {
           h('p', { class: 'summary' }, d.selected_by
             ? [h('strong', {}, fmtInt(d.selected_by)), ` concept${d.selected_by === 1 ? ' chooses' : 's choose'} filter ${d.filter} as their best single filter.`]
             : `No concept chooses filter ${d.filter} as its best single filter.`),
+          d.kind === 'reference' ? null : topImagesCard(d),
           h('div', { class: 'grid two' },
             h('section', { class: 'card' },
               h('h2', {}, `Best single filter of ${fmtInt(d.best_for.length)} concept${d.best_for.length === 1 ? '' : 's'}`),
