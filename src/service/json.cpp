@@ -112,6 +112,7 @@ Json run_json(const SpaceInfo& s, const RunRecord& run) {
           {"images_skipped", run.images_skipped},
           {"device", run.device},
           {"software_version", run.software_version},
+          {"model_sha256", run.model_sha256.empty() ? Json(nullptr) : Json(run.model_sha256)},  // schema 8; null before
           {"started_at", run.started_at},
           {"finished_at", run.finished_at}};
 }

@@ -236,6 +236,7 @@ export function provenanceList(space) {
     add('Images used / skipped', Number.isFinite(run.images_used) ? `${fmtInt(run.images_used)} / ${fmtInt(run.images_skipped)}` : null);
     add('Device', run.device);
     add('net2vec version', run.software_version);
+    add('Model SHA-256', run.model_sha256);
     add('Run', space.run_id !== null && space.run_id !== undefined ? `#${space.run_id}, ${run.started_at || '?'} → ${run.finished_at || '?'}` : null);
   }
   return h('dl', { class: 'facts provenance-list', 'data-space': space.id }, rows);
