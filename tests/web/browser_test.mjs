@@ -1869,6 +1869,7 @@ async function main() {
           const r = await window.axe.run(document, { resultTypes: ['violations'] });
           return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
             .map((v) => `${v.impact} ${v.id} (${v.nodes.length}): ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(' | ')}`);
+          await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, `compare-50-${width}.png`), fullPage: false });
         });
         for (const line of result) found.push(`${hash.split('?')[0]}: ${line}`);
       }
@@ -1891,6 +1892,8 @@ async function main() {
             const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
             if (m) {
               clearTimeout(timer);
+        await p.locator('details.excluded').scrollIntoViewIfNeeded();
+        await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, 'compare-50-left-out-1366.png'), fullPage: false });
               resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
             }
           });
@@ -1898,6 +1901,27 @@ async function main() {
         });
         // Its own page: the main page's watcher counts requests to another server as problems.
         const p50 = await ctx3.newPage();
+    await check('items 3, 8 screenshots at 390 and 1366 px (compare per pair, side by side, map; to docs/screenshots with NET2VEC_DOC_SHOTS)', async () => {
+      const out = env.NET2VEC_DOC_SHOTS || SHOTS;
+      const views = [
+        ['compare-per-pair', `#/compare?space=${q(SPACE)}&spaces=${COMPARE.join(',')}&per_concept=5&pair=0,1&dij=pair`, '.pair-detail'],
+        ['side', `#/side?space=${q(COMPARE[0])}&b=${q(COMPARE[1])}&concept=${q(CONCEPT)}`, '.side-column tbody tr'],
+        ['map', `#/map?space=${q(SPACE)}&color=cluster&highlight=${q(CONCEPT)}&nn=10`, 'svg.map-chart .map-nn-lines line'],
+      ];
+      for (const width of [390, 1366]) {
+        await p.setViewportSize({ width, height: 844 });
+        for (const [name, hash, ready] of views) {
+          await open(`${base}${hash}`);
+          await p.locator(ready).first().waitFor();
+          await p.waitForTimeout(200);
+          await noOverflow(`${name} at ${width} px`);
+          await p.evaluate(() => window.scrollTo(0, 0));
+          await p.screenshot({ path: path.join(out, `${name}-${width}.png`), fullPage: width === 390 });
+        }
+      }
+      await p.setViewportSize({ width: 1366, height: 900 });
+    });
+
         const problems50 = [];
         p50.on('console', (msg) => ['error', 'warning'].includes(msg.type()) && problems50.push(`console ${msg.type()}: ${msg.text()}`));
         p50.on('pageerror', (error) => problems50.push(`page error: ${error.message}`));

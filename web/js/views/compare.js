@@ -44,7 +44,8 @@ export function create(root, ctx) {
   const groups = [['Network spaces', (s) => s.kind === 'network'], ['Reference spaces', (s) => s.kind !== 'network']];
   append(boxes, groups.map(([legend, keep]) => {
     const list = ctx.spaces.filter(keep);
-    return list.length > 0 && h('fieldset', { class: 'checks' }, h('legend', {}, legend),
+    // Many spaces: a scrolling grid of boxes, so the heatmaps stay near the top.
+    return list.length > 0 && h('fieldset', { class: list.length > 12 ? 'checks many' : 'checks' }, h('legend', {}, legend),
       list.map((s) => h('label', { class: 'check', title: s.id },
         h('input', { type: 'checkbox', name: 'spaces', value: s.id }),
         h('span', { class: 'check-name' }, s.id),
