@@ -508,9 +508,10 @@ std::vector<PairComparison> empty_pairs(int m, int C, int per_concept) {
 class PairPass {
  public:
   PairPass(const GramStore& store, const std::vector<GramSummary>& summary,
-           const std::vector<detail::UnbiasedTerms>& unbiased, const Plan& plan, const Categories& categories,
+           const std::vector<detail::UnbiasedTerms>& unbiased, const detail::UnbiasedRows& unbiased_rows,
+           const Plan& plan, const Categories& categories,
            GemmPath path, int per_concept, std::vector<PairComparison>& pairs)
-      : store_(store), summary_(summary), unbiased_(unbiased), plan_(plan), categories_(categories), path_(path),
+      : store_(store), summary_(summary), unbiased_(unbiased), unbiased_rows_(unbiased_rows), plan_(plan), categories_(categories), path_(path),
         per_concept_(per_concept), pairs_(pairs) {}
 
   // Every task on the plan's threads; the (pair, row) values recomputed directly.
@@ -615,6 +616,8 @@ class PairPass {
   // The task's pairs' distance, CKA, category means and largest D_ijc.
   void finish(const Task& t) {
     const int C = plan_.C, K = plan_.K, keep = plan_.keep;
+    const Eigen::MatrixXd pair_terms =
+        C >= 4 ? detail::unbiased_pair_terms(unbiased_rows_, t.i0, t.bi, t.j0, t.bj, C) : Eigen::MatrixXd();
     for (int a = 0; a < t.bi; ++a)
       for (int b = t.diagonal ? a + 1 : 0; b < t.bj; ++b) {
         const int i = t.i0 + a, j = t.j0 + b;
@@ -627,7 +630,7 @@ class PairPass {
         const double hsic = t.inner[q] - 2.0 * C * x.row_mean.dot(y.row_mean) +
                             static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
         pair.cka = x.hsic > kTiny * x.frob2 && y.hsic > kTiny * y.frob2 ? hsic / std::sqrt(x.hsic * y.hsic) : NAN;
-        pair.cka_unbiased = unbiased_cka(t.inner[q], i, j);
+        pair.cka_unbiased = unbiased_cka(t.inner[q], C >= 4 ? pair_terms(a, b) : 0.0, i, j);
         for (int k = 0; k < K; ++k) {
           const int n = categories_.count[k];
           pair.categories.push_back({categories_.names[k], n, t.category_sum[static_cast<size_t>(k) * t.np + q] / n});
@@ -643,23 +646,19 @@ class PairPass {
       }
   }
 
-  // Unbiased CKA of spaces i, j from their <G_i, G_j>_F (query/detail/similarity.h); NaN where
-  // undefined. O(C) a pair.
-  double unbiased_cka(double inner, int i, int j) const {
-    const int C = plan_.C;
+  // Unbiased CKA of spaces i, j from <G_i, G_j>_F and their pair terms (query/detail/similarity.h);
+  // NaN where undefined.
+  double unbiased_cka(double inner, double pair_terms, int i, int j) const {
     const detail::UnbiasedTerms& u = unbiased_[i];
     const detail::UnbiasedTerms& v = unbiased_[j];
-    if (C < 4 || !u.defined || !v.defined) return NAN;
-    // Eigen's dot (SIMD lanes): compare --all does this for every pair.
-    using Vector = Eigen::Map<const Eigen::VectorXd>;
-    const double diag_dot = Vector(summary_[i].diag.data(), C).dot(Vector(summary_[j].diag.data(), C));
-    const double cross = Vector(u.tilde_row_sum.data(), C).dot(Vector(v.tilde_row_sum.data(), C));
-    return detail::unbiased_hsic(inner, diag_dot, cross, u, v, C) / std::sqrt(u.self * v.self);
+    if (plan_.C < 4 || !u.defined || !v.defined) return NAN;
+    return detail::unbiased_hsic(inner, pair_terms, u, v, plan_.C) / std::sqrt(u.self * v.self);
   }
 
   const GramStore& store_;
   const std::vector<GramSummary>& summary_;
   const std::vector<detail::UnbiasedTerms>& unbiased_;
+  const detail::UnbiasedRows& unbiased_rows_;
   const Plan& plan_;
   const Categories& categories_;
   const GemmPath path_;
@@ -770,7 +769,8 @@ SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
   const auto t2 = Clock::now();
   std::vector<detail::UnbiasedTerms> unbiased(m);
   for (int s = 0; s < m; ++s) unbiased[s] = detail::unbiased_terms(summary[s], C);
-  PairPass pairs(store, summary, unbiased, plan, shared.categories, path, options.per_concept, out.pairs);
+  const detail::UnbiasedRows unbiased_rows = detail::unbiased_rows(summary, unbiased, C);
+  PairPass pairs(store, summary, unbiased, unbiased_rows, plan, shared.categories, path, options.per_concept, out.pairs);
   out.stats.rows_recomputed = pairs.run(progress);
   out.stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
 

@@ -350,6 +350,33 @@ std::string matrix_table(const Json& spaces, const Json& matrix, bool higher_is_
   return t + "</table>";
 }
 
+// Figure 10's trust (issue 21): unbiased CKA, and each pair's permutation test with why a
+// measure is undefined.
+std::string significance_section(const Json& cmp) {
+  std::string h = "<h3>Unbiased CKA (unbiased HSIC, Song et al. 2012; Nguyen et al. 2021)</h3>" +
+                  matrix_table(cmp["spaces"], cmp["cka_unbiased"], true);
+  const Json& test = cmp["permutation_test"];
+  if (!test["skipped"].is_null()) return h + "<p class=note>Permutation test skipped: " + esc(test["skipped"].get<std::string>()) + "</p>";
+  if (test["permutations"].get<int>() == 0) return h + "<p class=note>No permutation test.</p>";
+  h += "<h3>Are two spaces more alike than chance? (permutation test, R = " + std::to_string(test["permutations"].get<int>()) +
+       ", seed " + std::to_string(test["seed"].get<long long>()) +
+       ")</h3><p class=note>p = (1 + random concept orders of the second space at least as alike) / (R + 1); chance = the "
+       "mean over those orders.</p><table><tr><th>pair</th><th>D<sub>ij</sub></th><th>chance</th><th>p</th><th>CKA</th>"
+       "<th>chance</th><th>p</th><th>unbiased CKA</th><th>chance</th><th>p</th><th>undefined</th></tr>";
+  for (const Json& p : cmp["pairs"]) {
+    const Json& t = p["permutation"];
+    std::string why;
+    for (const char* key : {"cka_undefined", "cka_unbiased_undefined"})
+      if (!p[key].is_null()) why += (why.empty() ? "" : "; ") + esc(p[key].get<std::string>());
+    h += "<tr><th>" + esc(p["a"].get<std::string>()) + " / " + esc(p["b"].get<std::string>()) + "</th><td>" +
+         fmt(p["distance"], 1) + "</td><td>" + fmt(t["null_distance"], 1) + "</td><td>" + fmt(t["p_distance"], 3) +
+         "</td><td>" + fmt(p["cka"]) + "</td><td>" + fmt(t["null_cka"]) + "</td><td>" + fmt(t["p_cka"], 3) + "</td><td>" +
+         fmt(p["cka_unbiased"]) + "</td><td>" + fmt(t["null_cka_unbiased"]) + "</td><td>" + fmt(t["p_cka_unbiased"], 3) +
+         "</td><td style='text-align:left'>" + why + "</td></tr>";
+  }
+  return h + "</table>";
+}
+
 }  // namespace
 
 std::string report_html(const Json& report) {
@@ -465,6 +492,7 @@ std::string report_html(const Json& report) {
          " concepts every space shares. D<sub>ij</sub>: lower = more alike; CKA: higher = more alike.</p><h3>D<sub>ij</sub></h3>" +
          matrix_table(cmp["spaces"], cmp["distance"], false) + "<h3>Linear CKA</h3>" +
          matrix_table(cmp["spaces"], cmp["cka"], true);
+    h += significance_section(cmp);
     // Per category: the mean D_ijc of each pair (the paper's Figure 10 bars).
     std::vector<std::string> cats;
     for (const Json& p : cmp["pairs"])

@@ -60,7 +60,23 @@ try {
   await check('Figure 10 matrices with a cell per pair of spaces', async () => {
     const cells = await page.$$eval('table.matrix td', (tds) => tds.length);
     const m = report.compare.spaces.length;
-    assert(cells === 2 * m * m, `${cells} matrix cells for ${m} spaces`);
+    assert(cells === 3 * m * m, `${cells} matrix cells for ${m} spaces (D_ij, linear and unbiased CKA)`);
+  });
+  await check('Figure 10 permutation test: a row per pair with its p-values from report.json', async () => {
+    const rows = await page.$$eval('h3', (hs) => {
+      const h = hs.find((x) => x.textContent.startsWith('Are two spaces more alike than chance?'));
+      const table = h && h.nextElementSibling && h.nextElementSibling.nextElementSibling;
+      return table ? [...table.querySelectorAll('tr')].slice(1).map((tr) => [...tr.children].map((c) => c.textContent)) : null;
+    });
+    assert(rows, 'no permutation test table');
+    const pairs = report.compare.pairs;
+    assert(rows.length === pairs.length, `${rows.length} rows for ${pairs.length} pairs`);
+    pairs.forEach((p, k) => {
+      assert(rows[k][0] === `${p.a} / ${p.b}`, `row ${k} is ${rows[k][0]}`);
+      assert(rows[k][3] === p.permutation.p_distance.toFixed(3), `p of D for ${rows[k][0]}: ${rows[k][3]}`);
+      const u = p.permutation.p_cka_unbiased;
+      assert(rows[k][9] === (u === null ? '\u2013' : u.toFixed(3)), `p of unbiased CKA for ${rows[k][0]}: ${rows[k][9]}`);
+    });
   });
   await check('no console errors, page errors or network requests', async () => {
     assert(problems.length === 0, problems.join('; '));

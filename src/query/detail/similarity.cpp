@@ -66,7 +66,8 @@ struct PairTerms {
     s.distance = x.frob2 + y.frob2 - 2.0 * inner;
     const double hsic = inner - 2.0 * C * rr + static_cast<double>(C) * C * x.grand_mean * y.grand_mean;
     s.cka = hsic / std::sqrt(x.hsic * y.hsic);
-    s.cka_unbiased = C >= 4 ? unbiased_hsic(inner, dd, tt, tx, ty, C) / std::sqrt(tx.self * ty.self) : NAN;
+    s.cka_unbiased =
+        C >= 4 ? unbiased_hsic(inner, -dd - 2.0 / (C - 2) * tt, tx, ty, C) / std::sqrt(tx.self * ty.self) : NAN;
     return s;
   }
 };
@@ -112,16 +113,32 @@ UnbiasedTerms unbiased_terms(const GramSummary& s, int C) {
   if (C < 4) return t;
   double cross = 0;
   for (double v : t.tilde_row_sum) cross += v * v;
-  t.self = unbiased_hsic(s.frob2, diag2, cross, t, t, C);
+  t.self = unbiased_hsic(s.frob2, -diag2 - 2.0 / (C - 2) * cross, t, t, C);
   t.defined = t.self > kZeroSelf * s.frob2 / (static_cast<double>(C) * (C - 3));
   return t;
 }
 
-double unbiased_hsic(double inner, double diag_dot, double cross, const UnbiasedTerms& k, const UnbiasedTerms& l,
-                     int C) {
+double unbiased_hsic(double inner, double pair_terms, const UnbiasedTerms& k, const UnbiasedTerms& l, int C) {
   const double n = C;
-  const double trace = inner - diag_dot;
-  return (trace + k.tilde_sum * l.tilde_sum / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * cross) / (n * (n - 3));
+  return (inner + pair_terms + k.tilde_sum * l.tilde_sum / ((n - 1) * (n - 2))) / (n * (n - 3));
+}
+
+UnbiasedRows unbiased_rows(const std::vector<GramSummary>& summary, const std::vector<UnbiasedTerms>& terms, int C) {
+  UnbiasedRows rows(static_cast<Eigen::Index>(summary.size()), 2 * C);
+  for (size_t s = 0; s < summary.size(); ++s)
+    for (int c = 0; c < C; ++c) {
+      rows(s, c) = summary[s].diag[c];
+      rows(s, C + c) = terms[s].tilde_row_sum[c];
+    }
+  return rows;
+}
+
+Eigen::MatrixXd unbiased_pair_terms(const UnbiasedRows& rows, int i0, int bi, int j0, int bj, int C) {
+  const auto a = rows.middleRows(i0, bi), b = rows.middleRows(j0, bj);
+  Eigen::MatrixXd out(bi, bj);
+  out.noalias() = -(a.leftCols(C) * b.leftCols(C).transpose());
+  out.noalias() -= (2.0 / (C - 2)) * (a.rightCols(C) * b.rightCols(C).transpose());
+  return out;
 }
 
 std::string linear_cka_undefined(const std::vector<std::string>& spaces, const std::vector<bool>& linear_defined,

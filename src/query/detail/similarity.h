@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Dense>
+
 #include "query/detail/gram_store.h"
 #include "query/query.h"
 
@@ -34,9 +36,16 @@ struct UnbiasedTerms {
 };
 UnbiasedTerms unbiased_terms(const GramSummary& s, int C);
 
-// HSIC_u(K, L) from inner = <K, L>_F, diag_dot = sum_c K_cc L_cc and cross = (K~1).(L~1).
-double unbiased_hsic(double inner, double diag_dot, double cross, const UnbiasedTerms& k, const UnbiasedTerms& l,
-                     int C);
+// HSIC_u(K, L) from inner = <K, L>_F and pair_terms = -sum_c K_cc L_cc - 2/(C-2) (K~1).(L~1).
+double unbiased_hsic(double inner, double pair_terms, const UnbiasedTerms& k, const UnbiasedTerms& l, int C);
+
+// Every space's diagonal and K~1 side by side, row s = [K_cc ..., (K~1)_c ...] (m x 2C), so that
+// pass 2 gets a block pair's pair_terms as two GEMMs (unbiased_pair_terms) instead of two
+// scattered O(C) dot products per pair.
+using UnbiasedRows = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+UnbiasedRows unbiased_rows(const std::vector<GramSummary>& summary, const std::vector<UnbiasedTerms>& terms, int C);
+// pair_terms of spaces i0 .. i0+bi-1 (rows) against j0 .. j0+bj-1 (columns); C >= 4.
+Eigen::MatrixXd unbiased_pair_terms(const UnbiasedRows& rows, int i0, int bi, int j0, int bj, int C);
 
 // Why CKA / unbiased CKA of spaces i and j is undefined ("" where defined). `linear_defined`:
 // each space's centred Gram is non-zero.
