@@ -170,6 +170,30 @@ std::string temp_catalog_dir() {
   return pattern;
 }
 
+// The run behind `space` as the catalog would write it again. A catalog of an older schema
+// cannot be opened read-only: it is merged into a temporary catalog in `dir` (net2vec
+// merge migrates a copy of it), so the user's file is never written.
+IngestRecord stored_run(const std::string& db_path, const std::string& space, const std::string& given_space,
+                        const std::string& dir) {
+  auto find = [&](const Catalog& catalog) {
+    const std::optional<SpaceInfo> info = catalog.space(space);
+    N2V_CHECK(info, kNotFound, "catalog " << db_path << " has no space '" << given_space << "'");
+    N2V_CHECK(!is_reference(*info), kInvalidArgument, "space " << space << " is a reference space: it has no run to reproduce");
+    for (IngestRecord& rec : catalog.ingest_records())
+      for (const SpaceRecord& s : rec.spaces)
+        if (s.id == space) return std::move(rec);
+    N2V_THROW(kInternal, "space " << space << " has no run in " << db_path);
+  };
+  try {
+    return find(Catalog::open(db_path, Catalog::Mode::kReadOnly));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnsupported) throw;
+  }
+  Catalog migrated = Catalog::open(dir + "/migrated.db");
+  migrated.merge({db_path});  // kUnsupported again for a newer file, naming it
+  return find(migrated);
+}
+
 }  // namespace
 
 bool ReproduceReport::identical() const {
@@ -179,68 +203,45 @@ bool ReproduceReport::identical() const {
 
 ReproduceReport reproduce_run(const ReproduceOptions& given) {
   const std::string space = canonical_space_id(given.space);
-  IngestRecord original;
-  {
-    const Catalog catalog = Catalog::open(given.db_path, Catalog::Mode::kReadOnly);
-    const std::optional<SpaceInfo> info = catalog.space(space);
-    N2V_CHECK(info, kNotFound, "catalog " << given.db_path << " has no space '" << given.space << "'");
-    N2V_CHECK(!is_reference(*info), kInvalidArgument,
-              "space " << space << " is a reference space: it has no run to reproduce");
-    bool found = false;
-    for (IngestRecord& rec : catalog.ingest_records())
-      for (const SpaceRecord& s : rec.spaces)
-        if (s.id == space && !found) {
-          original = std::move(rec);
-          found = true;
-          break;
-        }
-    N2V_CHECK(found, kInternal, "space " << space << " has no run in " << given.db_path);
-  }
+  N2V_CHECK(given.into.empty() || fs::absolute(given.into) != fs::absolute(given.db_path), kInvalidArgument,
+            "--into " << given.into << " is the catalog being reproduced: give another file");
+  const std::string dir = temp_catalog_dir();
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } remove_dir{dir};
+  const IngestRecord original = stored_run(given.db_path, space, given.space, dir);
   check_inputs(original, space);
 
   ReproduceReport r;
   r.space = space;
-  std::string dir;
-  if (given.into.empty()) {
-    dir = temp_catalog_dir();
-    r.into = dir + "/reproduced.db";
-  } else {
-    N2V_CHECK(fs::absolute(given.into) != fs::absolute(given.db_path), kInvalidArgument,
-              "--into " << given.into << " is the catalog being reproduced: give another file");
-    r.into = given.into;
-  }
+  r.into = given.into.empty() ? dir + "/reproduced.db" : given.into;
   IngestOptions o = options_of(original, r.into);
   if (given.threads > 0) o.threads = given.threads;
   r.options = o;
-  try {
-    run_ingest(o);
-    const Catalog again = Catalog::open(r.into, Catalog::Mode::kReadOnly);
-    const IngestRecord* rerun = nullptr;
-    const std::vector<IngestRecord> records = again.ingest_records();
-    for (const IngestRecord& rec : records)
-      if (rec.run.network == original.run.network && rec.run.layer == original.run.layer) rerun = &rec;
-    N2V_CHECK(rerun, kInternal, "the re-run wrote no run of " << original.run.network << "." << original.run.layer);
-    for (size_t k = 0; k < std::max(original.run.thresholds.size(), rerun->run.thresholds.size()); ++k)
-      note(r.thresholds, k < original.run.thresholds.size() ? original.run.thresholds[k] : NAN,
-           k < rerun->run.thresholds.size() ? rerun->run.thresholds[k] : NAN, "T_" + std::to_string(k));
-    for (const SpaceRecord& a : original.spaces) {
-      const auto it = std::find_if(rerun->spaces.begin(), rerun->spaces.end(),
-                                   [&](const SpaceRecord& s) { return s.id == a.id; });
-      if (it == rerun->spaces.end()) {
-        r.missing.push_back(a.id);
-        continue;
-      }
-      r.spaces.push_back(a.id);
-      compare_spaces(a, *it, original.concepts, r);
+  run_ingest(o);
+  const Catalog again = Catalog::open(r.into, Catalog::Mode::kReadOnly);
+  const std::vector<IngestRecord> records = again.ingest_records();
+  const IngestRecord* rerun = nullptr;
+  for (const IngestRecord& rec : records)
+    if (rec.run.network == original.run.network && rec.run.layer == original.run.layer) rerun = &rec;
+  N2V_CHECK(rerun, kInternal, "the re-run wrote no run of " << original.run.network << "." << original.run.layer);
+  for (size_t k = 0; k < std::max(original.run.thresholds.size(), rerun->run.thresholds.size()); ++k)
+    note(r.thresholds, k < original.run.thresholds.size() ? original.run.thresholds[k] : NAN,
+         k < rerun->run.thresholds.size() ? rerun->run.thresholds[k] : NAN, "T_" + std::to_string(k));
+  for (const SpaceRecord& a : original.spaces) {
+    const auto it = std::find_if(rerun->spaces.begin(), rerun->spaces.end(), [&](const SpaceRecord& s) { return s.id == a.id; });
+    if (it == rerun->spaces.end()) {
+      r.missing.push_back(a.id);
+      continue;
     }
-  } catch (...) {
-    if (!dir.empty()) fs::remove_all(dir);
-    throw;
+    r.spaces.push_back(a.id);
+    compare_spaces(a, *it, original.concepts, r);
   }
-  if (!dir.empty()) {
-    fs::remove_all(dir);
-    r.into.clear();
-  }
+  if (given.into.empty()) r.into.clear();  // the temporary folder goes with remove_dir
   return r;
 }
 

@@ -85,6 +85,30 @@ TEST_F(Reproduce, ACatalogThatDiffersIsReportedAsDifferent) {
   EXPECT_TRUE(contains(r.out, "in a temporary catalog (removed)")) << r.out;
 }
 
+// A catalog of schema 7 (no model hash yet) cannot be opened read-only: the run is read from
+// a migrated copy, the user's file is left at version 7, and the re-run is still identical.
+TEST_F(Reproduce, CatalogFromBeforeVersion8IsReadFromAMigratedCopy) {
+  const std::string db = dir.file("catalog.db");
+  auto exec = [&](const char* sql) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  };
+  exec("ALTER TABLE run DROP COLUMN model_sha256; PRAGMA user_version = 7");
+  const test::CommandResult r = run("--reproduce toy.features.seg --progress none --db " + db);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "identical: yes")) << r.out;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 7);  // not migrated in place
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+}
+
 TEST_F(Reproduce, MovedModelNamesTheRecordedPathAndHash) {
   const std::string hash = sha256_file(dir.file("model.pt"));
   fs::rename(dir.file("model.pt"), dir.file("moved.pt"));
