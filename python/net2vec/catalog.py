@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4E325643  # 'N2VC', PRAGMA application_id of every catalog (sql/001_init.sql)
-KNOWN_SCHEMA_VERSION = 6     # the newest sql/NNN_*.sql this reader was written against
+KNOWN_SCHEMA_VERSION = 8     # the newest sql/NNN_*.sql this reader was written against
 
 _TASK_SHORT = {"segmentation": "seg", "classification": "cls"}
 _TASK_ALIASES = {"seg": "segmentation", "segmentation": "segmentation",
@@ -111,6 +111,15 @@ class Concept(_Record):
     bias: float
     score_train: Optional[float]
     score_val: Optional[float]
+    # Schema version 7 (docs/METHOD.md, "Intervals and chance"): the val score's and the best
+    # filter's 95 % bootstrap interval (low, high), p against chance and the null's mean; None:
+    # not computed (an older catalog, or turned off at ingest).
+    score_val_interval: Optional[Tuple[float, float]] = None
+    score_val_p: Optional[float] = None
+    score_val_null_mean: Optional[float] = None
+    best_filter_val_interval: Optional[Tuple[float, float]] = None
+    best_filter_val_p: Optional[float] = None
+    best_filter_val_null_mean: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -344,15 +353,18 @@ class Catalog:
     # -- concepts and vectors --
 
     def _concept_select(self) -> str:
+        stats = ("e.score_val_low, e.score_val_high, e.score_val_p, e.score_val_null_mean, e.best_filter_val_low,"
+                 " e.best_filter_val_high, e.best_filter_val_p, e.best_filter_val_null_mean"
+                 if "score_val_low" in self._columns["embedding"] else ", ".join(["NULL"] * 8))
         return ("SELECT e.id, c.number, c.name, c.category, c.categories, e.train_count, e.val_count,"
                 " e.set_iou_train, e.set_iou_val, e.accuracy_train, e.accuracy_val, e.best_filter,"
-                " e.best_filter_train, e.best_filter_val, e.alpha, e.bias"
+                " e.best_filter_train, e.best_filter_val, e.alpha, e.bias, " + stats +
                 " FROM embedding e JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?")
 
     @staticmethod
     def _concept_row(space: Space, row: Sequence[Any]) -> Concept:
         (_, number, name, category, categories, train_count, val_count, iou_t, iou_v, acc_t, acc_v,
-         best, best_t, best_v, alpha, bias) = row
+         best, best_t, best_v, alpha, bias, lo, hi, p, null_mean, b_lo, b_hi, b_p, b_null_mean) = row
         if space.task == "segmentation":
             score_t, score_v = iou_t, iou_v
         elif space.task == "classification":
@@ -362,7 +374,11 @@ class Catalog:
         return Concept(number=number, name=name, category=category, categories=categories,
                        train_count=train_count, val_count=val_count, set_iou_train=iou_t, set_iou_val=iou_v,
                        accuracy_train=acc_t, accuracy_val=acc_v, best_filter=best, best_filter_train=best_t,
-                       best_filter_val=best_v, alpha=alpha, bias=bias, score_train=score_t, score_val=score_v)
+                       best_filter_val=best_v, alpha=alpha, bias=bias, score_train=score_t, score_val=score_v,
+                       score_val_interval=None if lo is None or hi is None else (lo, hi), score_val_p=p,
+                       score_val_null_mean=null_mean,
+                       best_filter_val_interval=None if b_lo is None or b_hi is None else (b_lo, b_hi),
+                       best_filter_val_p=b_p, best_filter_val_null_mean=b_null_mean)
 
     def _embedding_id(self, db: sqlite3.Connection, space: Space, concept: str) -> Tuple[int, Sequence[Any]]:
         row = db.execute(self._concept_select() + " AND c.name = ? ORDER BY c.number, c.id LIMIT 1",

@@ -149,6 +149,25 @@ class CatalogTest(unittest.TestCase):
                 self.assertEqual([c.name for c in self.cat.concepts(sid, category=category)],
                                  [c.name for c in concepts if c.category == category])
 
+    def test_intervals_and_p_are_the_stored_columns(self):
+        # Schema version 7: the service catalog stores them for 6 concepts in 7, NULL for the rest.
+        cols = ["score_val_low", "score_val_high", "score_val_p", "score_val_null_mean", "best_filter_val_low",
+                "best_filter_val_high", "best_filter_val_p", "best_filter_val_null_mean"]
+        seen_some = seen_none = False
+        for sid, kind, _, _, _ in self.space_rows:
+            stored = {row[0]: row[1:] for row in raw(
+                self.db, "SELECT c.name, " + ", ".join("e." + c for c in cols) +
+                " FROM embedding e JOIN concept c ON c.id = e.concept_id WHERE e.space_id = ?", (sid,))}
+            for c in self.cat.concepts(sid):
+                lo, hi, p, m, blo, bhi, bp, bm = stored[c.name]
+                self.assertEqual(c.score_val_interval, None if lo is None else (lo, hi))
+                self.assertEqual((c.score_val_p, c.score_val_null_mean), (p, m))
+                self.assertEqual(c.best_filter_val_interval, None if blo is None else (blo, bhi))
+                self.assertEqual((c.best_filter_val_p, c.best_filter_val_null_mean), (bp, bm))
+                seen_some |= lo is not None
+                seen_none |= kind == "network" and lo is None
+        self.assertTrue(seen_some and seen_none)
+
     def test_thresholds_one_per_filter(self):
         for sid, _, dim, run_id, _ in self.network_spaces():
             with self.subTest(space=sid):
