@@ -1893,6 +1893,9 @@ async function main() {
             const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
             if (m) {
               clearTimeout(timer);
+        if (!(await p.locator('details.excluded').getAttribute('open') !== null)) await p.locator('details.excluded summary').click();
+        await p.locator('details.excluded').scrollIntoViewIfNeeded();
+        await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, 'compare-50-left-out-1366.png'), fullPage: false });
         await p.locator('details.excluded').scrollIntoViewIfNeeded();
         await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, 'compare-50-left-out-1366.png'), fullPage: false });
               resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
