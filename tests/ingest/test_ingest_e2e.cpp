@@ -1,6 +1,8 @@
 // net2vec-ingest end to end: the real binary, the real SQLite file, the toy probe set whose
 // activations and thresholds the test recomputes from the images it wrote.
 #include <gtest/gtest.h>
+
+#include <set>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +94,25 @@ TEST_F(IngestE2E, ToyProbeSetEndToEnd) {
   EXPECT_EQ(run_record.layer, "features");
   EXPECT_TRUE(contains(run_record.preprocessing_json, "\"height\":32")) << run_record.preprocessing_json;
   EXPECT_TRUE(contains(run_record.params_json, "\"lr\":0.0001")) << run_record.params_json;
+  // Each filter's top images (the default --top-images 10), shared by the seg and cls spaces:
+  // ten distinct rows by non-increasing max.
+  EXPECT_EQ(run_record.top_images_per_filter, std::optional<int>(10));
+  for (int k = 0; k < 4; ++k) {
+    const Catalog::FilterTopImages top = cat.filter_top_images("toy.features.cls", k);
+    ASSERT_EQ(top.images.size(), 10u) << k;
+    std::set<int> rows;
+    for (size_t i = 0; i < top.images.size(); ++i) {
+      rows.insert(top.images[i].record.image_row);
+      if (i > 0) EXPECT_LE(top.images[i].record.max_activation, top.images[i - 1].record.max_activation) << k;
+    }
+    EXPECT_EQ(rows.size(), 10u) << k;
+  }
+  // Filter 0 (red) fires most on the red squares, above its T_k = 60/255.
+  const Catalog::FilterTopImages red_top = cat.filter_top_images("toy.features.seg", 0);
+  ASSERT_FALSE(red_top.images.empty());
+  int on = 0;
+  for (uint8_t b : red_top.images[0].record.map) on += __builtin_popcount(b);
+  EXPECT_GT(on, 0) << "filter 0's strongest image has no position above T_0";
 
   // redsquare: filter 0 separates it perfectly (masks are at the activation resolution).
   std::optional<EmbeddingRecord> red = cat.embedding("toy.features.seg", "redsquare");
