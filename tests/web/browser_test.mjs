@@ -430,7 +430,9 @@ async function main() {
       && !(await page.locator('#view .results[aria-busy]').count()), 'two heatmaps of the chosen spaces');
     for (let n = 0; n < 2; n += 1) {
       assertEqual(await maps.nth(n).locator('g.cell').count(), m * m, `cells of heatmap ${n + 1}`);
-      assertEqual(await maps.nth(n).locator('g.cell[tabindex="0"]').count(), m * (m - 1), `focusable cells of heatmap ${n + 1}`);
+      assertEqual(await maps.nth(n).locator('g.cell[tabindex]').count(), m * (m - 1), `focusable cells of heatmap ${n + 1}`);
+      // One tab stop per heatmap (roving tabindex; issue 19 item 9): arrows move between cells.
+      assertEqual(await maps.nth(n).locator('g.cell[tabindex="0"]').count(), 1, `tab stops of heatmap ${n + 1}`);
       assertEqual(await maps.nth(n).locator('.row-label').count(), m, `row labels of heatmap ${n + 1}`);
       assert(await maps.nth(n).locator('linearGradient').count(), `colour legend of heatmap ${n + 1}`);
     }
@@ -1933,6 +1935,8 @@ async function main() {
           assert(bad.length === 0, `${width} px: ${bad.slice(0, 4).join('; ')}`);
           await noOverflow(`${width} px`);
           await p.screenshot({ path: path.join(env.NET2VEC_DOC_SHOTS || SHOTS, `compare-50-${width}.png`), fullPage: false });
+          // One tab stop per heatmap, not m (m - 1); the arrow keys move from it.
+          assertEqual(await p.locator('.heatmaps svg.chart').nth(0).locator('g.cell[tabindex="0"]').count(), 1, 'one tab stop');
           // The value of a cell: on focus (keyboard) and on hover, in the line below the map.
           const cell = p.locator('.heatmaps svg.chart').nth(0).locator('g.cell[data-i="3"][data-j="7"]');
           await cell.focus();

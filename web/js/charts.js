@@ -418,6 +418,7 @@ export function heatmap(matrix, labels, {
   };
   const gradient = uid('grad');
   const isSelected = (i, j) => selected && ((selected[0] === i && selected[1] === j) || (selected[0] === j && selected[1] === i));
+  const isRovingStart = (i, j) => (selected ? selected[0] === i && selected[1] === j : i === 0 && j === 1);
 
   const cells = [];
   for (let i = 0; i < m; i += 1) {
@@ -430,7 +431,9 @@ export function heatmap(matrix, labels, {
       cells.push(svg('g', {
         class: `cell${active ? ' active' : ''}${isSelected(i, j) ? ' selected' : ''}${i === j ? ' diagonal' : ''}`,
         'data-i': i, 'data-j': j,
-        tabindex: active ? 0 : null, role: active ? 'button' : null,
+        // One tab stop per heatmap (a roving tabindex: the selected cell, else the first), not
+        // m (m - 1): at 50 spaces that would be 2,450 stops; the arrow keys move between cells.
+        tabindex: active ? (isRovingStart(i, j) ? 0 : -1) : null, role: active ? 'button' : null,
         // The name starts with the number the cell shows (a spoken "click 0.62" must match it).
         'aria-label': active ? name : null, 'aria-pressed': active ? String(!!isSelected(i, j)) : null,
       },
@@ -499,7 +502,11 @@ export function heatmap(matrix, labels, {
         i += move[0];
         j += move[1];
       } while (i === j && i >= 0 && i < m);
-      chart.querySelector(`.cell.active[data-i="${i}"][data-j="${j}"]`)?.focus();
+      const next = chart.querySelector(`.cell.active[data-i="${i}"][data-j="${j}"]`);
+      if (!next) return;
+      g.setAttribute('tabindex', '-1');
+      next.setAttribute('tabindex', '0');
+      next.focus();
     });
   }
   return chart;
