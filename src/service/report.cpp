@@ -22,6 +22,61 @@ Json examples_json(Service& service, const std::string& space) {
   return {{"nearest", all["nearest"]}, {"arithmetic", all["arithmetic"]}};
 }
 
+// Paper Figure 5: how many concepts pick each filter as their best single filter (Service::
+// filter_usage). Null for a reference space (no filters).
+Json filter_usage_json(Service& service, const std::string& space, bool network) {
+  if (!network) return nullptr;
+  FilterRequest request;
+  request.space = space;
+  const Json all = to_json(service.filter_usage(request));
+  return {{"dim", all["dim"]},
+          {"never_selected", all["never_selected"]},
+          {"histogram", all["histogram"]},
+          {"most_selected", all["most_selected"]}};
+}
+
+// Paper Figures 7 and 8 by category: each concept's per-image val IoU summarised as the paper
+// does, the mean and standard deviation of its non-zero part (learned weights and best single
+// filter; Service::concept_detail), then averaged over the category's concepts where defined.
+// Null unless a segmentation space (classification has no per-image IoU).
+Json image_iou_by_category(Service& service, const std::string& space, bool segmentation) {
+  if (!segmentation) return nullptr;
+  struct Sums {
+    int concepts = 0, learned_mean_n = 0, learned_sd_n = 0, single_mean_n = 0, single_sd_n = 0;
+    double learned_mean = 0, learned_sd = 0, single_mean = 0, single_sd = 0;
+  };
+  std::map<std::string, Sums> by;
+  ConceptsRequest list;
+  list.space = space;
+  for (const ConceptSummary& c : service.concepts(list).concepts) {
+    ConceptRequest one;
+    one.space = space;
+    one.name = c.name;
+    one.top = 1;
+    const ImageIouDistribution d = service.concept_detail(one).distribution;
+    Sums& s = by[c.category];
+    ++s.concepts;
+    const auto add = [](double v, double& sum, int& n) {
+      if (std::isfinite(v)) sum += v, ++n;
+    };
+    add(d.learned.mean, s.learned_mean, s.learned_mean_n);
+    add(d.learned.sd, s.learned_sd, s.learned_sd_n);
+    add(d.single.mean, s.single_mean, s.single_mean_n);
+    add(d.single.sd, s.single_sd, s.single_sd_n);
+  }
+  const auto mean = [](double sum, int n) { return n ? Json(sum / n) : Json(nullptr); };
+  Json out = Json::array();
+  for (const auto& [category, s] : by)
+    out.push_back({{"category", category},
+                   {"concept_count", s.concepts},
+                   {"learned_mean", mean(s.learned_mean, s.learned_mean_n)},
+                   {"learned_sd", mean(s.learned_sd, s.learned_sd_n)},
+                   {"single_mean", mean(s.single_mean, s.single_mean_n)},
+                   {"single_sd", mean(s.single_sd, s.single_sd_n)},
+                   {"with_nonzero", s.learned_mean_n}});
+  return out;
+}
+
 }  // namespace
 
 Json report_json(Service& service, const std::vector<std::string>& requested) {
@@ -32,6 +87,8 @@ Json report_json(Service& service, const std::vector<std::string>& requested) {
   for (const std::string& id : analysed) {
     Json a = to_json(service.analyses(id));
     a["examples"] = examples_json(service, id);
+    a["filter_usage"] = filter_usage_json(service, id, a["kind"] == "network");
+    a["image_iou_by_category"] = image_iou_by_category(service, id, a["task"] == "segmentation");
     MapRequest map;
     map.space = id;
     a["map"] = to_json(service.map(map));
@@ -350,6 +407,52 @@ std::string matrix_table(const Json& spaces, const Json& matrix, bool higher_is_
   return t + "</table>";
 }
 
+// Paper Figure 5 (filters by how many concepts pick them as best single filter) and Figures 7
+// and 8 by category (the non-zero part of the per-image val IoU), each next to the web view that
+// shows it per filter or per concept.
+std::string filters_and_images_section(const Json& s) {
+  std::string h;
+  const std::string space = s["space"].get<std::string>();
+  const Json& usage = s["filter_usage"];
+  if (usage.is_object()) {
+    int most = 1;
+    for (const Json& b : usage["histogram"]) most = std::max(most, b["filters"].get<int>());
+    h += "<h3>Filters by how many concepts pick them as best single filter (Figure 5)</h3><p class=note>" +
+         std::to_string(usage["never_selected"].get<int>()) + " of " + std::to_string(usage["dim"].get<int>()) +
+         " filters are no concept's best. Web: the Filters view (#/filters?space=" + esc(space) +
+         ").</p><table class=usage><tr><th>concepts</th><th>filters</th><th></th></tr>";
+    for (const Json& b : usage["histogram"]) {
+      const int n = b["filters"].get<int>();
+      h += "<tr><td>" + std::to_string(b["concepts"].get<int>()) + "</td><td>" + std::to_string(n) +
+           "</td><td style='text-align:left'><span style='display:inline-block;height:0.8em;background:#0072B2;width:" +
+           std::to_string(std::max(1, 200 * n / most)) + "px'></span></td></tr>";
+    }
+    h += "</table>";
+    if (!usage["most_selected"].empty()) {
+      std::string list;
+      for (const Json& f : usage["most_selected"])
+        list += (list.empty() ? "" : ", ") + std::string("filter ") + std::to_string(f["filter"].get<int>()) + " (" +
+                std::to_string(f["concept_count"].get<int>()) + ")";
+      h += "<p class=note>Most selected: " + list + ".</p>";
+    }
+  }
+  const Json& by = s["image_iou_by_category"];
+  if (by.is_array()) {
+    h += "<h3>Per-image val IoU, non-zero part, by category (Figures 7 and 8)</h3><p class=note>Per concept the mean "
+         "&mu; and standard deviation &sigma; of its non-zero per-image IoU (as the paper's Figure 7), averaged over the "
+         "category's concepts where defined. Web: each concept's page (#/concept/NAME?space=" +
+         esc(space) + ") shows the distribution and an example at each decile (Figure 8).</p>"
+         "<table class=image-iou><tr><th>category</th><th>concepts</th><th>with a non-zero image</th>"
+         "<th>learned &mu;</th><th>learned &sigma;</th><th>single filter &mu;</th><th>single filter &sigma;</th></tr>";
+    for (const Json& c : by)
+      h += "<tr><th>" + esc(c["category"].get<std::string>()) + "</th><td>" + std::to_string(c["concept_count"].get<int>()) +
+           "</td><td>" + std::to_string(c["with_nonzero"].get<int>()) + "</td><td>" + fmt(c["learned_mean"]) + "</td><td>" +
+           fmt(c["learned_sd"]) + "</td><td>" + fmt(c["single_mean"]) + "</td><td>" + fmt(c["single_sd"]) + "</td></tr>";
+    h += "</table>";
+  }
+  return h;
+}
+
 // Figure 10's trust (issue 21): unbiased CKA, and each pair's permutation test with why a
 // measure is undefined.
 std::string significance_section(const Json& cmp) {
@@ -483,6 +586,7 @@ std::string report_html(const Json& report) {
     if (f.contains("by_alpha") && !f["by_alpha"].empty())
       h += "<h3>Score by concept size (share of its images it covers, 1 &minus; &alpha;)</h3>" +
            binned_table(f["by_alpha"], size_labels);
+    h += filters_and_images_section(s);
   }
 
   const Json& cmp = report["compare"];

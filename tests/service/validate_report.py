@@ -35,5 +35,27 @@ check("a share above 1 is rejected", not jsonschema.Draft202012Validator(schema)
 bad = copy.deepcopy(report)
 bad["spaces"][0]["surprise"] = True  # an undocumented key
 check("an undocumented key is rejected", not jsonschema.Draft202012Validator(schema).is_valid(bad))
+# Figure 5: every filter counted once (by how many concepts pick it, 0 included), every concept
+# with a best filter once. Figures 7 and 8: a row per category, a segmentation space's concepts in them.
+for space in report["spaces"]:
+    usage = space["filter_usage"]
+    if space["kind"] == "network":
+        filters = sum(b["filters"] for b in usage["histogram"])
+        check(f"{space['space']}: Figure 5 counts each of its {usage['dim']} filters once", filters == usage["dim"],
+              f"{filters} filters")
+        picks = sum(b["filters"] * b["concepts"] for b in usage["histogram"])
+        concepts = next(r["concept_count"] for r in space["learned_vs_single"] if r["category"] is None)
+        zero = sum(b["filters"] for b in usage["histogram"] if b["concepts"] == 0)
+        check(f"{space['space']}: the 0 bin is the never selected", zero == usage["never_selected"], f"{zero}")
+        check(f"{space['space']}: Figure 5's picks are its concepts", 0 < picks <= concepts, f"{picks} of {concepts}")
+    by = space["image_iou_by_category"]
+    if space["task"] == "segmentation":
+        cats = sorted(r["category"] for r in space["learned_vs_single"] if r["category"] is not None)
+        check(f"{space['space']}: Figures 7/8 have a row per category", sorted(r["category"] for r in by) == cats,
+              f"{[r['category'] for r in by]} vs {cats}")
+        check(f"{space['space']}: a non-zero part's mean is an IoU",
+              all(0 < r[k] <= 1 for r in by for k in ("learned_mean", "single_mean") if r[k] is not None))
+    else:
+        check(f"{space['space']}: no per-image IoU outside segmentation", by is None)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -1,6 +1,7 @@
 // The report page of `net2vec report` (index.html beside report.json) in headless Chromium:
 // it opens from the file system with no network, without console errors, and shows what
-// report.json holds (a Table-1 row per space, a chart per space, the Figure-10 matrices).
+// report.json holds (a Table-1 row per space, a chart per space, Figure 5 and Figures 7-8 by
+// category, the Figure-10 matrices and permutation test).
 // Env: NET2VEC_REPORT (the report folder), NET2VEC_CHROMIUM. Prints "N passed, N failed".
 
 import fs from 'node:fs';
@@ -76,6 +77,32 @@ try {
       assert(rows[k][3] === p.permutation.p_distance.toFixed(3), `p of D for ${rows[k][0]}: ${rows[k][3]}`);
       const u = p.permutation.p_cka_unbiased;
       assert(rows[k][9] === (u === null ? '\u2013' : u.toFixed(3)), `p of unbiased CKA for ${rows[k][0]}: ${rows[k][9]}`);
+    });
+  });
+  await check('Figure 5 per network space: filters by how many concepts pick them, as report.json counts', async () => {
+    const tables = await page.$$eval('table.usage', (ts) => ts.map((t) => [...t.querySelectorAll('tr')].slice(1)
+      .map((tr) => [...tr.children].slice(0, 2).map((c) => Number(c.textContent)))));
+    const usages = report.spaces.filter((s) => s.filter_usage).map((s) => s.filter_usage);
+    assert(tables.length === usages.length, `${tables.length} Figure 5 tables for ${usages.length} network spaces`);
+    usages.forEach((u, k) => {
+      const want = u.histogram.map((b) => [b.concepts, b.filters]);
+      assert(JSON.stringify(tables[k]) === JSON.stringify(want), `table ${k}: ${JSON.stringify(tables[k])} vs ${JSON.stringify(want)}`);
+    });
+  });
+  await check('Figures 7 and 8 per segmentation space: the non-zero part by category, as report.json has it', async () => {
+    const tables = await page.$$eval('table.image-iou', (ts) => ts.map((t) => [...t.querySelectorAll('tr')].slice(1)
+      .map((tr) => [...tr.children].map((c) => c.textContent))));
+    const byCategory = report.spaces.filter((s) => s.image_iou_by_category).map((s) => s.image_iou_by_category);
+    assert(byCategory.length > 0, 'no segmentation space in the report');
+    assert(tables.length === byCategory.length, `${tables.length} tables for ${byCategory.length} segmentation spaces`);
+    byCategory.forEach((rows, k) => {
+      assert(tables[k].length === rows.length, `table ${k}: ${tables[k].length} rows for ${rows.length} categories`);
+      rows.forEach((r, n) => {
+        const cell = (v) => (v === null ? '\u2013' : v.toFixed(3));
+        const want = [r.category, String(r.concept_count), String(r.with_nonzero), cell(r.learned_mean), cell(r.learned_sd),
+          cell(r.single_mean), cell(r.single_sd)];
+        assert(JSON.stringify(tables[k][n]) === JSON.stringify(want), `${JSON.stringify(tables[k][n])} vs ${JSON.stringify(want)}`);
+      });
     });
   });
   await check('no console errors, page errors or network requests', async () => {
