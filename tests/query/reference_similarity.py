@@ -169,6 +169,25 @@ def main():
         run([net2vec_bin, "reference", "vectors", "--db", db, "--name", space, "--file", path, "--format", "text"])
     check_comparison(check, "random", net2vec_bin, db, list(shapes) + ["wordnet"], 19)
 
+    # A space whose concepts all point one way: both CKAs undefined, null with the reason in JSON,
+    # '-' and the reason in text, never a number.
+    flat = os.path.join(work, "flat.txt")
+    write_vectors(flat, names, np.tile(rng.standard_normal(8), (n, 1)))
+    run([net2vec_bin, "reference", "vectors", "--db", db, "--name", "flat", "--file", flat, "--format", "text"])
+    doc = json.loads(run([net2vec_bin, "compare", "--db", db, "--spaces", "random-iso,flat", "--json"]))
+    pair = doc["pairs"][0]
+    for key in ("cka", "cka_unbiased"):
+        check.true(f"flat: {key} is null, got {pair[key]!r}", pair[key] is None)
+        check.true(f"flat: {key}_undefined names the space: {pair[key + '_undefined']!r}",
+                   "'flat'" in (pair[key + "_undefined"] or ""))
+        check.true(f"flat: {key}'s diagonal is null for flat, 1 for the other", doc[key][1][1] is None and doc[key][0][0] == 1.0)
+    check.true(f"flat: p of a CKA is null, got {pair['permutation']}",
+               pair["permutation"]["p_cka"] is None and pair["permutation"]["p_cka_unbiased"] is None)
+    text = run([net2vec_bin, "compare", "--db", db, "--spaces", "random-iso,flat"])
+    check.true("flat: the text says why each CKA is undefined",
+               "linear CKA: the centred Gram of 'flat' is zero" in text and "unbiased CKA: the unbiased HSIC of 'flat'" in text)
+    check.true("flat: the text prints no nan", "nan" not in text.lower())
+
     print(f"{check.checked} checks; largest relative error by measure: "
           + ", ".join(f"{k} {v:.2e}" for k, v in sorted(check.worst.items())))
     if check.failures:
