@@ -94,7 +94,8 @@ std::vector<IngestRecord> Catalog::ingest_records() const {
       ious.bind_text(1, space.id);
       while (ious.step())
         space.embeddings[at.at(ious.int64(0))].image_iou.push_back(
-            {ious.int32(1), ious.opt_float(2).value_or(NAN), ious.opt_float(3).value_or(NAN)});
+            {ious.int32(1), ious.opt_float(2).value_or(NAN), ious.opt_float(3).value_or(NAN), ious.opt_float(4),
+             ious.opt_float(5), ious.opt_float(6), ious.opt_float(7)});
       Stmt masks = conn->prepare(
           "SELECT e.id, p.row, m.height, m.width, m.learned, m.single FROM predicted_mask m"
           " JOIN embedding e ON e.id = m.embedding_id JOIN probe_image p ON p.id = m.probe_image_id"

@@ -134,8 +134,8 @@ std::optional<EmbeddingRecord> Catalog::embedding(const std::string& space_name,
       " ORDER BY p.row");
   ious.bind_int(1, embedding_id);
   while (ious.step())
-    e.image_iou.push_back(
-        {ious.int32(0), ious.opt_float(1).value_or(NAN), ious.opt_float(2).value_or(NAN)});
+    e.image_iou.push_back({ious.int32(0), ious.opt_float(1).value_or(NAN), ious.opt_float(2).value_or(NAN),
+                           ious.opt_float(3), ious.opt_float(4), ious.opt_float(5), ious.opt_float(6)});
   tx.commit();
   return e;
 }
