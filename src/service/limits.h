@@ -25,12 +25,14 @@ struct ServiceLimits {
   int max_examples_hits = 10'000;    // (queries + sums) x k of one examples request
   int max_examples = 200;            // queries + sums of one examples request
 
-  // The CLI's: compare over any number of spaces with any budget (docs/SCALE.md), a map
+  // The CLI's: compare over any number of spaces with any budget (docs/SCALE.md) and any
+  // permutation test asked for (the default one still stops at kDefaultPermutationWork), a map
   // (net2vec report) of any space.
   static ServiceLimits local() {
     ServiceLimits l;
     l.max_compare_mb = 0;
     l.max_compare_spaces = 0;
+    l.max_permutation_work = 0;  // a permutation test asked for runs whatever its size
     l.max_map_concepts = std::numeric_limits<int>::max();
     return l;
   }

@@ -161,7 +161,7 @@ CompareResponse Service::compare(const CompareRequest& request) {
                                                                               << *request.permutations);
   N2V_CHECK(request.seed >= 0, kInvalidArgument, "'seed' must be 0 or more, got " << request.seed);
   CompareOptions options;
-  options.permutations = request.permutations.value_or(CompareRequest::kDefaultPermutations);
+  options.permutations = request.permutations.value_or(std::min(CompareRequest::kDefaultPermutations, max_r));
   options.permutation_seed = static_cast<uint64_t>(request.seed);
   options.permutations_optional = !request.permutations;
   options.max_permutation_work = limits_.max_permutation_work;

@@ -166,6 +166,36 @@ TEST_F(LimitsTest, TheOperatorsCeilingsHold) {
   EXPECT_TRUE(contains(m, "at most 1024 MiB")) << m;
 }
 
+// The permutation test's ceilings (issue 21): an R above --max-compare-permutations and a test
+// asked for above --max-permutation-work are 400s naming them; the default R is skipped instead,
+// with its reason in the answer.
+TEST_F(LimitsTest, PermutationTestCeilingsHold) {
+  ServiceLimits limits;
+  limits.max_compare_permutations = 50;
+  limits.max_permutation_work = 50.0 * 42 * 42;  // one pair on its 42 shared concepts, R = 50
+  Service service(catalog(), {}, limits);
+  Api api(service, ApiOptions{"", {}});
+  const auto get = [&](const std::string& target) { return api.handle({"GET", target, "", ""}); };
+  const std::string pair = "/api/compare?spaces=toynet.conv.seg,othernet.fc.seg";
+  const auto ok = get(pair + "&permutations=50");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  const Json test = Json::parse(ok.body)["permutation_test"];
+  EXPECT_EQ(test["permutations"], 50);
+  EXPECT_TRUE(test["skipped"].is_null());
+  std::string m = expect_error(get(pair + "&permutations=51"), 400);
+  EXPECT_TRUE(contains(m, "permutations") && contains(m, "to 50")) << m;
+  m = expect_error(get(pair + ",toynet.conv.cls&permutations=50"), 400);  // 3 pairs: 3 x the ceiling
+  EXPECT_TRUE(contains(m, "ask for fewer permutations")) << m;
+  // Left to the default (R = 50 here, the ceiling), three pairs pass the work ceiling: skipped.
+  const auto skipped = get(pair + ",toynet.conv.cls");
+  ASSERT_EQ(skipped.status, 200) << skipped.body;
+  const Json doc = Json::parse(skipped.body);
+  EXPECT_EQ(doc["permutation_test"]["permutations"], 0);
+  EXPECT_TRUE(contains(doc["permutation_test"]["skipped"].get<std::string>(), "over this server's ceiling"));
+  EXPECT_TRUE(doc["pairs"][0]["permutation"].is_null());
+  EXPECT_EQ(ServiceLimits::local().max_permutation_work, 0);
+}
+
 // F5 (part): identical concurrent uncached maps are computed once; the cache is an LRU of
 // Service::kMapCacheSize maps instead of being cleared when full.
 TEST_F(LimitsTest, MapsAreComputedOnceAndCachedLeastRecentlyUsedFirst) {
