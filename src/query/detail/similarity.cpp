@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "query/gemm.h"
 
 namespace n2v::detail {
 namespace {
@@ -18,8 +19,10 @@ constexpr double kZeroSelf = 1e-12;
 
 // Permutations per task of the permutation pass: each task builds its permuted Grams once and
 // sets every partner space against them, so a larger chunk reads the partners fewer times.
-// Bounded by memory: kChunkFloats floats of permuted Grams per worker.
-constexpr size_t kChunkFloats = size_t{4} << 20;  // 16 MiB
+// Bounded by memory: kChunkFloats floats of permuted Grams per worker, and as many of partners'
+// Grams (a larger chunk gained nothing measurable and cost page faults: 16 MiB buffers doubled
+// the system time of a 10-space comparison).
+constexpr size_t kChunkFloats = size_t{1} << 20;  // 4 MiB
 
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -71,17 +74,6 @@ struct PairTerms {
     return s;
   }
 };
-
-// <K, M>_F of two C x C row-major float matrices: float lanes per row, rows summed in double
-// (as the pairwise pass sums <G_i, G_j>).
-double frobenius_inner(const float* k, const float* m, int C) {
-  double sum = 0;
-  for (int a = 0; a < C; ++a) {
-    const Eigen::Map<const Eigen::VectorXf> u(k + static_cast<size_t>(a) * C, C), v(m + static_cast<size_t>(a) * C, C);
-    sum += static_cast<double>(u.dot(v));
-  }
-  return sum;
-}
 
 // Space s's whole Gram, row-major, from the row-interleaved store.
 void read_gram(const GramStore& store, int s, int C, float* out) {
@@ -199,14 +191,23 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
   };
   auto terms_of = [&](int i, int j) { return PairTerms{summary[i], summary[j], terms[i], terms[j], C}; };
 
+  // <K, P L P'>_F of many (permutation, partner) pairs at once: C = A B^T over rows of C^2
+  // floats (query/gemm.h; the wide paths at ~100 GFLOP/s, where per-row dots ran at ~2). On the
+  // wide paths every entry is the same FMA chain whatever the shapes, so the observed value
+  // (the identity as A's one row) is bit for bit what the identity would give among the null.
+  const GemmPath path = gemm_path();
+  const int k_len = static_cast<int>(gram);
+
   // The observed statistics, on the null's path.
   std::vector<Statistics> observed(pairs.size());
   parallel(static_cast<int>(pairs.size()), [&](int p, std::vector<float>& scratch) {
     scratch.resize(2 * gram);
     const int i = pairs[p].i, j = pairs[p].j;
-    read_gram(store, i, C, scratch.data());
-    read_gram(store, j, C, scratch.data() + gram);
-    observed[p] = terms_of(i, j)(frobenius_inner(scratch.data(), scratch.data() + gram, C), nullptr);
+    read_gram(store, j, C, scratch.data());
+    read_gram(store, i, C, scratch.data() + gram);
+    float inner = 0;
+    gemm_abt(path, scratch.data(), k_len, scratch.data() + gram, k_len, 1, 1, k_len, &inner, 1);
+    observed[p] = terms_of(i, j)(inner, nullptr);
   });
 
   // Tasks (j, chunk): space j's Gram permuted `chunk` times, each set against every i < j.
@@ -217,10 +218,13 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
   parallel(static_cast<int>(tasks.size()), [&](int t, std::vector<float>& scratch) {
     const auto [j, k] = tasks[t];
     const int r0 = k * chunk, n = std::min(chunk, R - r0);
-    scratch.resize((2 + static_cast<size_t>(n)) * gram);
+    // Partners in blocks of up to `block` Grams (as much memory as the permuted ones).
+    const int block = static_cast<int>(std::clamp<size_t>(kChunkFloats / gram, 1, static_cast<size_t>(j)));
+    scratch.resize((1 + static_cast<size_t>(n) + block) * gram);
     float* const l = scratch.data();
-    float* const other = l + gram;
-    float* const permuted = other + gram;
+    float* const permuted = l + gram;
+    float* const others = permuted + static_cast<size_t>(n) * gram;
+    std::vector<float> inner(static_cast<size_t>(n) * block);
     read_gram(store, j, C, l);
     std::vector<std::vector<int>> perms(n);
     for (int e = 0; e < n; ++e) {
@@ -232,20 +236,25 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
         for (int b = 0; b < C; ++b) out[static_cast<size_t>(a) * C + b] = src[perm[b]];
       }
     }
-    for (int i = 0; i < j; ++i) {
-      read_gram(store, i, C, other);
-      const size_t p = pair_index(i, j);
-      const PairTerms pt = terms_of(i, j);
-      const Statistics& obs = observed[p];
-      Partial& acc = partial[p * chunks + k];
-      for (int e = 0; e < n; ++e) {
-        const Statistics s = pt(frobenius_inner(other, permuted + e * gram, C), perms[e].data());
-        acc.extreme_distance += s.distance <= obs.distance;
-        acc.extreme_cka += s.cka >= obs.cka;
-        acc.extreme_unbiased += s.cka_unbiased >= obs.cka_unbiased;
-        acc.sum_distance += s.distance;
-        acc.sum_cka += s.cka;
-        acc.sum_unbiased += s.cka_unbiased;
+    for (int i0 = 0; i0 < j; i0 += block) {
+      const int bi = std::min(block, j - i0);
+      for (int b = 0; b < bi; ++b) read_gram(store, i0 + b, C, others + static_cast<size_t>(b) * gram);
+      gemm_abt(path, permuted, k_len, others, k_len, n, bi, k_len, inner.data(), bi);
+      for (int b = 0; b < bi; ++b) {
+        const int i = i0 + b;
+        const size_t p = pair_index(i, j);
+        const PairTerms pt = terms_of(i, j);
+        const Statistics& obs = observed[p];
+        Partial& acc = partial[p * chunks + k];
+        for (int e = 0; e < n; ++e) {
+          const Statistics s = pt(inner[static_cast<size_t>(e) * bi + b], perms[e].data());
+          acc.extreme_distance += s.distance <= obs.distance;
+          acc.extreme_cka += s.cka >= obs.cka;
+          acc.extreme_unbiased += s.cka_unbiased >= obs.cka_unbiased;
+          acc.sum_distance += s.distance;
+          acc.sum_cka += s.cka;
+          acc.sum_unbiased += s.cka_unbiased;
+        }
       }
     }
   });

@@ -60,7 +60,9 @@ std::string unbiased_cka_undefined(const std::vector<std::string>& spaces, const
 // are recomputed on the same path as the null's, so ties compare like with like.
 // `linear_defined`, `terms`: per space. `parallel(n, fn)` runs fn(task, scratch) for every
 // task 0..n-1, scratch a buffer of the worker's own, kept between its tasks (compare's
-// thread pool). Memory: per worker up to 2 Grams + 16 MiB of permuted Grams.
+// thread pool). Memory: per worker one Gram, up to 4 MiB of permuted Grams and as much of
+// partners'. <K, P L P'>_F comes from compare's float GEMM (query/gemm.h) over rows of C^2: float
+// sums, ~1e-6 relative, ample for a null whose Monte Carlo error is ~1/sqrt(R).
 using ParallelFor = std::function<void(int n, const std::function<void(int task, std::vector<float>& scratch)>& fn)>;
 void permutation_test(const GramStore& store, const std::vector<GramSummary>& summary,
                       const std::vector<bool>& linear_defined, const std::vector<UnbiasedTerms>& terms, int C, int R,
