@@ -17,6 +17,7 @@
 
 #include "catalog/catalog.h"
 #include "support/broden_writer.h"
+#include "support/older_schema.h"
 #include "support/temp_dir.h"
 #include "toy_spaces.h"
 
@@ -105,16 +106,12 @@ TEST_F(CliTest, Spaces) {
 
 // cos(dog, cat) = 3/sqrt(10) = 0.9486833, cos(dog, horse) = 1/sqrt(2) = 0.7071068.
 TEST_F(CliTest, OlderCatalogIsMigratedOnOpen) {
-  // Turn the file back into a schema-v2 catalog (v3 added a column, v4 a table, v5 a column
-  // and an index), as an older net2vec left it; the query tool must migrate it rather than
-  // refuse it.
+  // Turn the file back into a schema-v2 catalog, as an older net2vec left it; the query tool
+  // must migrate it rather than refuse it.
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw,
-                         "ALTER TABLE embedding DROP COLUMN filter_iou_val; DROP TABLE predicted_mask;"
-                         " DROP INDEX probe_set_by_hash; ALTER TABLE probe_set DROP COLUMN content_hash;"
-                         " PRAGMA user_version = 2;",
-                         nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(raw, test::downgrade_sql(Catalog::latest_schema_version(), 2).c_str(), nullptr, nullptr,
+                         nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(raw);
   sqlite3_close(raw);

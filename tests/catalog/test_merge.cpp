@@ -13,6 +13,7 @@
 #include "raw_sql.h"
 #include "support/expect.h"
 #include "support/records.h"
+#include "support/older_schema.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -179,16 +180,8 @@ TEST_F(MergeTest, ConflictsKeepTheLaterRunOrFail) {
 // shard file itself is not touched.
 TEST_F(MergeTest, OlderShardsAreMigratedInACopy) {
   const std::string s = shard("old.db", {record("net", "conv5", 1, "/p", "")});
-  std::string drop_v7;  // the columns of sql/007_score_intervals.sql
-  for (const char* c : {"score_val_low", "score_val_high", "score_val_p", "score_val_null_mean", "best_filter_val_low",
-                        "best_filter_val_high", "best_filter_val_p", "best_filter_val_null_mean"})
-    drop_v7 += std::string("ALTER TABLE embedding DROP COLUMN ") + c + ";";
-  for (const char* c : {"learned_inter", "learned_union", "single_inter", "single_union"})
-    drop_v7 += std::string("ALTER TABLE image_iou DROP COLUMN ") + c + ";";
-  drop_v7 += "ALTER TABLE run DROP COLUMN model_sha256;";  // sql/008_run_model_hash.sql
-  RawDb(s, false).exec(drop_v7 + "DROP INDEX probe_set_by_hash; ALTER TABLE probe_set DROP COLUMN content_hash; PRAGMA user_version = 4");
+  RawDb(s, false).exec(test::downgrade_sql(Catalog::latest_schema_version(), 4));
   ASSERT_EQ(RawDb(s).value("PRAGMA user_version"), "4");
-  RawDb(s, false).exec("DROP TABLE filter_top_image; ALTER TABLE run DROP COLUMN top_images");  // sql/006
   const std::string bytes = bytes_of(s);
   Catalog t = Catalog::open(dir_.file("t.db"));
   EXPECT_EQ(t.merge({s}).spaces_added, 2);

@@ -9,6 +9,7 @@
 #include "raw_sql.h"
 #include "support/expect.h"
 #include "support/records.h"
+#include "support/older_schema.h"
 #include "support/temp_dir.h"
 
 namespace n2v {
@@ -105,14 +106,7 @@ TEST(ScoreIntervals, CatalogFromBeforeVersion7ReadsAsNotComputed) {
   const IngestRecord written = record_with_stats();
   Catalog::open(path).write_ingest(written);
   // The same rows as a version-6 file: the columns of version 7 did not exist.
-  RawDb(path, false).exec(
-      "ALTER TABLE embedding DROP COLUMN score_val_low; ALTER TABLE embedding DROP COLUMN score_val_high;"
-      "ALTER TABLE embedding DROP COLUMN score_val_p; ALTER TABLE embedding DROP COLUMN score_val_null_mean;"
-      "ALTER TABLE embedding DROP COLUMN best_filter_val_low; ALTER TABLE embedding DROP COLUMN best_filter_val_high;"
-      "ALTER TABLE embedding DROP COLUMN best_filter_val_p; ALTER TABLE embedding DROP COLUMN best_filter_val_null_mean;"
-      "ALTER TABLE image_iou DROP COLUMN learned_inter; ALTER TABLE image_iou DROP COLUMN learned_union;"
-      "ALTER TABLE image_iou DROP COLUMN single_inter; ALTER TABLE image_iou DROP COLUMN single_union;"
-      "ALTER TABLE run DROP COLUMN model_sha256; PRAGMA user_version = 6");
+  RawDb(path, false).exec(test::downgrade_sql(Catalog::latest_schema_version(), 6));
   Catalog catalog = Catalog::open(path);
   EXPECT_GE(catalog.schema_version(), 7);
   for (const SpaceRecord& space : written.spaces)

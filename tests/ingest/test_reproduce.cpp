@@ -12,6 +12,7 @@
 #include "catalog/catalog.h"
 #include "common/sha256.h"
 #include "support/run_command.h"
+#include "support/older_schema.h"
 #include "support/temp_dir.h"
 #include "support/toy_fixture.h"
 
@@ -95,7 +96,7 @@ TEST_F(Reproduce, CatalogFromBeforeVersion8IsReadFromAMigratedCopy) {
     ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
     sqlite3_close(raw);
   };
-  exec("ALTER TABLE run DROP COLUMN model_sha256; PRAGMA user_version = 7");
+  exec(test::downgrade_sql(Catalog::latest_schema_version(), 7).c_str());
   const test::CommandResult r = run("--reproduce toy.features.seg --progress none --db " + db);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "identical: yes")) << r.out;

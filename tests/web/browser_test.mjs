@@ -126,6 +126,28 @@ function startServer() {
   });
 }
 
+// A further server for one check (another catalog, a probe folder): resolves with its base
+// URL once it prints its "serving" line; stop it with child.kill('SIGTERM').
+function spawnServer(db, extra, label) {
+  const child = spawn(BIN, ['serve', '--db', db, '--host', '127.0.0.1', '--port', '0', '--web', WEB, '--quiet', ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const base = new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${label}: no "serving" line: ${out}`)), 15000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`${label} exited (${code}): ${out}`)));
+  });
+  base.catch(() => {});  // awaited by the caller; an early exit must not be an unhandled rejection
+  return { child, base };
+}
+
 function stopServer() {
   if (server && server.exitCode === null && server.signalCode === null) {
     server.kill('SIGTERM');
@@ -1582,23 +1604,10 @@ async function main() {
       log('# (skipped: NET2VEC_TEST_PROBE_SET not set)');
       return;
     }
-    const child = spawn(BIN, ['serve', '--db', CATALOG, '--host', '127.0.0.1', '--port', '0', '--web', WEB, '--quiet', '--probe', probeDir],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child, base: probeBase } = spawnServer(CATALOG, ['--probe', probeDir], 'probe server');
     const ctxP = await browser.newContext({ viewport: { width: 1366, height: 900 } });
     try {
-      const baseP = await new Promise((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`probe server: no "serving" line: ${out}`)), 15000);
-        child.stdout.on('data', (chunk) => {
-          out += chunk;
-          const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`probe server exited (${code}): ${out}`)));
-      });
+      const baseP = await probeBase;
       const p = await ctxP.newPage();
       p.setDefaultTimeout(10000);
       // The one deliberate error: the misspelt concept below.
@@ -1884,21 +1893,9 @@ async function main() {
         log('# (skipped: NET2VEC_CATALOG50 not set)');
         return;
       }
-      const child = spawn(BIN, ['serve', '--db', db50, '--host', '127.0.0.1', '--port', '0', '--web', WEB, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const { child, base: second } = spawnServer(db50, [], 'second server');
       try {
-        const base50 = await new Promise((resolve, reject) => {
-          let out = '';
-          const timer = setTimeout(() => reject(new Error(`second server: no "serving" line: ${out}`)), 15000);
-          child.stdout.on('data', (chunk) => {
-            out += chunk;
-            const m = /net2vec: serving (http:\/\/\S+)/.exec(out);
-            if (m) {
-              clearTimeout(timer);
-              resolve(m[1].endsWith('/') ? m[1] : `${m[1]}/`);
-            }
-          });
-          child.on('exit', (code) => reject(new Error(`second server exited (${code}): ${out}`)));
-        });
+        const base50 = await second;
         // Its own page: the main page's watcher counts requests to another server as problems.
         const p50 = await ctx3.newPage();
         const problems50 = [];
