@@ -180,19 +180,29 @@ function stopRestoring() {
   restoring = null;
 }
 
-/** Scrolls to y once the page is tall enough (the view renders after its request). */
+/**
+ * Scrolls to y once the page is tall enough (the view renders after its requests), and holds it
+ * there until the page has kept its height for 500 ms: a card that fills in later (images,
+ * masks, intervals) changes the height above or below, and the browser's scroll anchoring would
+ * move the reader away from where they were. The reader's own input ends it at once.
+ */
 function restoreScroll(y) {
   stopRestoring();
+  const state = { y, until: Date.now() + 5000, heldSince: 0, height: -1, timer: null };
   const attempt = () => {
-    window.scrollTo(0, y);
+    if (Math.abs(window.scrollY - y) >= 2) window.scrollTo(0, y);
+    const now = Date.now();
+    const height = document.documentElement.scrollHeight;
     const reached = Math.abs(window.scrollY - y) < 2;
-    if (reached || Date.now() > restoring.until) {
+    if (!reached || height !== state.height) state.heldSince = reached ? now : 0;
+    state.height = height;
+    if ((state.heldSince && now - state.heldSince >= 500) || now > state.until) {
       restoring = null;
       return;
     }
-    restoring.timer = setTimeout(attempt, 50);
+    state.timer = setTimeout(attempt, 50);
   };
-  restoring = { y, until: Date.now() + 5000, timer: null };
+  restoring = state;
   attempt();
 }
 
