@@ -136,7 +136,8 @@ void take_batch(LayerState& s, const LayerActivations& acts, size_t capacity,
         const float* map = src + f * hw;
         s.maxima[f] = *std::max_element(map, map + hw);
       }
-      s.top->add(s.out.n, s.maxima.data());
+      // The second score: this image's spatial means, pushed into pooled just above.
+      s.top->add(s.out.n, s.maxima.data(), s.out.pooled.data() + static_cast<size_t>(s.out.n) * s.out.k);
       s.top_seconds += seconds_since(t0);
     }
     ++s.out.n;

@@ -48,8 +48,9 @@ struct ActivationOptions {
   // Device placement: filters thresholded per top-k call, bounded so that their
   // [filters, N*H*W] copy stays under this many bytes.
   size_t device_chunk_bytes = size_t{1} << 30;
-  // Per filter, keep the images with the largest max_p a_k(p) and their maps a_k > T_k
-  // (NetDissect's top images; ProbeActivations::top_images). 0: off.
+  // Per filter, keep the images with the largest max_p a_k(p) (then the largest mean, where
+  // maxima tie) and their maps a_k > T_k (NetDissect's top images;
+  // ProbeActivations::top_images). 0: off.
   int top_images = 0;
 };
 
@@ -78,7 +79,8 @@ struct ProbeActivations {
   std::vector<uint8_t> bits;
   std::shared_ptr<const DeviceMaps> device_bits;
   // ActivationOptions::top_images > 0: per filter (size k), its top images, the largest max
-  // first (ties: the earlier image first); fewer when fewer images were kept. Empty when off.
+  // first (ties: the larger spatial mean, then the earlier image); fewer when fewer images
+  // were kept. Empty when off.
   std::vector<std::vector<TopImage>> top_images;
   size_t bytes_per_image() const { return (static_cast<size_t>(k) * h * w + 7) / 8; }
   bool bit(int image, int filter, int pos) const {
@@ -151,22 +153,31 @@ class ThresholdSelector {
   std::vector<float> floor_;  // a value <= floor_[f] can no longer be among the top keep_
 };
 
-// Streaming top-N images per filter by a per-image score (the max of the filter's map):
-// feed each image's K scores in image order, read each filter's best N. Ties keep the
-// earlier image (an image only enters by beating the current N-th), NaN never enters.
-// Memory O(K * N); a score that cannot enter costs one comparison.
+// Streaming top-N images per filter by a per-image score (the max of the filter's map), then
+// a second score (the map's mean): feed each image's K scores in image order, read each
+// filter's best N. The second score matters where maxima saturate: MobileNetV2's ReLU6 caps
+// them at 6, and 108 of its block_6 filters had ten images at exactly 6 in the demo, which
+// the max alone ranked by file order. Full ties keep the earlier image (an image only enters
+// by beating the current N-th); a NaN score never enters. Memory O(K * N); a score that
+// cannot enter costs one or two comparisons.
 class TopImageSelector {
  public:
   TopImageSelector(int filters, int per_filter);
-  // `scores[f]`: filter f's score on image `image`; images must come in increasing order.
-  void add(int image, const float* scores);
-  // Per filter, (image, score) pairs, the largest score first, ties by image.
+  // `scores[f]`: filter f's score on image `image`, `seconds[f]` its second score (nullptr:
+  // none, only the score ranks); images must come in increasing order.
+  void add(int image, const float* scores, const float* seconds = nullptr);
+  // Per filter, (image, score) pairs, the largest score first, then the largest second score,
+  // then the earlier image.
   std::vector<std::vector<std::pair<int, float>>> result() const;
   int per_filter() const { return n_; }
 
  private:
+  struct Entry {
+    int image;
+    float score, second;
+  };
   int filters_, n_;
-  std::vector<std::vector<std::pair<int, float>>> best_;  // per filter, kept sorted
+  std::vector<std::vector<Entry>> best_;  // per filter, kept sorted
 };
 
 }  // namespace n2v

@@ -106,7 +106,11 @@ class DevicePassImpl final : public DevicePass {
         auto t0 = Clock::now();
         if (!s.top) s.top = std::make_unique<TopImageSelector>(static_cast<int>(s.k), options_.top_images);
         const at::Tensor maxima = t.amax({2, 3}).to(at::kCPU, at::kFloat).contiguous();
-        for (int i = 0; i < n; ++i) s.top->add(static_cast<int>(s.n) + i, maxima.data_ptr<float>() + i * s.k);
+        // The second score, the spatial means: the float64 means above, stored as float as
+        // the host placement stores its own.
+        const at::Tensor means = s.pooled.narrow(0, s.n, n).to(at::kCPU, at::kFloat).contiguous();
+        for (int i = 0; i < n; ++i)
+          s.top->add(static_cast<int>(s.n) + i, maxima.data_ptr<float>() + i * s.k, means.data_ptr<float>() + i * s.k);
         s.top_seconds += seconds_since(t0);
       }
       s.n += n;

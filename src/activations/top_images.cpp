@@ -16,23 +16,30 @@ TopImageSelector::TopImageSelector(int filters, int per_filter) : filters_(filte
   for (auto& b : best_) b.reserve(static_cast<size_t>(n_) + 1);
 }
 
-void TopImageSelector::add(int image, const float* scores) {
+void TopImageSelector::add(int image, const float* scores, const float* seconds) {
   if (n_ == 0) return;
-  const auto before = [](const std::pair<int, float>& a, const std::pair<int, float>& b) {
-    return a.second > b.second;  // images arrive in order: equal scores keep arrival order
+  // Images arrive in order: entries equal on both scores keep arrival order. A NaN second
+  // score counts as the lowest.
+  const auto before = [](const Entry& a, const Entry& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.second > b.second || (!std::isnan(a.second) && std::isnan(b.second));
   };
   for (int f = 0; f < filters_; ++f) {
-    const float v = scores[f];
-    std::vector<std::pair<int, float>>& b = best_[f];
-    // Full: only a strictly larger score enters (an equal one came later, so ranks after).
-    if (std::isnan(v) || (static_cast<int>(b.size()) == n_ && !(v > b.back().second))) continue;
-    const std::pair<int, float> entry{image, v};
+    const Entry entry{image, scores[f], seconds ? seconds[f] : 0.0f};
+    std::vector<Entry>& b = best_[f];
+    // Full: only an entry strictly before the N-th enters (an equal one came later).
+    if (std::isnan(entry.score) || (static_cast<int>(b.size()) == n_ && !before(entry, b.back()))) continue;
     b.insert(std::upper_bound(b.begin(), b.end(), entry, before), entry);
     if (static_cast<int>(b.size()) > n_) b.pop_back();
   }
 }
 
-std::vector<std::vector<std::pair<int, float>>> TopImageSelector::result() const { return best_; }
+std::vector<std::vector<std::pair<int, float>>> TopImageSelector::result() const {
+  std::vector<std::vector<std::pair<int, float>>> out(best_.size());
+  for (size_t f = 0; f < best_.size(); ++f)
+    for (const Entry& e : best_[f]) out[f].push_back({e.image, e.score});
+  return out;
+}
 
 namespace detail {
 

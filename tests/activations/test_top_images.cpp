@@ -1,7 +1,8 @@
 // NetDissect's top images per filter (ActivationOptions::top_images): the images with the
-// largest max of the filter's map, largest first, ties by image, each with its map a_k > T_k.
-// Checked against a brute-force oracle over the values a synthetic network returned, on both
-// placements; ties; N above the image count; N = 0 (off).
+// largest max of the filter's map, largest first, ties by the larger mean, then by image, each
+// with its map a_k > T_k. Checked against a brute-force oracle over the values a synthetic
+// network returned, on both placements; ties; saturated maxima; N above the image count;
+// N = 0 (off).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,9 +18,10 @@
 namespace n2v {
 namespace {
 
-// The oracle: per filter, every image sorted by (max desc, image asc), cut to n.
+// The oracle: per filter, every image sorted by (max desc, mean desc, image asc), cut to n.
+// `means` empty: the max alone.
 std::vector<std::vector<std::pair<int, float>>> brute_force(const std::vector<float>& maxima, int images, int filters,
-                                                            int n) {
+                                                            int n, const std::vector<float>& means = {}) {
   std::vector<std::vector<std::pair<int, float>>> out(filters);
   for (int f = 0; f < filters; ++f) {
     std::vector<int> order(images);
@@ -28,7 +30,9 @@ std::vector<std::vector<std::pair<int, float>>> brute_force(const std::vector<fl
     for (int i : order)
       if (!std::isnan(maxima[static_cast<size_t>(i) * filters + f])) finite.push_back(i);
     std::stable_sort(finite.begin(), finite.end(), [&](int a, int b) {
-      return maxima[static_cast<size_t>(a) * filters + f] > maxima[static_cast<size_t>(b) * filters + f];
+      const float ma = maxima[static_cast<size_t>(a) * filters + f], mb = maxima[static_cast<size_t>(b) * filters + f];
+      if (ma != mb || means.empty()) return ma > mb;
+      return means[static_cast<size_t>(a) * filters + f] > means[static_cast<size_t>(b) * filters + f];
     });
     for (int r = 0; r < std::min<int>(n, finite.size()); ++r)
       out[f].push_back({finite[r], maxima[static_cast<size_t>(finite[r]) * filters + f]});
@@ -51,6 +55,19 @@ TEST(TopImageSelector, EqualsTheOracleWithTiesNanAndFewImages) {
       for (int i = 0; i < images; ++i) selector.add(i, scores.data() + static_cast<size_t>(i) * kFilters);
       EXPECT_EQ(selector.result(), brute_force(scores, images, kFilters, n)) << images << " images, N = " << n;
     }
+  // With a second score: few distinct maxima and few distinct seconds, so both keys decide.
+  for (const int n : {1, 4, 40}) {
+    constexpr int kImages = 40, kFilters = 5;
+    std::vector<float> scores(static_cast<size_t>(kImages) * kFilters), seconds(scores.size());
+    for (size_t i = 0; i < scores.size(); ++i) {
+      scores[i] = std::floor(rng.uniform() * 3);
+      seconds[i] = std::floor(rng.uniform() * 4);
+    }
+    TopImageSelector selector(kFilters, n);
+    for (int i = 0; i < kImages; ++i)
+      selector.add(i, scores.data() + static_cast<size_t>(i) * kFilters, seconds.data() + static_cast<size_t>(i) * kFilters);
+    EXPECT_EQ(selector.result(), brute_force(scores, kImages, kFilters, n, seconds)) << "N = " << n;
+  }
   TopImageSelector off(3, 0);
   const float s[3] = {1, 2, 3};
   off.add(0, s);
@@ -121,13 +138,14 @@ class TopImagesPass : public ::testing::Test {
       return;
     }
     const int hw = kH * kW;
-    std::vector<float> maxima(static_cast<size_t>(kImages) * kFilters);
+    std::vector<float> maxima(static_cast<size_t>(kImages) * kFilters), means(maxima.size());
     for (int i = 0; i < kImages; ++i)
       for (int f = 0; f < kFilters; ++f) {
         const float* map = net.values.data() + (static_cast<size_t>(i) * kFilters + f) * hw;
         maxima[static_cast<size_t>(i) * kFilters + f] = *std::max_element(map, map + hw);
+        means[static_cast<size_t>(i) * kFilters + f] = a.pooled[static_cast<size_t>(i) * kFilters + f];
       }
-    const auto expected = brute_force(maxima, kImages, kFilters, top);
+    const auto expected = brute_force(maxima, kImages, kFilters, top, means);
     ASSERT_EQ(a.top_images.size(), static_cast<size_t>(kFilters));
     for (int f = 0; f < kFilters; ++f) {
       ASSERT_EQ(a.top_images[f].size(), expected[f].size()) << "filter " << f;
@@ -203,6 +221,44 @@ TEST_F(TopImagesPass, TiesKeepTheEarlierImage) {
       }
       EXPECT_EQ(images, (std::vector<int>{0, 1, 2, 3}));
     }
+  }
+}
+
+// Saturated maxima (ReLU6): every image's map peaks at exactly 6, on a number of positions
+// that cycles 1, 2, 3, 4 with the image; the images where the filter is at 6 on the most
+// positions (the largest mean) rank first, on both placements -- not the first four files.
+class SaturatingNetwork : public test::SyntheticNetwork {
+ public:
+  SaturatingNetwork() : SyntheticNetwork(1, 2, 2, 1) {}
+  LayerActivations forward(const std::vector<float>&, int n, int, int, const std::string&) override {
+    LayerActivations a{n, 1, 2, 2, {}};
+    for (int i = 0; i < n; ++i, ++seen_)
+      for (int p = 0; p < 4; ++p) a.values.push_back(p <= seen_ % 4 ? 6.0f : 0.5f);
+    return a;
+  }
+  std::vector<at::Tensor> forward_tensors(const at::Tensor& input, const std::vector<std::string>& layers) override {
+    const int n = static_cast<int>(input.size(0));
+    const LayerActivations a = forward({}, n, 0, 0, layers[0]);
+    return {at::tensor(a.values).view({n, 1, 2, 2})};
+  }
+
+ private:
+  int seen_ = 0;
+};
+
+TEST_F(TopImagesPass, SaturatedMaximaRankByTheMean) {
+  for (const Placement placement : {Placement::kHost, Placement::kDevice}) {
+    SCOPED_TRACE(to_string(placement));
+    SaturatingNetwork net;
+    ProbeSet probe = ProbeSet::open(dir_.path());
+    const ProbeActivations a = extract_activations(net, probe, rows_, options(placement, 5));
+    std::vector<int> images;
+    for (const TopImage& t : a.top_images[0]) {
+      images.push_back(t.image);
+      EXPECT_EQ(t.max_activation, 6.0f);
+    }
+    // Four positions at 6: images 3, 7, 11, 15, ...; then three: 2, 6, ...
+    EXPECT_EQ(images, (std::vector<int>{3, 7, 11, 15, 19}));
   }
 }
 
