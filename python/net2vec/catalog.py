@@ -127,7 +127,10 @@ class Run(_Record):
     """One ingest (table `run`): what produced a network space, with its JSON columns parsed.
 
     `probe_set` holds the probe set's row (name, path, image_count, mask_height, mask_width,
-    categories, and content_hash from schema version 5, None before)."""
+    categories, and content_hash from schema version 5, None before). `top_images` is how many
+    top images a filter kept (schema 6; 0: off), `model_sha256` the model file's SHA-256
+    (schema 8, what `net2vec-ingest --reproduce` checks); None where the catalog is older or
+    the run did not record them."""
 
     id: int
     network: str
@@ -148,6 +151,8 @@ class Run(_Record):
     act_height: int
     act_width: int
     probe_set: Dict[str, Any] = field(default_factory=dict)
+    top_images: Optional[int] = None
+    model_sha256: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,7 @@ class Catalog:
             raise CatalogError(f"cannot open {self.path} read-only: {e}", self.path) from e
         try:
             self._check_identity()
-            self._columns = {t: self._table_columns(t) for t in ("space", "embedding", "probe_set")}
+            self._columns = {t: self._table_columns(t) for t in ("space", "embedding", "probe_set", "run")}
             self._tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except BaseException:
             self._db.close()
@@ -495,23 +500,24 @@ class Catalog:
         with self._read() as db:
             run_id = self._run_id(self._resolve(db, space))
             hash_col = "p.content_hash" if "content_hash" in self._columns["probe_set"] else "NULL"
+            run_cols = ", ".join(f"r.{c}" if c in self._columns["run"] else "NULL" for c in ("top_images", "model_sha256"))
             row = db.execute(
                 "SELECT r.id, n.name, r.model_path, r.layer, r.device, r.software_version, r.seed, r.tau, r.params,"
                 " r.preprocessing, r.timings, r.started_at, r.finished_at, r.images_used, r.images_skipped,"
                 " r.filter_count, r.act_height, r.act_width, p.name, p.path, p.image_count, p.mask_height,"
-                " p.mask_width, p.categories, " + hash_col +
+                " p.mask_width, p.categories, " + hash_col + ", " + run_cols +
                 " FROM run r JOIN network n ON n.id = r.network_id JOIN probe_set p ON p.id = r.probe_set_id"
                 " WHERE r.id = ?", (run_id,)).fetchone()
         if row is None:
             raise CatalogError(f"catalog {self.path}: run {run_id} is missing", self.path)
         probe = dict(zip(("name", "path", "image_count", "mask_height", "mask_width", "categories", "content_hash"),
-                         row[18:]))
+                         row[18:25]))
         probe["categories"] = _json(probe["categories"])
         return Run(id=row[0], network=row[1], model_path=row[2], layer=row[3], device=row[4],
                    software_version=row[5], seed=row[6], tau=row[7], params=_json(row[8]),
                    preprocessing=_json(row[9]), timings=_json(row[10]), started_at=row[11], finished_at=row[12],
                    images_used=row[13], images_skipped=row[14], filter_count=row[15], act_height=row[16],
-                   act_width=row[17], probe_set=probe)
+                   act_width=row[17], probe_set=probe, top_images=row[25], model_sha256=row[26])
 
     # -- per-image results --
 

@@ -213,7 +213,8 @@ class CatalogTest(unittest.TestCase):
                 (row,) = raw(self.db, "SELECT r.id, n.name, r.model_path, r.layer, r.device, r.software_version,"
                                       " r.seed, r.tau, r.params, r.preprocessing, r.timings, r.started_at,"
                                       " r.finished_at, r.images_used, r.images_skipped, r.filter_count,"
-                                      " p.name, p.path, p.categories, p.content_hash FROM run r"
+                                      " p.name, p.path, p.categories, p.content_hash, r.top_images, r.model_sha256"
+                                      " FROM run r"
                                       " JOIN network n ON n.id = r.network_id"
                                       " JOIN probe_set p ON p.id = r.probe_set_id WHERE r.id = ?", (run_id,))
                 parse = lambda t: None if t is None else json.loads(t)  # noqa: E731
@@ -224,6 +225,7 @@ class CatalogTest(unittest.TestCase):
                 self.assertEqual(run.filter_count, dim)
                 self.assertEqual((run.probe_set["name"], run.probe_set["path"], run.probe_set["categories"],
                                   run.probe_set["content_hash"]), (row[16], row[17], json.loads(row[18]), row[19]))
+                self.assertEqual((run.top_images, run.model_sha256), (row[20], row[21]))
 
     def test_per_image_results_are_the_stored_rows(self):
         for sid, _, _, _, task in self.space_rows:
