@@ -156,7 +156,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--top-images", o.top_images,
                  "Per filter, store the N probe images where it fires most (ranked by the max of its "
-                 "activation map, as NetDissect) with the map thresholded at T_k, for the filter page; "
+                 "activation map, as NetDissect, then by its mean where maxima tie, as under ReLU6) with the "
+                 "map thresholded at T_k, for the filter page; "
                  "0 = off (docs/CATALOG.md gives the catalog bytes this adds)")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
