@@ -11,30 +11,6 @@ namespace n2v::detail {
 
 namespace fs = std::filesystem;
 
-ProbeFiles::ProbeFiles(const std::vector<std::string>& dirs) {
-  for (const std::string& d : dirs) {
-    std::error_code ec;
-    const fs::path dir = fs::canonical(d, ec);
-    N2V_CHECK(!ec && fs::is_regular_file(dir / "index.csv"), kNotFound,
-              "probe folder " << d << " not found (a BRODEN-format folder with index.csv)");
-    dirs_.push_back(dir.string());
-    hashes_.push_back(ProbeSet::content_hash(dirs_.back()));  // the CSVs only, once
-  }
-}
-
-std::optional<std::string> ProbeFiles::dir_for(const std::string& probe_name, const std::string& probe_path,
-                                               const std::string& probe_hash) const {
-  std::error_code ec;
-  const fs::path stored = fs::weakly_canonical(probe_path, ec);
-  for (size_t i = 0; i < dirs_.size(); ++i) {
-    if (!ec && stored.string() == dirs_[i]) return dirs_[i];
-    // A copy elsewhere: the same content. Only catalogs without a hash (schema < 5) fall back
-    // to the folder's name, which any folder can have.
-    if (probe_hash.empty() ? fs::path(dirs_[i]).filename() == probe_name : hashes_[i] == probe_hash) return dirs_[i];
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string> ProbeFiles::image_file(const std::string& dir, const std::string& relative) const {
   const fs::path root = fs::path(dir) / "images";
   std::error_code ec;

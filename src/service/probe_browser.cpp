@@ -65,28 +65,16 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
 
 }  // namespace probe_view
 
-ProbeLibrary::ProbeLibrary(const std::vector<std::string>& dirs, bool stored_paths) : stored_paths_(stored_paths) {
-  for (const std::string& d : dirs) {
-    std::error_code ec;
-    const probe_view::fs::path dir = probe_view::fs::canonical(d, ec);
-    N2V_CHECK(!ec && probe_view::fs::is_regular_file(dir / "index.csv"), kNotFound,
-              "probe folder " << d << " not found (a BRODEN-format folder with index.csv)");
-    dirs_.push_back(dir.string());
-    hashes_.push_back(ProbeSet::content_hash(dirs_.back()));
-  }
-}
+ProbeLibrary::ProbeLibrary(const std::vector<std::string>& dirs, bool stored_paths)
+    : given_(dirs), stored_paths_(stored_paths) {}
 
 std::shared_ptr<const ProbeLibrary::Folder> ProbeLibrary::folder(const std::string& name, const std::string& path,
                                                                  const std::string& hash) const {
   namespace fs = probe_view::fs;
   std::error_code ec;
   const fs::path stored = fs::weakly_canonical(path, ec);
-  std::string dir;
-  // The same rule as the server's image files (server/probe_files.cpp): path, else content.
-  for (size_t i = 0; i < dirs_.size() && dir.empty(); ++i) {
-    if (!ec && stored.string() == dirs_[i]) dir = dirs_[i];
-    else if (hash.empty() ? fs::path(dirs_[i]).filename() == name : hashes_[i] == hash) dir = dirs_[i];
-  }
+  // The same rule as the server's image files: path, else content (ProbeFolders::match).
+  std::string dir = given_.match(name, path, hash).value_or("");
   if (dir.empty() && stored_paths_ && !ec && fs::is_regular_file(stored / "index.csv", ec)) {
     // The folder it was ingested from, if it still holds that probe set.
     if (hash.empty() || ProbeSet::content_hash(stored.string()) == hash) dir = stored.string();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "probe/probe_check.h"
+#include "probe/probe_folders.h"
 #include "service/json.h"
 #include "service/service.h"
 
@@ -80,7 +81,7 @@ class ProbeLibrary {
   std::shared_ptr<const Folder> folder(const std::string& name, const std::string& path, const std::string& hash) const;
 
  private:
-  std::vector<std::string> dirs_, hashes_;
+  ProbeFolders given_;  // the --probe folders
   bool stored_paths_ = false;
   mutable std::mutex mutex_;  // one scan at a time: the first request of a folder waits for it
   mutable std::map<std::string, std::shared_ptr<const Folder>> folders_;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/probe_folders.h"
 #include "probe/probe_set.h"
 
 namespace n2v::detail {
@@ -17,14 +18,15 @@ namespace n2v::detail {
 class ProbeFiles {
  public:
   // Canonicalises each folder; kNotFound for one that does not exist or has no index.csv.
-  explicit ProbeFiles(const std::vector<std::string>& dirs);
+  explicit ProbeFiles(const std::vector<std::string>& dirs) : folders_(dirs) {}
 
-  // The served folder of the catalog's probe set -- the same path, or a copy elsewhere with
-  // the same content hash (ProbeSet::content_hash; the same folder name only where the catalog
-  // has no hash) -- or nullopt when it is not served.
+  // The served folder of the catalog's probe set (ProbeFolders::match), or nullopt when it
+  // is not served.
   std::optional<std::string> dir_for(const std::string& probe_name, const std::string& probe_path,
-                                     const std::string& probe_hash) const;
-  const std::vector<std::string>& dirs() const { return dirs_; }  // canonical
+                                     const std::string& probe_hash) const {
+    return folders_.match(probe_name, probe_path, probe_hash);
+  }
+  const std::vector<std::string>& dirs() const { return folders_.dirs(); }  // canonical
 
   // An image file of that folder (path relative to images/), confined to it.
   std::optional<std::string> image_file(const std::string& dir, const std::string& relative) const;
@@ -36,8 +38,7 @@ class ProbeFiles {
  private:
   const ProbeSet& probe_set(const std::string& dir) const;  // read once, then cached
 
-  std::vector<std::string> dirs_;  // canonical
-  std::vector<std::string> hashes_;  // content hash of each
+  ProbeFolders folders_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::unique_ptr<ProbeSet>> cache_;
 };
