@@ -8,7 +8,8 @@
 # row ids and times). The shards are compared with the serial catalog too, before the merge.
 #
 # usage: slurm_test.sh NET2VEC_INGEST NET2VEC MAKE_FIXTURE
-# Exit status: 0 passed, 1 failed, 77 skipped (not root, Slurm/munge missing, no merge); the
+# Exit status: 0 passed, 1 failed, 77 skipped (not root, Slurm/munge missing, an unresolvable
+# hostname, no merge); the
 # reason is printed. N2V_SLURM_KEEP=1 keeps the temporary directory (logs, catalogs).
 set -euo pipefail
 
@@ -33,6 +34,10 @@ for b in munged slurmctld slurmd sbatch squeue sinfo scontrol sqlite3; do
 done
 [ ${#missing[@]} -eq 0 ] ||
   skip "missing ${missing[*]} (Debian packages slurmctld slurmd slurm-client munge sqlite3; tools/install-deps)"
+# slurmctld and slurmd look up this machine's own hostname (NoCtldInAddrAny binds its address):
+# a machine whose hostname does not resolve (a bare chroot without /etc/hosts) cannot run them.
+getent hosts "$(hostname)" >/dev/null 2>&1 ||
+  skip "this machine's hostname '$(hostname)' does not resolve (no /etc/hosts entry?): slurmctld and slurmd cannot start"
 # Without the merge subcommand the array still runs and its shards are checked; the final
 # comparison needs `net2vec merge`.
 have_merge=1
