@@ -104,7 +104,7 @@ class FaissIndex final : public VectorIndex {
     const int64_t n = size();
     std::vector<float> scores(static_cast<size_t>(nq * n));
     inner_products(flat_->get_xb(), n, dim_, q, static_cast<int>(nq), scores.data());
-    detail::top_k_rows(scores.data(), nq, n, allowed, r);
+    detail::top_k_rows(scores.data(), nq, n, allowed, r.k, r.ids.data(), r.scores.data());
   }
 
   void search_native(int64_t nq, const float* q, const IdSelection* allowed, SearchResult& r) const {

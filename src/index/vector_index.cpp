@@ -112,7 +112,8 @@ void finish_row(std::vector<std::pair<float, int64_t>>& hits, int k, int64_t* id
   }
 }
 
-void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* allowed, SearchResult& r) {
+void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* allowed, int k, int64_t* ids,
+                float* out) {
   std::vector<std::pair<float, int64_t>> hits;
   hits.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < nq; ++i) {
@@ -120,7 +121,7 @@ void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* a
     const float* row = scores + i * n;
     for (int64_t id = 0; id < n; ++id)
       if (!allowed || allowed->contains(id)) hits.emplace_back(row[id], id);
-    finish_row(hits, r.k, r.ids.data() + i * r.k, r.scores.data() + i * r.k);
+    finish_row(hits, k, ids + i * k, out + i * k);
   }
 }
 
@@ -207,14 +208,7 @@ class FlatIndex final : public VectorIndex {
     for (int64_t first = 0; first < nq; first += kBlock) {
       const int64_t m = std::min(kBlock, nq - first);
       inner_products(data_.data(), n, dim_, q.data() + first * dim_, static_cast<int>(m), scores.data());
-      SearchResult block;
-      block.nq = m;
-      block.k = r.k;
-      block.ids.resize(static_cast<size_t>(m * r.k));
-      block.scores.resize(block.ids.size());
-      detail::top_k_rows(scores.data(), m, n, allowed, block);
-      std::copy(block.ids.begin(), block.ids.end(), r.ids.begin() + first * r.k);
-      std::copy(block.scores.begin(), block.scores.end(), r.scores.begin() + first * r.k);
+      detail::top_k_rows(scores.data(), m, n, allowed, r.k, r.ids.data() + first * r.k, r.scores.data() + first * r.k);
     }
     return r;
   }

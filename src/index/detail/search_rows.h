@@ -23,7 +23,9 @@ SearchResult empty_result(const VectorIndex& index, int64_t nq, int k);
 // padding with -1 / -inf. Reorders `hits`.
 void finish_row(std::vector<std::pair<float, int64_t>>& hits, int k, int64_t* ids, float* scores);
 
-// Top k of each row of an nq x n score matrix (row-major) over the allowed ids, into r.
-void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* allowed, SearchResult& r);
+// Top k of each row of an nq x n score matrix (row-major) over the allowed ids, into nq rows
+// of k entries at ids / out (as finish_row writes them).
+void top_k_rows(const float* scores, int64_t nq, int64_t n, const IdSelection* allowed, int k, int64_t* ids,
+                float* out);
 
 }  // namespace n2v::detail
