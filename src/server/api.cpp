@@ -539,15 +539,20 @@ RouteCost Api::route_cost(const HttpRequest& request) {
   if (path.rfind("/api/", 0) != 0) return {};
   std::vector<std::string> parts = split(path.substr(1), '/');
   if (parts.size() > 1 && parts.back().empty()) parts.pop_back();
-  for (const RouteEntry& e : route_table()) {
+  // Asked before every request: only the few heavy routes are matched.
+  static const std::vector<const RouteEntry*> heavy = [] {
+    std::vector<const RouteEntry*> out;
+    for (const RouteEntry& e : route_table())
+      if (e.cost == QueryCost::kHeavy) out.push_back(&e);
+    return out;
+  }();
+  for (const RouteEntry* e : heavy) {
     std::vector<std::string> captures;
-    bool matched = false;
     try {
-      matched = e.pattern.match(parts, captures);
+      if (e->pattern.match(parts, captures)) return {true, e->route.path};
     } catch (const Error&) {
       return {};  // a malformed escape: handle() answers 400 at once
     }
-    if (matched && e.cost == QueryCost::kHeavy) return {true, e.route.path};
   }
   return {};
 }
