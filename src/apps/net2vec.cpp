@@ -118,12 +118,13 @@ int cmd_export(const Common& c, const ExportArgs& a) {
 struct ReportArgs {
   std::string out;
   std::vector<std::string> spaces;
+  std::vector<std::string> probe_dirs;  // --probe: photos and ground truth for the example strips
 };
 
 int cmd_report(const Common& c, const ReportArgs& a) {
   Catalog catalog = open_read(c.db);
   Service service(catalog, {}, n2v::ServiceLimits::local());  // the CLI's user is the operator
-  const Json report = n2v::report_json(service, a.spaces);
+  const Json report = n2v::report_json(service, a.spaces, a.probe_dirs);
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
   N2V_CHECK(!ec && std::filesystem::is_directory(a.out), kIo, "cannot create directory " << a.out << ": " << ec.message());
@@ -252,6 +253,9 @@ int main(int argc, char** argv) {
   report->add_option("--out", rp.out, "Output directory (created if absent; index.html and report.json replaced)")
       ->required();
   report->add_option("--spaces", rp.spaces, "Only these network spaces (comma-separated or repeated)")->delimiter(',');
+  report->add_option("--probe", rp.probe_dirs,
+                     "Probe-set folder (repeatable) whose photos and ground truth the example strips (Figure 8)\n"
+                     "embed; without it a space's strip shows the predicted masks alone");
 
   // probe check: a probe set validated before a long ingest (probe/probe_check.h). No catalog.
   std::string check_dir;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/version.h"
+#include "service/detail/report_strip.h"
 
 namespace n2v {
 
@@ -79,7 +80,8 @@ Json image_iou_by_category(Service& service, const std::string& space, bool segm
 
 }  // namespace
 
-Json report_json(Service& service, const std::vector<std::string>& requested) {
+Json report_json(Service& service, const std::vector<std::string>& requested, const std::vector<std::string>& probe_dirs) {
+  detail::ExampleStrips strips(probe_dirs);  // before the analyses: a missing folder fails at once
   std::vector<std::string> network, reference;
   for (const SpaceInfo& s : service.spaces().spaces) (is_reference(s) ? reference : network).push_back(s.id);
   const std::vector<std::string> analysed = requested.empty() ? network : requested;
@@ -89,6 +91,7 @@ Json report_json(Service& service, const std::vector<std::string>& requested) {
     a["examples"] = examples_json(service, id);
     a["filter_usage"] = filter_usage_json(service, id, a["kind"] == "network");
     a["image_iou_by_category"] = image_iou_by_category(service, id, a["task"] == "segmentation");
+    a["example_strip"] = a["kind"] == "network" && a["task"] == "segmentation" ? strips.strip(service, id) : Json(nullptr);
     MapRequest map;
     map.space = id;
     a["map"] = to_json(service.map(map));
@@ -449,6 +452,10 @@ std::string filters_and_images_section(const Json& s) {
            "</td><td>" + std::to_string(c["with_nonzero"].get<int>()) + "</td><td>" + fmt(c["learned_mean"]) + "</td><td>" +
            fmt(c["learned_sd"]) + "</td><td>" + fmt(c["single_mean"]) + "</td><td>" + fmt(c["single_sd"]) + "</td></tr>";
     h += "</table>";
+    h += s["example_strip"].is_object()
+             ? detail::example_strip_html(s["example_strip"])
+             : "<p class=note>No example images: the catalog stores no predicted masks for this space (ingested "
+               "before catalog schema 4).</p>";
   }
   return h;
 }
@@ -493,6 +500,12 @@ std::string report_html(const Json& report) {
       "th{background:#f9fafb;text-align:left}.note{color:#6b7280}.row{display:flex;flex-wrap:wrap;gap:24px}"
       ".legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}"
       "table.matrix td{min-width:64px}@media print{h2{break-before:page}}"
+      // The example strip: a figure per image, two panels (single filter, learned) each the
+      // photo under its masks, which stretch to it at their own (smaller) resolution.
+      ".strip{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:12px;max-width:760px}"
+      ".strip figure{margin:0;min-width:0}.strip-panel{position:relative;background:#1d2433;margin-bottom:4px}"
+      ".strip-panel img{position:absolute;inset:0;width:100%;height:100%}.strip-mask{image-rendering:pixelated}"
+      ".strip figcaption{font-size:12px;overflow-wrap:anywhere}"
       "</style></head><body><h1>net2vec report</h1>"
       "<p class=note>The analyses of Net2Vec (Fong &amp; Vedaldi, CVPR 2018) for every network space of the catalog. "
       "Every number is in report.json beside this page. net2vec " +
