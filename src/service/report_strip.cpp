@@ -187,7 +187,7 @@ Json ExampleStrips::strip(Service& service, const std::string& space) {
     if (c.score_val && c.best_filter_val && std::isfinite(*c.score_val) && std::isfinite(*c.best_filter_val))
       candidates.push_back(std::move(c));
   std::sort(candidates.begin(), candidates.end(), [](const ConceptSummary& a, const ConceptSummary& b) {
-    const float ga = *a.score_val - *a.best_filter_val, gb = *b.score_val - *b.best_filter_val;
+    const double ga = double{*a.score_val} - *a.best_filter_val, gb = double{*b.score_val} - *b.best_filter_val;
     return ga != gb ? ga > gb : a.name < b.name;
   });
   const ConceptSummary* chosen = nullptr;
