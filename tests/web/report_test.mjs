@@ -1,7 +1,8 @@
 // The report page of `net2vec report` (index.html beside report.json) in headless Chromium:
 // it opens from the file system with no network, without console errors, and shows what
 // report.json holds (a Table-1 row per space, a chart per space, Figure 5 and Figures 7-8 by
-// category, the Figure-10 matrices and permutation test).
+// category, the example strip of Figure 8 -- every image loaded, none wider than a phone -- and
+// the Figure-10 matrices and permutation test).
 // Env: NET2VEC_REPORT (the report folder), NET2VEC_CHROMIUM. Prints "N passed, N failed".
 
 import fs from 'node:fs';
@@ -104,6 +105,49 @@ try {
         assert(JSON.stringify(tables[k][n]) === JSON.stringify(want), `${JSON.stringify(tables[k][n])} vs ${JSON.stringify(want)}`);
       });
     });
+  });
+  await check('Figure 8 strip per segmentation space: its images from report.json, every one loaded', async () => {
+    const strips = report.spaces.filter((s) => s.example_strip).map((s) => s.example_strip);
+    assert(strips.length > 0, 'no example strip in report.json');
+    const shown = await page.$$eval('.strip', (els) => els.map((el) => ({
+      figures: [...el.querySelectorAll('figure')].map((f) => ({
+        caption: f.querySelector('figcaption').textContent,
+        photos: f.querySelectorAll('img.strip-photo').length,
+        truths: f.querySelectorAll('img.strip-truth').length,
+        masks: f.querySelectorAll('img.strip-learned, img.strip-single').length,
+      })),
+      broken: [...el.querySelectorAll('img')].filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.className),
+    })));
+    assert(shown.length === strips.length, `${shown.length} strips on the page for ${strips.length} in report.json`);
+    strips.forEach((strip, k) => {
+      assert(shown[k].broken.length === 0, `strip of ${strip.concept}: images not loaded: ${shown[k].broken.join(', ')}`);
+      assert(shown[k].figures.length === strip.images.length, `strip of ${strip.concept}: ${shown[k].figures.length} figures`);
+      strip.images.forEach((im, n) => {
+        const f = shown[k].figures[n];
+        const f2 = (v) => (v === null ? '\u2013' : v.toFixed(2));
+        const want = `${im.file}IoU learned ${f2(im.learned_iou)} \u00b7 single ${f2(im.single_iou)}`;
+        assert(f.caption === want, `caption ${JSON.stringify(f.caption)} vs ${JSON.stringify(want)}`);
+        // Two panels (single filter, learned), each over the photo and the ground truth when embedded.
+        assert(f.masks === 2, `${im.file}: ${f.masks} predicted masks`);
+        assert(f.photos === (im.photo ? 2 : 0), `${im.file}: ${f.photos} photos, report.json ${im.photo ? 'has' : 'has none'}`);
+        assert(f.truths === (im.truth ? 2 : 0), `${im.file}: ${f.truths} ground-truth outlines`);
+      });
+    });
+  });
+  await check('the strips fit a 390 px wide phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    const over = await page.$$eval('.strip', (els) => els.map((el) => {
+      const r = el.getBoundingClientRect();
+      const wide = [...el.querySelectorAll('figure, img')].filter((x) => x.getBoundingClientRect().right > r.right + 0.5);
+      return { right: r.right, scroll: el.scrollWidth, client: el.clientWidth, wide: wide.length };
+    }));
+    const width = await page.evaluate(() => document.documentElement.clientWidth);
+    assert(over.length > 0, 'no strip');
+    over.forEach((o, k) => {
+      assert(o.right <= width && o.scroll <= o.client && o.wide === 0,
+        `strip ${k}: right ${o.right} of ${width}, scroll ${o.scroll} > ${o.client}, ${o.wide} images past its edge`);
+    });
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
   await check('no console errors, page errors or network requests', async () => {
     assert(problems.length === 0, problems.join('; '));
