@@ -247,8 +247,8 @@ int main(int argc, char** argv) {
 
   ReportArgs rp;
   CLI::App* report = app.add_subcommand(
-      "report", "The paper's analyses for every network space (Table 1, Figures 2, 3, 9, 10, failures) as a\n"
-                "self-contained index.html (inline SVG) and report.json");
+      "report", "The paper's analyses for every network space (Table 1, Figures 2, 3, 5, 7-9, 10, failures) as a\n"
+                "self-contained index.html (inline SVG; Figure 8's strips with --probe photos) and report.json");
   add_common(report, common);
   report->add_option("--out", rp.out, "Output directory (created if absent; index.html and report.json replaced)")
       ->required();
