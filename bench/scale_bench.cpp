@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
   app.add_option("--compare-mb", compare_mb, "Memory budget of --compare-all, MiB")->capture_default_str();
   app.add_option("--compare-first", compare_first, "--compare-all over only the first N spaces (0: all)")
       ->capture_default_str();
+  std::string precision = "auto";
+  app.add_option("--precision", precision, "Gram precision of --compare-all: auto, double or float")
+      ->check(CLI::IsMember({"auto", "double", "float"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (spaces < 2 || concepts < 2 || shards < 1 || compare_spaces < 2) {
     std::fprintf(stderr, "scale-bench: --spaces, --concepts, --compare >= 2 and --shards >= 1\n");
@@ -247,6 +251,9 @@ int main(int argc, char** argv) {
     n2v::CompareOptions options;
     options.per_concept = 5;
     options.memory_bytes = static_cast<size_t>(compare_mb) << 20;
+    options.precision = precision == "double"  ? n2v::ComparePrecision::kDouble
+                        : precision == "float" ? n2v::ComparePrecision::kFloat
+                                               : n2v::ComparePrecision::kAuto;
     int shown = -1;
     CpuMark first_gram, grams_done;  // the first and the last Gram's progress call
     options.progress = [&](int64_t done, int64_t total) {
@@ -278,9 +285,10 @@ int main(int argc, char** argv) {
                 "pairs %.1f s, %.0f GFLOP/s), %zu pairs, %zu largest kept\n",
                 n, all_cmp.shared(), compare_mb, all_s, st.gram_seconds, gram_flop / st.gram_seconds / 1e9,
                 st.pairs_seconds, gemm_flop / st.pairs_seconds / 1e9, all_cmp.pairs.size(), largest_kept);
-    std::printf("    Grams: %zu MiB in %s; block %d spaces, %d blocks, %d block pairs, %d threads; %lld row pairs "
+    std::printf("    Grams in %s (--precision %s): %zu MiB in %s; block %d spaces, %d blocks, %d block pairs, %d threads; %lld row pairs "
                 "recomputed directly; estimated working memory %zu MiB; products: %s kernel (NET2VEC_SIMD=%s)\n",
-                st.store_bytes >> 20, st.temp_file ? "an unlinked temporary file" : "memory", st.block, st.blocks,
+                st.double_precision ? "double" : "float", precision.c_str(), st.store_bytes >> 20,
+                st.temp_file ? "an unlinked temporary file" : "memory", st.block, st.blocks,
                 st.block_pairs, st.threads, static_cast<long long>(st.rows_recomputed), st.working_bytes >> 20,
                 n2v::gemm_path_name(n2v::gemm_path()), std::getenv("NET2VEC_SIMD") ? std::getenv("NET2VEC_SIMD") : "");
     if (first_gram.set && grams_done.set) {

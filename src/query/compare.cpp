@@ -27,7 +27,7 @@
 //      directly (squared_distance_and_dot: float lanes, double sum), so identical spaces give
 //      exactly 0. Per pair D_ij, <G_i, G_j> and the per-category sums add up in double in row
 //      order; D_ijc is kept whole (per_concept = -1) or as the N largest (a small heap).
-// The products (query/gemm.h, chosen once per comparison by the CPU and NET2VEC_SIMD):
+// The float products (query/gemm.h, chosen once per comparison by the CPU and NET2VEC_SIMD):
 //   - AVX-512 or AVX2+FMA (bit-identical to each other): both passes through gemm_abt's
 //     packed micro-kernels, the Gram as its upper triangle; row statistics in double lanes;
 //   - portable (NET2VEC_SIMD=portable, or a CPU without AVX2+FMA): as before this kernel
@@ -35,11 +35,18 @@
 //     the pairs with Eigen's GEMM (SSE2 in a baseline x86-64 build).
 // The wide kernels' packing buffers (about 1.1 MiB per thread, kept by the thread) are not
 // counted in the memory budget.
-// Accuracy: float Grams; D_ijc to ~1e-5 relative where P is used (float GEMM),
-// <G_i, G_j> per row in float. The two kinds of path differ in the last float digits (their
-// summation orders differ). Results do not depend on the number of threads; the block size
-// can change the last digits on the portable path (Eigen's GEMM summation order), not on the
-// wide ones (each entry is one FMA chain in k-blocks of 256 whatever the shapes).
+// Precision (CompareOptions::precision): the Grams, store and pairwise products are double up
+// to kAutoDoubleEntries Gram entries, float beyond (or as asked). Double: unit rows from the
+// stored floats over their double norms, Eigen's double GEMM for both passes; values agree
+// with a float64 reference to ~1e-12 of themselves (~4e-9 for a CKA whose centring cancels
+// 1e6-fold: cosines ~0.999). Float (the products below): D_ijc to ~1e-5 relative where P is
+// used, <G_i, G_j> per row in float; a CKA to ~1e-6 of its range, but a CKA that is a small
+// remainder of centring loses what the Grams' rounding (~6e-8 of each entry near 1) hides:
+// ~1e-2 of itself at cosines ~0.999. The kinds of float path differ in the last float digits
+// (their summation orders differ). Results do not depend on the number of threads; the block
+// size can change the last digits on the portable and double paths (Eigen's GEMM summation
+// order), not on the wide ones (each entry is one FMA chain in k-blocks of 256 whatever the
+// shapes).
 //
 // In the code, compare_once() runs four units in order: names_pass() (step 0: the shared
 // concepts, their categories, the exclusions), plan_budget() (the budget: store in memory or in
@@ -63,6 +70,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "common/error.h"
 #include "query/detail/gram_store.h"
@@ -75,7 +83,8 @@ namespace {
 
 using detail::GramStore;
 using detail::GramSummary;
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using GramRows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Runs fn(i, worker) for i = 0..n-1 on up to `workers` threads, worker = 0 .. workers-1 the
 // thread running it (for per-thread buffers); std::thread rather than OpenMP: libgomp's
@@ -135,6 +144,22 @@ struct Largest {
     index[k] = c;
   }
 };
+
+// ||x - y||^2 and x.y of two Gram rows, summed in double: float rows in float lanes
+// (index/vector_index.h), double rows in order.
+void row_distance_and_dot(const float* x, const float* y, int n, double* sq, double* dot) {
+  squared_distance_and_dot(x, y, n, sq, dot);
+}
+void row_distance_and_dot(const double* x, const double* y, int n, double* sq, double* dot) {
+  double s = 0, p = 0;
+  for (int k = 0; k < n; ++k) {
+    const double d = x[k] - y[k];
+    s += d * d;
+    p += x[k] * y[k];
+  }
+  *sq = s;
+  *dot = p;
+}
 
 // Fraction of n_ic + n_jc below which D_ijc is recomputed directly (see the file comment).
 constexpr double kRecomputeBelow = 1.0 / 16;
@@ -365,6 +390,7 @@ SharedNames names_pass(SpaceReader& read, const std::vector<std::string>& concep
 // panels read from the file, Eigen's packed copies of them, P, and the pairs' accumulators.
 struct Plan {
   int m = 0, C = 0, K = 0;
+  size_t scalar = sizeof(float);  // bytes of a Gram entry: float or double (CompareOptions::precision)
   int keep = 0;  // D_ijc kept per pair in a heap (per_concept = N > 0)
   size_t budget = 0, row_bytes = 0, store_bytes = 0, fixed = 0, pass1_thread = 0, pair_bytes = 0;
   bool in_file = false;  // the store goes to a temporary file
@@ -374,7 +400,7 @@ struct Plan {
   std::vector<std::pair<int, int>> tasks;  // block pairs I <= J
 
   size_t task_bytes(size_t b, bool file) const {
-    return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (sizeof(float) + pair_bytes);
+    return (file ? 2 : 0) * b * row_bytes + 2 * b * row_bytes + b * b * (scalar + pair_bytes);
   }
   // The largest b in [0, m] with threads * task_bytes(b) <= avail.
   int largest_block(int threads) const {
@@ -400,12 +426,13 @@ struct Plan {
 };
 
 // kInvalidArgument naming the minimum when the budget cannot hold one Gram.
-Plan plan_budget(int m, int C, int K, int max_dim, const CompareOptions& options, int workers) {
+Plan plan_budget(int m, int C, int K, int max_dim, bool in_double, const CompareOptions& options, int workers) {
   Plan p;
   p.m = m, p.C = C, p.K = K;
+  p.scalar = in_double ? sizeof(double) : sizeof(float);
   p.keep = options.per_concept < 0 ? 0 : std::min(options.per_concept, C);
   p.budget = options.memory_bytes ? options.memory_bytes : CompareOptions::kDefaultMemoryBytes;
-  p.row_bytes = static_cast<size_t>(C) * sizeof(float);
+  p.row_bytes = static_cast<size_t>(C) * p.scalar;
   const size_t gram_bytes = p.row_bytes * C;
   p.store_bytes = gram_bytes * m;
   p.fixed = static_cast<size_t>(m) * C * 2 * sizeof(double);
@@ -462,22 +489,23 @@ class Progress {
 
 // Every space's Gram of the shared concepts into the store, one space per thread at a time;
 // their summaries, by space.
+template <class T>
 std::vector<GramSummary> gram_pass(const SpaceReader& read, const std::vector<std::string>& concepts, GemmPath path,
-                                   int threads, GramStore& store, Progress& progress) {
+                                   int threads, GramStore<T>& store, Progress& progress) {
   const int m = read.size(), C = static_cast<int>(concepts.size());
   std::vector<GramSummary> summary(m);
   // Per worker: its space's unit rows and its Gram, reused from space to space (fresh
   // multi-megabyte buffers would each be mapped and faulted in again).
-  std::vector<std::vector<float>> unit_rows(threads);
-  std::vector<std::unique_ptr<float[]>> grams(threads);
+  std::vector<std::vector<T>> unit_rows(threads);
+  std::vector<std::unique_ptr<T[]>> grams(threads);
   parallel_for(m, threads, [&](int s, int worker) {
     {
       const std::shared_ptr<const detail::SpaceData> data = read(s);
       std::vector<int> rows;
       rows.reserve(C);
       for (const std::string& name : concepts) rows.push_back(data->row_of.at(name));
-      if (!grams[worker]) grams[worker].reset(new float[static_cast<size_t>(C) * C]);
-      float* const g_buffer = grams[worker].get();
+      if (!grams[worker]) grams[worker].reset(new T[static_cast<size_t>(C) * C]);
+      T* const g_buffer = grams[worker].get();
       summary[s] = space_gram(*data, rows, path, unit_rows[worker], g_buffer);
       store.put(s, g_buffer);
     }
@@ -505,9 +533,10 @@ std::vector<PairComparison> empty_pairs(int m, int C, int per_concept) {
 // Step 2 over the store: each task (block pair I <= J) streamed over the C rows, its pairs'
 // D_ij, <G_i, G_j>, category sums and kept D_ijc accumulated in row order, then written to
 // their PairComparison (distance, CKA, categories, largest; per_concept as it goes).
+template <class T>
 class PairPass {
  public:
-  PairPass(const GramStore& store, const std::vector<GramSummary>& summary,
+  PairPass(const GramStore<T>& store, const std::vector<GramSummary>& summary,
            const std::vector<detail::UnbiasedTerms>& unbiased, const detail::UnbiasedRows& unbiased_rows,
            const Plan& plan, const Categories& categories,
            GemmPath path, int per_concept, std::vector<PairComparison>& pairs)
@@ -552,19 +581,22 @@ class PairPass {
   int64_t block_pair(int I, int J, Progress& progress) {
     Task t(plan_, I, J);
     const int C = plan_.C;
-    std::vector<float> panel_i(plan_.in_file ? static_cast<size_t>(t.bi) * C : 0);
-    std::vector<float> panel_j(plan_.in_file && !t.diagonal ? static_cast<size_t>(t.bj) * C : 0);
-    RowMatrix P(t.bi, t.bj);
+    std::vector<T> panel_i(plan_.in_file ? static_cast<size_t>(t.bi) * C : 0);
+    std::vector<T> panel_j(plan_.in_file && !t.diagonal ? static_cast<size_t>(t.bj) * C : 0);
+    GramRows<T> P(t.bi, t.bj);
     std::vector<double> norm_j(t.bj);
     int64_t direct = 0;
     for (int c = 0; c < C; ++c) {
-      const float* xi = store_.panel(c, t.i0, t.bi, panel_i.data());
-      const float* xj = t.diagonal ? xi : store_.panel(c, t.j0, t.bj, panel_j.data());
-      const Eigen::Map<const RowMatrix> Xi(xi, t.bi, C), Xj(xj, t.bj, C);
-      if (path_ != GemmPath::kPortable)
-        gemm_abt(path_, xi, C, xj, C, t.bi, t.bj, C, P.data(), t.bj, /*upper=*/t.diagonal);
-      else if (t.diagonal) P.triangularView<Eigen::Upper>() = Xi * Xi.transpose();
-      else P.noalias() = Xi * Xj.transpose();
+      const T* xi = store_.panel(c, t.i0, t.bi, panel_i.data());
+      const T* xj = t.diagonal ? xi : store_.panel(c, t.j0, t.bj, panel_j.data());
+      const Eigen::Map<const GramRows<T>> Xi(xi, t.bi, C), Xj(xj, t.bj, C);
+      bool wide = false;  // the float kernels of query/gemm.h; else Eigen's GEMM (float or double)
+      if constexpr (std::is_same_v<T, float>) {
+        wide = path_ != GemmPath::kPortable;
+        if (wide) gemm_abt(path_, xi, C, xj, C, t.bi, t.bj, C, P.data(), t.bj, /*upper=*/t.diagonal);
+      }
+      if (!wide && t.diagonal) P.template triangularView<Eigen::Upper>() = Xi * Xi.transpose();
+      else if (!wide) P.noalias() = Xi * Xj.transpose();
       for (int b = 0; b < t.bj; ++b) norm_j[b] = summary_[t.j0 + b].row_norm2[c];
       direct += add_row(t, c, xi, xj, P.data(), norm_j.data());
       progress.advance(1);
@@ -574,7 +606,7 @@ class PairPass {
   }
 
   // Row c's D_ijc of every pair of the task from P = X_Ic X_Jc^T; the values recomputed directly.
-  int64_t add_row(Task& t, int c, const float* xi, const float* xj, const float* P, const double* norm_j) {
+  int64_t add_row(Task& t, int c, const T* xi, const T* xj, const T* P, const double* norm_j) {
     const int C = plan_.C, keep = plan_.keep, i0 = t.i0, j0 = t.j0, bi = t.bi, bj = t.bj;
     const bool diagonal = t.diagonal, all = per_concept_ < 0;
     double* category_row = t.category_sum.data() + static_cast<size_t>(categories_.of[c]) * t.np;
@@ -583,7 +615,7 @@ class PairPass {
       const int i = i0 + a;
       const double ni = summary_[i].row_norm2[c];
       const size_t q0 = static_cast<size_t>(a) * bj;  // this row of local pairs
-      const float* p_row = P + q0;
+      const T* p_row = P + q0;
       double* const distance_row = t.distance.data() + q0;
       double* const inner_row = t.inner.data() + q0;
       double* const category_pair = category_row + q0;
@@ -592,7 +624,7 @@ class PairPass {
         double dot = p_row[b];
         double d = nij - 2.0 * dot;
         if (d < kRecomputeBelow * nij) {
-          squared_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
+          row_distance_and_dot(xi + static_cast<size_t>(a) * C, xj + static_cast<size_t>(b) * C, C, &d, &dot);
           ++direct;
         }
         d = std::max(d, 0.0);
@@ -655,7 +687,7 @@ class PairPass {
     return detail::unbiased_hsic(inner, pair_terms, u, v, plan_.C) / std::sqrt(u.self * v.self);
   }
 
-  const GramStore& store_;
+  const GramStore<T>& store_;
   const std::vector<GramSummary>& summary_;
   const std::vector<detail::UnbiasedTerms>& unbiased_;
   const detail::UnbiasedRows& unbiased_rows_;
@@ -714,7 +746,65 @@ std::vector<std::string> checked_spaces(const std::vector<std::string>& named, c
   return spaces;
 }
 
+// Steps 1 to 3 with Grams of T (float or double): the Grams, the pairs, the matrices, the
+// permutation test.
+template <class T>
+void grams_and_pairs(const SpaceReader& read, const Plan& plan, const SharedNames& shared, GemmPath path,
+                     const CompareOptions& options, SpaceComparison& out) {
+  using Clock = std::chrono::steady_clock;
+  const int m = plan.m, C = plan.C;
+  Progress progress(options.progress, m + static_cast<int64_t>(plan.tasks.size()) * C);
+
+  // 1. Grams, one space per thread at a time.
+  const auto t1 = Clock::now();
+  GramStore<T> store(m, C, plan.in_file, options.temp_dir);
+  const std::vector<GramSummary> summary = gram_pass(read, out.concepts, path, plan.threads1, store, progress);
+  out.stats.gram_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+
+  // 2. Pairs, block pair by block pair, each streamed over the C rows.
+  out.pairs = empty_pairs(m, C, options.per_concept);
+  const auto t2 = Clock::now();
+  std::vector<detail::UnbiasedTerms> unbiased(m);
+  for (int s = 0; s < m; ++s) unbiased[s] = detail::unbiased_terms(summary[s], C);
+  const detail::UnbiasedRows unbiased_rows = detail::unbiased_rows(summary, unbiased, C);
+  PairPass<T> pairs(store, summary, unbiased, unbiased_rows, plan, shared.categories, path, options.per_concept,
+                    out.pairs);
+  out.stats.rows_recomputed = pairs.run(progress);
+  out.stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
+
+  fill_matrices(summary, unbiased, out);
+
+  // 3. The permutation test, from the Grams still in the store (in float: detail/similarity.h).
+  if (detail::permutation_test_runs(options, m, C, out)) {
+    const auto t3 = Clock::now();
+    std::vector<bool> linear_defined(m);
+    for (int s = 0; s < m; ++s) linear_defined[s] = !std::isnan(out.cka[static_cast<size_t>(s) * m + s]);
+    std::vector<std::vector<float>> scratch(plan.threads1);
+    const detail::ParallelFor parallel = [&](int n, const std::function<void(int, std::vector<float>&)>& fn) {
+      parallel_for(n, plan.threads1, [&](int task, int worker) { fn(task, scratch[worker]); });
+    };
+    const detail::ReadGram read_gram = [&store](int s, float* g) {
+      std::vector<T> row;
+      store.gram_as_float(s, g, row);
+    };
+    detail::permutation_test(read_gram, summary, linear_defined, unbiased, C, options.permutations,
+                             options.permutation_seed, parallel, out.pairs);
+    out.permutations = options.permutations;
+    out.permutation_seed = options.permutation_seed;
+    out.stats.permutation_seconds = std::chrono::duration<double>(Clock::now() - t3).count();
+  }
+}
+
 }  // namespace
+
+bool compare_in_double(ComparePrecision precision, int m, int C) {
+  switch (precision) {
+    case ComparePrecision::kDouble: return true;
+    case ComparePrecision::kFloat: return false;
+    case ComparePrecision::kAuto: break;
+  }
+  return static_cast<double>(m) * C * C <= CompareOptions::kAutoDoubleEntries;
+}
 
 SpaceComparison QueryEngine::compare(const std::vector<std::string>& spaces, const std::vector<std::string>& concepts) {
   return compare(spaces, concepts, CompareOptions{});
@@ -739,7 +829,6 @@ SpaceComparison QueryEngine::compare(const std::vector<std::string>& named, cons
 
 SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
                                           const std::vector<std::string>& concepts, const CompareOptions& options) {
-  using Clock = std::chrono::steady_clock;
   SpaceComparison out;
   out.spaces = checked_spaces(named, options);
   out.m = static_cast<int>(out.spaces.size());
@@ -753,44 +842,14 @@ SpaceComparison QueryEngine::compare_once(const std::vector<std::string>& named,
   const SharedNames shared = names_pass(read, concepts, workers, out);
   const int C = out.shared();
 
-  // The budget: where the Grams go, pass 1's threads, pass 2's blocks and threads.
-  const Plan plan = plan_budget(m, C, shared.categories.size(), shared.max_dim, options, workers);
+  // The Grams' precision, then the budget: where the Grams go, pass 1's threads, pass 2's
+  // blocks and threads.
+  const bool in_double = compare_in_double(options.precision, m, C);
+  const Plan plan = plan_budget(m, C, shared.categories.size(), shared.max_dim, in_double, options, workers);
   plan.record(out.stats);
-  Progress progress(options.progress, m + static_cast<int64_t>(plan.tasks.size()) * C);
-
-  // 1. Grams, one space per thread at a time.
-  const auto t1 = Clock::now();
-  GramStore store(m, C, plan.in_file, options.temp_dir);
-  const std::vector<GramSummary> summary = gram_pass(read, out.concepts, path, plan.threads1, store, progress);
-  out.stats.gram_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
-
-  // 2. Pairs, block pair by block pair, each streamed over the C rows.
-  out.pairs = empty_pairs(m, C, options.per_concept);
-  const auto t2 = Clock::now();
-  std::vector<detail::UnbiasedTerms> unbiased(m);
-  for (int s = 0; s < m; ++s) unbiased[s] = detail::unbiased_terms(summary[s], C);
-  const detail::UnbiasedRows unbiased_rows = detail::unbiased_rows(summary, unbiased, C);
-  PairPass pairs(store, summary, unbiased, unbiased_rows, plan, shared.categories, path, options.per_concept, out.pairs);
-  out.stats.rows_recomputed = pairs.run(progress);
-  out.stats.pairs_seconds = std::chrono::duration<double>(Clock::now() - t2).count();
-
-  fill_matrices(summary, unbiased, out);
-
-  // 3. The permutation test, from the Grams still in the store.
-  if (detail::permutation_test_runs(options, m, C, out)) {
-    const auto t3 = Clock::now();
-    std::vector<bool> linear_defined(m);
-    for (int s = 0; s < m; ++s) linear_defined[s] = !std::isnan(out.cka[static_cast<size_t>(s) * m + s]);
-    std::vector<std::vector<float>> scratch(plan.threads1);
-    const detail::ParallelFor parallel = [&](int n, const std::function<void(int, std::vector<float>&)>& fn) {
-      parallel_for(n, plan.threads1, [&](int task, int worker) { fn(task, scratch[worker]); });
-    };
-    detail::permutation_test(store, summary, linear_defined, unbiased, C, options.permutations,
-                             options.permutation_seed, parallel, out.pairs);
-    out.permutations = options.permutations;
-    out.permutation_seed = options.permutation_seed;
-    out.stats.permutation_seconds = std::chrono::duration<double>(Clock::now() - t3).count();
-  }
+  out.stats.double_precision = in_double;
+  if (in_double) grams_and_pairs<double>(read, plan, shared, path, options, out);
+  else grams_and_pairs<float>(read, plan, shared, path, options, out);
   return out;
 }
 

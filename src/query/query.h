@@ -128,6 +128,13 @@ struct PairComparison {
   std::vector<CategoryDistance> categories;  // sorted by category name
 };
 
+// The precision of compare's Gram matrices (CompareOptions::precision).
+enum class ComparePrecision {
+  kAuto,    // double up to CompareOptions::kAutoDoubleEntries Gram entries (m x C^2), float beyond
+  kDouble,  // agrees with a float64 reference to ~1e-12 of each value (docs/QUERIES.md)
+  kFloat,   // half the memory, about half the time; ~1e-5 of a value's range (a CKA near 0 of 1)
+};
+
 struct CompareOptions {
   // D_ijc kept per pair: -1 every one (PairComparison::per_concept, C doubles a pair), 0
   // none, N the N largest (PairComparison::largest).
@@ -154,12 +161,22 @@ struct CompareOptions {
   uint64_t permutation_seed = 1;
   double max_permutation_work = 0;
   bool permutations_optional = false;
+  // Double Grams cost twice the memory and time of float ones, whose rounding (~6e-8 of each
+  // entry) shows in values that are small remainders: a CKA of spaces whose concepts share a
+  // common direction, a D_ijc of nearly equal rows. kAuto keeps double up to 2^26 entries
+  // (512 MiB of Grams: 46 spaces of 1,200 concepts, where double costs ~2x float's time),
+  // float for larger comparisons.
+  ComparePrecision precision = ComparePrecision::kAuto;
+  static constexpr double kAutoDoubleEntries = 67108864.0;
 };
+
+// Whether compare computes the Grams of m spaces sharing C concepts in double.
+bool compare_in_double(ComparePrecision precision, int m, int C);
 
 // How a comparison ran (SpaceComparison::stats): what the memory budget led to.
 struct CompareStats {
   size_t budget_bytes = 0;   // CompareOptions::memory_bytes as applied
-  size_t store_bytes = 0;    // m x C x C floats: every Gram
+  size_t store_bytes = 0;    // m x C x C floats or doubles: every Gram
   bool temp_file = false;    // the Grams went to an unlinked temporary file (else memory)
   size_t working_bytes = 0;  // estimated peak of compare's own memory (store included if in memory)
   int threads = 0;           // workers of the pairwise pass
@@ -167,6 +184,7 @@ struct CompareStats {
   int blocks = 0;            // ceil(m / B)
   int block_pairs = 0;       // blocks x (blocks + 1) / 2, each streamed over the C concept rows
   int64_t rows_recomputed = 0;  // (pair, row) values recomputed directly (rows nearly equal)
+  bool double_precision = false;  // the Grams were double (CompareOptions::precision)
   double gram_seconds = 0, pairs_seconds = 0;
   double permutation_seconds = 0;  // the permutation test (CompareOptions::permutations)
 };

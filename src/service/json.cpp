@@ -245,6 +245,7 @@ Json to_json(const CompareResponse& r) {
     excluded.push_back({{"name", left.name}, {"missing_from", left.missing_from}, {"zero_in", left.zero_in}});
   return {{"spaces", std::move(spaces)},
           {"metric", "d_ij"},
+          {"precision", c.stats.double_precision ? "double" : "float"},
           {"concept_count", c.shared()},
           {"concepts", std::move(concepts)},
           {"excluded", std::move(excluded)},

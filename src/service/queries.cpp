@@ -217,7 +217,12 @@ std::vector<Query> make_queries() {
                  "R x pairs x C^2 passes 1e9)",
                  false, "", 0, 9999},
                 {"seed", ParamType::kInt, "Seed of the permutation test's draws (the same seed, the same p-values)",
-                 false, "1", 0, INT32_MAX}},
+                 false, "1", 0, INT32_MAX},
+                {"precision", ParamType::kText,
+                 "Precision of the Gram matrices: double (agrees with a float64 reference to ~1e-12 of each value), "
+                 "float (half the memory and time; ~1e-5 of a value's range), or auto: double up to 2^26 Gram entries "
+                 "(spaces x concepts^2), float beyond",
+                 false, "auto"}},
                [](Service& s, const QueryArgs& a) {
                  const Reader in(*find_query("compare"), a);
                  CompareRequest r;
@@ -241,6 +246,13 @@ std::vector<Query> make_queries() {
                  r.memory_mb = in.integer_or("memory_mb", r.memory_mb);
                  r.permutations = in.integer("permutations");
                  r.seed = in.integer_or("seed", 1);
+                 const std::string precision = *in.text("precision");
+                 N2V_CHECK(precision == "auto" || precision == "double" || precision == "float", kInvalidArgument,
+                           "'" << in.flag_name("precision") << "' must be auto, double or float, got '" << precision
+                               << "'");
+                 r.precision = precision == "double"  ? ComparePrecision::kDouble
+                               : precision == "float" ? ComparePrecision::kFloat
+                                                      : ComparePrecision::kAuto;
                  r.progress = a.progress;
                  return answer(s.compare(r));
                },

@@ -182,7 +182,7 @@ std::string render_text(const CompareResponse& r) {
   const int m = c.m;
   std::string out = format("Compared %d spaces on the %d concepts they all have", m, c.shared());
   if (!c.excluded.empty()) out += format(" (%zu left out, listed at the end)", c.excluded.size());
-  out += "\n\n";
+  out += format("; Gram matrices in %s\n\n", c.stats.double_precision ? "double" : "float");
   for (int i = 0; i < m; ++i) out += format("  [%d] %s\n", i + 1, c.spaces[i].c_str());
   auto matrix = [&](const char* title, const std::vector<double>& v, int digits) {
     out += format("\n%s\n", title);

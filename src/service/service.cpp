@@ -175,6 +175,7 @@ CompareResponse Service::compare(const CompareRequest& request) {
   options.memory_bytes = static_cast<size_t>(request.memory_mb) << 20;
   if (request.memory_mb == 0 && max_mb > 0)
     options.memory_bytes = std::min(CompareOptions::kDefaultMemoryBytes, static_cast<size_t>(max_mb) << 20);
+  options.precision = request.precision;
   options.progress = request.progress;
   CompareResponse r;
   r.comparison = engine_.compare(ids, request.concepts, options);

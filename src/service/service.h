@@ -79,6 +79,7 @@ struct CompareRequest {
   static constexpr int kDefaultPermutations = 99;
   static constexpr double kDefaultPermutationWork = 1e9;
   int64_t seed = 1;
+  ComparePrecision precision = ComparePrecision::kAuto;  // of the Grams (CompareOptions::precision)
   // Called as the comparison advances (CompareOptions::progress); may be empty.
   std::function<void(int64_t done, int64_t total)> progress;
 };

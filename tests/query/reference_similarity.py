@@ -4,7 +4,8 @@
 A double-precision numpy reference computes D_ij, D_ijc, linear CKA and unbiased CKA
 (Song et al. 2012's unbiased HSIC, as Nguyen, Raghu & Kornblith 2021 use it) from the stored
 float32 vectors, read with net2vec.catalog (not with net2vec's C++), and `net2vec compare --json`
-must agree with it to 1e-6 relative, on
+must agree with it to 1e-6 of each value (double Grams: compare's default at this size), and with
+`--precision float` to 1e-6 of each value's range, on
   * the real spaces of the service test catalog (make-service-catalog), and
   * random spaces imported into it with `net2vec reference vectors`: isotropic, with a strong
     common direction (cosines near 1: centring cancels most of each entry), and rank 3.
@@ -23,11 +24,16 @@ import numpy as np
 
 import net2vec
 
-# Agreement, 1e-6 relative: D_ij of itself; a CKA of its range, max(|CKA|, 1) (a CKA near 0 is a
-# small remainder of centring, known only to the float Grams' ~1e-7 per entry: unbiased CKA
-# -0.038 on the offset space is off by 5e-7, 1.4e-5 of itself); D_ijc of the pair's largest
-# D_ijc (a D_ijc far below it is a difference of nearly equal rows: 1.8e-6 of itself is seen on
-# the real spaces, the float GEMM's bound is ~1e-5, docs/QUERIES.md).
+# Agreement, 1e-6 relative to each value itself, with double Gram matrices (what compare uses up
+# to 2^26 Gram entries, and with --precision double): a CKA near 0 and a D_ijc of nearly equal
+# rows included. Values below 1e-12 of their scale (a CKA's 1, a pair's largest D_ijc) are held
+# to that absolute level: a float64 computation gets no closer to 0 either.
+# With --precision float the agreement is 1e-6 of a value's range, which is what float Grams
+# allow: D_ij of itself; a CKA of max(|CKA|, 1) (a CKA near 0 is a small remainder of centring,
+# known only to the float Grams' ~1e-7 per entry: unbiased CKA -0.038 on the offset space is off
+# by 5e-7, 1.4e-5 of itself); D_ijc of the pair's largest D_ijc (1.8e-6 of itself is seen on the
+# real spaces, the float GEMM's bound is ~1e-5, docs/QUERIES.md).
+TINY = 1e-12
 RTOL = 1e-6
 
 
@@ -73,7 +79,7 @@ class Checker:
     def close(self, what, got, want, rtol=RTOL, floor=1e-300):
         self.checked += 1
         err = abs(got - want) / max(abs(want), floor)
-        kind = what.split(" ")[0]
+        kind = what.split(" ")[0] if not what.startswith("(float)") else " ".join(what.split(" ")[:2])
         self.worst[kind] = max(self.worst.get(kind, 0.0), err)
         if not err <= rtol:
             self.failures.append(f"{what}: net2vec {got!r}, reference {want!r} (relative error {err:.2e})")
@@ -91,9 +97,13 @@ def run(cmd):
     return done.stdout
 
 
-def check_comparison(check, label, net2vec_bin, db, spaces, permutations):
+def check_comparison(check, label, net2vec_bin, db, spaces, permutations, precision="auto"):
     doc = json.loads(run([net2vec_bin, "compare", "--db", db, "--spaces", ",".join(spaces), "--per-concept", "all",
-                          "--permutations", str(permutations), "--json"]))
+                          "--permutations", str(permutations), "--precision", precision, "--json"]))
+    exact = precision != "float"
+    check.true(f"{label}: compare says its Grams were {'double' if exact else 'float'}, got {doc['precision']!r}",
+               doc["precision"] == ("double" if exact else "float"))
+    label += " " + doc["precision"]
     names = [c["name"] for c in doc["concepts"]]
     cat = net2vec.open(db)
     vectors = []
@@ -106,15 +116,18 @@ def check_comparison(check, label, net2vec_bin, db, spaces, permutations):
         i, j = pair["i"], pair["j"]
         d, dc, cka, cka_u = ref[(i, j)]
         where = f"{label} {spaces[i]} / {spaces[j]}"
-        check.close(f"D_ij {where}", pair["distance"], d)
+        check.close(f"{'' if exact else '(float) '}D_ij {where}", pair["distance"], d)
         # D_ijc: relative to the pair's largest, as a row whose Gram rows are nearly equal has a
         # D_ijc near zero that no float computation gets to 1e-6 of itself.
         got_c = {e["name"]: e["d"] for e in pair["per_concept"]}
         scale = max(dc)
+        # Exact: of each value; float: of the range (see RTOL above).
+        floor = TINY if exact else 1.0
+        kind = "" if exact else "(float) "
         for c, name in enumerate(names):
-            check.close(f"D_ijc {where} {name}", got_c[name] / scale, dc[c] / scale, RTOL, 1.0)
-        check.close(f"CKA {where}", pair["cka"], cka, floor=1.0)
-        check.close(f"CKA-unbiased {where}", pair["cka_unbiased"], cka_u, floor=1.0)
+            check.close(f"{kind}D_ijc {where} {name}", got_c[name] / scale, dc[c] / scale, RTOL, floor)
+        check.close(f"{kind}CKA {where}", pair["cka"], cka, floor=floor)
+        check.close(f"{kind}CKA-unbiased {where}", pair["cka_unbiased"], cka_u, floor=floor)
         check.true(f"{where}: a defined CKA has no reason", pair["cka_undefined"] is None
                    and pair["cka_unbiased_undefined"] is None)
         test = pair["permutation"]
@@ -168,6 +181,9 @@ def main():
         write_vectors(path, names, w)
         run([net2vec_bin, "reference", "vectors", "--db", db, "--name", space, "--file", path, "--format", "text"])
     check_comparison(check, "random", net2vec_bin, db, list(shapes) + ["wordnet"], 19)
+    # The float Grams (what larger comparisons use) against the same reference, to their range.
+    check_comparison(check, "real", net2vec_bin, db, real, 0, "float")
+    check_comparison(check, "random", net2vec_bin, db, list(shapes) + ["wordnet"], 0, "float")
 
     # A space whose concepts all point one way: both CKAs undefined, null with the reason in JSON,
     # '-' and the reason in text, never a number.

@@ -75,15 +75,6 @@ struct PairTerms {
   }
 };
 
-// Space s's whole Gram, row-major, from the row-interleaved store.
-void read_gram(const GramStore& store, int s, int C, float* out) {
-  for (int c = 0; c < C; ++c) {
-    float* row = out + static_cast<size_t>(c) * C;
-    const float* got = store.panel(c, s, 1, row);
-    if (got != row) std::copy_n(got, C, row);
-  }
-}
-
 // Partial counts and sums of one pair over one chunk of permutations.
 struct Partial {
   int extreme_distance = 0, extreme_cka = 0, extreme_unbiased = 0;
@@ -179,7 +170,7 @@ std::vector<int> concept_permutation(uint64_t seed, int j, int r, int n) {
   return perm;
 }
 
-void permutation_test(const GramStore& store, const std::vector<GramSummary>& summary,
+void permutation_test(const ReadGram& read_gram, const std::vector<GramSummary>& summary,
                       const std::vector<bool>& linear_defined, const std::vector<UnbiasedTerms>& terms, int C, int R,
                       uint64_t seed, const ParallelFor& parallel, std::vector<PairComparison>& pairs) {
   const int m = static_cast<int>(summary.size());
@@ -203,8 +194,8 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
   parallel(static_cast<int>(pairs.size()), [&](int p, std::vector<float>& scratch) {
     scratch.resize(2 * gram);
     const int i = pairs[p].i, j = pairs[p].j;
-    read_gram(store, j, C, scratch.data());
-    read_gram(store, i, C, scratch.data() + gram);
+    read_gram(j, scratch.data());
+    read_gram(i, scratch.data() + gram);
     float inner = 0;
     gemm_abt(path, scratch.data(), k_len, scratch.data() + gram, k_len, 1, 1, k_len, &inner, 1);
     observed[p] = terms_of(i, j)(inner, nullptr);
@@ -225,7 +216,7 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
     float* const permuted = l + gram;
     float* const others = permuted + static_cast<size_t>(n) * gram;
     std::vector<float> inner(static_cast<size_t>(n) * block);
-    read_gram(store, j, C, l);
+    read_gram(j, l);
     std::vector<std::vector<int>> perms(n);
     for (int e = 0; e < n; ++e) {
       perms[e] = concept_permutation(seed, j, r0 + e, C);
@@ -238,7 +229,7 @@ void permutation_test(const GramStore& store, const std::vector<GramSummary>& su
     }
     for (int i0 = 0; i0 < j; i0 += block) {
       const int bi = std::min(block, j - i0);
-      for (int b = 0; b < bi; ++b) read_gram(store, i0 + b, C, others + static_cast<size_t>(b) * gram);
+      for (int b = 0; b < bi; ++b) read_gram(i0 + b, others + static_cast<size_t>(b) * gram);
       gemm_abt(path, permuted, k_len, others, k_len, n, bi, k_len, inner.data(), bi);
       for (int b = 0; b < bi; ++b) {
         const int i = i0 + b;

@@ -54,7 +54,7 @@ std::string linear_cka_undefined(const std::vector<std::string>& spaces, const s
 std::string unbiased_cka_undefined(const std::vector<std::string>& spaces, const std::vector<UnbiasedTerms>& terms,
                                    int C, int i, int j);
 
-// Every pair's permutation test (PairComparison::permutation) from the Grams in the store:
+// Every pair's permutation test (PairComparison::permutation) from the Grams in the store, in float:
 // R = options.permutations, permutation r of space j drawn from (seed, j, r) by splitmix64 and
 // Fisher-Yates (the same on every platform and thread count). Each pair's observed statistics
 // are recomputed on the same path as the null's, so ties compare like with like.
@@ -63,8 +63,11 @@ std::string unbiased_cka_undefined(const std::vector<std::string>& spaces, const
 // thread pool). Memory: per worker one Gram, up to 4 MiB of permuted Grams and as much of
 // partners'. <K, P L P'>_F comes from compare's float GEMM (query/gemm.h) over rows of C^2: float
 // sums, ~1e-6 relative, ample for a null whose Monte Carlo error is ~1/sqrt(R).
+// `read_gram(s, out)`: space s's whole Gram, C x C row-major floats (GramStore::gram_as_float);
+// called from the workers at once.
 using ParallelFor = std::function<void(int n, const std::function<void(int task, std::vector<float>& scratch)>& fn)>;
-void permutation_test(const GramStore& store, const std::vector<GramSummary>& summary,
+using ReadGram = std::function<void(int s, float* out)>;
+void permutation_test(const ReadGram& read_gram, const std::vector<GramSummary>& summary,
                       const std::vector<bool>& linear_defined, const std::vector<UnbiasedTerms>& terms, int C, int R,
                       uint64_t seed, const ParallelFor& parallel, std::vector<PairComparison>& pairs);
 
