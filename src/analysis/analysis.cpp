@@ -50,8 +50,35 @@ MeanSe mean_se(const std::vector<double>& values) {
   return m;
 }
 
+std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < p.size(); ++i)
+    if (!std::isnan(p[i])) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::vector<double> q(p.size(), NAN);
+  const double m = static_cast<double>(order.size());
+  double running = 1.0;  // the minimum from the largest p down
+  for (size_t k = order.size(); k-- > 0;) {
+    running = std::min(running, p[order[k]] * m / static_cast<double>(k + 1));
+    q[order[k]] = running;
+  }
+  return q;
+}
+
 std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concepts) {
-  auto row = [](const std::string& category, const std::vector<const ScoredConcept*>& group) {
+  // The space's two families of chance tests (learned, single filter): q per concept.
+  std::map<const ScoredConcept*, std::pair<double, double>> q_of;
+  {
+    std::vector<double> pl, ps;
+    for (const ScoredConcept& c : concepts) {
+      const ScoreStatsRecord &l = c.embedding.score_val_stats, &b = c.embedding.best_filter_val_stats;
+      pl.push_back(finite(learned_val(c.embedding)) && finite(l.p) ? *l.p : NAN);
+      ps.push_back(finite(c.embedding.best_filter_val) && finite(b.p) ? *b.p : NAN);
+    }
+    const std::vector<double> ql = benjamini_hochberg(pl), qs = benjamini_hochberg(ps);
+    for (size_t i = 0; i < concepts.size(); ++i) q_of[&concepts[i]] = {ql[i], qs[i]};
+  }
+  auto row = [&q_of](const std::string& category, const std::vector<const ScoredConcept*>& group) {
     ShareRow r;
     r.category = category;
     for (const ScoredConcept* c : group) {
@@ -59,6 +86,12 @@ std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concep
       if (!finite(learned) || !finite(single)) continue;
       ++r.concepts;
       r.learned_at_least_single += *learned >= *single;
+      const auto [q_learned, q_single] = q_of.at(c);
+      if (!std::isnan(q_learned)) {
+        ++r.with_p;
+        r.learned_above_chance += q_learned <= kFalseDiscoveryRate;
+      }
+      r.single_above_chance += !std::isnan(q_single) && q_single <= kFalseDiscoveryRate;
       const ScoreStatsRecord &l = c->embedding.score_val_stats, &b = c->embedding.best_filter_val_stats;
       if (!finite(l.low) || !finite(l.high) || !finite(b.low) || !finite(b.high)) continue;
       ++r.with_intervals;

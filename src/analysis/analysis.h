@@ -37,9 +37,21 @@ struct ShareRow {
   // Of the concepts, those with both 95 % val intervals stored (schema version 7), and where
   // the intervals separate: the learned one wholly above the single filter's, or below it.
   int with_intervals = 0, learned_above = 0, single_above = 0;
+  // Above chance with the false discovery rate held at kFalseDiscoveryRate over the whole
+  // space (Benjamini-Hochberg on the stored permutation p-values of all its concepts, learned
+  // and single filter each a family; a category row counts its concepts among them). with_p:
+  // the row's concepts whose learned score has a p-value.
+  int with_p = 0, learned_above_chance = 0, single_above_chance = 0;
 };
+inline constexpr double kFalseDiscoveryRate = 0.05;
 // Overall first, then by category name.
 std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concepts);
+
+// Benjamini-Hochberg adjusted p-values (q-values) of p, in p's order: q_(i) = min over j >= i
+// of p_(j) m / j for the sorted p_(1) <= ... <= p_(m), capped at 1. A NaN p is left out of
+// the family and gets a NaN q. Rejecting q <= alpha holds the false discovery rate at alpha
+// for independent or positively dependent tests (Benjamini & Hochberg 1995).
+std::vector<double> benjamini_hochberg(const std::vector<double>& p);
 
 // ---- Figure 2 ----
 struct MeanSe {

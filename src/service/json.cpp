@@ -379,8 +379,12 @@ Json to_json(const AnalysesResponse& r) {
                       {"share", num(s.share)},
                       {"with_intervals", s.with_intervals},
                       {"learned_interval_above", s.learned_above},
-                      {"single_interval_above", s.single_above}});
+                      {"single_interval_above", s.single_above},
+                      {"with_p", s.with_p},
+                      {"learned_above_chance", s.learned_above_chance},
+                      {"single_above_chance", s.single_above_chance}});
   out["learned_vs_single"] = std::move(table1);
+  out["false_discovery_rate"] = kFalseDiscoveryRate;
   Json fig2 = Json::array();
   for (const CategoryScores& c : r.category_scores)
     fig2.push_back({{"category", c.category},

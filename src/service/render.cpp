@@ -374,13 +374,19 @@ std::string render_text(const AnalysesResponse& r) {
   std::string out = format("The paper's analyses of %s\n\nLearned weights at least as good as the best single filter "
                            "(Table 1)\n", r.space.id.c_str());
   // The interval columns: of the concepts with both 95 % intervals, where they separate.
+  // Above chance: of the concepts with a p-value, those passing Benjamini-Hochberg at 5 %.
   Table share({"category", ">concepts", ">learned >= single", ">share", ">with intervals", ">learned above",
-               ">single above"});
+               ">single above", ">with p", ">learned > chance", ">single > chance"});
   for (const ShareRow& row : r.learned_vs_single)
     share.add({row.category.empty() ? "all" : row.category, std::to_string(row.concepts),
                std::to_string(row.learned_at_least_single), cell(row.share, 3), std::to_string(row.with_intervals),
-               std::to_string(row.learned_above), std::to_string(row.single_above)});
-  out += share.str() + "\nMean " + score + " by category, val (Figure 2)\n";
+               std::to_string(row.learned_above), std::to_string(row.single_above), std::to_string(row.with_p),
+               std::to_string(row.learned_above_chance), std::to_string(row.single_above_chance)});
+  out += share.str() +
+         format("(above/below: 95 %% intervals that separate; > chance: permutation p-values passing "
+                "Benjamini-Hochberg at a false discovery rate of %g over the space's concepts)\n",
+                kFalseDiscoveryRate) +
+         "\nMean " + score + " by category, val (Figure 2)\n";
   Table cats({"category", ">single filter", ">learned", ">concepts"});
   for (const CategoryScores& c : r.category_scores)
     cats.add({c.category, cell(c.single_val.mean), cell(c.learned_val.mean), std::to_string(c.learned_val.n)});

@@ -515,8 +515,10 @@ std::string report_html(const Json& report) {
   h += "<h2>Learned weights vs best single filter (paper Table 1)</h2><p class=note>Share of concepts whose learned "
        "weights score at least as well as their best single filter on val. <i>Intervals separate</i>: of the concepts "
        "with both 95 % bootstrap intervals, those whose learned interval lies wholly above the single filter's (&uarr;) "
-       "and wholly below it (&darr;); &ndash; where the catalog has none (docs/METHOD.md).</p><table><tr><th>space</th>"
-       "<th>metric</th><th>intervals separate</th><th>all</th>";
+       "and wholly below it (&darr;); &ndash; where the catalog has none (docs/METHOD.md). <i>Above chance</i>: of the "
+       "concepts with a permutation p-value, those whose learned score passes Benjamini-Hochberg at a false discovery "
+       "rate of 5 % over the space's concepts (the best single filter's in brackets).</p><table><tr><th>space</th>"
+       "<th>metric</th><th>intervals separate</th><th>above chance</th><th>all</th>";
   std::vector<std::string> categories;
   for (const Json& s : spaces)
     for (const Json& row : s["learned_vs_single"])
@@ -545,6 +547,13 @@ std::string report_html(const Json& report) {
            std::to_string((*overall)["learned_interval_above"].get<int>()) + " &darr; " +
            std::to_string((*overall)["single_interval_above"].get<int>()) + " of " +
            std::to_string((*overall)["with_intervals"].get<int>()) + "</td>";
+    else
+      h += "<td>&ndash;</td>";
+    if (overall && overall->value("with_p", 0) > 0)
+      h += "<td title='learned (best single filter) of " + std::to_string((*overall)["with_p"].get<int>()) +
+           " concepts with a p-value'>" + std::to_string((*overall)["learned_above_chance"].get<int>()) + " (" +
+           std::to_string((*overall)["single_above_chance"].get<int>()) + ") of " +
+           std::to_string((*overall)["with_p"].get<int>()) + "</td>";
     else
       h += "<td>&ndash;</td>";
     h += cell("");

@@ -706,6 +706,9 @@ async function main() {
     assert((await rows.first().innerText()).includes(`${first.learned_at_least_single} of ${first.concept_count}`), 'first row says k of n');
     assertEqual(await rows.first().locator('.intervals-separate').innerText(), first.with_intervals > 0
       ? `↑ ${first.learned_interval_above} / ↓ ${first.single_interval_above} of ${first.with_intervals}` : 'not computed', 'Table 1 intervals separate');
+    assert(first.with_p > 0, 'the test catalog has p-values (schema 7)');
+    assertEqual(await rows.first().locator('.above-chance').innerText(),
+      `${first.learned_above_chance} (${first.single_above_chance}) of ${first.with_p}`, 'Table 1 above chance after correction');
     assertEqual(await page.locator('svg.chart g.group').count(), expected.category_scores.length, 'Figure 2 groups');
     assertEqual(await page.locator('svg.chart g.group rect.bar').count(), 2 * expected.category_scores.length, 'Figure 2 bars');
     const curves = expected.subset_curves.filter((c) => c.points.length);

@@ -113,6 +113,11 @@ export const GLOSSARY = {
     text: 'Linear centred kernel alignment of the two cosine matrices: 1 when the spaces have the same geometry up to rotation and scale, lower when they differ. Unlike D_ij it does not grow with the number of concepts.',
     cite: 'S. Kornblith, M. Norouzi, H. Lee and G. Hinton, Similarity of Neural Network Representations Revisited, ICML 2019.',
   },
+  above_chance: {
+    term: 'Above chance (false discovery rate)',
+    text: 'Each concept’s val score has a permutation p-value: how often its predictions score as well against other images’ masks (or shuffled labels). A space tests hundreds of concepts, so a few would pass p < 0.05 by luck; the count here passes Benjamini–Hochberg instead, which keeps the expected share of false passes at 5 %.',
+    cite: 'Y. Benjamini and Y. Hochberg, Controlling the False Discovery Rate, J. R. Statist. Soc. B 57, 1995.',
+  },
   pearson_r: {
     term: 'Pearson r',
     text: 'The correlation of a concept’s weights max(w_k, 0) with its filters’ single-filter val IoU (paper §5.2, Figure 9): do the weights favour the filters that are good alone?',

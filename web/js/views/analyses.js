@@ -29,7 +29,8 @@ function table1(d) {
         h('th', { scope: 'col', class: 'num' }, 'Concepts'),
         h('th', { scope: 'col', class: 'score' }, 'Learned ≥ single (val)'),
         h('th', { scope: 'col', class: 'num' }, 'Count'),
-        h('th', { scope: 'col', class: 'num', title: 'of the concepts with both 95 % val intervals: learned interval wholly above the single filter\'s / wholly below it' }, 'Intervals separate ↑ / ↓'))),
+        h('th', { scope: 'col', class: 'num', title: 'of the concepts with both 95 % val intervals: learned interval wholly above the single filter\'s / wholly below it' }, 'Intervals separate ↑ / ↓'),
+        h('th', { scope: 'col', class: 'num', title: `of the concepts with a permutation p-value: learned score (best single filter's) above chance, Benjamini-Hochberg at a false discovery rate of ${fmtPct(d.false_discovery_rate)} over the space's concepts` }, 'Above chance (single)'))),
       h('tbody', {}, d.learned_vs_single.map((row) => h('tr', { class: row.category === null ? 'overall' : null },
         h('th', { scope: 'row' }, row.category === null ? 'All concepts' : categoryChip(row.category)),
         h('td', { class: 'num' }, fmtInt(row.concept_count)),
@@ -39,13 +40,18 @@ function table1(d) {
         h('td', { class: 'num' }, `${fmtInt(row.learned_at_least_single)} of ${fmtInt(row.concept_count)}`),
         h('td', { class: 'num intervals-separate' }, row.with_intervals > 0
           ? `↑ ${fmtInt(row.learned_interval_above)} / ↓ ${fmtInt(row.single_interval_above)} of ${fmtInt(row.with_intervals)}`
+          : 'not computed'),
+        h('td', { class: 'num above-chance' }, row.with_p > 0
+          ? `${fmtInt(row.learned_above_chance)} (${fmtInt(row.single_above_chance)}) of ${fmtInt(row.with_p)}`
           : 'not computed')))))),
-    h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train.`,
-      info('best_single')),
+    h('p', { class: 'caption' }, `Concepts whose learned weights score at least as well (val ${metric}) as their best single filter, chosen on train. `
+      + `Above chance: permutation p-values corrected for the space's many concepts (Benjamini-Hochberg, false discovery rate ${fmtPct(d.false_discovery_rate)}).`,
+      info('best_single'), info('above_chance')),
     exportBar({
       name: `analyses-${d.space}-table1`, label: 'Table 1',
       columns: [{ key: (r) => r.category ?? 'all', label: 'category' }, { key: 'concept_count' }, { key: 'learned_at_least_single' }, { key: 'share' },
-        { key: 'with_intervals' }, { key: 'learned_interval_above' }, { key: 'single_interval_above' }],
+        { key: 'with_intervals' }, { key: 'learned_interval_above' }, { key: 'single_interval_above' },
+        { key: 'with_p' }, { key: 'learned_above_chance' }, { key: 'single_above_chance' }],
       rows: d.learned_vs_single,
     }));
 }
