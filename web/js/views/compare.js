@@ -191,7 +191,8 @@ export function create(root, ctx) {
         h('span', { class: 'per-pair' }, 'D', h('sub', {}, 'ij'), ' / (C(C−1)) = ', h('strong', {}, fmt(pair.distance_per_pair, 5)),
           h('span', { class: 'muted' }, ` over ${fmtInt(data.concept_count * (data.concept_count - 1))} concept pairs`)),
         h('span', {}, 'CKA = ', h('strong', {}, fmt(pair.cka, 3))),
-        h('span', { class: 'muted' }, `${fmtInt(data.concept_count)} shared concepts; D_ijc is concept c's share of D_ij`)),
+        h('span', { class: 'muted' }, `${fmtInt(data.concept_count)} shared concepts; D_ijc is concept c's share of D_ij`
+          + (data.precision ? `; Gram matrices in ${data.precision}` : ''))),
       pairSignificance(pair),
       pairExport(pair),
       h('div', { class: 'grid two' },
