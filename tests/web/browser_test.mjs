@@ -475,6 +475,8 @@ async function main() {
     assertEqual(await detail.locator('svg.chart g.hbar').count(), pair.categories.length, 'category bars');
     assertEqual(await detail.locator('table.per-concept tbody td.name').allInnerTexts(), pair.per_concept.map((c) => c.name), 'concepts that differ most');
     assert(pair.per_concept.length > 0, 'per_concept not empty');
+    assert(['double', 'float'].includes(compared.precision), `the answer names its precision: ${compared.precision}`);
+    assert((await detail.locator('.stats').innerText()).includes(`Gram matrices in ${compared.precision}`), 'the pair says the precision');
     await shot('compare');
   });
 
