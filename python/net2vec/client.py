@@ -133,7 +133,9 @@ class Client:
         return self.get("/api/spaces")
 
     def concepts(self, space: str, category: Optional[str] = None) -> Dict[str, Any]:
-        """A space's concepts with their val score, best filter and norm."""
+        """A space's concepts with their val score, best filter and norm; each val score with its
+        95 % interval, p against chance and the null's mean (`score_val_interval`, `score_val_p`,
+        ...; None where not computed)."""
         return self.get("/api/spaces/" + urllib.parse.quote(space, safe="") + "/concepts", category=category)
 
     def neighbors(self, space: str, concept: Optional[str] = None, k: Optional[int] = None,

@@ -271,6 +271,7 @@ struct FilterConcept {
   int rank = 0;        // 1-based rank of filter k among this concept's filters by |w|
   bool best = false;   // k is this concept's best single filter
   std::optional<float> best_filter_val;  // the best single filter's val score
+  ScoreStatsRecord best_filter_val_stats;  // its interval and p (schema version 7; unset before)
 };
 
 struct FilterReport {
@@ -296,6 +297,9 @@ struct ConceptSummary {
   int best_filter = -1;
   std::optional<float> best_filter_val;
   double l2_norm = 0;
+  // score_val's and best_filter_val's 95 % intervals and p-values against chance (schema
+  // version 7; unset: not computed), so a listing never shows a score without them.
+  ScoreStatsRecord score_val_stats, best_filter_val_stats;
 };
 
 class QueryEngine {

@@ -42,7 +42,8 @@ const std::vector<detail::ConceptScores>& QueryEngine::Impl::scores(const detail
     for (const ScoredConcept& c : catalog.concept_scores(s.info.id)) {
       const auto it = s.row_of.find(c.name);
       if (it == s.row_of.end()) continue;  // replaced meanwhile: the next query reloads the space
-      (*all)[it->second] = {learned_val(c.embedding), c.embedding.best_filter, c.embedding.best_filter_val};
+      const EmbeddingRecord& e = c.embedding;
+      (*all)[it->second] = {learned_val(e), e.best_filter, e.best_filter_val, e.score_val_stats, e.best_filter_val_stats};
     }
     s.scores = std::move(all);
   }
@@ -157,6 +158,7 @@ FilterReport QueryEngine::filter_report(const std::string& space, int filter, in
       if (std::fabs(w[k]) > mine || (std::fabs(w[k]) == mine && k < filter)) ++fc.rank;
     fc.best = scores[r].best_filter == filter;
     fc.best_filter_val = scores[r].best_filter_val;
+    fc.best_filter_val_stats = scores[r].best_filter_val_stats;
     if (fc.best) rep.best_for.push_back(fc);
     all.push_back(std::move(fc));
   }
@@ -195,8 +197,9 @@ std::vector<ConceptSummary> QueryEngine::concepts(const std::string& space, cons
   std::vector<ConceptSummary> out;
   for (int r = 0; r < s->n; ++r) {
     if (category && s->categories[r] != *category) continue;
-    out.push_back({s->numbers[r], s->names[r], s->categories[r], scores[r].score_val, scores[r].best_filter,
-                   scores[r].best_filter_val, s->norms[r]});
+    const detail::ConceptScores& sc = scores[r];
+    out.push_back({s->numbers[r], s->names[r], s->categories[r], sc.score_val, sc.best_filter, sc.best_filter_val,
+                   s->norms[r], sc.score_val_stats, sc.best_filter_val_stats});
   }
   return out;
 }

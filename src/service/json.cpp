@@ -45,17 +45,29 @@ Json hits_json(const std::vector<ConceptHit>& hits) {
   return out;
 }
 
+// A listed val score's 95 % interval, p against chance and the null's mean as
+// <prefix>_interval ([low, high] | null), <prefix>_p, <prefix>_null_mean (docs/METHOD.md,
+// "Intervals and chance"): a score is never listed without them; null: not computed.
+void add_stats(Json& row, const std::string& prefix, const ScoreStatsRecord& st) {
+  row[prefix + "_interval"] = st.low && st.high ? Json::array({num(st.low), num(st.high)}) : Json(nullptr);
+  row[prefix + "_p"] = num(st.p);
+  row[prefix + "_null_mean"] = num(st.null_mean);
+}
+
 Json filter_concepts_json(const std::vector<FilterConcept>& v) {
   Json out = Json::array();
-  for (const FilterConcept& f : v)
-    out.push_back({{"number", f.concept_number},
-                   {"name", f.name},
-                   {"category", f.category},
-                   {"weight", num(f.weight)},
-                   {"share", num(f.share)},
-                   {"rank", f.rank},
-                   {"best", f.best},
-                   {"best_filter_val", num(f.best_filter_val)}});
+  for (const FilterConcept& f : v) {
+    Json row{{"number", f.concept_number},
+             {"name", f.name},
+             {"category", f.category},
+             {"weight", num(f.weight)},
+             {"share", num(f.share)},
+             {"rank", f.rank},
+             {"best", f.best},
+             {"best_filter_val", num(f.best_filter_val)}};
+    add_stats(row, "best_filter_val", f.best_filter_val_stats);
+    out.push_back(std::move(row));
+  }
   return out;
 }
 
@@ -146,14 +158,15 @@ Json to_json(const ConceptsResponse& r) {
   out["category"] = opt(r.category);
   out["concept_count"] = r.concepts.size();
   Json rows = Json::array();
-  for (const ConceptSummary& c : r.concepts)
-    rows.push_back({{"number", c.concept_number},
-                    {"name", c.name},
-                    {"category", c.category},
-                    {"score_val", num(c.score_val)},
-                    {"best_filter", c.best_filter},
-                    {"best_filter_val", num(c.best_filter_val)},
-                    {"l2_norm", num(c.l2_norm)}});
+  for (const ConceptSummary& c : r.concepts) {
+    Json row{{"number", c.concept_number}, {"name", c.name}, {"category", c.category}, {"score_val", num(c.score_val)}};
+    add_stats(row, "score_val", c.score_val_stats);
+    row["best_filter"] = c.best_filter;
+    row["best_filter_val"] = num(c.best_filter_val);
+    add_stats(row, "best_filter_val", c.best_filter_val_stats);
+    row["l2_norm"] = num(c.l2_norm);
+    rows.push_back(std::move(row));
+  }
   out["concepts"] = std::move(rows);
   return out;
 }

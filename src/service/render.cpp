@@ -102,6 +102,13 @@ std::string hits_table(const std::vector<ConceptHit>& hits, const char* score) {
 
 std::string filter_label(int filter) { return filter >= 0 ? std::to_string(filter) : "-"; }
 
+// A listed val score's 95 % interval and p against chance (docs/METHOD.md), "-" where not
+// computed (a catalog from before schema version 7): no score is listed without them.
+std::string interval_cell(const ScoreStatsRecord& st) {
+  return st.low && st.high ? "[" + cell(st.low) + ", " + cell(st.high) + "]" : "-";
+}
+std::string p_cell(const ScoreStatsRecord& st) { return cell(st.p); }
+
 }  // namespace
 
 std::string render_text(const HealthResponse& r) {
@@ -122,10 +129,12 @@ std::string render_text(const SpacesResponse& r) {
 
 std::string render_text(const ConceptsResponse& r) {
   const std::string name = score_label(r.space);
-  Table t({">number", "concept", "category", ">" + name + " (val)", ">best filter", ">its " + name + " (val)", ">norm"});
+  Table t({">number", "concept", "category", ">" + name + " (val)", "95 % interval", ">p", ">best filter",
+           ">its " + name + " (val)", "its interval", ">its p", ">norm"});
   for (const ConceptSummary& c : r.concepts)
-    t.add({std::to_string(c.concept_number), c.name, c.category, cell(c.score_val), filter_label(c.best_filter),
-           cell(c.best_filter_val), cell(c.l2_norm)});
+    t.add({std::to_string(c.concept_number), c.name, c.category, cell(c.score_val), interval_cell(c.score_val_stats),
+           p_cell(c.score_val_stats), filter_label(c.best_filter), cell(c.best_filter_val),
+           interval_cell(c.best_filter_val_stats), p_cell(c.best_filter_val_stats), cell(c.l2_norm)});
   return t.str() + format("%zu concepts in %s (%s, dimension %d)\n", r.concepts.size(), r.space.id.c_str(),
                           r.space.task ? to_string(*r.space.task) : "reference space", r.space.dim);
 }
@@ -311,9 +320,10 @@ std::string render_text(const FilterResponse& resp) {
                            r.concept_count);
   out += format("Best single filter of %zu concept%s\n", r.best_for.size(), r.best_for.size() == 1 ? "" : "s");
   if (!r.best_for.empty()) {
-    Table t({"concept", "category", ">its score (val)", ">w_k", ">share", ">rank by |w|"});
+    Table t({"concept", "category", ">its score (val)", "95 % interval", ">p", ">w_k", ">share", ">rank by |w|"});
     for (const FilterConcept& f : r.best_for)
-      t.add({f.name, f.category, cell(f.best_filter_val), cell(f.weight), cell(f.share), std::to_string(f.rank)});
+      t.add({f.name, f.category, cell(f.best_filter_val), interval_cell(f.best_filter_val_stats),
+             p_cell(f.best_filter_val_stats), cell(f.weight), cell(f.share), std::to_string(f.rank)});
     out += t.str();
   }
   out += "\nConcepts that weight it most (share = |w_k| / ||w||_1)\n";

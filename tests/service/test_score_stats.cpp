@@ -3,13 +3,44 @@
 // interval counts recomputed from the stored intervals.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <map>
+
 #include "service/json.h"
 #include "service/render.h"
 #include "service/service.h"
 #include "service_suite.h"
+#include "support/older_schema.h"
+#include "support/temp_dir.h"
 
 namespace n2v {
 namespace {
+
+// A listed score's <prefix>_interval, <prefix>_p and <prefix>_null_mean are the stored stats
+// exactly (null each where none is stored). Returns whether some were stored.
+bool expect_listed_stats(const Json& row, const std::string& prefix, const ScoreStatsRecord& st) {
+  SCOPED_TRACE(prefix + " of " + row.dump());
+  const Json &iv = row.at(prefix + "_interval"), &p = row.at(prefix + "_p"), &null = row.at(prefix + "_null_mean");
+  if (!st.computed()) {
+    EXPECT_TRUE(iv.is_null() && p.is_null() && null.is_null());
+    return false;
+  }
+  EXPECT_TRUE(iv.is_array() && iv.size() == 2);
+  if (!iv.is_array() || iv.size() != 2) return true;
+  EXPECT_EQ(iv[0].get<double>(), static_cast<double>(*st.low));
+  EXPECT_EQ(iv[1].get<double>(), static_cast<double>(*st.high));
+  EXPECT_EQ(p.get<double>(), static_cast<double>(*st.p));
+  EXPECT_EQ(null.get<double>(), static_cast<double>(*st.null_mean));
+  return true;
+}
+
+std::map<std::string, EmbeddingRecord> stored_by_name(const Catalog& catalog, const std::string& space) {
+  std::map<std::string, EmbeddingRecord> out;
+  for (const ScoredConcept& c : catalog.concept_scores(space)) out.emplace(c.name, c.embedding);
+  return out;
+}
 
 class ScoreStatsService : public test::ServiceCatalogSuite {
  protected:
@@ -63,6 +94,94 @@ TEST_F(ScoreStatsService, TableOneCountsSeparatedIntervalsAsStored) {
     EXPECT_EQ(all["learned_interval_above"].get<int>(), up);
     EXPECT_EQ(all["single_interval_above"].get<int>(), down);
   }
+}
+
+// Issue 21: the concept list shows no score bare. Every row's intervals and p-values are the
+// catalog's stored ones, and the text table shows the interval beside the score.
+TEST_F(ScoreStatsService, ConceptListCarriesEachConceptsStoredIntervals) {
+  for (const char* space : {"toynet.conv.seg", "toynet.conv.cls", "othernet.fc.seg"}) {
+    SCOPED_TRACE(space);
+    const std::map<std::string, EmbeddingRecord> stored = stored_by_name(catalog(), space);
+    const ConceptsResponse answer = service_.concepts({space, std::nullopt});
+    const Json j = to_json(answer);
+    ASSERT_EQ(j["concepts"].size(), stored.size());
+    int with = 0, without = 0;
+    for (const Json& row : j["concepts"]) {
+      const EmbeddingRecord& e = stored.at(row["name"].get<std::string>());
+      const bool a = expect_listed_stats(row, "score_val", e.score_val_stats);
+      const bool b = expect_listed_stats(row, "best_filter_val", e.best_filter_val_stats);
+      EXPECT_EQ(a, b) << row.dump();  // the service catalog stores both or neither
+      (a ? with : without)++;
+    }
+    EXPECT_GE(with, 3);  // several concepts with intervals, and some without, are compared
+    EXPECT_GE(without, 1);
+    const std::string text = render_text(answer);
+    EXPECT_NE(text.find("95 % interval"), std::string::npos) << text;
+    for (const ConceptSummary& c : answer.concepts) {
+      if (!c.score_val_stats.computed()) continue;
+      char iv[64];
+      std::snprintf(iv, sizeof iv, "[%.4f, %.4f]", *c.score_val_stats.low, *c.score_val_stats.high);
+      EXPECT_NE(text.find(iv), std::string::npos) << c.name << " " << iv << "\n" << text;
+    }
+  }
+}
+
+// The filter report's rows (best_for, top_weighted) carry their concept's best-filter
+// interval and p as stored; the text lists them for best_for.
+TEST_F(ScoreStatsService, FilterRowsCarryTheBestFiltersStoredIntervals) {
+  for (const char* space : {"toynet.conv.seg", "toynet.conv.cls"}) {
+    SCOPED_TRACE(space);
+    const std::map<std::string, EmbeddingRecord> stored = stored_by_name(catalog(), space);
+    const int dim = static_cast<int>(stored.begin()->second.weights.size());
+    int best_rows = 0, with = 0;
+    for (int k = 0; k < dim; ++k) {
+      const FilterResponse answer = service_.filter({space, k, 5});
+      const Json j = to_json(answer);
+      for (const char* list : {"best_for", "top_weighted"})
+        for (const Json& row : j[list]) {
+          const EmbeddingRecord& e = stored.at(row["name"].get<std::string>());
+          with += expect_listed_stats(row, "best_filter_val", e.best_filter_val_stats);
+          best_rows += std::string(list) == "best_for";
+        }
+      if (!answer.report.best_for.empty())
+        EXPECT_NE(render_text(answer).find("95 % interval"), std::string::npos);
+    }
+    EXPECT_GE(best_rows, 3);
+    EXPECT_GE(with, 3);
+  }
+}
+
+// A catalog from before schema version 7 lists every score with null intervals and p-values
+// (not computed), never zeros, and its text shows "-" there.
+TEST(ScoreStatsOlderCatalog, ListsAndFilterRowsSayNotComputed) {
+  test::TempDir dir;
+  const std::string path = dir.file("old.db");
+  {
+    Catalog c = Catalog::open(path);
+    test::write_service_catalog(c, "");
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  const int rc = sqlite3_exec(raw, test::downgrade_sql(Catalog::latest_schema_version(), 6).c_str(), nullptr, nullptr, nullptr);
+  EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  const Catalog catalog = Catalog::open(path);  // read-write: migrates it to the latest schema
+  Service service(catalog);
+  const ConceptsResponse list = service.concepts({"toynet.conv.seg", std::nullopt});
+  const Json j = to_json(list);
+  ASSERT_GE(j["concepts"].size(), 3u);
+  for (const Json& row : j["concepts"]) {
+    EXPECT_TRUE(row["score_val"].is_number()) << row.dump();  // the scores themselves are there
+    for (const char* key : {"score_val_interval", "score_val_p", "score_val_null_mean", "best_filter_val_interval",
+                            "best_filter_val_p", "best_filter_val_null_mean"})
+      EXPECT_TRUE(row.at(key).is_null()) << key << " " << row.dump();
+  }
+  EXPECT_EQ(render_text(list).find("["), std::string::npos) << render_text(list);
+  const Json f = to_json(service.filter({"toynet.conv.seg", list.concepts[0].best_filter, 5}));
+  ASSERT_FALSE(f["best_for"].empty());
+  for (const char* l : {"best_for", "top_weighted"})
+    for (const Json& row : f[l])
+      EXPECT_TRUE(row.at("best_filter_val_interval").is_null() && row.at("best_filter_val_p").is_null()) << row.dump();
 }
 
 }  // namespace

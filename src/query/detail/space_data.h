@@ -20,6 +20,8 @@ struct ConceptScores {
   std::optional<float> score_val;  // set IoU (seg) or balanced accuracy (cls), val
   int best_filter = -1;
   std::optional<float> best_filter_val;
+  // Their 95 % intervals and p-values against chance (schema version 7; unset before).
+  ScoreStatsRecord score_val_stats, best_filter_val_stats;
 };
 
 struct SpaceData {
