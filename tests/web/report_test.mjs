@@ -134,7 +134,7 @@ try {
       });
     });
   });
-  await check('the strips fit a 390 px wide phone screen', async () => {
+  await check('the strips and the page fit a 390 px wide phone screen', async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     const over = await page.$$eval('.strip', (els) => els.map((el) => {
       const r = el.getBoundingClientRect();
@@ -147,6 +147,10 @@ try {
       assert(o.right <= width && o.scroll <= o.client && o.wide === 0,
         `strip ${k}: right ${o.right} of ${width}, scroll ${o.scroll} > ${o.client}, ${o.wide} images past its edge`);
     });
+    // Nor does anything else widen the page: wide tables scroll inside themselves, long space
+    // names wrap.
+    const page_width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert(page_width <= width, `the page is ${page_width} px wide at ${width}`);
     await page.setViewportSize({ width: 1280, height: 720 });
   });
   await check('no console errors, page errors or network requests', async () => {
