@@ -51,6 +51,10 @@ export const GLOSSARY = {
     term: 'best single filter',
     text: 'The one filter whose thresholded activation alone scores best for the concept on train (NetDissect’s unit); its val score is shown. Learned weights scoring below it is a warning sign.',
   },
+  val_interval: {
+    term: '95 % interval, p',
+    text: 'How far a val score can be trusted: its 95 % bootstrap interval (the val images resampled) and its p-value against chance, the share of random pairings of predictions with other val images’ masks (or of permuted labels) scoring as well. p is per concept, uncorrected (docs/METHOD.md).',
+  },
   single_over_learned: {
     term: 'single / learned',
     text: 'The best single filter’s val score divided by the learned weights’ val score. Above 1: one filter does better than the learned combination.',

@@ -31,6 +31,20 @@ export function learnedBelowSingle(c) {
   return Number.isFinite(learned) && Number.isFinite(single) && learned < single;
 }
 
+/**
+ * A listed val score's 95 % interval and p against chance, "[0.10, 0.14], p = 0.001", from a
+ * concepts list or filter row's <prefix>_interval and <prefix>_p (prefix score_val or
+ * best_filter_val; formatted as the concept page does); null where not computed (a catalog
+ * from before schema version 7).
+ */
+export function valStatsText(row, prefix) {
+  const iv = row?.[`${prefix}_interval`];
+  if (!Array.isArray(iv)) return null;
+  const p = row[`${prefix}_p`];
+  const pText = Number.isFinite(p) ? `, p = ${p < 0.0005 ? p.toExponential(1) : fmt(p, 3)}` : '';
+  return `[${fmt(iv[0], 3)}, ${fmt(iv[1], 3)}]${pText}`;
+}
+
 /** The flag shown beside such a concept wherever its score is. */
 export function belowSingleFlag(c, { long = false } = {}) {
   if (!learnedBelowSingle(c)) return null;

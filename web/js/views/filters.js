@@ -5,7 +5,8 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
 import { columns, filterBars, inlineBar, legend } from '../charts.js';
 import { href, conceptHref, filterHref } from '../routes.js';
-import { viewHead, field, numberInput, categoryChip } from './common.js';
+import { viewHead, field, numberInput, categoryChip, valStatsText } from './common.js';
+import { info } from '../glossary.js';
 import { maskLayer, maskLegend, openImage, enlargeButton } from '../masks.js';
 
 /**
@@ -111,14 +112,17 @@ function conceptTable(rows, space, { metric, showBest }) {
       h('th', { scope: 'col' }, 'Concept'), h('th', { scope: 'col' }, 'Category'),
       h('th', { scope: 'col', class: 'num' }, 'Weight'), h('th', { scope: 'col', class: 'score' }, 'Share of ‖w‖₁'),
       h('th', { scope: 'col', class: 'num', title: 'rank of this filter among the concept’s filters by |w|' }, 'Rank'),
-      showBest ? h('th', { scope: 'col', class: 'num' }, `Val ${metricName(metric)}`) : h('th', { scope: 'col' }, 'Best'))),
+      showBest ? h('th', { scope: 'col', class: 'num', title: 'the filter’s val score, its 95 % bootstrap interval and p against chance' },
+        `Val ${metricName(metric)}`, info('val_interval')) : h('th', { scope: 'col' }, 'Best'))),
     h('tbody', {}, rows.map((r) => h('tr', {},
       h('td', { class: 'name' }, h('a', { href: conceptHref(space, r.name) }, r.name)),
       h('td', {}, categoryChip(r.category)),
       h('td', { class: `num ${r.weight < 0 ? 'negative' : ''}`, title: r.weight < 0 ? 'negative: evidence against the concept' : null }, fmt(r.weight, 4)),
       h('td', { class: 'score' }, inlineBar(r.share, domain, { width: 110, label: `share ${fmtPct(r.share, 2)}` }), h('span', { class: 'value' }, fmtPct(r.share, 2))),
       h('td', { class: 'num' }, fmtInt(r.rank)),
-      showBest ? h('td', { class: 'num' }, fmt(r.best_filter_val, 3))
+      // The score, and under it its interval and p (a line of its own keeps the table narrow).
+      showBest ? h('td', { class: 'num val-stats' }, fmt(r.best_filter_val, 3),
+        h('span', { class: `stats-line${valStatsText(r, 'best_filter_val') ? '' : ' muted'}` }, valStatsText(r, 'best_filter_val') ?? 'interval not computed'))
         : h('td', {}, r.best ? h('span', { class: 'badge best' }, 'best') : '')))));
 }
 

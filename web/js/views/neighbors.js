@@ -5,8 +5,24 @@ import { api } from '../api.js';
 import { h, append, fmt, fmtInt, loadSlot, emptyBox, metricName } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine, belowSingleFlag, metricInfo } from './common.js';
-import { provenance, term } from '../glossary.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine, belowSingleFlag, metricInfo, valStatsText } from './common.js';
+import { info, provenance, term } from '../glossary.js';
+
+const NOT_COMPUTED = 'interval not computed';
+
+/** A start chip's description: the concept's val score with its interval and p (issue 21). */
+function chipLabel(c, metric) {
+  return `${c.name}: val ${metricName(metric)} ${fmt(c.score_val, 3)}, 95 % interval ${valStatsText(c, 'score_val') ?? NOT_COMPUTED}`;
+}
+
+/** " [low, high], p = ..." after a score in running text; muted "not computed" without. */
+function statsSpan(c, prefix) {
+  const text = valStatsText(c, prefix);
+  const nullMean = c[`${prefix}_null_mean`];
+  return text
+    ? h('span', { class: 'val-stats', title: Number.isFinite(nullMean) ? `95 % interval; p against chance (mean score under permutation ${fmt(nullMean, 3)})` : '95 % interval; p against chance' }, ` ${text}`)
+    : h('span', { class: 'val-stats muted', title: 'catalog ingested before intervals (schema version 7) or with them off' }, ` (${NOT_COMPUTED})`);
+}
 
 export function create(root, ctx) {
   let space = null;
@@ -52,12 +68,14 @@ export function create(root, ctx) {
   function renderStart(list) {
     const concepts = list.slice();
     const scored = concepts.some((c) => Number.isFinite(c.score_val));
+    const metric = ctx.spaceById(space)?.metric;
     if (scored) concepts.sort((a, b) => (b.score_val ?? -1) - (a.score_val ?? -1));
     append(results, emptyBox(
       h('p', {}, `${fmtInt(concepts.length)} concepts in ${space}. Type a name above, or start from `,
         scored ? 'the best-learned ones (highest val score):' : 'one of these:'),
+      // A chip is too small for the interval: its title and accessible name carry it.
       h('ul', { class: 'chips' }, concepts.slice(0, 12).map((c) => h('li', {},
-        h('a', { href: neighborsHref(space, c.name), class: 'chip' }, c.name,
+        h('a', { href: neighborsHref(space, c.name), class: 'chip', title: scored ? chipLabel(c, metric) : null, 'aria-label': scored ? chipLabel(c, metric) : null }, c.name,
           scored ? h('span', { class: 'chip-score' }, fmt(c.score_val, 2)) : null),
         belowSingleFlag(c)))),
       // The export route's files, e.g. for the TensorBoard Embedding Projector.
@@ -81,7 +99,8 @@ export function create(root, ctx) {
     const metric = ctx.spaceById(data.space)?.metric;
     return h('div', { class: 'query-score' },
       `${data.query}: val ${metricName(metric)} `, h('strong', {}, fmt(c.score_val, 3)), metricInfo(metric),
-      Number.isFinite(c.best_filter_val) ? ` · best single filter ${fmt(c.best_filter_val, 3)}` : '',
+      statsSpan(c, 'score_val'), info('val_interval'),
+      Number.isFinite(c.best_filter_val) ? [` · best single filter ${fmt(c.best_filter_val, 3)}`, statsSpan(c, 'best_filter_val')] : '',
       ' ', belowSingleFlag(c, { long: true }));
   }
 
