@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/version.h"
+#include "service/detail/html.h"
 #include "service/detail/report_strip.h"
 
 namespace n2v {
@@ -115,19 +116,7 @@ Json report_json(Service& service, const std::vector<std::string>& requested, co
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return detail::html_escape(s); }
 
 std::string fmt(const Json& v, int digits = 3) {
   if (!v.is_number()) return "&ndash;";

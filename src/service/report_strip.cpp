@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "service/detail/html.h"
 
 namespace n2v::detail {
 
@@ -74,20 +75,7 @@ std::vector<bool> truth_mask(const ProbeSet& probe, size_t i, int concept_number
   return on;
 }
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 std::string fmt(const Json& v, int digits) {
   if (!v.is_number()) return "&ndash;";
