@@ -1377,61 +1377,74 @@ async function main() {
         const pv = row[`${prefix}_p`];
         return `[${fmt(iv[0], 3)}, ${fmt(iv[1], 3)}], p = ${pv < 0.0005 ? pv.toExponential(1) : fmt(pv, 3)}`;
       };
-      // A fresh page load (the concept list is fetched once per page), finished before the next
-      // one: a reload while the favicon still loads would fail that request.
+      // A fresh page load (the concept list is fetched once per page). Each load and navigation
+      // asks for the favicon; reloading before it arrives would fail that request, so every
+      // reload waits for the favicons in flight, before and after.
+      const isFavicon = (r) => new URL(r.url()).pathname.endsWith('/favicon.svg');
+      let favicons = 0;
+      const asked = (r) => { if (isFavicon(r)) favicons += 1; };
+      const done = (r) => { if (isFavicon(r)) favicons -= 1; };
+      p.on('request', asked);
+      p.on('requestfinished', done);
+      p.on('requestfailed', done);
+      const settled = () => until(async () => { await p.waitForTimeout(150); return favicons <= 0; }, 'favicon requests settled');
       const fresh = async (hash) => {
-        if (p.url() !== `${base}${hash}`) await p.goto(`${base}${hash}`);
+        await settled();
+        if (p.url() !== `${base}${hash}`) {
+          await p.goto(`${base}${hash}`);
+          await settled();
+        }
         await p.reload();
-        await p.waitForLoadState('networkidle');
+        await settled();
       };
-      const own = concepts.find((c) => c.name === CONCEPT);
-      assert(stats(own, 'score_val') && stats(own, 'best_filter_val'), `${CONCEPT} has intervals in the test catalog`);
-      await p.waitForLoadState('networkidle');  // the last check's reload, favicon included
-      await fresh(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
-      const line = p.locator('#view .query-score');
-      await line.waitFor();
-      const text = await line.innerText();
-      for (const prefix of ['score_val', 'best_filter_val']) assert(text.includes(stats(own, prefix)), `the own score line has ${prefix}'s ${stats(own, prefix)}: ${text}`);
-      await line.locator('button.info[data-term="val_interval"]').waitFor();
-
-      // The start chips: each one's accessible name and title carry its interval and p.
-      await open(`#/neighbors?space=${q(SPACE)}`);
-      await p.locator('#view .chips a.chip').first().waitFor();
-      const chips = await p.locator('#view .chips a.chip').evaluateAll((els) => els.map((a) => [a.firstChild.textContent, a.getAttribute('aria-label'), a.title]));
-      let withStats = 0;
-      for (const [name, label, title] of chips) {
-        const c = concepts.find((x) => x.name === name);
-        const want = stats(c, 'score_val') ?? 'not computed';
-        assert(label?.includes(name) && label.includes(want) && title === label, `chip ${name}: aria-label "${label}", title "${title}", want ${want}`);
-        withStats += want !== 'not computed';
-      }
-      assert(withStats >= 3, `${withStats} of ${chips.length} chips with an interval`);
-
-      // The filter page: every best_for row's val cell carries its interval and p as the API answers.
-      const k = own.best_filter;
-      const filter = await apiGet(`filters?space=${q(SPACE)}&filter=${k}&top=10`);
-      await open(`#/filter/${k}?space=${q(SPACE)}`);
-      const table = p.locator('#view table.filter-concepts').first();
-      await table.locator('tbody tr').first().waitFor();
-      await table.locator('thead button.info[data-term="val_interval"]').waitFor();
-      const cells = await table.locator('tbody tr td.val-stats').allInnerTexts();
-      assertEqual(cells.length, filter.best_for.length, 'best_for rows with a val cell');
-      filter.best_for.forEach((r, i) => {
-        const want = stats(r, 'best_filter_val') ?? 'not computed';
-        assert(cells[i].includes(fmt(r.best_filter_val, 3)) && cells[i].includes(want), `${r.name}: "${cells[i]}", want ${want}`);
-      });
-
-      // A catalog without intervals (before schema version 7): the own line says so.
-      const bare = async (route) => {
-        const data = await (await route.fetch()).json();
-        for (const c of data.concepts) for (const key of ['score_val_interval', 'score_val_p', 'best_filter_val_interval', 'best_filter_val_p']) c[key] = null;
-        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
-      };
-      const isConcepts = (url) => url.pathname.endsWith(`/api/spaces/${encodeURIComponent(SPACE)}/concepts`);
-      await p.route(isConcepts, bare);
       try {
+        const own = concepts.find((c) => c.name === CONCEPT);
+        assert(stats(own, 'score_val') && stats(own, 'best_filter_val'), `${CONCEPT} has intervals in the test catalog`);
         await fresh(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
-        await until(async () => (await p.locator('#view .query-score').innerText()).includes('interval not computed'), 'the own line without intervals');
+        const line = p.locator('#view .query-score');
+        await line.waitFor();
+        const text = await line.innerText();
+        for (const prefix of ['score_val', 'best_filter_val']) assert(text.includes(stats(own, prefix)), `the own score line has ${prefix}'s ${stats(own, prefix)}: ${text}`);
+        await line.locator('button.info[data-term="val_interval"]').waitFor();
+
+        // The start chips: each one's accessible name and title carry its interval and p.
+        await open(`#/neighbors?space=${q(SPACE)}`);
+        await p.locator('#view .chips a.chip').first().waitFor();
+        const chips = await p.locator('#view .chips a.chip').evaluateAll((els) => els.map((a) => [a.firstChild.textContent, a.getAttribute('aria-label'), a.title]));
+        let withStats = 0;
+        for (const [name, label, title] of chips) {
+          const c = concepts.find((x) => x.name === name);
+          const want = stats(c, 'score_val') ?? 'not computed';
+          assert(label?.includes(name) && label.includes(want) && title === label, `chip ${name}: aria-label "${label}", title "${title}", want ${want}`);
+          withStats += want !== 'not computed';
+        }
+        assert(withStats >= 3, `${withStats} of ${chips.length} chips with an interval`);
+
+        // The filter page: every best_for row's val cell carries its interval and p as the API answers.
+        const k = own.best_filter;
+        const filter = await apiGet(`filters?space=${q(SPACE)}&filter=${k}&top=10`);
+        await open(`#/filter/${k}?space=${q(SPACE)}`);
+        const table = p.locator('#view table.filter-concepts').first();
+        await table.locator('tbody tr').first().waitFor();
+        await table.locator('thead button.info[data-term="val_interval"]').waitFor();
+        const cells = (await table.locator('tbody tr td.val-stats').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+        assertEqual(cells.length, filter.best_for.length, 'best_for rows with a val cell');
+        filter.best_for.forEach((r, i) => {
+          const want = stats(r, 'best_filter_val') ?? 'not computed';
+          assert(cells[i].includes(fmt(r.best_filter_val, 3)) && cells[i].includes(want), `${r.name}: "${cells[i]}", want ${want}`);
+        });
+
+        // A catalog without intervals (before schema version 7): the own line says so.
+        const bare = async (route) => {
+          const data = await (await route.fetch()).json();
+          for (const c of data.concepts) for (const key of ['score_val_interval', 'score_val_p', 'best_filter_val_interval', 'best_filter_val_p']) c[key] = null;
+          await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(data) });
+        };
+        const isConcepts = (url) => url.pathname.endsWith(`/api/spaces/${encodeURIComponent(SPACE)}/concepts`);
+        await p.route(isConcepts, bare);
+        try {
+          await fresh(`#/neighbors?space=${q(SPACE)}&concept=${q(CONCEPT)}`);
+          await until(async () => (await p.locator('#view .query-score').innerText()).includes('interval not computed'), 'the own line without intervals');
       } finally {
         await p.unroute(isConcepts, bare);
       }
@@ -1452,6 +1465,12 @@ async function main() {
         }
       } finally {
         await p.setViewportSize({ width: 1366, height: 900 });
+      }
+      await settled();  // before the next check navigates
+      } finally {
+        p.off('request', asked);
+        p.off('requestfinished', done);
+        p.off('requestfailed', done);
       }
     });
 

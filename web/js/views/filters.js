@@ -120,9 +120,10 @@ function conceptTable(rows, space, { metric, showBest }) {
       h('td', { class: `num ${r.weight < 0 ? 'negative' : ''}`, title: r.weight < 0 ? 'negative: evidence against the concept' : null }, fmt(r.weight, 4)),
       h('td', { class: 'score' }, inlineBar(r.share, domain, { width: 110, label: `share ${fmtPct(r.share, 2)}` }), h('span', { class: 'value' }, fmtPct(r.share, 2))),
       h('td', { class: 'num' }, fmtInt(r.rank)),
-      // The score, and under it its interval and p (a line of its own keeps the table narrow).
+      // The score, and under it its interval and p (a line of its own keeps the table narrow;
+      // "p = 0.001" kept whole where the line wraps).
       showBest ? h('td', { class: 'num val-stats' }, fmt(r.best_filter_val, 3),
-        h('span', { class: `stats-line${valStatsText(r, 'best_filter_val') ? '' : ' muted'}` }, valStatsText(r, 'best_filter_val') ?? 'interval not computed'))
+        h('span', { class: 'stats-line' }, valStatsText(r, 'best_filter_val')?.replace('p = ', 'p\u00a0=\u00a0') ?? 'interval not computed'))
         : h('td', {}, r.best ? h('span', { class: 'badge best' }, 'best') : '')))));
 }
 

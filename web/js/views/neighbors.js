@@ -72,7 +72,7 @@ export function create(root, ctx) {
     if (scored) concepts.sort((a, b) => (b.score_val ?? -1) - (a.score_val ?? -1));
     append(results, emptyBox(
       h('p', {}, `${fmtInt(concepts.length)} concepts in ${space}. Type a name above, or start from `,
-        scored ? 'the best-learned ones (highest val score):' : 'one of these:'),
+        scored ? ['the best-learned ones (highest val score; a chip’s tooltip gives its 95 % interval and p', info('val_interval'), '):'] : 'one of these:'),
       // A chip is too small for the interval: its title and accessible name carry it.
       h('ul', { class: 'chips' }, concepts.slice(0, 12).map((c) => h('li', {},
         h('a', { href: neighborsHref(space, c.name), class: 'chip', title: scored ? chipLabel(c, metric) : null, 'aria-label': scored ? chipLabel(c, metric) : null }, c.name,
