@@ -84,6 +84,25 @@ std::string fmt(const Json& v, int digits) {
   return buf;
 }
 
+// A val score's 95 % interval as [low, high], null where not computed (before schema 7).
+Json interval_json(const ScoreStatsRecord& st) {
+  return st.low && st.high && std::isfinite(*st.low) && std::isfinite(*st.high) ? Json::array({Json(*st.low), Json(*st.high)})
+                                                                                : Json(nullptr);
+}
+
+// " [low, high], p = ..." after a score in the caption, as the web page writes it (issue 21:
+// no score shown without them); " (interval not computed)" without.
+std::string stats_html(const Json& interval, const Json& p) {
+  if (!interval.is_array()) return " (interval not computed)";
+  std::string out = " [" + fmt(interval[0], 3) + ", " + fmt(interval[1], 3) + "]";
+  if (p.is_number()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, p.get<double>() < 0.0005 ? "%.1e" : "%.3f", p.get<double>());
+    out += std::string(", p = ") + buf;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string base64(std::string_view bytes) {
@@ -274,6 +293,10 @@ Json ExampleStrips::strip(Service& service, const std::string& space) {
           {"rule", kStripRule},
           {"learned_val", *chosen->score_val},
           {"single_val", *chosen->best_filter_val},
+          {"learned_val_interval", interval_json(chosen->score_val_stats)},
+          {"learned_val_p", optional_number(chosen->score_val_stats.p)},
+          {"single_val_interval", interval_json(chosen->best_filter_val_stats)},
+          {"single_val_p", optional_number(chosen->best_filter_val_stats.p)},
           {"best_filter", chosen->best_filter},
           {"probe_set", probe_name},
           {"probe_folder", with_photos ? Json(folder_dir) : Json(nullptr)},
@@ -287,7 +310,9 @@ std::string example_strip_html(const Json& strip) {
   const std::string concept_name = esc(strip["concept"].get<std::string>());
   std::string h = "<h3>Example images of " + concept_name + " (Figure 8)</h3><p class=note>" + concept_name + " (" +
                   esc(strip["category"].get<std::string>()) + "): val set IoU " + fmt(strip["learned_val"], 3) +
-                  " with the learned weights, " + fmt(strip["single_val"], 3) + " with its best single filter (" +
+                  stats_html(strip["learned_val_interval"], strip["learned_val_p"]) + " with the learned weights, " +
+                  fmt(strip["single_val"], 3) + stats_html(strip["single_val_interval"], strip["single_val_p"]) +
+                  " with its best single filter (" +
                   std::to_string(strip["best_filter"].get<int>()) + "). Chosen as " + esc(strip["rule"].get<std::string>()) +
                   ". Per image: the best single filter's mask above, the learned weights' below.</p>";
   if (strip["note"].is_string()) h += "<p class='note strip-note'>" + esc(strip["note"].get<std::string>()) + "</p>";

@@ -7,6 +7,7 @@
 #include <stb/stb_image.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -211,6 +212,9 @@ TEST_F(StripTest, TheRulesConceptAndFourDecileImagesLowestToHighest) {
   EXPECT_EQ(s["concept"], "dog");  // cat gains more but has no masks; horse gains less
   EXPECT_NEAR(s["learned_val"].get<double>(), 0.6, 1e-6);
   EXPECT_NEAR(s["single_val"].get<double>(), 0.2, 1e-6);
+  // No intervals stored for it: null, and the caption says so rather than showing none.
+  EXPECT_TRUE(s["learned_val_interval"].is_null() && s["learned_val_p"].is_null() && s["single_val_interval"].is_null());
+  EXPECT_TRUE(contains(detail::example_strip_html(s), "0.600 (interval not computed) with the learned weights"));
   EXPECT_EQ(s["rule"], detail::kStripRule);
   // By learned IoU the rows are 1, 5, 3, 0, 4, 2; four spread over them: 1, 3, 0, 2.
   std::vector<int> rows;
@@ -340,6 +344,22 @@ TEST(ReportStripService, EverySegmentationSpaceFollowsTheRule) {
         const double gain = double{*c.score_val} - *c.best_filter_val, chosen = s["learned_val"].get<double>() - s["single_val"].get<double>();
         EXPECT_TRUE(gain < chosen || (gain == chosen && c.name >= s["concept"].get<std::string>()))
             << id << ": " << c.name << " gains " << gain << ", " << s["concept"] << " " << chosen;
+      }
+      // Issue 21: the caption's scores come with their stored intervals and p-values.
+      const EmbeddingRecord e = *catalog.embedding(id, s["concept"].get<std::string>());
+      for (const auto& [prefix, st] : {std::pair{"learned_val", e.score_val_stats}, std::pair{"single_val", e.best_filter_val_stats}}) {
+        const Json &iv = s[std::string(prefix) + "_interval"], &p = s[std::string(prefix) + "_p"];
+        if (!st.computed()) {
+          EXPECT_TRUE(iv.is_null() && p.is_null()) << id << " " << prefix;
+          continue;
+        }
+        ASSERT_TRUE(iv.is_array()) << id << " " << prefix;
+        EXPECT_EQ(iv[0].get<double>(), double{*st.low});
+        EXPECT_EQ(iv[1].get<double>(), double{*st.high});
+        EXPECT_EQ(p.get<double>(), double{*st.p});
+        char text[64];
+        std::snprintf(text, sizeof text, "[%.3f, %.3f]", *st.low, *st.high);
+        EXPECT_TRUE(contains(detail::example_strip_html(s), text)) << id << " " << prefix << " " << text;
       }
       const std::vector<PredictedMaskRecord> stored = catalog.predicted_masks(id, s["concept"]);
       EXPECT_EQ(s["images"].size(), std::min<size_t>(4, stored.size()));
