@@ -225,6 +225,24 @@ class ClientTest(unittest.TestCase):
                     self.assertEqual(doc["best_filter"], row.best_filter)
                     self.assertEqual(doc["weights"], cat.vector(s, name).astype(np.float64).tolist())
 
+    def test_concept_list_intervals_agree_with_the_catalog(self):
+        """Issue 21: every listed score's interval, p and null mean are the stored ones."""
+        with net2vec.open(self.db) as cat:
+            for s in self.network:
+                with self.subTest(space=s):
+                    listed = self.api.concepts(s)["concepts"]
+                    with_interval = 0
+                    for c in listed:
+                        row = cat.concept(s, c["name"])
+                        for key in ("score_val", "best_filter_val"):
+                            iv = c[key + "_interval"]
+                            self.assertEqual(None if iv is None else tuple(iv), getattr(row, key + "_interval"), c["name"])
+                            self.assertEqual(c[key + "_p"], getattr(row, key + "_p"), c["name"])
+                            self.assertEqual(c[key + "_null_mean"], getattr(row, key + "_null_mean"), c["name"])
+                        with_interval += c["score_val_interval"] is not None
+                    self.assertGreater(with_interval, 0)
+                    self.assertLess(with_interval, len(listed))  # the service catalog leaves some out
+
     def test_numpy_neighbors_agree_with_the_api(self):
         """docs/PYTHON.md's recipe (cosine of L2-normalised catalog rows, the query dropped)
         ranks as the server does."""
