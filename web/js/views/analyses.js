@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, loadSlot, emptyBox, metricName } from '../dom.js';
 import { groupedBars, multiLineChart, columns, legend, inlineBar } from '../charts.js';
 import { conceptHref, suggestionLinks } from '../routes.js';
-import { viewHead, categoryChip, metricInfo } from './common.js';
+import { viewHead, categoryChip, metricInfo, scrollRegion } from './common.js';
 import { exportBar } from '../export.js';
 import { info, term } from '../glossary.js';
 
@@ -22,7 +22,7 @@ const meanSe = (s) => (s && Number.isFinite(s.mean) ? `${fmt(s.mean, 3)} ± ${fm
 function table1(d) {
   const metric = metricName(d.metric);
   // Five columns do not fit a phone: the table scrolls in its card, the page does not.
-  return card('Learned weights vs best single filter (Table 1)', h('div', { class: 'table-scroll' },
+  return card('Learned weights vs best single filter (Table 1)', h('div', scrollRegion('Table 1'),
     h('table', { class: 'data learned-vs-single' },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Category'),
@@ -228,7 +228,7 @@ function binnedTable(rows, labels, headLabel) {
   // Only the bins some concept falls in: most are empty for any one space.
   const used = labels.map((_, i) => i).filter((i) => rows.some((r) => r.bins[i]?.n > 0));
   if (!rows.length || !used.length) return null;
-  return h('div', { class: 'table-scroll' }, h('table', { class: 'data failures' },
+  return h('div', scrollRegion(`Mean score by ${headLabel}`), h('table', { class: 'data failures' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, headLabel),
       used.map((i) => h('th', { scope: 'col', class: 'num' }, labels[i])))),
     h('tbody', {}, rows.map((r) => h('tr', {},

@@ -100,6 +100,14 @@ export function formErrorLine() {
   return h('p', { class: 'form-error', role: 'alert', hidden: true });
 }
 
+/**
+ * The attributes of a box whose table may scroll sideways on a narrow screen: focusable and
+ * named, so that keyboard users can scroll it too (axe: scrollable-region-focusable).
+ */
+export function scrollRegion(label) {
+  return { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': label };
+}
+
 /** A small coloured label for a concept category (colours for BRODEN's categories in CSS). */
 export function categoryChip(category) {
   if (!category) return h('span', { class: 'muted' }, '–');

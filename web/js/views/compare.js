@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, loadSlot, emptyBox } from '../dom.js';
 import { heatmap, hbarChart, inlineBar, barDomain } from '../charts.js';
 import { href, conceptHref, withParams, sideHref } from '../routes.js';
-import { viewHead, field, numberInput, categoryChip, readInteger, showFormError, compareExport, pairExport } from './common.js';
+import { viewHead, field, numberInput, categoryChip, readInteger, showFormError, compareExport, pairExport, scrollRegion } from './common.js';
 import { info } from '../glossary.js';
 
 /** The spaces compared when the URL names none: the current one, its peers of the same task, the references. */
@@ -106,7 +106,7 @@ export function create(root, ctx) {
     const parts = [missing && `${fmtInt(missing)} not in every space`, zero && `${fmtInt(zero)} with a zero vector`].filter(Boolean);
     return h('details', { class: 'excluded', open: data.excluded.length <= 12 },
       h('summary', {}, `${fmtInt(data.excluded.length)} concepts left out: ${parts.join(', ')}`),
-      h('div', { class: 'table-scroll' }, h('table', { class: 'data excluded-table' },
+      h('div', scrollRegion('Concepts left out'), h('table', { class: 'data excluded-table' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Concept'), h('th', { scope: 'col' }, 'Why'))),
         h('tbody', {}, data.excluded.map((x) => h('tr', {},
           h('td', { class: 'name' }, x.name),

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, uid, loadSlot, emptyBox, metricName } from '../dom.js';
 import { filterBars, lineChart, columns, legend, inlineBar, scatter, pearson } from '../charts.js';
 import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { categoryChip, learnedBelowSingle, metricInfo } from './common.js';
+import { categoryChip, learnedBelowSingle, metricInfo, scrollRegion } from './common.js';
 import { info, provenance } from '../glossary.js';
 import { exportBar, copyLinkButton } from '../export.js';
 import { maskLayer, maskLegend, openImage, enlargeButton } from '../masks.js';
@@ -346,7 +346,7 @@ function decilesCard(d, images) {
       // Both sets in one table: nothing to switch between without the pictures.
       const quantiles = (dec.learned.length ? dec.learned : dec.single).map((e) => e.quantile);
       append(body,
-        h('div', { class: 'table-scroll' }, h('table', { class: 'data decile-table' },
+        h('div', scrollRegion('Per-image IoU deciles'), h('table', { class: 'data decile-table' },
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'decile'),
             quantiles.map((q) => h('th', { scope: 'col', class: 'num' }, decilePct(q))))),
           h('tbody', {}, DECILE_SETS.map((set) => h('tr', {},
