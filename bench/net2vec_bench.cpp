@@ -92,6 +92,9 @@ struct Config {
   std::string forward_model;
   bool progress = false;
   bool default_malloc = false;  // skip net2vec-ingest's mallopt settings (on glibc's malloc)
+  // Intervals and chance levels of the val scores (ScoreStatsOptions; 0 turns either off).
+  int resamples = n2v::ScoreStatsOptions{}.resamples;
+  int permutations = n2v::ScoreStatsOptions{}.permutations;
 };
 
 using n2v::test::FastRng;
@@ -711,6 +714,8 @@ SegmentationStage measure_segmentation(const Config& c, n2v::DeviceKind device, 
   so.seed = c.seed;
   so.device = device;
   so.kernel = n2v::parse_segmentation_kernel(c.seg_kernel);
+  so.stats.resamples = c.resamples;
+  so.stats.permutations = c.permutations;
   so.subsets = c.subsets ? n2v::paper_segmentation_subsets() : std::vector<int>{};
   for (int f : so.subsets) out.subset_runs += f > 0 && f < c.filters;
   std::fprintf(stderr, "net2vec-bench: segmentation (%d concepts, %lld pairs)...\n", ps.seg_trained,
@@ -731,6 +736,13 @@ SegmentationStage measure_segmentation(const Config& c, n2v::DeviceKind device, 
   table.add("segmentation: SGD, per epoch", static_cast<double>(ps.train_pairs), "pairs", t.train_seconds / c.epochs);
   table.add("segmentation: evaluation (train + 2 x val)", static_cast<double>(ps.train_pairs + 2 * ps.val_pairs),
             "pairs", t.eval_seconds);
+  table.add("segmentation: intervals and chance (val)", static_cast<double>(ps.val_pairs), "pairs", t.stats_seconds);
+  // What the chance test keeps: the learned and the best filter's predicted masks of every val
+  // pair, bit-packed, until the test has run (docs/PERFORMANCE.md).
+  table.note("  (val predictions kept for the chance test: " +
+             std::to_string(c.permutations > 0 ? 2 * ps.val_pairs * ((c.mask_size * c.mask_size + 7) / 8) >> 20 : 0) +
+             " MiB; --resamples " + std::to_string(c.resamples) + ", --permutations " + std::to_string(c.permutations) +
+             ")");
   if (out.subset_runs > 0)
     table.add("segmentation: " + std::to_string(out.subset_runs) + " subset retrains, per epoch",
               static_cast<double>(ps.train_pairs) * out.subset_runs, "pairs", t.subset_seconds / c.epochs);
@@ -753,6 +765,8 @@ ClassificationStage measure_classification(const Config& c, n2v::DeviceKind devi
   co.sgd.batch_size = c.batch_size;
   co.seed = c.seed;
   co.device = device;
+  co.stats.resamples = c.resamples;
+  co.stats.permutations = c.permutations;
   co.subsets = c.subsets ? n2v::paper_classification_subsets() : std::vector<int>{};
   std::fprintf(stderr, "net2vec-bench: classification...\n");
   auto t0 = Clock::now();
@@ -994,6 +1008,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", c.threads, "LibTorch intra-op threads (0: all cores)")->capture_default_str();
   app.add_option("--seed", c.seed, "random seed")->capture_default_str();
+  app.add_option("--resamples", c.resamples, "bootstrap resamples of each val score's interval (0: none)")
+      ->capture_default_str();
+  app.add_option("--permutations", c.permutations, "permutations of each val score's chance test (0: none)")
+      ->capture_default_str();
   app.add_option("--stages", c.stages, "comma-separated: activations, segmentation, classification, all")
       ->capture_default_str();
   app.add_flag("--subsets", c.subsets, "also retrain the paper's filter subsets (off: much faster)");

@@ -3,6 +3,7 @@
 // probe's pairs are in segmentation_passes.cpp.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <random>
 #include <span>
@@ -194,33 +195,63 @@ void train_weights(const SegData& d, const SegmentationOptions& opt, torch::Tens
   }
 }
 
-// One concept's val score intervals (bootstrap over its val images) and chance levels (its
-// predicted masks against its permuted targets), learned and best single filter; each from
-// its own seeded stream (detail/significance.h), so threads and order do not matter.
-void score_stats(const SegData& d, const SegmentationOptions& opt, const std::vector<int64_t>& pairs,
-                 const PairIou& learned, const PairIou& single, bool has_single, ConceptEmbedding& e) {
-  using detail::StatPurpose;
+// One val score's interval (bootstrap over the concept's val images) and chance level (its
+// predicted masks against its permuted targets), from its own seeded stream (detail/
+// significance.h), so threads and order do not matter.
+void score_stat(const SegData& d, const SegmentationOptions& opt, const std::vector<int64_t>& pairs,
+                const PairIou& iou, int concept_number, detail::StatPurpose interval, detail::StatPurpose chance,
+                ScoreStats& out) {
   using detail::StatRng;
-  auto stream = [&](StatPurpose p) { return StatRng(opt.seed, detail::stat_stream(e.concept_number, p)); };
-  auto fill = [&](const PairIou& iou, StatPurpose interval, StatPurpose chance, ScoreStats& out) {
-    StatRng boot = stream(interval);
-    const detail::Interval ci = detail::bootstrap_set_iou(iou.inter, iou.uni, opt.stats.resamples, boot);
-    out.low = ci.low;
-    out.high = ci.high;
-    if (iou.bits.empty()) return;
-    std::vector<const uint8_t*> pred, target;
-    for (size_t i = 0; i < pairs.size(); ++i) {
-      pred.push_back(iou.bits.data() + i * d.mask_bytes);
-      target.push_back(d.mask_cpu.data() + pairs[i] * d.mask_bytes);
-    }
-    StatRng perm = stream(chance);
-    const detail::Chance ch = detail::permutation_set_iou(pred, target, d.mask_bytes, opt.stats.permutations, perm);
-    out.p = ch.p;
-    out.null_mean = ch.null_mean;
+  StatRng boot(opt.seed, detail::stat_stream(concept_number, interval));
+  const detail::Interval ci = detail::bootstrap_set_iou(iou.inter, iou.uni, opt.stats.resamples, boot);
+  out.low = ci.low;
+  out.high = ci.high;
+  if (iou.bits.empty()) return;
+  std::vector<const uint8_t*> pred, target;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    pred.push_back(iou.bits.data() + i * d.mask_bytes);
+    target.push_back(d.mask_cpu.data() + pairs[i] * d.mask_bytes);
+  }
+  StatRng perm(opt.seed, detail::stat_stream(concept_number, chance));
+  const detail::Chance ch = detail::permutation_set_iou(pred, target, d.mask_bytes, opt.stats.permutations, perm);
+  out.p = ch.p;
+  out.null_mean = ch.null_mean;
+}
+
+// Every concept's two val scores' intervals and chance levels (the learned weights', and the
+// best single filter's where it has one: without, its score means nothing, nor do these). One
+// task per score, the most val images first, handed to the threads one at a time: the cost
+// grows with the val images (R x images x mask words), and BRODEN's few concepts in thousands
+// of images would otherwise leave the thread with the first half of the concepts working alone.
+void score_stats(const SegData& d, const SegmentationOptions& opt, const std::vector<PairIou>& learned,
+                 const std::vector<PairIou>& single, const std::vector<int64_t>& best,
+                 std::vector<ConceptEmbedding>& out) {
+  using detail::StatPurpose;
+  struct Task {
+    int64_t c;
+    bool single;
   };
-  fill(learned, StatPurpose::kLearnedInterval, StatPurpose::kLearnedChance, e.score_stats);
-  // No best filter: its score means nothing (not stored), nor do its interval and p.
-  if (has_single) fill(single, StatPurpose::kSingleInterval, StatPurpose::kSingleChance, e.best_filter_stats);
+  std::vector<Task> tasks;
+  for (int64_t c = 0; c < static_cast<int64_t>(out.size()); ++c) {
+    tasks.push_back({c, false});
+    if (best[c] >= 0) tasks.push_back({c, true});
+  }
+  std::stable_sort(tasks.begin(), tasks.end(),
+                   [&](const Task& x, const Task& y) { return d.val[x.c].size() > d.val[y.c].size(); });
+  std::atomic<size_t> next{0};
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), tasks.size()));
+  at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
+    for (size_t k; (k = next.fetch_add(1)) < tasks.size();) {
+      const Task& t = tasks[k];
+      ConceptEmbedding& e = out[t.c];
+      if (t.single)
+        score_stat(d, opt, d.val[t.c], single[t.c], e.concept_number, StatPurpose::kSingleInterval,
+                   StatPurpose::kSingleChance, e.best_filter_stats);
+      else
+        score_stat(d, opt, d.val[t.c], learned[t.c], e.concept_number, StatPurpose::kLearnedInterval,
+                   StatPurpose::kLearnedChance, e.score_stats);
+    }
+  });
 }
 
 }  // namespace
@@ -323,10 +354,7 @@ std::vector<ConceptEmbedding> train_segmentation(const ProbeActivations& acts,
 
   // 3b. Intervals and chance levels of the val scores (docs/METHOD.md).
   auto ts = Clock::now();
-  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      score_stats(d, options, d.val[c], val_iou[c], single_iou[c], best[c] >= 0, out[c]);
-  });
+  score_stats(d, options, val_iou, single_iou, best, out);
   t.stats_seconds += seconds_since(ts);
 
   // 4. Filter subsets (paper 3.2.2, applied to segmentation): top-F filters by |w|, retrained.

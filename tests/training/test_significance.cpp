@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
 
@@ -34,6 +35,34 @@ std::vector<const uint8_t*> pointers(const std::vector<std::vector<uint8_t>>& ma
   std::vector<const uint8_t*> out;
   for (const auto& m : masks) out.push_back(m.data());
   return out;
+}
+
+// Every popcount path the CPU runs gives the bit-by-bit count, at every tail length (the
+// AVX-512 path loads the last partial 64 bytes masked) and at both BRODEN mask sizes.
+TEST(Popcount, EveryPathCountsLikeTheBits) {
+  std::mt19937_64 gen(3);
+  std::printf("[ info ] this CPU's popcount path: %d (0 portable, 1 popcnt, 2 avx512)\n",
+              static_cast<int>(popcount_path()));
+  for (size_t bytes : {1, 7, 8, 9, 63, 64, 65, 127, 128, 200, 1568, 1597}) {
+    const auto masks = random_masks(2, bytes, 0.4, gen);
+    int64_t both = 0, one = 0;
+    for (size_t i = 0; i < bytes * 8; ++i) {
+      const bool a = masks[0][i / 8] >> (i % 8) & 1, b = masks[1][i / 8] >> (i % 8) & 1;
+      both += a && b;
+      one += a;
+    }
+    EXPECT_EQ(popcount_bytes(masks[0].data(), bytes), one) << bytes;
+    EXPECT_EQ(popcount_and(masks[0].data(), masks[1].data(), bytes), both) << bytes;
+    for (PopcountPath path : {PopcountPath::kPortable, PopcountPath::kPopcnt, PopcountPath::kAvx512}) {
+      if (!popcount_path_supported(path)) continue;
+      EXPECT_EQ(popcount_and(path, masks[0].data(), masks[1].data(), bytes), both)
+          << bytes << " bytes, path " << static_cast<int>(path);
+    }
+  }
+  // The bytes past `bytes` are not read into the count: a buffer longer than asked, all ones.
+  std::vector<uint8_t> ones(256, 0xff);
+  for (PopcountPath path : {PopcountPath::kPortable, PopcountPath::kPopcnt, PopcountPath::kAvx512})
+    if (popcount_path_supported(path)) EXPECT_EQ(popcount_and(path, ones.data(), ones.data(), 70), 560);
 }
 
 TEST(StatRng, SameKeySameDrawsOtherKeyOthers) {

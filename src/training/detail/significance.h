@@ -74,8 +74,15 @@ Chance permutation_balanced_accuracy(const Confusion& c, int permutations, StatR
 Chance permutation_set_iou(const std::vector<const uint8_t*>& pred, const std::vector<const uint8_t*>& target,
                            size_t bytes, int permutations, StatRng& rng, double* observed = nullptr);
 
-// Pixels set in a packed mask; pixels set in both.
+// Pixels set in a packed mask; pixels set in both. The chance test's inner loop (R x val images
+// x mask words a concept: minutes at BRODEN scale), so by the widest instructions the CPU has,
+// chosen once: AVX-512 VPOPCNTDQ, 8 words at a time; POPCNT, a word at a time; else the
+// baseline build's std::popcount (a libgcc call per word). All give the same counts.
+enum class PopcountPath { kPortable, kPopcnt, kAvx512 };
+PopcountPath popcount_path();                       // the one this CPU runs
+bool popcount_path_supported(PopcountPath path);
 int64_t popcount_bytes(const uint8_t* a, size_t bytes);
 int64_t popcount_and(const uint8_t* a, const uint8_t* b, size_t bytes);
+int64_t popcount_and(PopcountPath path, const uint8_t* a, const uint8_t* b, size_t bytes);  // tests: a given path
 
 }  // namespace n2v::detail
