@@ -312,6 +312,13 @@ std::vector<ConceptHit> cosine_search(const detail::SpaceData& s, const VectorIn
   return hits;
 }
 
+// The space's pair cosines beside the hits, and where each hit's cosine stands among them.
+void with_baseline(std::shared_ptr<const CosineBaseline> baseline, NeighborsResult& result) {
+  if (baseline)
+    for (ConceptHit& h : result.hits) h.percentile = baseline->percentile(h.score);
+  result.baseline = std::move(baseline);
+}
+
 }  // namespace
 
 QueryEngine::QueryEngine(const Catalog& catalog, QueryOptions options)
@@ -331,6 +338,7 @@ NeighborsResult QueryEngine::neighbors(const std::string& space, const std::stri
   result.k = k;
   result.hits = cosine_search(*s, impl_->index(*s), s->unit.data() + static_cast<size_t>(r) * s->d, k,
                               selection(*s, category, {r}), result.candidates);
+  with_baseline(impl_->baseline(*s), result);
   return result;
 }
 
@@ -352,6 +360,7 @@ NeighborsResult QueryEngine::neighbors(const std::string& space, std::span<const
   result.category = category;
   result.k = k;
   result.hits = cosine_search(*s, impl_->index(*s), vector.data(), k, selection(*s, category, {}), result.candidates);
+  with_baseline(impl_->baseline(*s), result);
   return result;
 }
 

@@ -24,6 +24,7 @@
 // kInvalidArgument. k larger than the number of candidates is not an error: results are
 // clamped to the candidates there are (NeighborsResult::candidates says how many).
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,26 @@ struct ConceptHit {
   std::string name, category;
   // neighbors and 3CosAdd: cosine similarity in [-1, 1]; 3CosMul: the 3CosMul objective.
   double score = 0;
+  // neighbors: the share (0 to 100) of the space's concept pairs whose cosine is lower
+  // (CosineBaseline::percentile); NaN elsewhere.
+  double percentile = NAN;
+};
+
+// How the cosines between a space's concepts are spread: what a neighbour's cosine is read
+// against (the demo's 95th percentiles run from 0.115 in a classification space to 0.714 in
+// WordNet's). From every
+// pair of distinct concepts with a direction, or from kSampledPairs pairs drawn uniformly at
+// random with a fixed seed where there are more (317 concepts and up; the percentiles then
+// within ~0.3 points).
+struct CosineBaseline {
+  static constexpr int kSampledPairs = 50000;
+  int64_t pairs = 0;     // pairs the figures come from
+  bool sampled = false;  // drawn at random (else every pair)
+  double mean = 0, p50 = 0, p95 = 0, p99 = 0;
+  std::vector<float> sorted;  // their cosines, ascending
+  // The share (0 to 100) of the pairs whose cosine is below `cosine` by more than kTie.
+  static constexpr double kTie = 1e-6;
+  double percentile(double cosine) const;
 };
 
 struct NeighborsResult {
@@ -72,6 +93,9 @@ struct NeighborsResult {
   int k = 0;                            // as requested
   int candidates = 0;                   // concepts that could be returned
   std::vector<ConceptHit> hits;         // min(k, candidates), best first
+  // The space's (not the category's) concept-pair cosines; null where fewer than two concepts
+  // have a direction.
+  std::shared_ptr<const CosineBaseline> baseline;
 };
 
 enum class AnalogyMethod { kAdd, kMul };

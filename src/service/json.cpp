@@ -34,15 +34,26 @@ Json space_header(const SpaceInfo& s, const std::optional<std::string>& metric) 
   return Json{{"space", s.id}, {"kind", to_string(s.kind)}, {"task", task_json(s)}, {"metric", opt(metric)}};
 }
 
-Json hits_json(const std::vector<ConceptHit>& hits) {
+// `percentiles`: each hit's place among the space's concept-pair cosines (neighbours only).
+Json hits_json(const std::vector<ConceptHit>& hits, bool percentiles = false) {
   Json out = Json::array();
-  for (size_t i = 0; i < hits.size(); ++i)
-    out.push_back({{"rank", i + 1},
-                   {"number", hits[i].concept_number},
-                   {"name", hits[i].name},
-                   {"category", hits[i].category},
-                   {"score", num(hits[i].score)}});
+  for (size_t i = 0; i < hits.size(); ++i) {
+    Json hit = {{"rank", i + 1},
+                {"number", hits[i].concept_number},
+                {"name", hits[i].name},
+                {"category", hits[i].category},
+                {"score", num(hits[i].score)}};
+    if (percentiles) hit["percentile"] = num(hits[i].percentile);
+    out.push_back(std::move(hit));
+  }
   return out;
+}
+
+// The space's concept-pair cosines (CosineBaseline) without the values themselves.
+Json baseline_json(const std::shared_ptr<const CosineBaseline>& b) {
+  if (!b) return nullptr;
+  return {{"pairs", b->pairs}, {"sampled", b->sampled}, {"mean", num(b->mean)},
+          {"p50", num(b->p50)},  {"p95", num(b->p95)},    {"p99", num(b->p99)}};
 }
 
 // A listed val score's 95 % interval, p against chance and the null's mean as
@@ -177,7 +188,8 @@ Json to_json(const NeighborsResponse& r) {
   out["category"] = opt(r.result.category);
   out["k"] = r.result.k;
   out["candidates"] = r.result.candidates;
-  out["hits"] = hits_json(r.result.hits);
+  out["hits"] = hits_json(r.result.hits, /*percentiles=*/true);
+  out["baseline"] = baseline_json(r.result.baseline);
   return out;
 }
 
@@ -199,7 +211,7 @@ Json to_json(const ExamplesResponse& r) {
   out["k"] = r.k;
   Json nearest = Json::array(), arithmetic = Json::array();
   for (const NeighborsResponse& n : r.nearest)
-    nearest.push_back({{"query", n.result.query}, {"hits", hits_json(n.result.hits)}});
+    nearest.push_back({{"query", n.result.query}, {"hits", hits_json(n.result.hits, /*percentiles=*/true)}});
   for (const AnalogyResponse& a : r.arithmetic)
     arithmetic.push_back({{"positive", a.result.positive}, {"negative", a.result.negative}, {"hits", hits_json(a.result.hits)}});
   out["nearest"] = std::move(nearest);

@@ -93,10 +93,16 @@ std::string score_label(const SpaceInfo& s) {
   return s.task == Task::kSegmentation ? "set IoU" : "accuracy";
 }
 
-std::string hits_table(const std::vector<ConceptHit>& hits, const char* score) {
-  Table t({">rank", "concept", "category", std::string(">") + score});
-  for (size_t i = 0; i < hits.size(); ++i)
-    t.add({std::to_string(i + 1), hits[i].name, hits[i].category, cell(hits[i].score)});
+// `percentiles`: a column with each hit's place among the space's concept-pair cosines.
+std::string hits_table(const std::vector<ConceptHit>& hits, const char* score, bool percentiles = false) {
+  std::vector<std::string> head = {">rank", "concept", "category", std::string(">") + score};
+  if (percentiles) head.push_back(">above % of pairs");
+  Table t(head);
+  for (size_t i = 0; i < hits.size(); ++i) {
+    std::vector<std::string> row = {std::to_string(i + 1), hits[i].name, hits[i].category, cell(hits[i].score)};
+    if (percentiles) row.push_back(std::isfinite(hits[i].percentile) ? format("%.1f", hits[i].percentile) : "-");
+    t.add(row);
+  }
   return t.str();
 }
 
@@ -141,10 +147,15 @@ std::string render_text(const ConceptsResponse& r) {
 
 std::string render_text(const NeighborsResponse& r) {
   const NeighborsResult& n = r.result;
-  return format("Nearest concepts to %s in %s%s (cosine similarity; %d candidates)\n",
-                n.query.empty() ? "the given vector" : ("'" + n.query + "'").c_str(), n.space.c_str(),
-                n.category ? (", category " + *n.category).c_str() : "", n.candidates) +
-         hits_table(n.hits, "cosine");
+  std::string out = format("Nearest concepts to %s in %s%s (cosine similarity; %d candidates)\n",
+                           n.query.empty() ? "the given vector" : ("'" + n.query + "'").c_str(), n.space.c_str(),
+                           n.category ? (", category " + *n.category).c_str() : "", n.candidates) +
+                    hits_table(n.hits, "cosine", n.baseline != nullptr);
+  if (n.baseline)
+    out += format("Cosine of two concepts of this space (%s%lld pairs): median %.3f, 95th percentile %.3f, 99th %.3f\n",
+                  n.baseline->sampled ? "a random sample of " : "all ", static_cast<long long>(n.baseline->pairs),
+                  n.baseline->p50, n.baseline->p95, n.baseline->p99);
+  return out;
 }
 
 std::string render_text(const AnalogyResponse& r) {

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <span>
 
 #include "common/error.h"
 #include "query/query.h"
@@ -65,6 +67,83 @@ TEST_P(QueryTest, NeighboursOfAConcept) {
   expect_hits(r.hits, {{"cat", 0.9486833}, {"horse", 0.7071068}, {"red-c", 0.0}});
   EXPECT_EQ(r.hits[0].category, "object");
   EXPECT_EQ(r.hits[0].concept_number, test::toy_number("cat"));
+}
+
+// The baseline of the toy space's 5 concepts with a direction (void has none): its 10 pair
+// cosines, sorted, -1, -0.9487 (cat, sky), -0.7071 (horse, sky), 0 (dog, red-c), 0 (red-c, sky),
+// 0.3162 (cat, red-c), 0.7071 (dog, horse), 0.7071 (horse, red-c), 0.8944 (cat, horse),
+// 0.9487 (dog, cat).
+TEST_P(QueryTest, NeighboursComeWithTheSpacesPairCosines) {
+  const NeighborsResult r = engine_->neighbors(space_, "dog", 4);
+  ASSERT_NE(r.baseline, nullptr);
+  EXPECT_EQ(r.baseline->pairs, 10);
+  EXPECT_FALSE(r.baseline->sampled);
+  const double sum = -1 - 0.9486833 - 0.7071068 + 0.3162278 + 0.7071068 + 0.7071068 + 0.8944272 + 0.9486833;
+  EXPECT_NEAR(r.baseline->mean, sum / 10, 1e-6);
+  EXPECT_NEAR(r.baseline->p50, (0 + 0.3162278) / 2, 1e-6);                           // position 4.5
+  EXPECT_NEAR(r.baseline->p95, 0.8944272 + 0.55 * (0.9486833 - 0.8944272), 1e-6);  // position 8.55
+  // cat 0.9487: 9 pairs lower (its own pair is not); horse 0.7071: 6 (the other 0.7071 is a
+  // tie); red-c 0: 3; sky -1: none.
+  ASSERT_EQ(r.hits.size(), 4u);
+  EXPECT_DOUBLE_EQ(r.hits[0].percentile, 90);
+  EXPECT_DOUBLE_EQ(r.hits[1].percentile, 60);
+  EXPECT_DOUBLE_EQ(r.hits[2].percentile, 30);
+  EXPECT_DOUBLE_EQ(r.hits[3].percentile, 0);
+  // The same baseline for a vector query and within a category; none for analogies.
+  const std::vector<float> v = {1, 0};
+  EXPECT_EQ(engine_->neighbors(space_, std::span<const float>(v), 2).baseline, r.baseline);
+  EXPECT_EQ(engine_->neighbors(space_, "dog", 2, std::string("object")).baseline->pairs, 10);
+  EXPECT_TRUE(std::isnan(engine_->analogy(space_, {"dog"}, {}, 2, AnalogyMethod::kAdd).hits[0].percentile));
+}
+
+// A space of more than 316 concepts: 50,000 pairs drawn at random, the same every time, their
+// percentiles within a point of those of every pair; a space of one concept with a direction
+// has no baseline.
+TEST(CosineBaselines, LargeSpacesAreSampledAndOneConceptHasNone) {
+  test::TempDir dir;
+  Catalog catalog = Catalog::open(dir.file("catalog.db"));
+  std::mt19937 gen(4);
+  std::normal_distribution<float> normal;
+  std::vector<ToyConcept> concepts;
+  for (int k = 0; k < 400; ++k) {
+    std::vector<float> w(16);
+    for (float& x : w) x = normal(gen) + 0.5f;  // a common direction: cosines mostly positive
+    concepts.push_back({"r" + std::to_string(k), "object", w});
+  }
+  const std::string space = test::write_toy_space(catalog, "big", "l", concepts);
+  const std::string lone = test::write_toy_space(catalog, "lone", "l", {{"dog", "object", {1, 0}}, {"void", "object", {0, 0}}});
+  QueryEngine engine(catalog);
+  const NeighborsResult r = engine.neighbors(space, "r0", 5);
+  ASSERT_NE(r.baseline, nullptr);
+  EXPECT_TRUE(r.baseline->sampled);
+  EXPECT_EQ(r.baseline->pairs, CosineBaseline::kSampledPairs);
+  EXPECT_TRUE(std::is_sorted(r.baseline->sorted.begin(), r.baseline->sorted.end()));
+  // Every pair, by hand.
+  std::vector<double> all;
+  const std::vector<ConceptVector> unit = engine.vectors(space, /*unit=*/true);
+  for (size_t a = 0; a < unit.size(); ++a)
+    for (size_t b = a + 1; b < unit.size(); ++b) {
+      double dot = 0;
+      for (size_t j = 0; j < 16; ++j) dot += static_cast<double>(unit[a].weights[j]) * unit[b].weights[j];
+      all.push_back(dot);
+    }
+  ASSERT_EQ(all.size(), 400u * 399 / 2);
+  for (const ConceptHit& hit : r.hits) {
+    const double lower = 100.0 * static_cast<double>(std::count_if(all.begin(), all.end(), [&](double c) {
+                           return c < hit.score - CosineBaseline::kTie;
+                         })) / static_cast<double>(all.size());
+    EXPECT_NEAR(hit.percentile, lower, 1.0) << hit.name;
+  }
+  double mean = 0;
+  for (double c : all) mean += c / static_cast<double>(all.size());
+  EXPECT_NEAR(r.baseline->mean, mean, 0.01);
+  // A fresh engine draws the same pairs.
+  QueryEngine again(catalog);
+  EXPECT_EQ(again.neighbors(space, "r0", 1).baseline->sorted, r.baseline->sorted);
+  // One concept with a direction: no pair, no baseline (and no neighbour).
+  const NeighborsResult alone = engine.neighbors(lone, "dog", 3);
+  EXPECT_EQ(alone.baseline, nullptr);
+  EXPECT_TRUE(alone.hits.empty());
 }
 
 // A layer named as models name it ("block.1.features") is stored as "block-1-features";

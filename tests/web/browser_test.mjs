@@ -313,6 +313,12 @@ async function main() {
     assert(!names.includes(CONCEPT), 'the query is not its own neighbour');
     assertEqual(await page.locator('table.hits tbody svg.inline-bar').count(), expected.hits.length, 'one bar per hit');
     assertEqual((await texts('table.hits tbody td.score .value'))[0], fmt(expected.hits[0].score, 4), 'first score');
+    // Each cosine placed among the space's concept pairs, and how those are spread.
+    assert(expected.baseline && expected.baseline.pairs > 0, 'the API gives the space\'s pair cosines');
+    assertEqual(await texts('table.hits tbody td.percentile'), expected.hits.map((x) => fmt(x.percentile, 1)), 'percentiles');
+    const baseline = await page.locator('.results-head .baseline').innerText();
+    assert(baseline.includes(`median cosine ${fmt(expected.baseline.p50, 3)}`) && baseline.includes(`95th percentile ${fmt(expected.baseline.p95, 3)}`),
+      `baseline line: ${baseline}`);
     assert((await page.locator('.results-head h2').innerText()).includes(CONCEPT), 'heading names the query');
     const link = page.locator('table.hits tbody td.name a').first();
     assert((await link.getAttribute('href')).startsWith('#/concept/'), 'hit links to its concept page');
@@ -368,7 +374,7 @@ async function main() {
     assert(other, 'a second space');
     await page.locator('#space-select').selectOption(other.id);
     await until(async () => (await hashParams()).get('space') === other.id, 'URL has the new space');
-    await until(async () => (await page.locator('.results-head p').innerText()).includes(other.id), 'results from the new space');
+    await until(async () => (await page.locator('.results-head p:not(.baseline)').innerText()).includes(other.id), 'results from the new space');
     await page.goBack();
     await until(async () => (await page.locator('#space-select').inputValue()) === SPACE, 'back restores the space');
   });

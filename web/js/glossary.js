@@ -117,6 +117,10 @@ export const GLOSSARY = {
     text: 'Linear centred kernel alignment of the two cosine matrices: 1 when the spaces have the same geometry up to rotation and scale, lower when they differ. Unlike D_ij it does not grow with the number of concepts.',
     cite: 'S. Kornblith, M. Norouzi, H. Lee and G. Hinton, Similarity of Neural Network Representations Revisited, ICML 2019.',
   },
+  cosine_baseline: {
+    term: 'Cosine against the space’s pairs',
+    text: 'How unusual a cosine is depends on the space: 0.3 is higher than 99 % of concept pairs in some classification spaces and about the median in WordNet’s. So each neighbour’s cosine is placed among the cosines of all pairs of concepts of the space (or of 50,000 pairs drawn at random in larger spaces): “above 99 % of pairs” means only 1 % of concept pairs are closer. A baseline to read against, not a significance test.',
+  },
   above_chance: {
     term: 'Above chance (false discovery rate)',
     text: 'Each concept’s val score has a permutation p-value: how often its predictions score as well against other images’ masks (or shuffled labels). A space tests hundreds of concepts, so a few would pass p < 0.05 by luck; the count here passes Benjamini–Hochberg instead, which keeps the expected share of false passes at 5 %.',

@@ -51,6 +51,7 @@ struct QueryEngine::Impl {
 
   const VectorIndex& index(const detail::SpaceData& s) const;
   const std::vector<detail::ConceptScores>& scores(const detail::SpaceData& s) const;
+  std::shared_ptr<const CosineBaseline> baseline(const detail::SpaceData& s) const;  // query/baseline.cpp
 };
 
 // The spaces a Snapshot pinned, and the thread's current pins (compare's workers adopt their

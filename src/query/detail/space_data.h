@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "query/query.h"
 #include "index/vector_index.h"
 
 namespace n2v::detail {
@@ -46,6 +47,8 @@ struct SpaceData {
   mutable std::mutex lazy;
   mutable std::unique_ptr<VectorIndex> index;
   mutable std::unique_ptr<std::vector<ConceptScores>> scores;
+  mutable std::shared_ptr<const CosineBaseline> baseline;  // null until asked (and where undefined)
+  mutable bool baseline_done = false;
 };
 
 // Builds the cached form of a space from the catalog's rows (duplicate names: the first,

@@ -159,12 +159,16 @@ export function hitsTable(hits, { space, metric, concepts = null }) {
     ? [hits.some((x) => x.score < 0) ? -1 : 0, 1]
     : barDomain(hits.map((x) => x.score));
   const byName = concepts ? new Map(concepts.map((c) => [c.name, c])) : null;
+  // Neighbours answers place each cosine among the space's concept pairs (its baseline).
+  const placed = hits.some((x) => Number.isFinite(x.percentile));
   return h('table', { class: 'data hits', 'data-scale': `${domain[0]},${domain[1]}` },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', class: 'num' }, '#'),
       h('th', { scope: 'col' }, 'Concept'),
       h('th', { scope: 'col' }, 'Category'),
       h('th', { scope: 'col', class: 'score' }, metricName(metric), metricInfo(metric)),
+      placed ? h('th', { scope: 'col', class: 'num percentile', title: 'share of this space\'s concept pairs with a lower cosine' },
+        'Above % of pairs', info('cosine_baseline')) : null,
       h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Links')))),
     h('tbody', {}, hits.map((x) => h('tr', {},
       h('td', { class: 'num rank' }, fmtInt(x.rank)),
@@ -174,7 +178,20 @@ export function hitsTable(hits, { space, metric, concepts = null }) {
       h('td', { class: 'score' },
         inlineBar(x.score, domain, { label: `${metricName(metric)} ${fmt(x.score, 4)}` }),
         h('span', { class: 'value' }, fmt(x.score, 4))),
+      placed ? h('td', { class: 'num percentile' }, fmt(x.percentile, 1)) : null,
       h('td', {}, neighboursLink(space, x.name))))));
+}
+
+/**
+ * The line that says how the cosines of a space's concept pairs are spread (a neighbours
+ * answer's baseline), or null without one.
+ */
+export function baselineLine(baseline) {
+  if (!baseline) return null;
+  return h('p', { class: 'muted baseline' },
+    `Two concepts of this space: median cosine ${fmt(baseline.p50, 3)}, 95th percentile ${fmt(baseline.p95, 3)}, `
+    + `99th ${fmt(baseline.p99, 3)} (${baseline.sampled ? 'a random sample of ' : 'all '}${fmtInt(baseline.pairs)} pairs)`,
+    info('cosine_baseline'));
 }
 
 /** CSV and JSON of a neighbours or analogy answer: the CSV has its hits, the JSON the answer. */
@@ -182,7 +199,8 @@ export function hitsExport(data, name) {
   return exportBar({
     name,
     label: 'results',
-    columns: [{ key: 'rank' }, { key: 'name', label: 'concept' }, { key: 'category' }, { key: 'score', label: data.metric || 'score' }],
+    columns: [{ key: 'rank' }, { key: 'name', label: 'concept' }, { key: 'category' }, { key: 'score', label: data.metric || 'score' },
+      ...(data.hits.some((x) => Number.isFinite(x.percentile)) ? [{ key: 'percentile', label: 'above_pct_of_pairs' }] : [])],
     rows: data.hits,
     json: data,
   });

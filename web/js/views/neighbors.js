@@ -5,7 +5,7 @@ import { api } from '../api.js';
 import { h, append, fmt, fmtInt, loadSlot, emptyBox, metricName } from '../dom.js';
 import { combobox } from '../autocomplete.js';
 import { href, conceptHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine, belowSingleFlag, metricInfo, valStatsText } from './common.js';
+import { viewHead, field, numberInput, fillCategories, conceptItems, hitsTable, hitsExport, categoryChip, readInteger, showFormError, formErrorLine, belowSingleFlag, metricInfo, valStatsText, baselineLine } from './common.js';
 import { info, provenance, term } from '../glossary.js';
 
 const NOT_COMPUTED = 'interval not computed';
@@ -133,6 +133,7 @@ export function create(root, ctx) {
           h('p', { class: 'muted' },
             `${data.space}${info?.task ? ` (${info.task})` : info ? ' (reference)' : ''} · cosine similarity · `,
             `${fmtInt(data.hits.length)} of ${fmtInt(data.candidates)} candidates`),
+          baselineLine(data.baseline),
           data.hits.length ? hitsExport(data, `neighbours-${data.query}-${data.space}`) : null),
         data.hits.length
           ? hitsTable(data.hits, { space: data.space, metric: data.metric, concepts })
