@@ -427,12 +427,20 @@ TEST_F(CliTest, HumanTablesAreAligned) {
   std::getline(lines, rule);
   EXPECT_EQ(header.size(), rule.size()) << header << "\n" << rule;
   int rows = 0;
+  std::string baseline;
   while (std::getline(lines, row)) {
-    EXPECT_EQ(row.size(), rule.size()) << row;  // the last column (cosine) is right-aligned
+    if (row.rfind("Cosine of two concepts", 0) == 0) {  // the line under the table
+      baseline = row;
+      break;
+    }
+    EXPECT_EQ(row.size(), rule.size()) << row;  // the last columns (cosine, percentile) are right-aligned
     ++rows;
   }
   EXPECT_EQ(rows, 4);
   EXPECT_NE(r.out.find("0.9487"), std::string::npos);
+  // The toy space's 5 concepts with a direction: every one of their 10 pairs.
+  EXPECT_NE(baseline.find("(all 10 pairs)"), std::string::npos) << r.out;
+  EXPECT_NE(header.find("above % of pairs"), std::string::npos) << header;
 }
 
 TEST_F(CliTest, HelpExplainsEverySubcommand) {
