@@ -25,6 +25,14 @@ function query(params) {
   return text ? `?${text}` : '';
 }
 
+// Requests not yet answered: the page is still filling in while there are any (app.js holds a
+// restored scroll position until then).
+let inFlight = 0;
+/** Whether every API request made so far has been answered (or failed). */
+export function apiIdle() {
+  return inFlight === 0;
+}
+
 async function request(path, { params, body, signal } = {}) {
   const init = { signal, headers: { Accept: 'application/json' } };
   if (body !== undefined) {
@@ -32,7 +40,12 @@ async function request(path, { params, body, signal } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  return answer(fetch(`api/${path}${query(params)}`, init));
+  inFlight += 1;
+  try {
+    return await answer(fetch(`api/${path}${query(params)}`, init));
+  } finally {
+    inFlight -= 1;
+  }
 }
 
 /** The JSON of a fetch() promise's response, or an ApiError. */

@@ -4,7 +4,7 @@
 // on one view (a new search, a clicked heatmap cell), the router calls update() on the same
 // instance, so forms keep their state and focus; switching views creates a fresh instance.
 
-import { api } from './api.js';
+import { api, apiIdle } from './api.js';
 import { h, replace, errorBox, emptyBox, fmtInt } from './dom.js';
 import { href, parseHash, withParams } from './routes.js';
 import { VIEWS, viewNamed, navOf } from './views/index.js';
@@ -182,19 +182,24 @@ function stopRestoring() {
 
 /**
  * Scrolls to y once the page is tall enough (the view renders after its requests), and holds it
- * there until the page has kept its height for 500 ms: a card that fills in later (images,
- * masks, intervals) changes the height above or below, and the browser's scroll anchoring would
- * move the reader away from where they were. The reader's own input ends it at once.
+ * there until no API request is pending and the page has kept its height for 500 ms: a card that
+ * fills in later (images, masks, intervals) changes the height above or below, and the browser's
+ * scroll anchoring would move the reader away from where they were (on a loaded machine a card
+ * can take longer than any fixed wait). At most 15 s. The reader's own input ends it at once.
  */
 function restoreScroll(y) {
   stopRestoring();
-  const state = { y, until: Date.now() + 5000, heldSince: 0, height: -1, timer: null };
+  const state = { y, until: Date.now() + 15000, heldSince: 0, height: -1, timer: null };
   const attempt = () => {
     if (Math.abs(window.scrollY - y) >= 2) window.scrollTo(0, y);
     const now = Date.now();
     const height = document.documentElement.scrollHeight;
     const reached = Math.abs(window.scrollY - y) < 2;
-    if (!reached || height !== state.height) state.heldSince = reached ? now : 0;
+    // Held since: the last moment the position was reached with nothing pending and the height
+    // last changed.
+    const settled = reached && apiIdle();
+    if (!settled) state.heldSince = 0;
+    else if (height !== state.height || !state.heldSince) state.heldSince = now;
     state.height = height;
     if ((state.heldSince && now - state.heldSince >= 500) || now > state.until) {
       restoring = null;
