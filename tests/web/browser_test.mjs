@@ -1105,7 +1105,7 @@ async function main() {
     assert((await page.evaluate(() => window.scrollY)) < 5, 'a new page starts at the top');
     await page.goBack();
     await until(async () => (await page.locator('#view h1').innerText()).includes(CONCEPT), 'back on the concept page');
-    await until(async () => Math.abs((await page.evaluate(() => window.scrollY)) - target) < 3, `scrollY back to ${target}`, 4000);
+    await until(async () => Math.abs((await page.evaluate(() => window.scrollY)) - target) < 3, `scrollY back to ${target}`, 10000);
   });
 
   await check('B13: examples: strict sums, absent terms named, did-you-mean for typos', async () => {
