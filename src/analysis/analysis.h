@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/false_discovery.h"
 
 namespace n2v {
 
@@ -43,15 +44,9 @@ struct ShareRow {
   // the row's concepts whose learned score has a p-value.
   int with_p = 0, learned_above_chance = 0, single_above_chance = 0;
 };
-inline constexpr double kFalseDiscoveryRate = 0.05;
+// (kFalseDiscoveryRate and benjamini_hochberg: common/false_discovery.h.)
 // Overall first, then by category name.
 std::vector<ShareRow> learned_vs_single(const std::vector<ScoredConcept>& concepts);
-
-// Benjamini-Hochberg adjusted p-values (q-values) of p, in p's order: q_(i) = min over j >= i
-// of p_(j) m / j for the sorted p_(1) <= ... <= p_(m), capped at 1. A NaN p is left out of
-// the family and gets a NaN q. Rejecting q <= alpha holds the false discovery rate at alpha
-// for independent or positively dependent tests (Benjamini & Hochberg 1995).
-std::vector<double> benjamini_hochberg(const std::vector<double>& p);
 
 // ---- Figure 2 ----
 struct MeanSe {

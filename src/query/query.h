@@ -269,6 +269,9 @@ struct ConceptReport {
   // The val scores' 95 % bootstrap intervals and p-values against chance (schema version 7);
   // unset: not computed.
   ScoreStatsRecord learned_val_stats, best_filter_val_stats;
+  // Their p-values corrected for the space's many concepts: Benjamini-Hochberg q over every
+  // concept of the space with that p (common/false_discovery.h); NaN where p is not stored.
+  double learned_val_q = NAN, best_filter_val_q = NAN;
   // Paper 5.2's second measure: best single filter's val score / the learned weights' val
   // score (set IoU or accuracy). Unset where either is missing or the denominator is 0.
   std::optional<double> single_over_learned;

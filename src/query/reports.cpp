@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "common/false_discovery.h"
 #include "query/detail/engine_impl.h"
 
 namespace n2v {
@@ -86,6 +87,21 @@ ConceptReport QueryEngine::concept_report(const std::string& space, const std::s
   rep.best_filter_val = e->best_filter_val;
   rep.learned_val_stats = e->score_val_stats;
   rep.best_filter_val_stats = e->best_filter_val_stats;
+  {
+    // q among the space's concepts: the two families of Table 1 (src/analysis), from the
+    // space's stored scores (the same content as the vectors: SpaceData's cache).
+    const std::vector<detail::ConceptScores>& all = impl_->scores(*s);
+    std::vector<double> pl(all.size(), NAN), ps(all.size(), NAN);
+    const auto p_of = [](const std::optional<float>& score, const ScoreStatsRecord& st) {
+      return score && std::isfinite(*score) && st.p && std::isfinite(*st.p) ? static_cast<double>(*st.p) : NAN;
+    };
+    for (size_t k = 0; k < all.size(); ++k) {
+      pl[k] = p_of(all[k].score_val, all[k].score_val_stats);
+      ps[k] = p_of(all[k].best_filter_val, all[k].best_filter_val_stats);
+    }
+    rep.learned_val_q = benjamini_hochberg(pl)[r];
+    rep.best_filter_val_q = benjamini_hochberg(ps)[r];
+  }
   const std::optional<float> learned = learned_val(*e);
   if (learned && e->best_filter_val && *learned > 0) rep.single_over_learned = *e->best_filter_val / *learned;
   rep.subsets = e->subsets;

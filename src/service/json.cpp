@@ -318,18 +318,20 @@ Json to_json(const ConceptResponse& r) {
   out["alpha"] = defined(num(c.alpha));
   // The val score's 95 % interval [low, high], p against chance and the null's mean (docs/
   // METHOD.md, "Intervals and chance"); null each: not computed (an older catalog).
-  const auto with_stats = [](Json score, const ScoreStatsRecord& st) {
+  // val_q: p corrected for the space's many concepts (Benjamini-Hochberg; null where p is).
+  const auto with_stats = [](Json score, const ScoreStatsRecord& st, double q) {
     score["val_interval"] = st.low && st.high ? Json::array({num(st.low), num(st.high)}) : Json(nullptr);
     score["val_p"] = num(st.p);
+    score["val_q"] = num(q);
     score["val_null_mean"] = num(st.null_mean);
     return score;
   };
   out["learned"] = with_stats({{"train", num(seg ? c.set_iou_train : c.accuracy_train)},
                                {"val", num(seg ? c.set_iou_val : c.accuracy_val)}},
-                              c.learned_val_stats);
+                              c.learned_val_stats, c.learned_val_q);
   out["best_filter"] = defined(c.best_filter);
   out["best_single"] = with_stats({{"train", num(c.best_filter_train)}, {"val", num(c.best_filter_val)}},
-                                  c.best_filter_val_stats);
+                                  c.best_filter_val_stats, c.best_filter_val_q);
   out["best_filter_rank"] = defined(c.best_filter_rank);
   out["single_over_learned"] = num(c.single_over_learned);
   Json subsets = Json::array();

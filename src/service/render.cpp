@@ -281,11 +281,14 @@ std::string render_text(const ConceptResponse& resp) {
     const auto chance = [](const ScoreStatsRecord& st) {
       return st.p ? cell(st.p, 4) + " (null mean " + cell(st.null_mean) + ")" : std::string("not computed");
     };
-    Table scores({"", ">train", ">val", "val 95 % interval", "p against chance"});
+    // q: p corrected for the space's many concepts (Benjamini-Hochberg).
+    Table scores({"", ">train", ">val", "val 95 % interval", "p against chance", ">q (BH)"});
     scores.add({"all filters (learned w): " + score, cell(seg ? r.set_iou_train : r.accuracy_train),
-                cell(seg ? r.set_iou_val : r.accuracy_val), interval(r.learned_val_stats), chance(r.learned_val_stats)});
+                cell(seg ? r.set_iou_val : r.accuracy_val), interval(r.learned_val_stats), chance(r.learned_val_stats),
+                std::isfinite(r.learned_val_q) ? cell(r.learned_val_q, 4) : "-"});
     scores.add({"best single filter " + filter_label(r.best_filter), cell(r.best_filter_train), cell(r.best_filter_val),
-                interval(r.best_filter_val_stats), chance(r.best_filter_val_stats)});
+                interval(r.best_filter_val_stats), chance(r.best_filter_val_stats),
+                std::isfinite(r.best_filter_val_q) ? cell(r.best_filter_val_q, 4) : "-"});
     out += scores.str();
     out += format("\nbest filter / learned weights (val): %s; best filter's rank by |w|: %s\n",
                   cell(r.single_over_learned, 3).c_str(),

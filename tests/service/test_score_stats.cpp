@@ -5,9 +5,12 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <vector>
 
+#include "common/false_discovery.h"
 #include "service/json.h"
 #include "service/render.h"
 #include "service/service.h"
@@ -93,6 +96,44 @@ TEST_F(ScoreStatsService, TableOneCountsSeparatedIntervalsAsStored) {
     EXPECT_EQ(all["with_intervals"].get<int>(), with);
     EXPECT_EQ(all["learned_interval_above"].get<int>(), up);
     EXPECT_EQ(all["single_interval_above"].get<int>(), down);
+  }
+}
+
+// A concept's q is its p corrected over the space's concepts (Benjamini-Hochberg), recomputed
+// here from the definition: q_i = min over the sorted p_(k) >= p_i of p_(k) m / k. Table 1's
+// above-chance count is the number of q <= 0.05.
+TEST_F(ScoreStatsService, ConceptQIsBenjaminiHochbergOverTheSpacesConcepts) {
+  for (const char* space : {"toynet.conv.seg", "toynet.conv.cls"}) {
+    SCOPED_TRACE(space);
+    std::map<std::string, double> p_of;
+    std::map<std::string, bool> both_scores;
+    for (const ScoredConcept& c : catalog().concept_scores(space)) {
+      const EmbeddingRecord& e = c.embedding;
+      const std::optional<float> learned = e.set_iou_val ? e.set_iou_val : e.accuracy_val;
+      both_scores[c.name] = learned.has_value() && e.best_filter_val.has_value();
+      if (learned && e.score_val_stats.p) p_of[c.name] = *e.score_val_stats.p;
+    }
+    ASSERT_GT(p_of.size(), 3u);
+    std::vector<double> sorted;
+    for (const auto& [name, p] : p_of) sorted.push_back(p);
+    std::sort(sorted.begin(), sorted.end());
+    const double m = static_cast<double>(sorted.size());
+    int above = 0, checked = 0;
+    for (const auto& [name, p] : p_of) {
+      double q = 1.0;
+      for (size_t k = 0; k < sorted.size(); ++k)
+        if (sorted[k] >= p) q = std::min(q, sorted[k] * m / static_cast<double>(k + 1));
+      const Json j = to_json(service_.concept_detail({space, name, 1}));
+      ASSERT_TRUE(j["learned"]["val_q"].is_number()) << name << " " << j["learned"].dump();
+      EXPECT_NEAR(j["learned"]["val_q"].get<double>(), q, 1e-12) << name;
+      EXPECT_GE(j["learned"]["val_q"].get<double>(), p) << name;  // never below its p
+      if (both_scores[name]) above += q <= kFalseDiscoveryRate;
+      ++checked;
+    }
+    EXPECT_EQ(checked, static_cast<int>(p_of.size()));
+    EXPECT_EQ(to_json(service_.analyses(space))["learned_vs_single"][0]["learned_above_chance"].get<int>(), above);
+    // A concept without a stored p has no q.
+    EXPECT_TRUE(to_json(service_.concept_detail({space, "bird", 1}))["learned"]["val_q"].is_null());
   }
 }
 

@@ -514,9 +514,13 @@ async function main() {
       assertEqual(scores, [fmt(conceptData.learned.val, 3), fmt(conceptData.best_single.val, 3)], 'val scores');
       // Issue 21: each val score's 95 % interval and p beside it, "not computed" where the
       // catalog has none (the service catalog leaves every seventh concept without).
+      // ... and q, the p corrected over the space's concepts.
+      const small = (x) => (x < 0.0005 ? x.toExponential(1) : fmt(x, 3));
       const stats = (sc) => (Array.isArray(sc.val_interval)
-        ? `[${fmt(sc.val_interval[0], 3)}, ${fmt(sc.val_interval[1], 3)}]${Number.isFinite(sc.val_p) ? `, p = ${sc.val_p < 0.0005 ? sc.val_p.toExponential(1) : fmt(sc.val_p, 3)}` : ''}`
+        ? `[${fmt(sc.val_interval[0], 3)}, ${fmt(sc.val_interval[1], 3)}]${Number.isFinite(sc.val_p) ? `, p = ${small(sc.val_p)}` : ''}`
+          + `${Number.isFinite(sc.val_q) ? `, q = ${small(sc.val_q)}` : ''}`
         : 'not computed');
+      assert(Number.isFinite(conceptData.learned.val_q) || conceptData.learned.val_p === null, 'the answer has q beside p');
       assertEqual(await texts('table.scores tbody td.val-stats'), [stats(conceptData.learned), stats(conceptData.best_single)], 'val intervals and p');
     } else {
       assert((await page.locator('.note').first().innerText()).includes('no scores'), 'reference space note');

@@ -123,7 +123,7 @@ export const GLOSSARY = {
   },
   above_chance: {
     term: 'Above chance (false discovery rate)',
-    text: 'Each concept’s val score has a permutation p-value: how often its predictions score as well against other images’ masks (or shuffled labels). A space tests hundreds of concepts, so a few would pass p < 0.05 by luck; the count here passes Benjamini–Hochberg instead, which keeps the expected share of false passes at 5 %.',
+    text: 'Each concept’s val score has a permutation p-value: how often its predictions score as well against other images’ masks (or shuffled labels). A space tests hundreds of concepts, so a few would pass p < 0.05 by luck. q is p corrected with Benjamini–Hochberg over the space’s concepts; counting the concepts with q ≤ 0.05 (Table 1’s “above chance”) keeps the expected share of false passes among them at 5 %.',
     cite: 'Y. Benjamini and Y. Hochberg, Controlling the False Discovery Rate, J. R. Statist. Soc. B 57, 1995.',
   },
   pearson_r: {

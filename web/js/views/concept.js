@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { h, replace, append, fmt, fmtInt, fmtPct, uid, loadSlot, emptyBox, metricName } from '../dom.js';
 import { filterBars, lineChart, columns, legend, inlineBar, scatter, pearson } from '../charts.js';
 import { href, filterHref, neighborsHref, suggestionLinks } from '../routes.js';
-import { categoryChip, learnedBelowSingle, metricInfo, scrollRegion } from './common.js';
+import { categoryChip, learnedBelowSingle, metricInfo, scrollRegion, valStatsText } from './common.js';
 import { info, provenance } from '../glossary.js';
 import { exportBar, copyLinkButton } from '../export.js';
 import { maskLayer, maskLegend, openImage, enlargeButton } from '../masks.js';
@@ -18,12 +18,11 @@ function unit(d) {
 
 /** "0.12 [0.10, 0.14], p = 0.001" without the score: the val score's interval and p (docs/METHOD.md). */
 function valStats(score) {
-  const iv = score?.val_interval;
-  if (!Array.isArray(iv)) return h('span', { class: 'muted', title: 'catalog ingested before intervals (schema version 7) or with them off' }, 'not computed');
-  const p = score.val_p;
-  const pText = Number.isFinite(p) ? `, p = ${p < 0.0005 ? p.toExponential(1) : fmt(p, 3)}` : '';
-  return h('span', { title: Number.isFinite(score.val_null_mean) ? `mean score under permutation ${fmt(score.val_null_mean, 3)}` : null },
-    `[${fmt(iv[0], 3)}, ${fmt(iv[1], 3)}]${pText}`);
+  const text = valStatsText(score, 'val');  // the concept answer's val_interval, val_p
+  if (text === null) return h('span', { class: 'muted', title: 'catalog ingested before intervals (schema version 7) or with them off' }, 'not computed');
+  // q: p corrected for the space's many concepts (Benjamini-Hochberg).
+  const q = Number.isFinite(score.val_q) ? `, q = ${score.val_q < 0.0005 ? score.val_q.toExponential(1) : fmt(score.val_q, 3)}` : '';
+  return h('span', { title: Number.isFinite(score.val_null_mean) ? `mean score under permutation ${fmt(score.val_null_mean, 3)}` : null }, text + q);
 }
 
 function card(title, ...children) {
@@ -53,7 +52,7 @@ function scoreCard(d) {
       'for this concept the combination does not help (the paper finds the opposite on average); read its neighbours with care.') : null,
     h('table', { class: 'data scores' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, 'train'), h('th', { scope: 'col', class: 'num' }, 'val'),
-        h('th', { scope: 'col', class: 'num', title: '95 % bootstrap interval over the val images; p against chance (val masks or labels permuted)' }, 'val 95 % interval, p'))),
+        h('th', { scope: 'col', class: 'num', title: '95 % bootstrap interval over the val images; p against chance (val masks or labels permuted); q: p corrected for the space\'s many concepts (Benjamini-Hochberg)' }, 'val 95 % interval, p, q', info('above_chance')))),
       h('tbody', {},
         row(`Learned weights (${fmtInt(d.dim)} filters)`, d.learned, null, 'learned'),
         row('Best single filter ', d.best_single,
