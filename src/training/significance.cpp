@@ -223,7 +223,13 @@ __attribute__((target("avx512f,avx512bw,avx512vpopcntdq,bmi2"))) int64_t and_cou
     const __m512i x = _mm512_maskz_loadu_epi8(left, a + i), y = _mm512_maskz_loadu_epi8(left, b + i);
     acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
   }
-  return _mm512_reduce_add_epi64(acc);
+  // The lanes summed from memory: GCC 12's _mm512_reduce_add_epi64 warns of an uninitialised
+  // (unused) register in its own header.
+  alignas(64) int64_t lanes[8];
+  _mm512_store_si512(lanes, acc);
+  int64_t n = 0;
+  for (int64_t v : lanes) n += v;
+  return n;
 }
 
 using AndCount = int64_t (*)(const uint8_t*, const uint8_t*, size_t);
