@@ -60,7 +60,7 @@ Json baseline_json(const std::shared_ptr<const CosineBaseline>& b) {
 // <prefix>_interval ([low, high] | null), <prefix>_p, <prefix>_null_mean (docs/METHOD.md,
 // "Intervals and chance"): a score is never listed without them; null: not computed.
 void add_stats(Json& row, const std::string& prefix, const ScoreStatsRecord& st) {
-  row[prefix + "_interval"] = st.low && st.high ? Json::array({num(st.low), num(st.high)}) : Json(nullptr);
+  row[prefix + "_interval"] = interval_json(st);
   row[prefix + "_p"] = num(st.p);
   row[prefix + "_null_mean"] = num(st.null_mean);
 }
@@ -93,6 +93,12 @@ Json matrix_json(const std::vector<double>& v, int m) {
 }
 
 }  // namespace
+
+Json interval_json(const ScoreStatsRecord& st) {
+  return st.low && st.high && std::isfinite(*st.low) && std::isfinite(*st.high)
+             ? Json::array({Json(*st.low), Json(*st.high)})
+             : Json(nullptr);
+}
 
 Json to_json(const HealthResponse& r) {
   return {{"status", "ok"},
@@ -320,7 +326,7 @@ Json to_json(const ConceptResponse& r) {
   // METHOD.md, "Intervals and chance"); null each: not computed (an older catalog).
   // val_q: p corrected for the space's many concepts (Benjamini-Hochberg; null where p is).
   const auto with_stats = [](Json score, const ScoreStatsRecord& st, double q) {
-    score["val_interval"] = st.low && st.high ? Json::array({num(st.low), num(st.high)}) : Json(nullptr);
+    score["val_interval"] = interval_json(st);
     score["val_p"] = num(st.p);
     score["val_q"] = num(q);
     score["val_null_mean"] = num(st.null_mean);

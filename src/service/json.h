@@ -26,6 +26,10 @@ Json to_json(const MapResponse& r);
 Json to_json(const FilterUsageResponse& r);
 Json to_json(const FilterResponse& r);
 
+// A val score's 95 % interval as [low, high]; null where not computed (a catalog before schema
+// version 7, or intervals turned off).
+Json interval_json(const ScoreStatsRecord& st);
+
 // {"error": {"code", "status", "message", "suggestions"}}; `code` is an ErrorCode name or an
 // HTTP-level one ("method_not_allowed", "payload_too_large", ...); `suggestions` the closest
 // existing names for an unknown one (often empty).

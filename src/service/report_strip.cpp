@@ -84,12 +84,6 @@ std::string fmt(const Json& v, int digits) {
   return buf;
 }
 
-// A val score's 95 % interval as [low, high], null where not computed (before schema 7).
-Json interval_json(const ScoreStatsRecord& st) {
-  return st.low && st.high && std::isfinite(*st.low) && std::isfinite(*st.high) ? Json::array({Json(*st.low), Json(*st.high)})
-                                                                                : Json(nullptr);
-}
-
 // " [low, high], p = ..." after a score in the caption, as the web page writes it (issue 21:
 // no score shown without them); " (interval not computed)" without.
 std::string stats_html(const Json& interval, const Json& p) {
